@@ -1,0 +1,249 @@
+"""`assistant`: chat with documents, ask from the shell, train, evaluate and manage reader models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+
+from assistant import __version__
+from assistant.errors import UserError
+
+EPILOG = """commands:
+  assistant                      open the chat app (same as `assistant chat`)
+  assistant chat [FILE]          chat with a document in the terminal
+  assistant ask FILE QUESTION    answer questions from the shell (QUESTION '-' reads stdin)
+  assistant train                fine-tune a reader (see `assistant train --help`)
+  assistant eval                 EM/F1 of a reader on SQuAD-format data
+  assistant models               list trained runs; `assistant models activate RUN`
+  assistant bench                measure indexing, answer latency, model load and memory
+
+Model resolution: --model, then $ASSISTANT_MODEL, then the active run in models/, then the hub
+default distilbert/distilbert-base-uncased-distilled-squad.
+"""
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model directory or hub id (default: see `assistant --help`)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
+    p.add_argument("--int8", action="store_true", help="dynamic int8 quantization on CPU (faster, see README)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Ask questions about text documents; answers are exact spans found by a DistilBERT reader.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser(
+        "ask",
+        help="answer questions about a document",
+        description=(
+            "Answer each QUESTION from the text of PATH. A QUESTION of '-' reads one question per line from stdin."
+        ),
+    )
+    ask.add_argument("path", metavar="PATH", help="text file (.txt, .md, .rst, ...)")
+    ask.add_argument("questions", metavar="QUESTION", nargs="+", help="question(s), or '-' for stdin")
+    _add_model_options(ask)
+    ask.add_argument("--top-k", type=int, default=3, help="answers per question (default: 3)")
+    ask.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="minimum confidence in [0, 1] for an answer (default: 0.1)",
+    )
+    ask.add_argument("--passages", type=int, default=None, help="passages read in a long document (default: 5)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
+
+    chat = sub.add_parser("chat", help="open the chat app", description="Open the terminal chat app.")
+    chat.add_argument("path", metavar="FILE", nargs="?", help="document to open at start")
+    _add_model_options(chat)
+
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate a reader on SQuAD-format data",
+        description="Print and save EM/F1 of a reader on SQuAD-format data.",
+    )
+    ev.add_argument("--model", help="model directory or hub id")
+    ev.add_argument("--data", required=True, help="SQuAD JSON/JSONL/CSV file, or a hub dataset id")
+    ev.add_argument("--limit", type=int, default=None, help="evaluate the first N questions")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--int8", action="store_true")
+    ev.add_argument("--output", help="where to save metrics JSON (default: the run's eval.json or stdout only)")
+
+    models = sub.add_parser("models", help="list runs or activate one", description="List trained runs in models/.")
+    models.add_argument("action", nargs="?", choices=["list", "activate"], default="list")
+    models.add_argument("run", nargs="?", help="run name for `activate`")
+    models.add_argument("--json", action="store_true")
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark the reader on this machine",
+        description="Index a long synthetic document and time answers, load and memory.",
+    )
+    bench.add_argument("--model", help="model directory (default: random-weight full-size DistilBERT)")
+    bench.add_argument("--words", type=int, default=130_000, help="document size in words (default: 130000)")
+    bench.add_argument("--questions", type=int, default=20, help="questions to time (default: 20)")
+    bench.add_argument("--document", help="use this text file instead of a synthetic document")
+    bench.add_argument(
+        "--retrieval",
+        metavar="SQUAD_JSON",
+        help="also report passage recall on a SQuAD file (e.g. ../shared/data/squad2-dev-sample.json)",
+    )
+
+    sub.add_parser("train", help="fine-tune a reader (`assistant train --help`)", add_help=False)
+    return parser
+
+
+def _questions(raw: Sequence[str]) -> Iterator[str]:
+    for q in raw:
+        if q == "-":
+            for line in sys.stdin:
+                if line.strip():
+                    yield line.strip()
+        else:
+            yield q
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from assistant.documents import load_document
+    from assistant.engine import EngineSettings, QAEngine
+    from assistant.model_loading import load_reader, resolve_model
+    from assistant.rendering import answer_panel
+
+    if args.top_k < 1:
+        raise UserError("--top-k must be at least 1.")
+    document = load_document(args.path)
+    settings = EngineSettings()
+    decode = replace(settings.decode, top_k=args.top_k)
+    if args.threshold is not None:
+        if not 0.0 <= args.threshold <= 1.0:
+            raise UserError("--threshold must be between 0 and 1.")
+        decode = replace(decode, min_confidence=args.threshold)
+    settings = replace(settings, decode=decode)
+    if args.passages is not None:
+        settings = replace(settings, passages_read=max(1, args.passages))
+    choice = resolve_model(args.model)
+    t0 = time.perf_counter()
+    reader = load_reader(choice.ref, device=args.device, quantize=args.int8)
+    engine = QAEngine(reader, settings, load_model_ms=(time.perf_counter() - t0) * 1000)
+    indexed = engine.index(document)
+    console = Console()
+    for question in _questions(args.questions):
+        result = engine.ask(indexed, question)
+        if args.json:
+            sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            console.print(answer_panel(result, document.name))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from assistant.runs import activate, list_runs
+    from assistant.tables import runs_table
+
+    if args.action == "activate":
+        if not args.run:
+            raise UserError("Name the run to activate: `assistant models activate RUN`.")
+        info = activate(args.run)
+        print(f"Active reader is now {info.name}.")
+        return 0
+    runs = list_runs()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "status": r.status,
+                        "active": r.active,
+                        "exact_match": r.exact_match,
+                        "f1": r.f1,
+                        "base": r.run.get("base_model"),
+                    }
+                    for r in runs
+                ],
+                indent=2,
+            )
+        )
+    elif not runs:
+        print("No runs yet; train one with `assistant train`.")
+    else:
+        Console().print(runs_table(runs))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from assistant.tui.app import AssistantApp
+
+    if args.path:
+        from assistant.documents import load_document
+
+        load_document(args.path)  # fail fast, before the screen opens
+    AssistantApp(document_path=args.path, model=args.model, device=args.device, int8=args.int8).run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "train":
+        from trainer.cli import main as train_main
+
+        return _guard(lambda: train_main(argv[1:], prog="assistant train"))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "chat"
+    if args.command is None:
+        args = parser.parse_args(["chat"])
+    handlers = {
+        "ask": cmd_ask,
+        "chat": cmd_chat,
+        "models": cmd_models,
+        "eval": _cmd_eval,
+        "bench": _cmd_bench,
+    }
+    return _guard(lambda: handlers[command](args))
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from trainer.cli import run_eval_command
+
+    return run_eval_command(args)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from assistant.bench import run_bench
+
+    return run_bench(args)
+
+
+def _guard(fn) -> int:
+    try:
+        return fn()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

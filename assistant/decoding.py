@@ -1,0 +1,153 @@
+"""Span decoding shared by chat and evaluation: n-best spans from raw start/end logits over windows.
+
+Follows Hugging Face's ``utils_qa.postprocess_qa_predictions``: the top-n start and end tokens of each
+window are paired, spans must lie in the context, end >= start, and be at most ``max_answer_tokens``
+long; raw ``start_logit + end_logit`` ranks spans so that windows (and passages) compare. Confidence
+is Haystack's calibrated sigmoid, which means the same thing in every window and document.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Offset = tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class WindowLogits:
+    """Logits of one tokenized window and where its context tokens sit in the source text."""
+
+    start_logits: np.ndarray
+    end_logits: np.ndarray
+    offsets: Sequence[Offset]
+    """Per token: (start, end) characters of the context relative to ``base``, or None for other tokens."""
+    base: int = 0
+    cls_index: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A span in the source text with its raw and calibrated scores."""
+
+    start: int
+    end: int
+    score: float
+    start_logit: float
+    end_logit: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    n_best: int = 20
+    max_answer_tokens: int = 30
+    calibration: float = 0.1
+    """Haystack's calibration factor: confidence = sigmoid(c * start_logit) * sigmoid(c * end_logit)."""
+    min_confidence: float = 0.1
+    """Answers below this confidence are dropped; none left means "no answer"."""
+    allow_null: bool = True
+    """Let the null (CLS) span win, as SQuAD 2.0 models need; False always answers (SQuAD 1.1)."""
+    null_threshold: float = 0.0
+    top_k: int = 3
+
+
+@dataclass(frozen=True)
+class Decoded:
+    answers: list[Candidate]
+    """Best first, de-duplicated, above ``min_confidence``; empty when there is no answer."""
+    null_score: float
+    best_score: float | None
+    null_won: bool
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def confidence(start_logit: float, end_logit: float, calibration: float) -> float:
+    return _sigmoid(calibration * start_logit) * _sigmoid(calibration * end_logit)
+
+
+def window_candidates(window: WindowLogits, settings: DecodeSettings) -> list[Candidate]:
+    """All valid spans of one window built from its top-n start and end tokens, unsorted."""
+    is_context = np.fromiter((o is not None for o in window.offsets), dtype=bool, count=len(window.offsets))
+    if not is_context.any():
+        return []
+    starts = np.asarray(window.start_logits, dtype=np.float64)[: len(is_context)]
+    ends = np.asarray(window.end_logits, dtype=np.float64)[: len(is_context)]
+    context_idx = np.flatnonzero(is_context)
+    n = min(settings.n_best, len(context_idx))
+    top_s = context_idx[np.argsort(-starts[context_idx], kind="stable")[:n]]
+    top_e = context_idx[np.argsort(-ends[context_idx], kind="stable")[:n]]
+    length = top_e[None, :] - top_s[:, None]
+    valid = (length >= 0) & (length < settings.max_answer_tokens)
+    rows, cols = np.nonzero(valid)
+    out: list[Candidate] = []
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        s_tok, e_tok = int(top_s[r]), int(top_e[c])
+        s_off, e_off = window.offsets[s_tok], window.offsets[e_tok]
+        assert s_off is not None and e_off is not None
+        if e_off[1] <= s_off[0]:
+            continue
+        sl, el = float(starts[s_tok]), float(ends[e_tok])
+        out.append(
+            Candidate(
+                start=window.base + s_off[0],
+                end=window.base + e_off[1],
+                score=sl + el,
+                start_logit=sl,
+                end_logit=el,
+                confidence=confidence(sl, el, settings.calibration),
+            )
+        )
+    return out
+
+
+def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span to whole words and trim surrounding whitespace."""
+    while start > 0 and start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while 0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def decode(windows: Sequence[WindowLogits], text: str, settings: DecodeSettings) -> Decoded:
+    """Best answers for one question over all windows it was read in.
+
+    ``text`` is the string the windows' offsets (plus ``base``) index: the document in chat, the
+    context paragraph in evaluation.
+    """
+    candidates: list[Candidate] = []
+    null_score = math.inf
+    for window in windows:
+        candidates.extend(window_candidates(window, settings))
+        cls = window.cls_index
+        null_score = min(null_score, float(window.start_logits[cls]) + float(window.end_logits[cls]))
+    candidates.sort(key=lambda c: c.score, reverse=True)
+    best_score = candidates[0].score if candidates else None
+    null_won = settings.allow_null and (best_score is None or null_score > best_score + settings.null_threshold)
+    if null_won:
+        return Decoded([], null_score, best_score, True)
+    answers: list[Candidate] = []
+    for cand in candidates:
+        start, end = snap_to_words(text, cand.start, cand.end)
+        if end <= start or cand.confidence < settings.min_confidence:
+            continue
+        if any(start < kept.end and kept.start < end for kept in answers):
+            continue
+        answers.append(Candidate(start, end, cand.score, cand.start_logit, cand.end_logit, cand.confidence))
+        if len(answers) >= settings.top_k:
+            break
+    return Decoded(answers, null_score, best_score, False)

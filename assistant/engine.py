@@ -1,0 +1,187 @@
+"""The document QA engine: index a document once, then answer many questions about it.
+
+Short documents are read whole; long ones are split into passages, ranked with BM25, and only the
+best few are read. Every answer is an exact slice of the document with its line and sentence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from assistant.decoding import DecodeSettings, decode
+from assistant.documents import Document
+from assistant.passages import Passage, SentenceIndex, split_passages
+from assistant.reader import Context, Reader, ReadStats
+from assistant.retrieval import PassageRetriever
+
+ProgressCallback = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    passage_words: int = 100
+    """Largest passage, in words; passages keep whole sentences of one paragraph."""
+    passages_read: int = 5
+    """How many BM25-ranked passages a long document is read in."""
+    read_whole_words: int = 500
+    """A document of at most this many words is read whole, with no retrieval."""
+    decode: DecodeSettings = field(default_factory=DecodeSettings)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    start: int
+    end: int
+    score: float
+    """Calibrated confidence in [0, 1], comparable across windows and documents."""
+    raw_score: float
+    line: int
+    context: str
+    context_start: int
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+            "line": self.line,
+            "context": self.context,
+        }
+
+
+@dataclass(frozen=True)
+class ReadSpan:
+    start: int
+    end: int
+    score: float
+
+
+@dataclass
+class AskResult:
+    question: str
+    answers: list[Answer]
+    passages: list[ReadSpan]
+    timings: dict[str, float]
+    no_answer_reason: str | None = None
+
+    @property
+    def best(self) -> Answer | None:
+        return self.answers[0] if self.answers else None
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answers": [a.to_json() for a in self.answers],
+            "passages": [{"start": p.start, "end": p.end, "score": round(p.score, 4)} for p in self.passages],
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+
+
+@dataclass
+class IndexedDocument:
+    document: Document
+    passages: list[Passage]
+    retriever: PassageRetriever | None
+    sentences: SentenceIndex
+    words: int
+    index_ms: float
+
+    @property
+    def read_whole(self) -> bool:
+        return self.retriever is None
+
+    def select(self, question: str, k: int) -> list[ReadSpan]:
+        """The spans to read for a question, in document order, adjacent passages merged."""
+        text = self.document.text
+        if self.retriever is None:
+            return [ReadSpan(p.start, p.end, 0.0) for p in self.passages]
+        chosen = sorted(self.retriever.top(question, k), key=lambda item: self.passages[item[0]].start)
+        spans: list[ReadSpan] = []
+        for idx, score in chosen:
+            p = self.passages[idx]
+            if spans and not text[spans[-1].end : p.start].strip() and "\n\n" not in text[spans[-1].end : p.start]:
+                last = spans.pop()
+                spans.append(ReadSpan(last.start, p.end, max(last.score, score)))
+            else:
+                spans.append(ReadSpan(p.start, p.end, score))
+        return spans
+
+
+def index_document(
+    document: Document, settings: EngineSettings | None = None, progress: ProgressCallback | None = None
+) -> IndexedDocument:
+    """Split and (for long documents) BM25-index a document; no model needed."""
+    settings = settings or EngineSettings()
+    t0 = time.perf_counter()
+    if progress:
+        progress("splitting", 0.0)
+    passages = split_passages(document.text, settings.passage_words)
+    words = len(document.text.split())
+    retriever = None
+    if words > settings.read_whole_words and len(passages) > settings.passages_read:
+        if progress:
+            progress("indexing", 0.4)
+        retriever = PassageRetriever([p.text for p in passages])
+    if progress:
+        progress("sentences", 0.8)
+    sentences = SentenceIndex(document.text)
+    if progress:
+        progress("done", 1.0)
+    return IndexedDocument(document, passages, retriever, sentences, words, (time.perf_counter() - t0) * 1000)
+
+
+class QAEngine:
+    """A reader plus the settings that turn documents and questions into answers; thread-safe."""
+
+    def __init__(self, reader: Reader, settings: EngineSettings | None = None, load_model_ms: float = 0.0) -> None:
+        self.reader = reader
+        self.settings = settings or EngineSettings()
+        self.load_model_ms = load_model_ms
+
+    def with_settings(self, **changes) -> QAEngine:
+        return QAEngine(self.reader, replace(self.settings, **changes), self.load_model_ms)
+
+    def index(self, document: Document, progress: ProgressCallback | None = None) -> IndexedDocument:
+        return index_document(document, self.settings, progress)
+
+    def ask(self, indexed: IndexedDocument, question: str, top_k: int | None = None) -> AskResult:
+        t0 = time.perf_counter()
+        spans = indexed.select(question, self.settings.passages_read)
+        text = indexed.document.text
+        contexts = [Context(text[s.start : s.end], s.start) for s in spans]
+        stats = ReadStats()
+        windows = self.reader.read([(question, contexts)], stats)[0]
+        decode_settings = self.settings.decode
+        if top_k is not None:
+            decode_settings = replace(decode_settings, top_k=top_k)
+        decoded = decode(windows, text, decode_settings)
+        answers = []
+        for cand in decoded.answers:
+            sentence = indexed.sentences.around(cand.start, cand.end)
+            answers.append(
+                Answer(
+                    text=text[cand.start : cand.end],
+                    start=cand.start,
+                    end=cand.end,
+                    score=cand.confidence,
+                    raw_score=cand.score,
+                    line=indexed.document.line_of(cand.start),
+                    context=text[sentence.start : sentence.end],
+                    context_start=sentence.start,
+                )
+            )
+        reason = None
+        if not answers:
+            reason = (
+                "the model judged the question unanswerable" if decoded.null_won else "no answer above the threshold"
+            )
+        timings = {
+            "load_model_ms": self.load_model_ms,
+            "index_ms": indexed.index_ms,
+            "answer_ms": (time.perf_counter() - t0) * 1000,
+        }
+        return AskResult(question.strip(), answers, spans, timings, reason)

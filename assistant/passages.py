@@ -1,0 +1,114 @@
+"""Split a document into passages that respect paragraphs and sentences, each with its character span."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_SENTENCE_END = re.compile(r"""[.!?。！？]+["'”’)\]]*(?=\s)|\n""")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A contiguous piece of the document: ``document.text[start:end] == text``."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+def paragraph_spans(text: str) -> list[Span]:
+    """Non-blank paragraphs, separated by blank lines, trimmed of surrounding whitespace."""
+    spans: list[Span] = []
+    pos = 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        spans.extend(_trimmed(text, pos, match.start()))
+        pos = match.end()
+    spans.extend(_trimmed(text, pos, len(text)))
+    return spans
+
+
+def _trimmed(text: str, start: int, end: int) -> list[Span]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return [Span(start, end)] if end > start else []
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentences of ``text[start:end]`` as absolute spans; a line break also ends a sentence."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    pos = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        spans.extend(_trimmed(text, pos, match.end()))
+        pos = match.end()
+    spans.extend(_trimmed(text, pos, end))
+    return spans
+
+
+def split_passages(text: str, max_words: int = 100) -> list[Passage]:
+    """Pack whole sentences of one paragraph into passages of at most ``max_words`` words.
+
+    A sentence longer than the limit is cut at word boundaries; paragraphs are never merged, so a
+    passage never straddles a topic break.
+    """
+    passages: list[Passage] = []
+    for paragraph in paragraph_spans(text):
+        chunk_start: int | None = None
+        chunk_end = 0
+        words = 0
+        for sentence in _bounded_sentences(text, paragraph, max_words):
+            n = _count_words(text, sentence.start, sentence.end)
+            if chunk_start is not None and words + n > max_words:
+                passages.append(Passage(len(passages), chunk_start, chunk_end, text[chunk_start:chunk_end]))
+                chunk_start = None
+                words = 0
+            if chunk_start is None:
+                chunk_start = sentence.start
+            chunk_end = sentence.end
+            words += n
+        if chunk_start is not None:
+            passages.append(Passage(len(passages), chunk_start, chunk_end, text[chunk_start:chunk_end]))
+    return passages
+
+
+def _count_words(text: str, start: int, end: int) -> int:
+    return sum(1 for _ in _WORD.finditer(text, start, end))
+
+
+def _bounded_sentences(text: str, paragraph: Span, max_words: int) -> list[Span]:
+    out: list[Span] = []
+    for sentence in sentence_spans(text, paragraph.start, paragraph.end):
+        words = list(_WORD.finditer(text, sentence.start, sentence.end))
+        for i in range(0, len(words), max_words):
+            piece = words[i : i + max_words]
+            out.append(Span(piece[0].start(), piece[-1].end()))
+    return out
+
+
+class SentenceIndex:
+    """Finds the sentence around an answer in O(log n)."""
+
+    def __init__(self, text: str) -> None:
+        self._spans = sentence_spans(text)
+        self._starts = [s.start for s in self._spans]
+
+    def around(self, start: int, end: int) -> Span:
+        """The sentence(s) covering ``[start, end)``."""
+        if not self._spans:
+            return Span(start, end)
+        first = max(0, bisect_right(self._starts, start) - 1)
+        last = max(first, bisect_right(self._starts, max(start, end - 1)) - 1)
+        return Span(min(self._spans[first].start, start), max(self._spans[last].end, end))

@@ -1,0 +1,169 @@
+"""Run an extractive QA model over (question, context) pairs in sliding windows, never truncating."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from assistant.decoding import WindowLogits
+from assistant.errors import UserError
+
+
+@dataclass(frozen=True)
+class Context:
+    """Text to read and the offset of its first character in the document."""
+
+    text: str
+    base: int = 0
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    max_length: int = 384
+    stride: int = 128
+    """Tokens shared by consecutive windows (Hugging Face's ``doc_stride``)."""
+    max_question_tokens: int = 64
+    batch_tokens: int = 4096
+    """Windows are batched up to this many (padded) tokens per forward pass."""
+
+
+@dataclass
+class ReadStats:
+    windows: int = 0
+    tokens: int = 0
+    forward_ms: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Reader:
+    """A question-answering model and its tokenizer; thread-safe (one forward pass at a time)."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        device: torch.device,
+        name: str = "",
+        window: WindowSettings | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.name = name
+        self.window = window or WindowSettings()
+        limit = getattr(model.config, "max_position_embeddings", self.window.max_length)
+        if self.window.max_length > limit:
+            self.window = WindowSettings(
+                limit,
+                min(self.window.stride, limit // 4),
+                min(self.window.max_question_tokens, limit // 4),
+                self.window.batch_tokens,
+            )
+        self._lock = threading.Lock()
+
+    @property
+    def effective_stride(self) -> int:
+        room = self.window.max_length - self.window.max_question_tokens - 3
+        if room < 2:
+            raise UserError("The window length is too short for the question length; raise --max-length.")
+        return min(self.window.stride, room // 2)
+
+    def truncate_question(self, question: str) -> str:
+        """Keep at most ``max_question_tokens`` tokens so every window has room for context."""
+        question = question.strip()
+        if not question:
+            raise UserError("The question is empty.")
+        enc = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        if len(offsets) > self.window.max_question_tokens:
+            question = question[: offsets[self.window.max_question_tokens - 1][1]]
+        return question
+
+    def tokenize(self, questions: Sequence[str], contexts: Sequence[str]):
+        """Windows for each (question, context) pair, with offsets and the pair each window came from."""
+        return self.tokenizer(
+            list(questions),
+            list(contexts),
+            truncation="only_second",
+            max_length=self.window.max_length,
+            stride=self.effective_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
+        )
+
+    def read(
+        self, items: Sequence[tuple[str, Sequence[Context]]], stats: ReadStats | None = None
+    ) -> list[list[WindowLogits]]:
+        """Logits of every window of every context for each (question, contexts) item."""
+        questions: list[str] = []
+        texts: list[str] = []
+        owners: list[tuple[int, int]] = []
+        for item_idx, (question, contexts) in enumerate(items):
+            q = self.truncate_question(question)
+            for ctx in contexts:
+                if ctx.text.strip():
+                    questions.append(q)
+                    texts.append(ctx.text)
+                    owners.append((item_idx, ctx.base))
+        results: list[list[WindowLogits]] = [[] for _ in items]
+        if not texts:
+            return results
+        enc = self.tokenize(questions, texts)
+        input_ids: list[list[int]] = enc["input_ids"]
+        mapping: list[int] = enc["overflow_to_sample_mapping"]
+        offsets_all = []
+        for w, offs in enumerate(enc["offset_mapping"]):
+            seq = enc.sequence_ids(w)
+            offsets_all.append([tuple(o) if s == 1 else None for o, s in zip(offs, seq, strict=True)])
+        type_ids: list[list[int]] | None = enc.get("token_type_ids")
+        logits = self._forward(input_ids, type_ids, stats)
+        for w, (start, end) in enumerate(logits):
+            item_idx, base = owners[mapping[w]]
+            results[item_idx].append(WindowLogits(start, end, offsets_all[w], base=base, cls_index=0))
+        return results
+
+    def _forward(
+        self, input_ids: list[list[int]], type_ids: list[list[int]] | None, stats: ReadStats | None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        import time
+
+        order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]), reverse=True)
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(input_ids)
+        pad_id = self.tokenizer.pad_token_id or 0
+        pos = 0
+        t0 = time.perf_counter()
+        with self._lock, torch.inference_mode():
+            while pos < len(order):
+                longest = len(input_ids[order[pos]])
+                size = max(1, self.window.batch_tokens // max(1, longest))
+                batch = order[pos : pos + size]
+                pos += size
+                ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), longest), dtype=torch.long)
+                types = torch.zeros((len(batch), longest), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    seq = input_ids[i]
+                    ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+                    mask[row, : len(seq)] = 1
+                    if type_ids is not None:
+                        types[row, : len(seq)] = torch.tensor(type_ids[i], dtype=torch.long)
+                inputs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+                if type_ids is not None:
+                    inputs["token_type_ids"] = types.to(self.device)
+                output = self.model(**inputs)
+                starts = output.start_logits.float().cpu().numpy()
+                ends = output.end_logits.float().cpu().numpy()
+                for row, i in enumerate(batch):
+                    n = len(input_ids[i])
+                    out[i] = (starts[row, :n], ends[row, :n])
+                if stats is not None:
+                    stats.windows += len(batch)
+                    stats.tokens += len(batch) * longest
+        if stats is not None:
+            stats.forward_ms += (time.perf_counter() - t0) * 1000
+        return [o for o in out if o is not None]  # every slot is filled above

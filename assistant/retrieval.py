@@ -1,0 +1,44 @@
+"""BM25 ranking of passages, so that a long document is read only where the question points."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+
+try:  # PyStemmer is a declared dependency; the fallback keeps retrieval working without it.
+    import Stemmer
+
+    _STEMMER = Stemmer.Stemmer("english").stemWords
+except ImportError:  # pragma: no cover
+    _STEMMER = None
+
+logging.getLogger("bm25s").setLevel(logging.ERROR)
+
+
+class PassageRetriever:
+    """A BM25 index over passage texts, built once per document."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.size = len(texts)
+        self._bm25 = bm25s.BM25()
+        tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False)
+        self._vocab = tokens.vocab
+        self._bm25.index(tokens, show_progress=False)
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every passage for the question (zeros when no query word is known)."""
+        words = bm25s.tokenize([question], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)[0]
+        known = [w for w in words if w in self._vocab]
+        if not known:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def top(self, question: str, k: int) -> list[tuple[int, float]]:
+        """Indices and scores of the ``k`` best passages, best first (ties keep document order)."""
+        scores = self.scores(question)
+        k = min(k, self.size)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(int(i), float(scores[i])) for i in order]

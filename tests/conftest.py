@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from tests.helpers import save_tiny_model
+
+SHARED_SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "squad2-dev-sample.json"
+
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "mat",
+    "where",
+    "did",
+    "what",
+    "is",
+    "a",
+    "of",
+    "in",
+    "and",
+    "to",
+    "dog",
+    "park",
+]
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory, monkeypatch):
+    """Keep every test away from the user's models, data and config."""
+    root = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("ASSISTANT_MODELS_DIR", str(root / "models"))
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("ASSISTANT_CONFIG_DIR", str(root / "config"))
+    monkeypatch.delenv("ASSISTANT_MODEL", raising=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("tiny") / "model", WORDS)
+
+
+@pytest.fixture
+def squad_sample() -> Path:
+    if not SHARED_SQUAD.exists():
+        pytest.skip("../shared/data/squad2-dev-sample.json is not present")
+    return SHARED_SQUAD

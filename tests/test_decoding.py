@@ -1,0 +1,110 @@
+"""The span decoder on hand-made logits: what chat and evaluation both rely on."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.decoding import DecodeSettings, WindowLogits, decode, snap_to_words
+
+NEG = -10.0
+
+
+def window(starts, ends, offsets, base=0):
+    return WindowLogits(np.array(starts, dtype=float), np.array(ends, dtype=float), offsets, base=base)
+
+
+# tokens: [CLS] q q [SEP] the cat sat [SEP]
+TEXT = "the cat sat"
+OFFSETS = [None, None, None, None, (0, 3), (4, 7), (8, 11), None]
+ALWAYS = DecodeSettings(allow_null=False, min_confidence=0.0)
+
+
+def test_known_best_span_is_returned():
+    starts = [0, NEG, NEG, NEG, NEG, 5, NEG, NEG]
+    ends = [0, NEG, NEG, NEG, NEG, NEG, 5, NEG]
+    result = decode([window(starts, ends, OFFSETS)], TEXT, ALWAYS)
+    best = result.answers[0]
+    assert TEXT[best.start : best.end] == "cat sat"
+    assert best.score == 10.0
+
+
+def test_question_and_special_tokens_are_never_answers():
+    # the question tokens have the highest logits, but only context tokens may be chosen
+    starts = [9, 20, 20, 20, 1, NEG, NEG, 20]
+    ends = [9, 20, 20, 20, 1, NEG, NEG, 20]
+    result = decode([window(starts, ends, OFFSETS)], TEXT, ALWAYS)
+    assert [TEXT[a.start : a.end] for a in result.answers][:1] == ["the"]
+
+
+def test_end_before_start_is_rejected():
+    starts = [0, NEG, NEG, NEG, NEG, NEG, 9, NEG]
+    ends = [0, NEG, NEG, NEG, 9, NEG, NEG, NEG]
+    result = decode([window(starts, ends, OFFSETS)], TEXT, ALWAYS)
+    for a in result.answers:
+        assert a.start < a.end
+    assert TEXT[result.answers[0].start : result.answers[0].end] != "the cat sat"
+    assert all(not (a.start == 8 and a.end == 3) for a in result.answers)
+
+
+def test_answer_length_limit():
+    n = 50
+    text = " ".join(["w"] * n)
+    offsets = [None] + [(2 * i, 2 * i + 1) for i in range(n)] + [None]
+    starts = [NEG] * (n + 2)
+    ends = [NEG] * (n + 2)
+    starts[1] = 10.0  # first word
+    ends[n] = 10.0  # last word: 50 tokens long, over the 30 limit
+    ends[5] = 1.0
+    result = decode(
+        [window(starts, ends, offsets)],
+        text,
+        DecodeSettings(allow_null=False, min_confidence=0, max_answer_tokens=30),
+    )
+    best = result.answers[0]
+    assert (best.start, best.end) == (0, 9)
+
+
+def test_windows_compare_on_raw_logits():
+    # two windows over different parts of the text; the second holds the stronger span
+    text = "alpha beta gamma delta"
+    w1 = window([0, 2, NEG, NEG], [0, 2, NEG, NEG], [None, (0, 5), (6, 10), None])
+    w2 = window([0, NEG, 7, NEG], [0, NEG, 7, NEG], [None, (0, 5), (6, 11), None], base=11)
+    result = decode([w1, w2], text, DecodeSettings(allow_null=False, min_confidence=0, top_k=2))
+    assert [text[a.start : a.end] for a in result.answers] == ["delta", "alpha"]
+    assert result.answers[0].confidence > result.answers[1].confidence
+
+
+def test_null_answer_wins_when_cls_scores_higher():
+    starts = [8, NEG, NEG, NEG, 1, NEG, NEG, NEG]
+    ends = [8, NEG, NEG, NEG, 1, NEG, NEG, NEG]
+    result = decode([window(starts, ends, OFFSETS)], TEXT, DecodeSettings(allow_null=True, min_confidence=0))
+    assert result.answers == [] and result.null_won
+    forced = decode([window(starts, ends, OFFSETS)], TEXT, ALWAYS)
+    assert TEXT[forced.answers[0].start : forced.answers[0].end] == "the"
+
+
+def test_threshold_turns_weak_answers_into_no_answer():
+    starts = [NEG, NEG, NEG, NEG, -30, NEG, NEG, NEG]
+    ends = [NEG, NEG, NEG, NEG, -30, NEG, NEG, NEG]
+    result = decode([window(starts, ends, OFFSETS)], TEXT, DecodeSettings(allow_null=False, min_confidence=0.2))
+    assert result.answers == []
+
+
+def test_overlapping_answers_from_windows_are_deduplicated():
+    text = "one two three four"
+    offsets = [None, (0, 3), (4, 7), (8, 13), None]
+    w1 = window([0, NEG, 5, NEG, NEG], [0, NEG, NEG, 5, NEG], offsets)
+    w2 = window([0, NEG, 4, NEG, NEG], [0, NEG, NEG, 4, NEG], offsets)  # same span seen again
+    result = decode([w1, w2], text, DecodeSettings(allow_null=False, min_confidence=0, top_k=5))
+    spans = [(a.start, a.end) for a in result.answers]
+    assert len(spans) == len(set(spans))
+    for i, a in enumerate(spans):
+        for b in spans[i + 1 :]:
+            assert a[1] <= b[0] or b[1] <= a[0]
+
+
+def test_snap_to_words_widens_partial_words():
+    text = "unbelievable results, truly"
+    assert snap_to_words(text, 2, 6) == (0, 12)
+    assert snap_to_words(text, 13, 20) == (13, 20)
+    assert snap_to_words(text, 12, 14) == (13, 20)

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="minimum confidence in [0, 1] for an answer (default: 0.1)",
     )
-    ask.add_argument("--passages", type=int, default=None, help="passages read in a long document (default: 5)")
+    ask.add_argument(
+        "--read-words", type=int, default=None, help="words read per question in a long document (default: 490)"
+    )
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
     chat = sub.add_parser("chat", help="open the chat app", description="Open the terminal chat app.")
@@ -132,8 +134,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             raise UserError("--threshold must be between 0 and 1.")
         decode = replace(decode, min_confidence=args.threshold)
     settings = replace(settings, decode=decode)
-    if args.passages is not None:
-        settings = replace(settings, passages_read=max(1, args.passages))
+    if args.read_words is not None:
+        settings = replace(settings, read_words=max(1, args.read_words))
     choice = resolve_model(args.model)
     t0 = time.perf_counter()
     reader = load_reader(choice.ref, device=args.device, quantize=args.int8)

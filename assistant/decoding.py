@@ -27,6 +27,8 @@ class WindowLogits:
     """Per token: (start, end) characters of the context relative to ``base``, or None for other tokens."""
     base: int = 0
     cls_index: int = 0
+    segments: Sequence[int] | None = None
+    """Per token, which packed passage it belongs to; a span never joins two passages."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ def window_candidates(window: WindowLogits, settings: DecodeSettings) -> list[Ca
     top_e = context_idx[np.argsort(-ends[context_idx], kind="stable")[:n]]
     length = top_e[None, :] - top_s[:, None]
     valid = (length >= 0) & (length < settings.max_answer_tokens)
+    if window.segments is not None:
+        seg = np.asarray(window.segments)
+        valid &= seg[top_s][:, None] == seg[top_e][None, :]
     rows, cols = np.nonzero(valid)
     out: list[Candidate] = []
     for r, c in zip(rows.tolist(), cols.tolist(), strict=True):

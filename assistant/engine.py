@@ -7,26 +7,27 @@ best few are read. Every answer is an exact slice of the document with its line 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from assistant.decoding import DecodeSettings, decode
 from assistant.documents import Document
-from assistant.passages import Passage, SentenceIndex, split_passages
+from assistant.passages import Passage, SentenceIndex, paragraph_spans, split_passages
 from assistant.reader import Context, Reader, ReadStats
-from assistant.retrieval import PassageRetriever
+from assistant.retrieval import ContextualRetriever
 
 ProgressCallback = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
 class EngineSettings:
-    passage_words: int = 100
+    passage_words: int = 40
     """Largest passage, in words; passages keep whole sentences of one paragraph."""
-    passages_read: int = 5
-    """How many BM25-ranked passages a long document is read in."""
-    read_whole_words: int = 500
-    """A document of at most this many words is read whole, with no retrieval."""
+    read_words: int = 490
+    """Words read per question in a long document (about five SQuAD paragraphs); shorter ones are read whole."""
+    paragraph_weight: float = 1.0
+    """Weight of the enclosing paragraph's BM25 score when ranking passages (0 = plain BM25)."""
     decode: DecodeSettings = field(default_factory=DecodeSettings)
 
 
@@ -85,21 +86,31 @@ class AskResult:
 class IndexedDocument:
     document: Document
     passages: list[Passage]
-    retriever: PassageRetriever | None
+    retriever: ContextualRetriever | None
     sentences: SentenceIndex
     words: int
     index_ms: float
+    passage_words: list[int]
 
     @property
     def read_whole(self) -> bool:
         return self.retriever is None
 
-    def select(self, question: str, k: int) -> list[ReadSpan]:
-        """The spans to read for a question, in document order, adjacent passages merged."""
+    def select(self, question: str, read_words: int) -> list[ReadSpan]:
+        """The best passages that fit in ``read_words``, in document order, adjacent ones merged."""
         text = self.document.text
         if self.retriever is None:
             return [ReadSpan(p.start, p.end, 0.0) for p in self.passages]
-        chosen = sorted(self.retriever.top(question, k), key=lambda item: self.passages[item[0]].start)
+        order, scores = self.retriever.ranked(question)
+        picked: list[tuple[int, float]] = []
+        total = 0
+        for idx in order.tolist():
+            n = self.passage_words[idx]
+            if picked and total + n > read_words:
+                break
+            picked.append((idx, float(scores[idx])))
+            total += n
+        chosen = sorted(picked, key=lambda item: self.passages[item[0]].start)
         spans: list[ReadSpan] = []
         for idx, score in chosen:
             p = self.passages[idx]
@@ -120,18 +131,28 @@ def index_document(
     if progress:
         progress("splitting", 0.0)
     passages = split_passages(document.text, settings.passage_words)
-    words = len(document.text.split())
+    passage_words = [len(p.text.split()) for p in passages]
+    words = sum(passage_words)
     retriever = None
-    if words > settings.read_whole_words and len(passages) > settings.passages_read:
+    if words > settings.read_words:
         if progress:
             progress("indexing", 0.4)
-        retriever = PassageRetriever([p.text for p in passages])
+        paragraphs = paragraph_spans(document.text)
+        starts = [para.start for para in paragraphs]
+        owner = [bisect_right(starts, p.start) - 1 for p in passages]
+        retriever = ContextualRetriever(
+            [p.text for p in passages],
+            [document.text[para.start : para.end] for para in paragraphs],
+            owner,
+            settings.paragraph_weight,
+        )
     if progress:
         progress("sentences", 0.8)
     sentences = SentenceIndex(document.text)
     if progress:
         progress("done", 1.0)
-    return IndexedDocument(document, passages, retriever, sentences, words, (time.perf_counter() - t0) * 1000)
+    elapsed = (time.perf_counter() - t0) * 1000
+    return IndexedDocument(document, passages, retriever, sentences, words, elapsed, passage_words)
 
 
 class QAEngine:
@@ -148,11 +169,26 @@ class QAEngine:
     def index(self, document: Document, progress: ProgressCallback | None = None) -> IndexedDocument:
         return index_document(document, self.settings, progress)
 
+    def _pack(self, question: str, text: str, spans: list[ReadSpan]) -> list[Context]:
+        """Group the spans read, in document order, into as few windows as fit: one question per window."""
+        budget = self.reader.context_token_budget(question)
+        lengths = self.reader.token_lengths([text[s.start : s.end] for s in spans])
+        groups: list[list[ReadSpan]] = []
+        used = 0
+        for span, n in zip(spans, lengths, strict=True):
+            if groups and used + n <= budget:
+                groups[-1].append(span)
+                used += n
+            else:
+                groups.append([span])
+                used = n
+        return [Context.packed(text, [(s.start, s.end) for s in group]) for group in groups]
+
     def ask(self, indexed: IndexedDocument, question: str, top_k: int | None = None) -> AskResult:
         t0 = time.perf_counter()
-        spans = indexed.select(question, self.settings.passages_read)
+        spans = indexed.select(question, self.settings.read_words)
         text = indexed.document.text
-        contexts = [Context(text[s.start : s.end], s.start) for s in spans]
+        contexts = self._pack(question, text, spans)
         stats = ReadStats()
         windows = self.reader.read([(question, contexts)], stats)[0]
         decode_settings = self.settings.decode

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,10 +16,48 @@ from assistant.errors import UserError
 
 @dataclass(frozen=True)
 class Context:
-    """Text to read and the offset of its first character in the document."""
+    """Text to read and where its characters sit in the document.
+
+    A packed context joins several passages into one window (the question is then paid for once, not
+    once per passage): ``pieces`` holds ``(start in text, start in document)`` for each passage, and a
+    span may not cross from one piece into another.
+    """
 
     text: str
     base: int = 0
+    pieces: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def packed(cls, document_text: str, spans: Sequence[tuple[int, int]], separator: str = "\n\n") -> Context:
+        parts: list[str] = []
+        pieces: list[tuple[int, int]] = []
+        pos = 0
+        for start, end in spans:
+            if parts:
+                parts.append(separator)
+                pos += len(separator)
+            pieces.append((pos, start))
+            parts.append(document_text[start:end])
+            pos += end - start
+        return cls("".join(parts), 0, tuple(pieces))
+
+    def to_document(self, offsets: Sequence[tuple[int, int] | None]) -> tuple[list[tuple[int, int] | None], list[int]]:
+        """Map token offsets in ``text`` to document offsets, and the piece each token belongs to."""
+        if not self.pieces:
+            return [None if o is None else (o[0] + self.base, o[1] + self.base) for o in offsets], [0] * len(offsets)
+        starts = [p[0] for p in self.pieces]
+        mapped: list[tuple[int, int] | None] = []
+        segments: list[int] = []
+        for o in offsets:
+            if o is None:
+                mapped.append(None)
+                segments.append(-1)
+                continue
+            k = max(0, bisect_right(starts, o[0]) - 1)
+            delta = self.pieces[k][1] - self.pieces[k][0]
+            mapped.append((o[0] + delta, o[1] + delta))
+            segments.append(k)
+        return mapped, segments
 
 
 @dataclass(frozen=True)
@@ -102,30 +141,37 @@ class Reader:
         """Logits of every window of every context for each (question, contexts) item."""
         questions: list[str] = []
         texts: list[str] = []
-        owners: list[tuple[int, int]] = []
+        owners: list[tuple[int, Context]] = []
         for item_idx, (question, contexts) in enumerate(items):
             q = self.truncate_question(question)
             for ctx in contexts:
                 if ctx.text.strip():
                     questions.append(q)
                     texts.append(ctx.text)
-                    owners.append((item_idx, ctx.base))
+                    owners.append((item_idx, ctx))
         results: list[list[WindowLogits]] = [[] for _ in items]
         if not texts:
             return results
         enc = self.tokenize(questions, texts)
         input_ids: list[list[int]] = enc["input_ids"]
         mapping: list[int] = enc["overflow_to_sample_mapping"]
-        offsets_all = []
-        for w, offs in enumerate(enc["offset_mapping"]):
-            seq = enc.sequence_ids(w)
-            offsets_all.append([tuple(o) if s == 1 else None for o, s in zip(offs, seq, strict=True)])
         type_ids: list[list[int]] | None = enc.get("token_type_ids")
         logits = self._forward(input_ids, type_ids, stats)
         for w, (start, end) in enumerate(logits):
-            item_idx, base = owners[mapping[w]]
-            results[item_idx].append(WindowLogits(start, end, offsets_all[w], base=base, cls_index=0))
+            item_idx, ctx = owners[mapping[w]]
+            seq = enc.sequence_ids(w)
+            local = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][w], seq, strict=True)]
+            offsets, segments = ctx.to_document(local)
+            results[item_idx].append(WindowLogits(start, end, offsets, cls_index=0, segments=segments))
         return results
+
+    def context_token_budget(self, question: str) -> int:
+        """Context tokens that fit in one window next to this question."""
+        q = len(self.tokenizer(self.truncate_question(question), add_special_tokens=False)["input_ids"])
+        return self.window.max_length - q - 3
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
     def _forward(
         self, input_ids: list[list[int]], type_ids: list[list[int]] | None, stats: ReadStats | None

@@ -32,7 +32,7 @@ def reader(tmp_path_factory):
 def test_every_answer_is_the_document_slice(reader, text, question):
     if not text.strip() or not question.strip():
         return
-    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, read_whole_words=50, passages_read=2, passage_words=20))
+    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, read_words=30, passage_words=20))
     indexed = engine.index(Document.from_text(text))
     result = engine.ask(indexed, question)
     for answer in result.answers:
@@ -90,7 +90,7 @@ def test_long_document_reads_only_the_best_passages(reader):
     paragraphs = [f"Paragraph {i} talks about the weather and nothing else." for i in range(200)]
     paragraphs[137] = "The zebra sat on the golden mat near the river."
     text = "\n\n".join(paragraphs)
-    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, passages_read=3))
+    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, read_words=40))
     indexed = engine.index(Document.from_text(text))
     assert not indexed.read_whole
     result = engine.ask(indexed, "Where did the zebra sit?")

@@ -240,7 +240,8 @@ def run_bench(args: argparse.Namespace) -> int:
         console.print(f"forward-pass floor, {precision}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in floor.items()))
     console.print(
         "each precision in a fresh process: import = torch + transformers modules;"
-        " model load = safetensors to a ready reader; index: median of 3; answers: all questions after one warm-up; peak = max RSS of that process"
+        " model load = safetensors to a ready reader; index: median of 3;"
+        " answers: all questions after one warm-up; peak = max RSS of that process"
     )
     report = {"document_words": len(document.text.split()), "readers": rows, "forward_floor_ms": floors}
     if args.retrieval:

@@ -70,6 +70,39 @@ class WindowSettings:
     """Windows are batched up to this many (padded) tokens per forward pass."""
 
 
+def effective_stride(window: WindowSettings) -> int:
+    """The stride that leaves room in every window next to a question of the longest allowed length."""
+    room = window.max_length - window.max_question_tokens - 3
+    if room < 2:
+        raise UserError("The window length is too short for the question length; raise --max-length.")
+    return min(window.stride, room // 2)
+
+
+def truncate_question(tokenizer, question: str, max_tokens: int) -> str:
+    """Keep at most ``max_tokens`` tokens so every window has room for context."""
+    question = question.strip()
+    if not question:
+        raise UserError("The question is empty.")
+    offsets = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    if len(offsets) > max_tokens:
+        question = question[: offsets[max_tokens - 1][1]]
+    return question
+
+
+def tokenize_windows(tokenizer, questions: Sequence[str], contexts: Sequence[str], window: WindowSettings):
+    """Windows of every (question, context) pair with offsets: the one tokenization for chat, training and eval."""
+    return tokenizer(
+        list(questions),
+        list(contexts),
+        truncation="only_second",
+        max_length=window.max_length,
+        stride=effective_stride(window),
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+
+
 @dataclass
 class ReadStats:
     windows: int = 0
@@ -104,36 +137,11 @@ class Reader:
             )
         self._lock = threading.Lock()
 
-    @property
-    def effective_stride(self) -> int:
-        room = self.window.max_length - self.window.max_question_tokens - 3
-        if room < 2:
-            raise UserError("The window length is too short for the question length; raise --max-length.")
-        return min(self.window.stride, room // 2)
-
     def truncate_question(self, question: str) -> str:
-        """Keep at most ``max_question_tokens`` tokens so every window has room for context."""
-        question = question.strip()
-        if not question:
-            raise UserError("The question is empty.")
-        enc = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-        offsets = enc["offset_mapping"]
-        if len(offsets) > self.window.max_question_tokens:
-            question = question[: offsets[self.window.max_question_tokens - 1][1]]
-        return question
+        return truncate_question(self.tokenizer, question, self.window.max_question_tokens)
 
     def tokenize(self, questions: Sequence[str], contexts: Sequence[str]):
-        """Windows for each (question, context) pair, with offsets and the pair each window came from."""
-        return self.tokenizer(
-            list(questions),
-            list(contexts),
-            truncation="only_second",
-            max_length=self.window.max_length,
-            stride=self.effective_stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=False,
-        )
+        return tokenize_windows(self.tokenizer, questions, contexts, self.window)
 
     def read(
         self, items: Sequence[tuple[str, Sequence[Context]]], stats: ReadStats | None = None

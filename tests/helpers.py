@@ -23,7 +23,13 @@ def build_tokenizer(words: Iterable[str] = ()) -> DistilBertTokenizer:
 
 
 def build_model(
-    vocab_size: int, dim: int = 32, layers: int = 2, heads: int = 2, max_positions: int = 512, seed: int = 0
+    vocab_size: int,
+    dim: int = 32,
+    layers: int = 2,
+    heads: int = 2,
+    max_positions: int = 512,
+    seed: int = 0,
+    dropout: float = 0.1,
 ) -> DistilBertForQuestionAnswering:
     torch.manual_seed(seed)
     config = DistilBertConfig(
@@ -33,6 +39,9 @@ def build_model(
         n_heads=heads,
         hidden_dim=dim * 4,
         max_position_embeddings=max_positions,
+        dropout=dropout,
+        attention_dropout=dropout,
+        qa_dropout=dropout,
     )
     return DistilBertForQuestionAnswering(config)
 

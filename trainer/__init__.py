@@ -1,0 +1,1 @@
+"""Fine-tune, evaluate and keep extractive QA reader models."""

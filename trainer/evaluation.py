@@ -1,0 +1,45 @@
+"""Predict answers with the reader's own windows and decoder, then score them with the SQuAD metric."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from assistant.decoding import DecodeSettings, decode
+from assistant.reader import Context, Reader
+from trainer.data import QAExample
+from trainer.metrics import compute
+
+
+def predict(
+    reader: Reader,
+    examples: list[QAExample],
+    version_2: bool,
+    batch_examples: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, str], dict[str, float]]:
+    """``{id: answer}`` and ``{id: no-answer probability}``, decoded exactly as chat decodes."""
+    settings = DecodeSettings(allow_null=version_2, min_confidence=0.0, top_k=1)
+    predictions: dict[str, str] = {}
+    na_prob: dict[str, float] = {}
+    for start in range(0, len(examples), batch_examples):
+        batch = examples[start : start + batch_examples]
+        windows = reader.read([(e.question, [Context(e.context)]) for e in batch])
+        for ex, ex_windows in zip(batch, windows, strict=True):
+            decoded = decode(ex_windows, ex.context, settings)
+            predictions[ex.id] = (
+                ex.context[decoded.answers[0].start : decoded.answers[0].end] if decoded.answers else ""
+            )
+            best = decoded.best_score if decoded.best_score is not None else -math.inf
+            na_prob[ex.id] = 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, best - decoded.null_score))))
+        if progress:
+            progress(min(start + batch_examples, len(examples)), len(examples))
+    return predictions, na_prob
+
+
+def evaluate_reader(
+    reader: Reader, examples: list[QAExample], version_2: bool, progress: Callable[[int, int], None] | None = None
+) -> dict[str, float]:
+    predictions, na_prob = predict(reader, examples, version_2, progress=progress)
+    references = {e.id: [a.text for a in e.answers] for e in examples}
+    return compute(predictions, references, na_prob if version_2 else None)

@@ -1,0 +1,155 @@
+"""`python -m trainer.bench`: training throughput of this trainer against the notebook's settings.
+
+Both run the same model (full-size DistilBERT, random weights) on the same synthetic data whose
+context lengths follow SQuAD's distribution, side by side in one process: this trainer pads each batch
+to its longest window and groups windows by length (batch 32); the notebook padded every window to 384
+tokens (batch 16). Figures are windows per second: the median step time after a warm-up step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from assistant.bench import _random_distilbert
+from assistant.reader import WindowSettings
+from trainer.data import Answer, QAExample
+from trainer.features import training_features
+
+_WORDS = [f"w{i}" for i in range(3000)]
+
+
+def squad_like_examples(n: int, seed: int = 0) -> list[QAExample]:
+    """Contexts of about SQuAD's length (log-normal, median ~115 words, a tail past one window)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        words = max(20, min(650, int(rng.lognormvariate(4.75, 0.42))))
+        context = " ".join(rng.choice(_WORDS) for _ in range(words)) + "."
+        tokens = context.split()
+        a = rng.randrange(0, len(tokens) - 3)
+        answer = " ".join(tokens[a : a + rng.randint(1, 3)]).rstrip(".")
+        start = len(" ".join(tokens[:a])) + (1 if a else 0)
+        question = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(6, 14))) + "?"
+        out.append(QAExample(f"b{i}", question, context, [Answer(answer, start)]))
+    return out
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._t = 0.0
+
+    def on_step_begin(self, args, state, control, **kw):
+        self._t = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kw):
+        self.times.append(time.perf_counter() - self._t)
+
+
+def measure(
+    model_dir: Path, examples: list[QAExample], notebook: bool, steps: int, device: str, epochs: float | None = None
+) -> dict:
+    import datasets
+    from transformers import (
+        AutoModelForQuestionAnswering,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        PrinterCallback,
+        Trainer,
+        TrainingArguments,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), attn_implementation="sdpa")
+    features = training_features(examples, tokenizer, WindowSettings())
+    cols = {k: features[k] for k in ("input_ids", "attention_mask", "start_positions", "end_positions")}
+    if notebook:
+        pad = tokenizer.pad_token_id
+        cols["attention_mask"] = [m + [0] * (384 - len(m)) for m in cols["attention_mask"]]
+        cols["input_ids"] = [x + [pad] * (384 - len(x)) for x in cols["input_ids"]]
+    cols["length"] = [len(x) for x in cols["input_ids"]]
+    ds = datasets.Dataset.from_dict(cols)
+    cuda = device == "cuda"
+    batch = 16 if notebook else 32
+    bf16 = cuda and not notebook and torch.cuda.is_bf16_supported()
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(),
+        per_device_train_batch_size=batch,
+        max_steps=-1 if epochs else steps,
+        num_train_epochs=epochs or 1,
+        learning_rate=3e-5,
+        report_to="none",
+        disable_tqdm=True,
+        save_strategy="no",
+        logging_strategy="no",
+        use_cpu=not cuda,
+        bf16=bf16,
+        tf32=(cuda and not notebook) or None,
+        train_sampling_strategy="random" if notebook else "group_by_length",
+        optim="adamw_torch" if notebook or not cuda else "adamw_torch_fused",
+        dataloader_num_workers=0 if notebook or not cuda else 4,
+        dataloader_pin_memory=cuda,
+    )
+    timer = StepTimer()
+    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None)
+    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collator, callbacks=[timer])
+    trainer.remove_callback(PrinterCallback)
+    t0 = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - t0
+    step = statistics.median(timer.times[1:] or timer.times)
+    return {
+        "settings": "notebook (pad 384, fp32, batch 16)"
+        if notebook
+        else f"this trainer (dynamic pad + length groups, {'bf16' if bf16 else 'fp32'}, batch 32)",
+        "windows": len(ds),
+        "steps": len(timer.times),
+        "median_step_s": round(step, 4),
+        "windows_per_s": round(batch / step, 2),
+        "wall_s": round(wall, 1),
+        "mean_tokens_per_window": round(sum(cols["length"]) / len(cols["length"]), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m trainer.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--examples", type=int, default=640, help="synthetic SQuAD-like examples (default: 640)")
+    p.add_argument("--steps", type=int, default=8, help="optimizer steps per configuration (default: 8)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--epochs", type=float, help="train whole epochs instead of --steps (GPU wall-time figure)")
+    p.add_argument("--only", choices=["ours", "notebook"], help="run one configuration")
+    args = p.parse_args(argv)
+    examples = squad_like_examples(args.examples)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        text = " ".join(_WORDS) + " " + " ".join(e.question for e in examples[:50])
+        model_dir = _random_distilbert(Path(tmp) / "m", text)
+        for notebook in (False, True):
+            if args.only and args.only != ("notebook" if notebook else "ours"):
+                continue
+            rows.append(measure(model_dir, examples, notebook, args.steps, args.device, args.epochs))
+            print(json.dumps(rows[-1]), flush=True)
+    if len(rows) == 2:
+        print(
+            json.dumps(
+                {
+                    "speedup_windows_per_s": round(rows[0]["windows_per_s"] / rows[1]["windows_per_s"], 2),
+                    "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+                    "threads": torch.get_num_threads(),
+                }
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

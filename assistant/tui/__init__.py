@@ -1,0 +1,1 @@
+"""The Textual chat app. Nothing here imports torch at import time: the window paints first."""

@@ -1,0 +1,77 @@
+"""Small modal screens: the model picker and the help screen."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Markdown, OptionList
+from textual.widgets.option_list import Option
+
+from assistant.paths import DEFAULT_READER
+from assistant.runs import list_runs
+
+MODAL_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 80%; max-width: 100; height: auto; max-height: 80%; border: thick $accent;
+    background: $surface; padding: 1 2; }}
+"""
+
+
+class ModelPicker(ModalScreen[str | None]):
+    """Pick a reader: trained runs in models/ and the hub default."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="ModelPicker")
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="picker-close")]
+
+    def compose(self) -> ComposeResult:
+        options = []
+        for run in list_runs():
+            if run.status == "completed" and run.has_weights:
+                f1 = f"F1 {run.f1:.1f}" if run.f1 is not None else "no eval"
+                active = " (active)" if run.active else ""
+                options.append(Option(f"{run.name}{active}  ·  {f1}", id=str(run.path)))
+        options.append(Option(f"{DEFAULT_READER}  ·  hub default", id=DEFAULT_READER))
+        with Vertical():
+            yield Label("Switch the reader model")
+            yield OptionList(*options, id="models")
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+
+HELP = """
+# Document assistant
+
+Ask questions about the open document; every answer is an exact span of it, highlighted on the left.
+
+| key | action |
+|---|---|
+| enter | ask the question |
+| up / down | earlier questions |
+| ctrl+o | open a document |
+| ctrl+j | show the next candidates of the last answer |
+| ctrl+g / ctrl+b | mark the last answer right (good) / wrong (bad) |
+| ctrl+s | save the text selected in the document as the right answer |
+| ctrl+t | train a reader (ctrl+r starts, ctrl+b cancels) |
+| f2 | metrics of trained readers |
+| f3 | switch the reader model |
+| ctrl+p | command palette: every action |
+| f1 | this help |
+| ctrl+q | quit |
+
+Corrections are saved as SQuAD-format annotations that the Train screen can learn from
+("My annotations"). Conversations are kept per document and restored when it is opened again.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = MODAL_CSS.format(name="HelpScreen")
+    BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close", id="help-close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Markdown(HELP)

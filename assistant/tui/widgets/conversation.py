@@ -1,0 +1,96 @@
+"""The conversation pane: questions and answer cards, newest at the bottom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+
+class QuestionBubble(Static):
+    DEFAULT_CSS = "QuestionBubble { color: $text; background: $boost; padding: 0 1; margin: 1 0 0 4; }"
+
+
+class AnswerCard(Static):
+    """One answer: text, confidence, line and the sentence around it; candidates on request."""
+
+    DEFAULT_CSS = """
+    AnswerCard { padding: 0 1; margin: 0 4 0 0; border-left: thick $success; }
+    AnswerCard.-none { border-left: thick $warning; }
+    AnswerCard.-pending { border-left: thick $primary; color: $text-muted; }
+    """
+
+    def __init__(self, question: str, result: dict[str, Any] | None = None, turn_id: int | None = None) -> None:
+        super().__init__()
+        self.question = question
+        self.result = result
+        self.turn_id = turn_id
+        self.show_candidates = False
+        self.feedback: str | None = None
+
+    def on_mount(self) -> None:
+        self.refresh_card()
+
+    def set_result(self, result: dict[str, Any], turn_id: int | None) -> None:
+        self.result = result
+        self.turn_id = turn_id
+        self.refresh_card()
+
+    def refresh_card(self) -> None:
+        self.set_class(self.result is None, "-pending")
+        answers = (self.result or {}).get("answers", [])
+        self.set_class(self.result is not None and not answers, "-none")
+        self.update(Group(*self._lines()))
+
+    @property
+    def plain_text(self) -> str:
+        return "\n".join(line.plain for line in self._lines())
+
+    def _lines(self) -> list[Text]:
+        if self.result is None:
+            return [Text("thinking…", style="italic")]
+        answers = self.result.get("answers", [])
+        if not answers:
+            return [Text("Not found in this document", style="bold yellow")]
+        parts = []
+        shown = answers if self.show_candidates else answers[:1]
+        for rank, a in enumerate(shown):
+            head = Text()
+            head.append(a["text"], style="bold" if rank == 0 else "")
+            head.append(f"  {a['score']:.0%} · line {a['line']}", style="dim")
+            parts.append(head)
+            ctx = Text(a["context"].replace("\n", " "), style="italic dim")
+            parts.append(ctx)
+        if not self.show_candidates and len(answers) > 1:
+            parts.append(Text(f"{len(answers) - 1} more candidate(s): ctrl+j", style="dim"))
+        if self.feedback:
+            parts.append(Text(f"marked {self.feedback}", style="dim green" if self.feedback == "right" else "dim red"))
+        return parts
+
+
+class Conversation(VerticalScroll):
+    DEFAULT_CSS = "Conversation { height: 1fr; }"
+
+    def add_question(self, question: str) -> AnswerCard:
+        card = AnswerCard(question)
+        self.mount(QuestionBubble(question))
+        self.mount(card)
+        self.scroll_end(animate=False)
+        return card
+
+    def add_turn(self, question: str, result: dict[str, Any], turn_id: int | None, feedback: str | None) -> AnswerCard:
+        card = AnswerCard(question, result, turn_id)
+        card.feedback = feedback
+        self.mount(QuestionBubble(question))
+        self.mount(card)
+        return card
+
+    def last_card(self) -> AnswerCard | None:
+        cards = list(self.query(AnswerCard))
+        return cards[-1] if cards else None
+
+    def clear(self) -> None:
+        self.remove_children()

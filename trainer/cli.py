@@ -120,7 +120,7 @@ class ProgressView:
 def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> int:
     args = build_parser(prog).parse_args(list(argv) if argv is not None else None)
     config = config_from_args(args)
-    console = Console(stderr=True)
+    console = Console(stderr=True, log_path=False)
     if args.events_only:
 
         def sink(event: dict[str, Any]) -> None:

@@ -120,7 +120,8 @@ class MetricsScreen(Screen):
                 "precision",
             )
         }
-        text = json.dumps(shown | {"device": run.run.get("device"), "error": run.run.get("error")}, indent=1)
+        shown |= {"device": run.run.get("device"), "error": run.run.get("error")}
+        text = json.dumps({k: v for k, v in shown.items() if v is not None}, indent=1)
         self.query_one("#settings", Static).update(f"[b]{run.name}[/b]\n{text}")
 
     def action_activate(self) -> None:

@@ -95,6 +95,7 @@ class TrainScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#data-path").display = False
+        self.query_one("#train-progress").display = False  # indeterminate until the first step arrives
 
     @on(Select.Changed, "#data-choice")
     def _data_changed(self, event: Select.Changed) -> None:
@@ -158,7 +159,9 @@ class TrainScreen(Screen):
         self.process = TrainingProcess(args, run_path, getattr(self.app, "trainer_command", None))
         self.started_at = time.time()
         self.query_one("#train-log", Log).clear()
-        self.query_one("#train-progress", ProgressBar).update(total=None, progress=0)
+        bar = self.query_one("#train-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
         self.query_one("#run-status", Static).update(f"Running [b]{run_path.name}[/b]…")
         self.query_one("#start", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False

@@ -1,0 +1,68 @@
+"""Snapshots of the main screens, each a short user story. Regenerate with `pytest --snapshot-update`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import Settings
+from assistant.tui.app import AssistantApp
+from tests.helpers import save_tiny_model
+
+SIZE = (110, 32)
+
+
+@pytest.fixture
+def story(tmp_path, isolated_dirs):
+    """A user with one document, one trained run, and the default settings (answers always shown)."""
+    Settings(threshold=0.0).save()
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The cat sat on the mat.\n\nThe dog ran in the park.\n\nBirds sing at dawn.\n", encoding="utf-8")
+    models = Path(os.environ["ASSISTANT_MODELS_DIR"])
+    run = save_tiny_model(models / "squad-run", ["the", "cat", "sat", "on", "mat", "dog", "where", "did"])
+    (run / "run.json").write_text(json.dumps({
+        "status": "completed", "base_model": "distilbert/distilbert-base-uncased", "started_at": "2026-11-25T09:30:00",
+        "train_data": {"source": "rajpurkar/squad"}, "settings": {"epochs": 2, "learning_rate": 5e-5}}))
+    (run / "metrics.json").write_text(json.dumps({
+        "eval": {"exact_match": 77.9, "f1": 86.1}, "train_windows_per_second": 1912.4, "wall_time_s": 101,
+        "loss_curve": [[i * 50, 5.5 / (1 + i)] for i in range(12)],
+        "eval_per_epoch": [{"epoch": 1, "exact_match": 75.2, "f1": 84.0}, {"epoch": 2, "exact_match": 77.9, "f1": 86.1}]}))
+    (models / "ACTIVE").write_text("squad-run\n")
+    return doc
+
+
+async def _settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def test_asking_a_question_shows_the_answer_beside_the_document(snap_compare, story):
+    async def ask(pilot):
+        await _settle(pilot)
+        await pilot.click("#question")
+        await pilot.press(*"where did the cat sit?", "enter")
+        await _settle(pilot)
+
+    assert snap_compare(AssistantApp(document_path=story), terminal_size=SIZE, run_before=ask)
+
+
+def test_the_metrics_panel_compares_runs_with_published_figures(snap_compare, story):
+    async def open_metrics(pilot):
+        await _settle(pilot)
+        await pilot.press("f2")
+        await pilot.pause()
+
+    assert snap_compare(AssistantApp(), terminal_size=SIZE, run_before=open_metrics)
+
+
+def test_the_train_screen_offers_base_data_and_settings(snap_compare, story):
+    async def open_train(pilot):
+        await _settle(pilot)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+
+    assert snap_compare(AssistantApp(), terminal_size=SIZE, run_before=open_train)

@@ -161,3 +161,12 @@ def test_label_check_on_real_squad(squad_sample):
 def test_label_check_fails_loudly():
     with pytest.raises(DataError, match="decode back"):
         require_good_labels(LabelCheck(labelled=100, correct=90, cls_windows=0))
+
+
+def test_hub_dataset_offline_is_one_sentence(monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataError) as exc:
+        load_data("rajpurkar/squad", "train")
+    message = str(exc.value)
+    assert "\n" not in message and "--data" in message

@@ -237,3 +237,25 @@ def test_assistant_eval_prints_and_saves_metrics(trained_run, synthetic_files, t
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["questions"] == 50 and printed["exact_match"] >= 90
     assert json.loads(out.read_text())["f1"] == printed["f1"]
+
+
+def test_distillation_from_a_teacher_trains(trained_run, tiny_base, synthetic_files, tmp_path):
+    result, _ = trained_run
+    train, test = synthetic_files
+    distilled = run_training(
+        _config(
+            tiny_base,
+            train,
+            test,
+            tmp_path / "student",
+            teacher=str(result.path),
+            max_steps=30,
+            epochs=1,
+            sanity_steps=10,
+        )
+    )
+    assert distilled.status == "completed", distilled.message
+    curve = [loss for _, loss in distilled.metrics["loss_curve"]]
+    assert all(loss == loss for loss in curve) and curve[-1] < curve[0]
+    run = json.loads((tmp_path / "student" / "run.json").read_text())
+    assert run["settings"]["teacher"] == str(result.path)

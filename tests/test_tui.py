@@ -254,7 +254,7 @@ async def test_cancel_stops_the_run_and_changes_nothing_active(training_inputs, 
         screen = await _start_training(app, pilot, base, data, "200")
         await _wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0)
         await pilot.press("ctrl+b")
-        await _wait_until(pilot, lambda: not screen.process.running)
+        await _wait_until(pilot, lambda: not screen.process.running, timeout=60)
         await pilot.pause(0.3)
         assert "Cancelled" in str(screen.query_one("#run-status").content)
         run_json = json.loads((screen.process.run_path / "run.json").read_text())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import TrainerCallback
 
 from assistant.errors import UserError
 from assistant.paths import DEFAULT_BASE, DEFAULT_DATASET, models_dir
@@ -237,10 +238,40 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _install_cancel_handlers() -> dict[int, Any]:
-    def cancel(signum, frame):
+class CancelRequest(TrainerCallback):
+    """SIGTERM/SIGINT during the training loop stop it at the next step boundary.
+
+    Raising from the signal handler in the middle of a step could land inside library code that
+    swallows it; outside the loop (loading, preparing, evaluating) the handler raises at once, and a
+    second signal always does.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.in_loop = False
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.in_loop and not self.requested:
+            self.requested = True
+            return
         raise TrainingCancelled(signal.Signals(signum).name)
 
+    def on_train_begin(self, args, state, control, **kw: Any):
+        self.in_loop = True
+
+    def on_step_end(self, args, state, control, **kw: Any):
+        if self.requested:
+            control.should_training_stop = True
+            control.should_save = False
+            control.should_evaluate = False
+
+    def on_train_end(self, args, state, control, **kw: Any):
+        self.in_loop = False
+        if self.requested:
+            raise TrainingCancelled("SIGTERM")
+
+
+def _install_cancel_handlers(cancel) -> dict[int, Any]:
     previous = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(ValueError):  # not the main thread: the caller cancels instead
@@ -262,7 +293,8 @@ def run_training(config: TrainConfig, sink: EventSink | None = None) -> RunResul
     run = RunDirectory(run_path, writer=main_process)
     if config.resume:
         run.load_run()
-    previous_handlers = _install_cancel_handlers()
+    cancel_request = CancelRequest()
+    previous_handlers = _install_cancel_handlers(cancel_request.handle)
     t_start = time.time()
     device = _device(config)
 
@@ -397,7 +429,7 @@ def run_training(config: TrainConfig, sink: EventSink | None = None) -> RunResul
         progress = ProgressEvents(run, sink)
         sanity = LossSanity(window=config.sanity_steps)
         per_epoch = EpochEvaluation(evaluate_now, run, sink)
-        callbacks = [progress, sanity, per_epoch]
+        callbacks = [cancel_request, progress, sanity, per_epoch]
         collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if use_cuda else None)
         common = {
             "model": model,

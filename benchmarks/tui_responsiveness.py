@@ -25,12 +25,15 @@ CHILD = """
 import os, sys, time
 t0 = float(os.environ["LAUNCH_T0"])
 from assistant.tui.app import AssistantApp
+import assistant.tui.app as app_module
+from pathlib import Path
 class Probe(AssistantApp):
-    def on_mount(self):
-        super().on_mount()
+    CSS_PATH = str(Path(app_module.__file__).parent / "app.tcss")
+    def on_mount(self):  # Textual also runs AssistantApp.on_mount
         self.call_after_refresh(self._painted)
     def _painted(self):
-        print(f"first_paint_s={time.time() - t0:.3f}", flush=True)
+        with open(os.environ["PAINT_OUT"], "w") as fh:
+            fh.write(f"{time.time() - t0:.3f}")
         self.exit()
     def load_model(self, ref):
         pass  # the model loads after the first paint; not part of this measurement
@@ -40,13 +43,12 @@ Probe().run(headless=True)
 
 def first_paint(runs: int = 5) -> list[float]:
     out = []
-    for _ in range(runs):
-        env = dict(os.environ, LAUNCH_T0=repr(time.time()), HF_HUB_OFFLINE="1")
-        res = subprocess.run(
-            [sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
-        )
-        line = next(x for x in res.stdout.splitlines() if x.startswith("first_paint_s="))
-        out.append(float(line.split("=")[1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            target = Path(tmp) / f"paint{i}"
+            env = dict(os.environ, LAUNCH_T0=repr(time.time()), HF_HUB_OFFLINE="1", PAINT_OUT=str(target))
+            subprocess.run([sys.executable, "-c", CHILD], capture_output=True, env=env, cwd=ROOT, timeout=120)
+            out.append(float(target.read_text()))
     return out
 
 

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from assistant.settings import Settings
 from assistant.store import ConversationStore, conversation_markdown
 from assistant.tui.commands import AssistantCommands
+from assistant.tui.gc_tuning import freeze_heap
 from assistant.tui.messages import ModelFailed, ModelLoaded
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.dialogs import HelpScreen, ModelPicker
@@ -106,6 +107,7 @@ class AssistantApp(App):
         scores = f" · EM {message.exact_match:.1f} / F1 {message.f1:.1f}" if message.f1 is not None else ""
         self.model_status = f"model {message.name}{scores}"
         self.chat.model_ready()
+        freeze_heap()
 
     @on(ModelFailed)
     def _model_failed(self, message: ModelFailed) -> None:

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from assistant.errors import UserError
+from assistant.tui.gc_tuning import freeze_heap
 from assistant.tui.messages import (
     AnswerFailed,
     AnswerReady,
@@ -141,6 +142,7 @@ class ChatScreen(Screen):
         self.restore_history()
         self.update_status()
         self.app.sub_title = message.path.name
+        freeze_heap()
         self.query_one(QuestionInput).focus()
 
     def restore_history(self) -> None:

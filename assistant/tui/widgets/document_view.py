@@ -24,8 +24,12 @@ class DocumentView(TextArea):
         self._line_starts: list[int] = [0]
         self.document_text = ""
 
+    WRAP_LIMIT = 300_000
+    """Characters up to which lines are soft-wrapped: wrapping a longer text would stall the UI."""
+
     def show(self, text: str) -> None:
         self.document_text = text
+        self.soft_wrap = len(text) <= self.WRAP_LIMIT
         self._line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
         self.load_text(text)
         self.border_title = None

@@ -259,3 +259,21 @@ def test_distillation_from_a_teacher_trains(trained_run, tiny_base, synthetic_fi
     assert all(loss == loss for loss in curve) and curve[-1] < curve[0]
     run = json.loads((tmp_path / "student" / "run.json").read_text())
     assert run["settings"]["teacher"] == str(result.path)
+
+
+def test_evaluation_on_real_squad_v2_reports_has_and_no_answer(squad_sample, tiny_model_dir):
+    """The real SQuAD 2.0 sample goes through the reader's decoder and the v2 metric end to end."""
+    from assistant.model_loading import load_reader
+    from trainer.data import load_data
+    from trainer.evaluation import evaluate_reader, predict
+
+    data = load_data(str(squad_sample))
+    reader = load_reader(str(tiny_model_dir), device="cpu")
+    examples = data.examples[:120]
+    predictions, na_prob = predict(reader, examples, version_2=True)
+    for ex in examples:
+        assert predictions[ex.id] == "" or predictions[ex.id] in ex.context
+        assert 0.0 <= na_prob[ex.id] <= 1.0
+    metrics = evaluate_reader(reader, examples, version_2=True)
+    assert {"exact_match", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_thresh"} <= set(metrics)
+    assert metrics["HasAns_total"] + metrics["NoAns_total"] == metrics["total"] == 120

@@ -287,3 +287,13 @@ async def test_command_palette_offers_every_action():
         await pilot.press("f1")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
+
+
+async def test_settings_are_read_and_a_new_theme_is_remembered():
+    Settings(theme="nord", top_k=2, threshold=0.0).save()
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.theme == "nord" and app.settings.top_k == 2
+        app.theme = "gruvbox"
+        await pilot.pause()
+    assert Settings.load().theme == "gruvbox"

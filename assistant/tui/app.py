@@ -52,6 +52,7 @@ class AssistantApp(App):
         self.extra_train_args = extra_train_args or []
         self.store_path = store_path
         self.settings = Settings()
+        self.settings_loaded = False
         self.store: ConversationStore | None = None
         self.engine: Any = None
         self.model_status = "loading model…"
@@ -68,11 +69,18 @@ class AssistantApp(App):
         self.settings = Settings.load()
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
+        self.settings_loaded = True
         self.store = ConversationStore(self.store_path or user_data_dir() / "conversations.sqlite3")
         self.install_screen(ChatScreen(self.document_path), "chat")
         self.install_screen(TrainScreen(), "train")
         self.push_screen("chat")
         self.call_after_refresh(self.load_model, self.cli_model or self.settings.model or None)
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember a theme picked from the palette."""
+        if self.settings_loaded and theme != self.settings.theme:
+            self.settings.theme = theme
+            self.settings.save()
 
     # --- the reader model -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="model")

@@ -68,6 +68,8 @@ class WindowSettings:
     max_question_tokens: int = 64
     batch_tokens: int = 4096
     """Windows are batched up to this many (padded) tokens per forward pass."""
+    min_fill: float = 0.8
+    """A window shorter than this fraction of its batch's longest starts a new batch (less padding)."""
 
 
 def effective_stride(window: WindowSettings) -> int:
@@ -195,8 +197,12 @@ class Reader:
             while pos < len(order):
                 longest = len(input_ids[order[pos]])
                 size = max(1, self.window.batch_tokens // max(1, longest))
-                batch = order[pos : pos + size]
-                pos += size
+                batch = [order[pos]]
+                for i in order[pos + 1 : pos + size]:
+                    if len(input_ids[i]) < self.window.min_fill * longest:
+                        break
+                    batch.append(i)
+                pos += len(batch)
                 ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), longest), dtype=torch.long)
                 types = torch.zeros((len(batch), longest), dtype=torch.long)

@@ -297,3 +297,17 @@ async def test_settings_are_read_and_a_new_theme_is_remembered():
         app.theme = "gruvbox"
         await pilot.pause()
     assert Settings.load().theme == "gruvbox"
+
+
+async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir, doc):
+    from textual_fspicker import FileOpen
+
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert isinstance(app.screen, FileOpen)
+        app.screen.dismiss(doc)
+        await _settle(app, pilot)
+        assert app.chat.document_path == doc and app.chat.indexed is not None

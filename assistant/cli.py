@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "train":
         from trainer.cli import main as train_main
 
-        return _guard(lambda: train_main(argv[1:], prog="assistant train"))
+        return run_guarded(lambda: train_main(argv[1:], prog="assistant train"))
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "chat"
@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eval": _cmd_eval,
         "bench": _cmd_bench,
     }
-    return _guard(lambda: handlers[command](args))
+    return run_guarded(lambda: handlers[command](args))
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -233,7 +233,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
-def _guard(fn) -> int:
+def run_guarded(fn) -> int:
     try:
         return fn()
     except UserError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from assistant.decoding import DecodeSettings, decode
 from assistant.documents import Document
 from assistant.passages import Passage, SentenceIndex, paragraph_spans, split_passages
-from assistant.reader import Context, Reader, ReadStats
+from assistant.reader import Context, Reader
 from assistant.retrieval import ContextualRetriever
 
 ProgressCallback = Callable[[str, float], None]
@@ -189,8 +189,7 @@ class QAEngine:
         spans = indexed.select(question, self.settings.read_words)
         text = indexed.document.text
         contexts = self._pack(question, text, spans)
-        stats = ReadStats()
-        windows = self.reader.read([(question, contexts)], stats)[0]
+        windows = self.reader.read([(question, contexts)])[0]
         decode_settings = self.settings.decode
         if top_k is not None:
             decode_settings = replace(decode_settings, top_k=top_k)

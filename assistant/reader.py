@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -105,14 +105,6 @@ def tokenize_windows(tokenizer, questions: Sequence[str], contexts: Sequence[str
     )
 
 
-@dataclass
-class ReadStats:
-    windows: int = 0
-    tokens: int = 0
-    forward_ms: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
-
-
 class Reader:
     """A question-answering model and its tokenizer; thread-safe (one forward pass at a time)."""
 
@@ -145,9 +137,7 @@ class Reader:
     def tokenize(self, questions: Sequence[str], contexts: Sequence[str]):
         return tokenize_windows(self.tokenizer, questions, contexts, self.window)
 
-    def read(
-        self, items: Sequence[tuple[str, Sequence[Context]]], stats: ReadStats | None = None
-    ) -> list[list[WindowLogits]]:
+    def read(self, items: Sequence[tuple[str, Sequence[Context]]]) -> list[list[WindowLogits]]:
         """Logits of every window of every context for each (question, contexts) item."""
         questions: list[str] = []
         texts: list[str] = []
@@ -166,7 +156,7 @@ class Reader:
         input_ids: list[list[int]] = enc["input_ids"]
         mapping: list[int] = enc["overflow_to_sample_mapping"]
         type_ids: list[list[int]] | None = enc.get("token_type_ids")
-        logits = self._forward(input_ids, type_ids, stats)
+        logits = self._forward(input_ids, type_ids)
         for w, (start, end) in enumerate(logits):
             item_idx, ctx = owners[mapping[w]]
             seq = enc.sequence_ids(w)
@@ -184,15 +174,12 @@ class Reader:
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
     def _forward(
-        self, input_ids: list[list[int]], type_ids: list[list[int]] | None, stats: ReadStats | None
+        self, input_ids: list[list[int]], type_ids: list[list[int]] | None
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        import time
-
         order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]), reverse=True)
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(input_ids)
         pad_id = self.tokenizer.pad_token_id or 0
         pos = 0
-        t0 = time.perf_counter()
         with self._lock, torch.inference_mode():
             while pos < len(order):
                 longest = len(input_ids[order[pos]])
@@ -221,9 +208,4 @@ class Reader:
                 for row, i in enumerate(batch):
                     n = len(input_ids[i])
                     out[i] = (starts[row, :n], ends[row, :n])
-                if stats is not None:
-                    stats.windows += len(batch)
-                    stats.tokens += len(batch) * longest
-        if stats is not None:
-            stats.forward_ms += (time.perf_counter() - t0) * 1000
         return [o for o in out if o is not None]  # every slot is filled above

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
@@ -137,7 +136,3 @@ def conversation_markdown(path: Path, turns: list[Turn]) -> str:
             lines.append(f"- Feedback: {turn.feedback}")
         lines.append("")
     return "\n".join(lines)
-
-
-def file_digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()

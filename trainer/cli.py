@@ -186,6 +186,6 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    from assistant.cli import _guard
+    from assistant.cli import run_guarded
 
-    sys.exit(_guard(lambda: main()))
+    sys.exit(run_guarded(lambda: main()))

@@ -14,9 +14,6 @@ from typing import Any
 
 from assistant.errors import DataError
 
-SQUAD_V1 = "rajpurkar/squad"
-SQUAD_V2 = "rajpurkar/squad_v2"
-
 
 @dataclass
 class Answer:

@@ -74,11 +74,6 @@ class TrainingProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
 
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

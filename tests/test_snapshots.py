@@ -53,9 +53,17 @@ def story(tmp_path, isolated_dirs):
 
 
 async def _settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+    """Wait until the model has loaded (or failed) and no worker is left running."""
+    import time
+
+    app = pilot.app
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        await app.workers.wait_for_complete()
         await pilot.pause()
+        if (app.engine is not None or app.model_error) and not any(w.is_running for w in app.workers):
+            break
+    await pilot.pause()
 
 
 def test_asking_a_question_shows_the_answer_beside_the_document(snap_compare, story):

@@ -214,16 +214,18 @@ def test_resume_continues_after_a_kill(tiny_base, synthetic_files, tmp_path):
     finally:
         proc.kill()
     assert json.loads((out / "run.json").read_text())["status"] == "running"  # what a crash leaves
+    (out / "checkpoints" / "checkpoint-999").mkdir()  # a checkpoint the crash cut off while writing
     resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     events = [json.loads(x) for x in resumed.stdout.splitlines() if x.startswith("{")]
-    assert any("resuming from checkpoint-" in e.get("message", "") for e in events)
+    resumed_from = [e["message"] for e in events if "resuming from checkpoint-" in e.get("message", "")]
+    assert resumed_from and "checkpoint-999" not in resumed_from[0]
     first_step = next(e["step"] for e in events if e["phase"] == "train" and "step" in e)
     assert first_step >= 10
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "completed"
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["global_step"] == events[-1].get("step", metrics["global_step"])
+    assert metrics["global_step"] == max(e["total"] for e in events if e.get("total"))
 
 
 def test_assistant_eval_prints_and_saves_metrics(trained_run, synthetic_files, tmp_path, capsys):

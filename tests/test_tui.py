@@ -39,9 +39,16 @@ def always_answer():
 
 
 async def _settle(app, pilot) -> None:
-    for _ in range(3):
+    """Wait until the model has loaded (or failed) and no worker is left running."""
+    import time
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
         await app.workers.wait_for_complete()
         await pilot.pause()
+        if (app.engine is not None or app.model_error) and not any(w.is_running for w in app.workers):
+            break
+    await pilot.pause()
 
 
 async def _ask(app, pilot, question: str) -> AnswerCard:
@@ -102,6 +109,7 @@ async def test_questions_wait_for_a_model_and_switching_model_answers_them(tiny_
         card = await _ask(app, pilot, "where did the cat sit?")
         assert card.result is None  # waiting for a model
         await pilot.press("f3")
+        await _wait_until(pilot, lambda: type(app.screen).__name__ == "ModelPicker")
         await pilot.pause()
         await pilot.press("enter")  # the first option: my-run
         await _settle(app, pilot)
@@ -254,9 +262,7 @@ async def test_cancel_stops_the_run_and_changes_nothing_active(training_inputs, 
         screen = await _start_training(app, pilot, base, data, "200")
         await _wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0)
         await pilot.press("ctrl+b")
-        await _wait_until(pilot, lambda: not screen.process.running, timeout=60)
-        await pilot.pause(0.3)
-        assert "Cancelled" in str(screen.query_one("#run-status").content)
+        await _wait_until(pilot, lambda: "Cancelled" in str(screen.query_one("#run-status").content), timeout=90)
         run_json = json.loads((screen.process.run_path / "run.json").read_text())
         assert run_json["status"] == "cancelled"
     assert (models / "ACTIVE").read_text().strip() == "older-run"
@@ -268,8 +274,7 @@ async def test_a_crashing_trainer_shows_the_error_and_the_app_goes_on(training_i
     app = AssistantApp(trainer_command=crash)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _start_training(app, pilot, base, data, "1")
-        await _wait_until(pilot, lambda: screen.process is not None and not screen.process.running)
-        await pilot.pause(0.3)
+        await _wait_until(pilot, lambda: "Crashed" in str(screen.query_one("#run-status").content))
         status = str(screen.query_one("#run-status").content)
         assert "Crashed" in status and "Segfault-like failure" in status
         assert any("Segfault-like failure" in n.message for n in app._notifications)
@@ -306,8 +311,7 @@ async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir
     async with app.run_test(size=SIZE) as pilot:
         await _settle(app, pilot)
         await pilot.press("ctrl+o")
-        await pilot.pause()
-        assert isinstance(app.screen, FileOpen)
+        await _wait_until(pilot, lambda: isinstance(app.screen, FileOpen), timeout=30)
         app.screen.dismiss(doc)
         await _settle(app, pilot)
         assert app.chat.document_path == doc and app.chat.indexed is not None

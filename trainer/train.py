@@ -455,7 +455,11 @@ def run_training(config: TrainConfig, sink: EventSink | None = None) -> RunResul
 
         resume_from = None
         if config.resume:
-            checkpoints = sorted(run.checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+            # a checkpoint is complete once trainer_state.json is written (the Trainer writes it last)
+            checkpoints = sorted(
+                (p for p in run.checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").exists()),
+                key=lambda p: int(p.name.split("-")[-1]),
+            )
             resume_from = str(checkpoints[-1]) if checkpoints else None
             emit(
                 "train",

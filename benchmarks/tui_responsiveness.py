@@ -70,8 +70,8 @@ class Ticker:
 async def stalls(tmp: Path) -> dict[str, float]:
     from assistant.bench import _random_distilbert, synthetic_document
     from assistant.tui.app import AssistantApp
-    from assistant.tui.screens.train import TrainScreen
     from tests.helpers import save_tiny_model
+    from tests.pilot import fill_train_form
     from tests.synthetic import VOCAB, make_examples, write_jsonl
 
     text = synthetic_document(130_000)
@@ -102,16 +102,7 @@ async def stalls(tmp: Path) -> dict[str, float]:
             await app.workers.wait_for_complete()
             await pilot.pause(0.05)
         result["answer_stall_ms"] = ticker.worst * 1000
-        await pilot.press("ctrl+t")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, TrainScreen)
-        screen.query_one("#base").value = str(base)
-        screen.query_one("#data-choice").value = "file"
-        await pilot.pause()
-        screen.query_one("#data-path").value = str(data)
-        screen.query_one("#epochs").value = "3"
-        screen.query_one("#batch").value = "8"
+        screen = await fill_train_form(app, pilot, base, data, "3")
         ticker.reset()
         await pilot.press("ctrl+r")
         await pilot.pause(0.5)

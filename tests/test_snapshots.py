@@ -11,6 +11,7 @@ import pytest
 from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
 from tests.helpers import save_tiny_model
+from tests.pilot import settle
 
 SIZE = (110, 32)
 
@@ -52,33 +53,19 @@ def story(tmp_path, isolated_dirs):
     return doc
 
 
-async def _settle(pilot) -> None:
-    """Wait until the model has loaded (or failed) and no worker is left running."""
-    import time
-
-    app = pilot.app
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if (app.engine is not None or app.model_error) and not any(w.is_running for w in app.workers):
-            break
-    await pilot.pause()
-
-
 def test_asking_a_question_shows_the_answer_beside_the_document(snap_compare, story):
     async def ask(pilot):
-        await _settle(pilot)
+        await settle(pilot.app, pilot)
         await pilot.click("#question")
         await pilot.press(*"where did the cat sit?", "enter")
-        await _settle(pilot)
+        await settle(pilot.app, pilot)
 
     assert snap_compare(AssistantApp(document_path=story), terminal_size=SIZE, run_before=ask)
 
 
 def test_the_metrics_panel_compares_runs_with_published_figures(snap_compare, story):
     async def open_metrics(pilot):
-        await _settle(pilot)
+        await settle(pilot.app, pilot)
         await pilot.press("f2")
         await pilot.pause()
 
@@ -87,7 +74,7 @@ def test_the_metrics_panel_compares_runs_with_published_figures(snap_compare, st
 
 def test_the_train_screen_offers_base_data_and_settings(snap_compare, story):
     async def open_train(pilot):
-        await _settle(pilot)
+        await settle(pilot.app, pilot)
         await pilot.press("ctrl+t")
         await pilot.pause()
 

@@ -13,10 +13,11 @@ from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.metrics import MetricsScreen
-from assistant.tui.screens.train import ConfirmScreen, TrainScreen
+from assistant.tui.screens.train import ConfirmScreen
 from assistant.tui.widgets.conversation import AnswerCard
 from assistant.tui.widgets.document_view import DocumentView
 from tests.helpers import save_tiny_model
+from tests.pilot import fill_train_form, settle, wait_until
 from tests.synthetic import VOCAB, make_examples, write_jsonl
 
 SIZE = (120, 36)
@@ -38,31 +39,18 @@ def always_answer():
     return settings
 
 
-async def _settle(app, pilot) -> None:
-    """Wait until the model has loaded (or failed) and no worker is left running."""
-    import time
-
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if (app.engine is not None or app.model_error) and not any(w.is_running for w in app.workers):
-            break
-    await pilot.pause()
-
-
 async def _ask(app, pilot, question: str) -> AnswerCard:
     await pilot.click("#question")
     await pilot.press(*question)
     await pilot.press("enter")
-    await _settle(app, pilot)
+    await settle(app, pilot)
     return app.screen.query(AnswerCard).last()
 
 
 async def test_open_ask_and_see_the_highlighted_answer(tiny_model_dir, doc):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert isinstance(app.screen, ChatScreen)
         assert app.screen.indexed is not None and app.engine is not None
         assert app.model_status == f"model {tiny_model_dir.name}"
@@ -78,7 +66,7 @@ async def test_no_answer_says_not_found(tiny_model_dir, doc):
     Settings(threshold=0.99).save()
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         card = await _ask(app, pilot, "what colour is the sky?")
         assert card.result["answers"] == []
         assert card.has_class("-none")
@@ -90,9 +78,9 @@ async def test_bad_file_is_a_notification_and_the_app_goes_on(tiny_model_dir, tm
     binary.write_bytes(b"\x89PNG\x00\x00" * 100)
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.chat.open_document(binary)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert any("binary" in n.message for n in app._notifications)
         assert app.chat.indexed is None and app.is_running
 
@@ -104,15 +92,15 @@ async def test_questions_wait_for_a_model_and_switching_model_answers_them(tiny_
     (run / "metrics.json").write_text(json.dumps({"eval": {"exact_match": 12.5, "f1": 20.0}}))
     app = AssistantApp(document_path=doc, model=str(tmp_path_missing(doc)))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert app.engine is None and app.model_error
         card = await _ask(app, pilot, "where did the cat sit?")
         assert card.result is None  # waiting for a model
         await pilot.press("f3")
-        await _wait_until(pilot, lambda: type(app.screen).__name__ == "ModelPicker")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ModelPicker")
         await pilot.pause()
         await pilot.press("enter")  # the first option: my-run
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert app.engine is not None and "my-run" in app.model_status and "F1 20.0" in app.model_status
         assert card.result is not None and card.result["answers"]
 
@@ -126,7 +114,7 @@ async def test_feedback_is_saved_as_an_annotation(tiny_model_dir, doc, isolated_
 
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         card = await _ask(app, pilot, "where did the cat sit?")
         await pilot.press("ctrl+b")  # wrong
         view = app.screen.query_one(DocumentView)
@@ -145,11 +133,11 @@ async def test_feedback_is_saved_as_an_annotation(tiny_model_dir, doc, isolated_
 async def test_history_is_restored_when_the_document_is_opened_again(tiny_model_dir, doc):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await _ask(app, pilot, "what did the dog do?")
     again = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with again.run_test(size=SIZE) as pilot:
-        await _settle(again, pilot)
+        await settle(again, pilot)
         cards = list(again.screen.query(AnswerCard))
         assert [c.question for c in cards] == ["what did the dog do?"]
         assert cards[0].result["answers"]
@@ -207,45 +195,21 @@ def training_inputs(tmp_path_factory) -> tuple[Path, Path]:
     return base, data
 
 
-async def _start_training(app, pilot, base: Path, data: Path, epochs: str) -> TrainScreen:
-    await pilot.press("ctrl+t")
-    await pilot.pause()
-    screen = app.screen
-    assert isinstance(screen, TrainScreen)
-    screen.query_one("#base").value = str(base)
-    screen.query_one("#data-choice").value = "file"
-    await pilot.pause()
-    screen.query_one("#data-path").value = str(data)
-    screen.query_one("#epochs").value = epochs
-    screen.query_one("#lr").value = "1e-3"
-    screen.query_one("#batch").value = "8"
-    await pilot.press("ctrl+r")
-    return screen
-
-
 TINY_ARGS = ["--max-length", "64", "--stride", "16", "--sanity-steps", "100000", "--save-steps", "100000"]
-
-
-async def _wait_until(pilot, predicate, timeout: float = 180.0) -> None:
-    import time
-
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, "timed out"
-        await pilot.pause(0.2)
 
 
 async def test_training_from_the_menu_shows_progress_and_offers_the_new_reader(training_inputs, isolated_dirs):
     base, data = training_inputs
     app = AssistantApp(extra_train_args=TINY_ARGS)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _start_training(app, pilot, base, data, "2")
-        await _wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        screen = await fill_train_form(app, pilot, base, data, "2")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert screen.query_one("#train-progress").progress > 0
         assert "Completed" in str(screen.query_one("#run-status").content)
         assert "loss" in str(screen.query_one("#train-figures").content)
         await pilot.click("#yes")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         from assistant.runs import active_run_name
 
         assert active_run_name() and active_run_name().startswith("tui-")
@@ -259,10 +223,11 @@ async def test_cancel_stops_the_run_and_changes_nothing_active(training_inputs, 
     (models / "ACTIVE").write_text("older-run\n")
     app = AssistantApp(extra_train_args=TINY_ARGS)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _start_training(app, pilot, base, data, "200")
-        await _wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0)
+        screen = await fill_train_form(app, pilot, base, data, "200")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0)
         await pilot.press("ctrl+b")
-        await _wait_until(pilot, lambda: "Cancelled" in str(screen.query_one("#run-status").content), timeout=90)
+        await wait_until(pilot, lambda: "Cancelled" in str(screen.query_one("#run-status").content), timeout=90)
         run_json = json.loads((screen.process.run_path / "run.json").read_text())
         assert run_json["status"] == "cancelled"
     assert (models / "ACTIVE").read_text().strip() == "older-run"
@@ -273,8 +238,9 @@ async def test_a_crashing_trainer_shows_the_error_and_the_app_goes_on(training_i
     crash = [sys.executable, "-c", "import sys; print('loading...'); print('Segfault-like failure'); sys.exit(139)"]
     app = AssistantApp(trainer_command=crash)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _start_training(app, pilot, base, data, "1")
-        await _wait_until(pilot, lambda: "Crashed" in str(screen.query_one("#run-status").content))
+        screen = await fill_train_form(app, pilot, base, data, "1")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "Crashed" in str(screen.query_one("#run-status").content))
         status = str(screen.query_one("#run-status").content)
         assert "Crashed" in status and "Segfault-like failure" in status
         assert any("Segfault-like failure" in n.message for n in app._notifications)
@@ -309,9 +275,9 @@ async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir
 
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("ctrl+o")
-        await _wait_until(pilot, lambda: isinstance(app.screen, FileOpen), timeout=30)
+        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen), timeout=30)
         app.screen.dismiss(doc)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert app.chat.document_path == doc and app.chat.indexed is not None

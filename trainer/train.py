@@ -123,9 +123,9 @@ def _load_base(ref: str, attn: str = "sdpa"):
 
     from assistant.model_loading import hub_reachable
 
-    local = Path(ref).expanduser().is_dir()
+    local_only = Path(ref).expanduser().is_dir() or not hub_reachable()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=local or not hub_reachable())
+        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=local_only)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = AutoModelForQuestionAnswering.from_pretrained(
@@ -133,7 +133,7 @@ def _load_base(ref: str, attn: str = "sdpa"):
                 use_safetensors=True,
                 trust_remote_code=False,
                 attn_implementation=attn,
-                local_files_only=local or not hub_reachable(),
+                local_files_only=local_only,
             )
     except (OSError, ValueError) as exc:
         raise UserError(
@@ -443,9 +443,7 @@ def run_training(config: TrainConfig, sink: EventSink | None = None) -> RunResul
             teacher_tok, teacher = _load_base(config.teacher)
             if teacher_tok.get_vocab() != tokenizer.get_vocab():
                 raise UserError("--teacher must share the student's tokenizer (same vocabulary).")
-            teacher.to(model.device if hasattr(model, "device") else device)
-            if use_cuda:
-                teacher.to(device)
+            teacher.to(device)
             trainer = _teacher_trainer_class()(
                 **common, teacher=teacher, temperature=config.distill_temperature, alpha=config.distill_alpha
             )

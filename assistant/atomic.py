@@ -10,6 +10,7 @@ from typing import Any
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write to a hidden ``.<name>.*.tmp`` next to ``path``, fsync, then rename over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -33,3 +34,23 @@ def append_jsonl(path: Path, record: Any) -> None:
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         fh.flush()
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete the ``.<name>.*.tmp`` files that writes killed before their rename left in ``directory``.
+
+    Call it only when this process owns the folder (e.g. a run being opened again): a live writer's
+    temp file would go too.
+    """
+    removed = []
+    try:
+        candidates = [p for p in directory.glob(".*.tmp") if p.is_file()]
+    except OSError:
+        return []
+    for path in candidates:
+        try:
+            path.unlink()
+        except OSError:  # gone already, or not ours to delete
+            continue
+        removed.append(path)
+    return removed

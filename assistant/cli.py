@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
 
 from assistant import __version__
-from assistant.errors import UserError
+from assistant.errors import OneLineArgumentParser, UserError, run_guarded
 
 EPILOG = """commands:
   assistant                      open the chat app (same as `assistant chat`)
@@ -33,7 +32,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="assistant",
         description="Ask questions about text documents; answers are exact spans found by a DistilBERT reader.",
         epilog=EPILOG,
@@ -75,7 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--model", help="model directory or hub id")
     ev.add_argument("--data", required=True, help="SQuAD JSON/JSONL/CSV file, or a hub dataset id")
-    ev.add_argument("--limit", type=int, default=None, help="evaluate the first N questions")
+
+    def positive_int(text: str) -> int:
+        """--limit 0 or -1 would silently evaluate everything or drop the last question."""
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+        return value
+
+    ev.add_argument("--limit", type=positive_int, default=None, help="evaluate the first N questions (N >= 1)")
     ev.add_argument("--device", default="auto")
     ev.add_argument("--int8", action="store_true")
     ev.add_argument("--output", help="where to save metrics JSON (default: the run's eval.json or stdout only)")
@@ -102,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("train", help="fine-tune a reader (`assistant train --help`)", add_help=False)
     return parser
+
+
+_LINE_BREAKS_JSON_KEEPS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"}
+
+
+def json_line(obj: object) -> str:
+    """One JSON record per line for every reader: escape the separators that some treat as line breaks."""
+    text = json.dumps(obj, ensure_ascii=False)
+    for raw, escaped in _LINE_BREAKS_JSON_KEEPS.items():
+        text = text.replace(raw, escaped)
+    return text
 
 
 def _questions(raw: Sequence[str]) -> Iterator[str]:
@@ -135,57 +156,65 @@ def cmd_ask(args: argparse.Namespace) -> int:
         decode = replace(decode, min_confidence=args.threshold)
     settings = replace(settings, decode=decode)
     if args.read_words is not None:
-        settings = replace(settings, read_words=max(1, args.read_words))
+        if args.read_words < 1:
+            raise UserError("--read-words must be at least 1.")
+        settings = replace(settings, read_words=args.read_words)
     choice = resolve_model(args.model)
     t0 = time.perf_counter()
     reader = load_reader(choice.ref, device=args.device, quantize=args.int8)
     engine = QAEngine(reader, settings, load_model_ms=(time.perf_counter() - t0) * 1000)
     indexed = engine.index(document)
     console = Console()
+    asked = 0
     for question in _questions(args.questions):
+        asked += 1
         result = engine.ask(indexed, question)
         if args.json:
-            sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(result.to_json()) + "\n")
             sys.stdout.flush()
         else:
             console.print(answer_panel(result, document.name))
+    if not asked:
+        raise UserError("No question was given: standard input held no non-blank line.")
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """List runs (a killed run shows as interrupted, with how to resume it) or make one the active reader."""
     from rich.console import Console
 
     from assistant.runs import activate, list_runs
     from assistant.tables import runs_table
 
     if args.action == "activate":
-        if not args.run:
+        if args.run is None:
             raise UserError("Name the run to activate: `assistant models activate RUN`.")
         info = activate(args.run)
-        print(f"Active reader is now {info.name}.")
+        print(f"Active reader is now {info.name} ({info.path}).")
         return 0
     runs = list_runs()
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "name": r.name,
-                        "status": r.status,
-                        "active": r.active,
-                        "exact_match": r.exact_match,
-                        "f1": r.f1,
-                        "base": r.run.get("base_model"),
-                    }
-                    for r in runs
-                ],
-                indent=2,
-            )
-        )
+        rows = [
+            {
+                "name": r.name,
+                "status": r.status.value,
+                "active": r.active,
+                "exact_match": r.exact_match,
+                "f1": r.f1,
+                "base": r.base_model,
+                "hint": r.hint,
+            }
+            for r in runs
+        ]
+        print(json.dumps(rows, indent=2))
     elif not runs:
         print("No runs yet; train one with `assistant train`.")
     else:
-        Console().print(runs_table(runs))
+        console = Console()
+        console.print(runs_table(runs))
+        for r in runs:
+            if r.hint:
+                console.print(f"{r.name}: {r.hint}", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -196,8 +225,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
         from assistant.documents import load_document
 
         load_document(args.path)  # fail fast, before the screen opens
-    AssistantApp(document_path=args.path, model=args.model, device=args.device, int8=args.int8).run()
-    return 0
+    app = AssistantApp(document_path=args.path, model=args.model, device=args.device, int8=args.int8)
+    app.run()
+    return app.return_code or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,20 +261,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from assistant.bench import run_bench
 
     return run_bench(args)
-
-
-def run_guarded(fn) -> int:
-    try:
-        return fn()
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ class WindowLogits:
     cls_index: int = 0
     segments: Sequence[int] | None = None
     """Per token, which packed passage it belongs to; a span never joins two passages."""
+    words: Sequence[int | None] | None = None
+    """Per token, the tokenizer's word index: spans widen to whole words, within ``max_answer_tokens``."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class Candidate:
 class DecodeSettings:
     n_best: int = 20
     max_answer_tokens: int = 30
+    max_answer_chars: int = 500
+    """Longer spans are dropped: one [UNK] token can stand for a whole run of text with no spaces."""
+    max_snap_chars: int = 32
+    """Word snapping on the text widens a side by at most this many characters."""
     calibration: float = 0.1
     """Haystack's calibration factor: confidence = sigmoid(c * start_logit) * sigmoid(c * end_logit)."""
     min_confidence: float = 0.1
@@ -97,11 +103,12 @@ def window_candidates(window: WindowLogits, settings: DecodeSettings) -> list[Ca
     out: list[Candidate] = []
     for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
         s_tok, e_tok = int(top_s[r]), int(top_e[c])
+        sl, el = float(starts[s_tok]), float(ends[e_tok])
+        s_tok, e_tok = _widen_to_words(window, s_tok, e_tok, settings.max_answer_tokens)
         s_off, e_off = window.offsets[s_tok], window.offsets[e_tok]
         assert s_off is not None and e_off is not None
-        if e_off[1] <= s_off[0]:
+        if e_off[1] <= s_off[0] or e_off[1] - s_off[0] > settings.max_answer_chars:
             continue
-        sl, el = float(starts[s_tok]), float(ends[e_tok])
         out.append(
             Candidate(
                 start=window.base + s_off[0],
@@ -115,12 +122,37 @@ def window_candidates(window: WindowLogits, settings: DecodeSettings) -> list[Ca
     return out
 
 
-def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a span to whole words and trim surrounding whitespace."""
-    while start > 0 and start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
-        start -= 1
-    while 0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
-        end += 1
+def _widen_to_words(window: WindowLogits, s_tok: int, e_tok: int, max_tokens: int) -> tuple[int, int]:
+    """Token bounds widened to the tokenizer's whole words, unless that would pass ``max_tokens``."""
+    words, offsets = window.words, window.offsets
+    if words is None or words[s_tok] is None or words[e_tok] is None:
+        return s_tok, e_tok
+    segments = window.segments
+    new_s, new_e = s_tok, e_tok
+    while new_s > 0 and offsets[new_s - 1] is not None and words[new_s - 1] == words[s_tok]:
+        if segments is not None and segments[new_s - 1] != segments[s_tok]:
+            break
+        new_s -= 1
+    while new_e + 1 < len(words) and offsets[new_e + 1] is not None and words[new_e + 1] == words[e_tok]:
+        if segments is not None and segments[new_e + 1] != segments[e_tok]:
+            break
+        new_e += 1
+    return (new_s, new_e) if new_e - new_s < max_tokens else (s_tok, e_tok)
+
+
+def snap_to_words(text: str, start: int, end: int, max_widen: int = 32) -> tuple[int, int]:
+    """Widen a span to whole words (by at most ``max_widen`` characters a side) and trim whitespace.
+
+    Windows carry the tokenizer's words already; this catches a word cut at a window's edge, and the cap
+    keeps text with no spaces (CJK, one huge token) from turning an answer into the whole document.
+    """
+    new_start, new_end = start, end
+    while new_start > 0 and new_start < len(text) and text[new_start - 1].isalnum() and text[new_start].isalnum():
+        new_start -= 1
+    while 0 < new_end < len(text) and text[new_end - 1].isalnum() and text[new_end].isalnum():
+        new_end += 1
+    start = new_start if start - new_start <= max_widen else start
+    end = new_end if new_end - end <= max_widen else end
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -147,7 +179,7 @@ def decode(windows: Sequence[WindowLogits], text: str, settings: DecodeSettings)
         return Decoded([], null_score, best_score, True)
     answers: list[Candidate] = []
     for cand in candidates:
-        start, end = snap_to_words(text, cand.start, cand.end)
+        start, end = snap_to_words(text, cand.start, cand.end, settings.max_snap_chars)
         if end <= start or cand.confidence < settings.min_confidence:
             continue
         if any(start < kept.end and kept.start < end for kept in answers):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,22 @@ def _looks_binary(raw: bytes) -> bool:
     return control > max(1, len(sample) // 100)
 
 
+def _utf16_without_bom(raw: bytes) -> bool:
+    """Text saved as UTF-16 with no BOM: NUL in most odd (LE) or even (BE) bytes, and it decodes."""
+    sample = raw[:8192]
+    sample = sample[: len(sample) // 2 * 2]
+    if len(sample) < 4:
+        return False
+    for zeros, encoding in ((sample[1::2], "utf-16-le"), (sample[0::2], "utf-16-be")):
+        if zeros.count(0) >= 0.6 * len(zeros):
+            try:
+                text = sample.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            return sum(ch.isprintable() or ch.isspace() for ch in text) >= 0.95 * len(text)
+    return False
+
+
 def decode_bytes(raw: bytes) -> tuple[str, str]:
     """Decode document bytes: a UTF-16/32 BOM wins, then UTF-8, then cp1252, then latin-1.
 
@@ -77,6 +94,8 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             return raw.decode(encoding), encoding
+    if _utf16_without_bom(raw):
+        raise ValueError("utf-16 without bom")
     if _looks_binary(raw):
         raise ValueError("binary")
     for encoding in ("utf-8", "cp1252"):
@@ -92,31 +111,48 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def load_document(path: str | os.PathLike[str], max_bytes: int | None = None) -> Document:
-    """Read a text file, or raise DocumentError with one sentence saying what is wrong."""
-    p = Path(path).expanduser()
-    limit = max_document_bytes() if max_bytes is None else max_bytes
-    if not p.exists():
-        raise DocumentError(f"No such file: {p}.")
-    if p.is_dir():
-        raise DocumentError(f"{p} is a directory; give the path of a text file.")
+def _read_limited(p: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a regular file: devices, FIFOs and sockets never reach ``read``."""
     try:
-        size = p.stat().st_size
-        if size > limit:
+        info = p.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise DocumentError(f"{p} is not a regular file (a device, pipe or socket); give the path of a text file.")
+        if info.st_size > limit:
             raise DocumentError(
-                f"{p} is {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB limit "
+                f"{p} is {info.st_size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB limit "
                 "(raise it with ASSISTANT_MAX_DOCUMENT_BYTES)."
             )
-        raw = p.read_bytes()
+        with p.open("rb") as fh:  # st_size can lie (/proc, growing files): read with a cap regardless
+            raw = fh.read(limit + 1)
     except PermissionError:
         raise DocumentError(f"Permission denied reading {p}.") from None
     except OSError as exc:
         raise DocumentError(f"Could not read {p}: {exc.strerror or exc}.") from None
     if len(raw) > limit:
         raise DocumentError(f"{p} is over the {limit / 1e6:.1f} MB limit (raise it with ASSISTANT_MAX_DOCUMENT_BYTES).")
+    return raw
+
+
+def load_document(path: str | os.PathLike[str], max_bytes: int | None = None) -> Document:
+    """Read a text file, or raise DocumentError with one sentence saying what is wrong."""
+    p = Path(path).expanduser()
+    limit = max_document_bytes() if max_bytes is None else max_bytes
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as exc:  # a name too long, a path through a file
+        raise DocumentError(f"Could not open {p}: {exc.strerror or exc}.") from None
+    if not exists:
+        raise DocumentError(f"No such file: {p}.")
+    if is_dir:
+        raise DocumentError(f"{p} is a directory; give the path of a text file.")
+    raw = _read_limited(p, limit)
     try:
         text, encoding = decode_bytes(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError) as exc:
+        if str(exc) == "utf-16 without bom":
+            raise DocumentError(
+                f"{p} looks like UTF-16 without a byte-order mark; save it as UTF-8 (or UTF-16 with a BOM)."
+            ) from None
         raise DocumentError(f"{p} looks like a binary file, not text.") from None
     text = normalise_newlines(text)
     if not text.strip():

@@ -1,4 +1,20 @@
-"""Errors a user can act on: the CLI and the TUI show their message as one sentence, never a traceback."""
+"""Errors a user can act on, and the guard that turns any failure into one line on stderr.
+
+The CLI and the TUI show a ``UserError``'s message as one sentence, never a traceback. Anything else
+that escapes a command is reported in one line too (with ``ASSISTANT_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+EXIT_INTERRUPTED = 130
 
 
 class UserError(Exception):
@@ -15,3 +31,46 @@ class ModelUnavailableError(UserError):
 
 class DataError(UserError):
     """Training or evaluation data could not be read."""
+
+
+def one_line(text: str, limit: int = 600) -> str:
+    """Collapse a message to one line so that stderr always holds exactly one line per failure."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def print_error(message: str) -> None:
+    print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (with a pointer to --help) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        print_error(f"{self.prog}: {message} (see `{self.prog} --help`).")
+        raise SystemExit(EXIT_USER_ERROR)
+
+
+def run_guarded(fn: Callable[[], int]) -> int:
+    """Run a command; every failure ends as one line on stderr and a non-zero exit code."""
+    try:
+        return fn()
+    except UserError as exc:
+        print_error(str(exc))
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except MemoryError:
+        print_error("Out of memory; try a smaller input.")
+        return EXIT_INTERNAL_ERROR
+    except Exception as exc:  # the last line of defence: no traceback for users
+        if os.environ.get("ASSISTANT_DEBUG"):
+            raise
+        print_error(
+            f"unexpected {type(exc).__name__}: {exc} (a bug: please report it; ASSISTANT_DEBUG=1 shows the traceback)"
+        )
+        return EXIT_INTERNAL_ERROR

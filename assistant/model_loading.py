@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -78,22 +80,82 @@ def hub_reachable() -> bool:
     return True
 
 
-def _from_pretrained(ref: str, local_files_only: bool):
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
+"""Without one of these, transformers 5 quietly builds an empty tokenizer that reads every word as [UNK]."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__).rstrip(".")[:200]
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ModelUnavailableError(f"{path}/config.json could not be read as JSON ({_first_line(exc)}).") from None
+    if not isinstance(config, dict):
+        raise ModelUnavailableError(f"{path}/config.json is not a JSON object, so {path} is not a model directory.")
+    return config
+
+
+def check_safetensors(path: Path) -> None:
+    """Open the header of a weights file: a truncated, empty or corrupt file fails here, in one sentence."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            empty = not list(weights.keys())
+    except Exception as exc:  # SafetensorError, OSError: the file is not usable either way
+        raise ModelUnavailableError(
+            f"{path} is not a valid safetensors file ({_first_line(exc)}); retrain or re-download the model."
+        ) from None
+    if empty:
+        raise ModelUnavailableError(f"{path} holds no tensors; retrain or re-download the model.")
+
+
+def check_model_directory(path: Path) -> None:
+    """Refuse a folder that is not a plain safetensors checkpoint before transformers reads any of it.
+
+    A folder that ships Python code (``auto_map`` in its config, or ``*.py`` files) is refused outright:
+    loading it could run that code.
+    """
+    if not (path / "config.json").is_file():
+        raise ModelUnavailableError(f"{path} is not a model directory (it has no config.json).")
+    config = _read_config(path)
+    if "auto_map" in config or any(path.glob("*.py")):
+        raise ModelUnavailableError(
+            f"{path} asks to run its own Python code (auto_map or .py files); only standard architectures "
+            "are loaded, never a model folder's code."
+        )
+    if not any((path / name).is_file() for name in _TOKENIZER_FILES):
+        raise ModelUnavailableError(
+            f"{path} has no tokenizer (tokenizer.json or vocab.txt); save the tokenizer beside the weights."
+        )
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        raise ModelUnavailableError(f"{path} has no .safetensors weights; only safetensors checkpoints are loaded.")
+    for file in weights:
+        check_safetensors(file)
+
+
+def _from_pretrained(ref: str, local_files_only: bool, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=local_files_only)
+        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=local_files_only, trust_remote_code=False)
         model = AutoModelForQuestionAnswering.from_pretrained(
-            ref, use_safetensors=True, trust_remote_code=False, local_files_only=local_files_only
+            ref, use_safetensors=True, local_files_only=local_files_only, trust_remote_code=False, **model_kwargs
         )
     return tokenizer, model
 
 
-def load_reader(
-    ref: str, device: str | None = None, quantize: bool = False, window: WindowSettings | None = None
-) -> Reader:
-    """Load a QA model; any failure becomes one sentence saying what to do."""
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith((".", "/", "~")) or (os.sep in ref and ref.count("/") > 1)
+
+
+def _quiet_hub_logging() -> None:
     import logging
 
     from transformers.utils import logging as hf_logging
@@ -101,35 +163,56 @@ def load_reader(
     hf_logging.set_verbosity_error()
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     hf_logging.disable_progress_bar()
-    torch_device = pick_device(device)
+
+
+def _load_from_hub(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
+    try:  # the local cache first: no network, no retries
+        return _from_pretrained(ref, True, **model_kwargs)
+    except (OSError, ValueError):
+        if not hub_reachable():
+            raise ModelUnavailableError(
+                f"Model {ref!r} is not in the local cache and the hub cannot be reached; "
+                + _HOW_TO_GET_ONE.format(default=DEFAULT_READER)
+                + "."
+            ) from None
+    return _from_pretrained(ref, False, **model_kwargs)
+
+
+def load_pretrained(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
+    """A fast tokenizer and a QA model from a local directory or a hub id; any failure is one sentence.
+
+    Shared by the reader and the trainer (``--base``, ``--teacher``), so every load refuses remote code
+    and pickled weights the same way.
+    """
+    _quiet_hub_logging()
     path = Path(ref).expanduser()
     local = path.is_dir()
-    if local and not (path / "config.json").exists():
-        raise ModelUnavailableError(f"{path} is not a model directory (it has no config.json).")
-    if local and not any(path.glob("*.safetensors")):
-        raise ModelUnavailableError(f"{path} has no .safetensors weights; only safetensors checkpoints are loaded.")
-    if not local and (ref.startswith((".", "/", "~")) or (os.sep in ref and ref.count("/") > 1)):
+    if local:
+        check_model_directory(path)
+    elif path.exists():
+        raise ModelUnavailableError(f"{path} is a file; --model takes a model directory or a hub id.")
+    elif _looks_like_path(ref):
         raise ModelUnavailableError(f"Model directory {ref} does not exist.")
     try:
-        if local:
-            tokenizer, model = _from_pretrained(str(path), local_files_only=True)
-        else:
-            try:  # the local cache first: no network, no retries
-                tokenizer, model = _from_pretrained(ref, local_files_only=True)
-            except (OSError, ValueError):
-                if not hub_reachable():
-                    raise ModelUnavailableError(
-                        f"Model {ref!r} is not in the local cache and the hub cannot be reached; "
-                        + _HOW_TO_GET_ONE.format(default=DEFAULT_READER)
-                        + "."
-                    ) from None
-                tokenizer, model = _from_pretrained(ref, local_files_only=False)
-    except (OSError, ValueError) as exc:
+        tokenizer, model = (
+            _from_pretrained(str(path), True, **model_kwargs) if local else _load_from_hub(ref, **model_kwargs)
+        )
+    except ModelUnavailableError:
+        raise
+    except Exception as exc:  # transformers, tokenizers and safetensors raise many types for a bad folder
         where = str(path) if local else ref
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelUnavailableError(f"Could not load the model {where}: {first_line.rstrip('.')}.") from None
+        raise ModelUnavailableError(f"Could not load the model {where}: {_first_line(exc)}.") from None
     if not getattr(tokenizer, "is_fast", False):
         raise ModelUnavailableError(f"Model {ref!r} has no fast tokenizer, which the reader needs for offsets.")
+    return tokenizer, model
+
+
+def load_reader(
+    ref: str, device: str | None = None, quantize: bool = False, window: WindowSettings | None = None
+) -> Reader:
+    """Load a QA model for reading; any failure becomes one sentence saying what to do."""
+    torch_device = pick_device(device)
+    tokenizer, model = load_pretrained(ref)
     if torch_device.type == "cpu":
         configure_cpu_threads()
         if quantize:

@@ -162,7 +162,8 @@ class Reader:
             seq = enc.sequence_ids(w)
             local = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][w], seq, strict=True)]
             offsets, segments = ctx.to_document(local)
-            results[item_idx].append(WindowLogits(start, end, offsets, cls_index=0, segments=segments))
+            words = [wid if s == 1 else None for wid, s in zip(enc.word_ids(w), seq, strict=True)]
+            results[item_idx].append(WindowLogits(start, end, offsets, cls_index=0, segments=segments, words=words))
         return results
 
     def context_token_budget(self, question: str) -> int:

@@ -6,6 +6,8 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,13 @@ MIGRATIONS: list[str] = [
 ]
 
 
+# What a history read or write can raise: a damaged, locked or closed database, a full or read-only disk, or a
+# stored answer that is not JSON. The UI catches these so that history trouble never costs an answer.
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, ValueError)
+
+BUSY_TIMEOUT_S = 5.0  # how long a writer waits for another process's write lock before giving up
+
+
 @dataclass
 class Turn:
     id: int
@@ -47,57 +56,148 @@ def document_key(path: Path) -> str:
     return str(path.expanduser().resolve())
 
 
-class ConversationStore:
-    """Thread-safe: the UI's workers may write while the UI reads."""
+def _statements(script: str) -> list[str]:
+    return [s for s in script.split(";") if s.strip()]
 
-    def __init__(self, path: Path) -> None:
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """Only a damaged file is moved aside; a locked or unreachable one is left alone."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+    return not isinstance(exc, sqlite3.OperationalError)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    return code & 0xFF in (5, 6) if code is not None else "locked" in str(exc)  # SQLITE_BUSY, SQLITE_LOCKED
+
+
+def _move_aside(path: Path) -> Path:
+    """Keep a damaged database (and its WAL and shared-memory files) for inspection instead of deleting it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.replace(Path(f"{target}{suffix}"))
+    return target
+
+
+class ConversationStore:
+    """Thread-safe, and safe with several processes (two app windows) writing the same file.
+
+    Every write is one BEGIN IMMEDIATE transaction: it takes the write lock up front, so a second writer waits
+    (busy timeout) instead of reading a stale state and failing half-way.
+    """
+
+    def __init__(self, path: Path, timeout: float = BUSY_TIMEOUT_S) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        self._db = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False, isolation_level=None)
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._use_wal(timeout)
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _use_wal(self, timeout: float) -> None:
+        """Readers never block the writer in WAL mode. Switching a fresh file to WAL needs an exclusive lock that
+        SQLite does not wait for (no busy handler), so retry while another process is opening the same file."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    @classmethod
+    def open_or_recover(cls, path: Path) -> tuple[ConversationStore, str | None]:
+        """Open the store; if the file is damaged, move it aside and start a fresh one, with a notice saying so.
+
+        Raises what a fresh store raises (sqlite3.Error, OSError) when even that cannot be created.
+        """
+        try:
+            store = cls(path)
+            store.check()
+            return store, None
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise
+        moved = _move_aside(path)
+        notice = f"The conversation history was damaged, so it was moved to {moved} and a new, empty one was started."
+        return cls(path), notice
+
+    def check(self) -> None:
+        """Read every page once: a truncated file can open fine and only fail later, in the middle of a chat."""
+        try:
+            with self._lock:
+                problems = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {'; '.join(problems[:3])}")
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
-    def migrate(self) -> None:
-        """Apply each pending migration in its own transaction; a crash leaves the last good version."""
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole or rolled back whole, never left open."""
         with self._lock:
-            current = self.schema_version
-            for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-                self._db.execute("BEGIN")
-                try:
-                    for statement in filter(str.strip, script.split(";")):
-                        self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version = {version}")
-                    self._db.execute("COMMIT")
-                except BaseException:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                    raise
+                raise
 
-    def _document_id(self, path: Path) -> int:
-        key = document_key(path)
-        row = self._db.execute("SELECT id FROM documents WHERE path = ?", (key,)).fetchone()
-        if row:
-            return int(row[0])
-        cur = self._db.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?)", (key, time.time()))
-        return int(cur.lastrowid)
+    def migrate(self) -> None:
+        """Apply each pending migration in its own transaction; a crash leaves the last good version.
+
+        The version is re-read after taking the write lock, so when two processes open a fresh database at once
+        the second sees the first's work and does not apply a migration twice.
+        """
+        if self.schema_version >= len(MIGRATIONS):
+            return
+        for version, script in enumerate(MIGRATIONS, start=1):
+            with self._write() as db:
+                if self.schema_version >= version:
+                    continue
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
 
     def add_turn(self, path: Path, question: str, result: dict[str, Any]) -> int:
-        with self._lock:
-            doc = self._document_id(path)
-            cur = self._db.execute(
+        """Create-or-get the document and add the turn in one transaction, so concurrent first turns both land."""
+        key, payload, now = document_key(path), json.dumps(result, ensure_ascii=False), time.time()
+        with self._write() as db:
+            db.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?) ON CONFLICT(path) DO NOTHING", (key, now))
+            doc = db.execute("SELECT id FROM documents WHERE path = ?", (key,)).fetchone()[0]
+            cur = db.execute(
                 "INSERT INTO turns(document_id, question, result, created_at) VALUES (?, ?, ?, ?)",
-                (doc, question, json.dumps(result, ensure_ascii=False), time.time()),
+                (doc, question, payload, now),
             )
             return int(cur.lastrowid)
 
     def set_feedback(self, turn_id: int, feedback: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE turns SET feedback = ? WHERE id = ?", (feedback, turn_id))
+        with self._write() as db:
+            db.execute("UPDATE turns SET feedback = ? WHERE id = ?", (feedback, turn_id))
 
     def turns(self, path: Path) -> list[Turn]:
         with self._lock:
@@ -109,8 +209,8 @@ class ConversationStore:
         return [Turn(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
 
     def clear(self, path: Path) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._write() as db:
+            db.execute(
                 "DELETE FROM turns WHERE document_id IN (SELECT id FROM documents WHERE path = ?)",
                 (document_key(path),),
             )

@@ -108,3 +108,34 @@ def test_snap_to_words_widens_partial_words():
     assert snap_to_words(text, 2, 6) == (0, 12)
     assert snap_to_words(text, 13, 20) == (13, 20)
     assert snap_to_words(text, 12, 14) == (13, 20)
+
+
+def test_one_token_spanning_a_huge_word_is_not_an_answer():
+    text = "a" * 100_000
+    w = window([0, 5, 0], [0, 5, 0], [None, (0, len(text)), None])
+    result = decode([w], text, DecodeSettings(allow_null=False, min_confidence=0))
+    assert all(a.end - a.start <= 500 for a in result.answers)
+    assert not result.answers
+
+
+def test_snapping_on_text_without_spaces_stays_bounded():
+    text = "猫坐在垫子上" * 10_000
+    start, end = snap_to_words(text, 50_000, 50_002)
+    assert end - start <= 2 + 2 * 32
+
+
+def test_spans_widen_to_the_tokenizers_words_within_the_token_limit():
+    text = "it was 37° today"
+    # tokens: it | was | 37 | ##° | today ; the model points at "37" only
+    offsets = [None, (0, 2), (3, 6), (7, 9), (9, 10), (11, 16), None]
+    words = [None, 0, 1, 2, 2, 3, None]
+    w = WindowLogits(
+        np.array([0, NEG, NEG, 5, NEG, NEG, NEG], dtype=float),
+        np.array([0, NEG, NEG, 5, NEG, NEG, NEG], dtype=float),
+        offsets,
+        words=words,
+    )
+    result = decode([w], text, DecodeSettings(allow_null=False, min_confidence=0, top_k=1))
+    assert text[result.answers[0].start : result.answers[0].end] == "37°"
+    narrow = decode([w], text, DecodeSettings(allow_null=False, min_confidence=0, top_k=1, max_answer_tokens=1))
+    assert text[narrow.answers[0].start : narrow.answers[0].end] == "37"

@@ -81,10 +81,10 @@ def test_unreadable_even_as_root(tmp_path, monkeypatch):
     p = tmp_path / "secret.txt"
     p.write_text("hidden")
 
-    def deny(self):
+    def deny(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(type(p), "read_bytes", deny)
+    monkeypatch.setattr(type(p), "open", deny)
     with pytest.raises(DocumentError) as exc:
         load_document(p)
     assert "Permission denied" in _message(exc)

@@ -126,7 +126,8 @@ def test_run_is_listed_and_can_be_activated(trained_run, monkeypatch, capsys):
 def test_flat_loss_stops_with_a_clear_message(tiny_base, synthetic_files, tmp_path):
     train, test = synthetic_files
     result = run_training(
-        _config(tiny_base, train, test, tmp_path / "flat", learning_rate=0.0, epochs=3, sanity_steps=20)
+        # a learning rate of 0 is refused up front now; 1e-9 moves nothing either
+        _config(tiny_base, train, test, tmp_path / "flat", learning_rate=1e-9, epochs=3, sanity_steps=20)
     )
     assert result.status == "failed"
     assert "has not moved" in result.message
@@ -226,6 +227,31 @@ def test_resume_continues_after_a_kill(tiny_base, synthetic_files, tmp_path):
     assert run["status"] == "completed"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["global_step"] == max(e["total"] for e in events if e.get("total"))
+    steps = [step for step, _ in metrics["loss_curve"]]
+    assert steps == sorted(set(steps)) and steps[0] < first_step and steps[-1] > first_step  # both processes
+    assert metrics["eval_per_epoch"] and metrics["eval_per_epoch"][-1]["step"] == metrics["global_step"]
+
+
+def test_a_killed_run_lists_as_interrupted_until_resumed(tiny_base, synthetic_files, tmp_path, capsys, monkeypatch):
+    train, test = synthetic_files
+    out = tmp_path / "killed"
+    cmd = _trainer_cmd(tiny_base, train, test, out, "--epochs", "2", "--save-steps", "10", "--sanity-steps", "1000")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: '"loss"' in ((out / "events.jsonl").read_text() if (out / "events.jsonl").exists() else ""))
+        run = json.loads((out / "run.json").read_text())
+        assert run["pid"] == proc.pid and run["status"] == "running" and run["heartbeat"] > time.time() - 60
+        assert list_runs(tmp_path)[0].status == "running"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    info = list_runs(tmp_path)[0]
+    assert info.status == "interrupted"
+    assert info.hint.startswith(f"resume with: assistant train --resume --output {out}")
+    monkeypatch.setenv("ASSISTANT_MODELS_DIR", str(tmp_path))
+    assert assistant_main(["models", "activate", "killed"]) != 0
+    assert "interrupted" in capsys.readouterr().err
 
 
 def test_assistant_eval_prints_and_saves_metrics(trained_run, synthetic_files, tmp_path, capsys):

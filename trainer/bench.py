@@ -20,6 +20,7 @@ import torch
 from transformers import TrainerCallback
 
 from assistant.bench import _random_distilbert
+from assistant.model_loading import load_pretrained
 from assistant.reader import WindowSettings
 from trainer.data import Answer, QAExample
 from trainer.features import training_features
@@ -60,16 +61,13 @@ def measure(
 ) -> dict:
     import datasets
     from transformers import (
-        AutoModelForQuestionAnswering,
-        AutoTokenizer,
         DataCollatorWithPadding,
         PrinterCallback,
         Trainer,
         TrainingArguments,
     )
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), attn_implementation="sdpa")
+    tokenizer, model = load_pretrained(str(model_dir), attn_implementation="sdpa")
     features = training_features(examples, tokenizer, WindowSettings())
     cols = {k: features[k] for k in ("input_ids", "attention_mask", "start_positions", "end_positions")}
     if notebook:

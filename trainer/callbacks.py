@@ -38,6 +38,7 @@ class ProgressEvents(TrainerCallback):
             return
         loss = float(logs["loss"])
         self.loss_curve.append((state.global_step, loss))
+        self.run.beat()  # throttled; the run's Heartbeat thread also covers loading and evaluation
         done = state.global_step - self._step0
         elapsed = time.time() - self._t0
         remaining = state.max_steps - state.global_step

@@ -14,8 +14,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from assistant.errors import UserError
+from assistant.errors import OneLineArgumentParser, UserError
 from assistant.paths import DEFAULT_BASE, DEFAULT_DATASET
+from assistant.runs import RunStatus
 from trainer.train import TrainConfig, run_training
 
 DESCRIPTION = """Fine-tune an extractive QA reader (DistilBERT by default) on SQuAD-format data.
@@ -26,9 +27,7 @@ The run is saved in models/<run>/ with run.json, metrics.json, events.jsonl and 
 
 
 def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = OneLineArgumentParser(prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = TrainConfig()
     p.add_argument("--base", dest="base_model", default=DEFAULT_BASE, help=f"base model (default: {DEFAULT_BASE})")
     p.add_argument("--data", default=DEFAULT_DATASET, help=f"training data (default: {DEFAULT_DATASET})")
@@ -98,7 +97,7 @@ class ProgressView:
 
     def __call__(self, event: dict[str, Any]) -> None:
         phase = event["phase"]
-        if event.get("message"):
+        if event.get("message") and phase != "failed":  # a failure is printed once, as the error line
             self.console.log(f"[{phase}] {event['message']}")
         if phase == "train" and "step" in event:
             loss = event.get("loss")
@@ -117,9 +116,20 @@ class ProgressView:
             self.console.print(DataReport(**event["report"]).table("training data"))
 
 
+def _check_local_models(config: TrainConfig) -> None:
+    """Refuse an unusable or unsafe local --base/--teacher folder before any progress is shown."""
+    from assistant.model_loading import check_model_directory
+
+    for ref in (config.base_model, config.teacher):
+        if ref and Path(ref).expanduser().is_dir():
+            check_model_directory(Path(ref).expanduser())
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> int:
     args = build_parser(prog).parse_args(list(argv) if argv is not None else None)
     config = config_from_args(args)
+    config.validate()  # one sentence for an impossible flag, before any folder, model or data
+    _check_local_models(config)
     console = Console(stderr=True, log_path=False)
     if args.events_only:
 
@@ -131,7 +141,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
         view = ProgressView(console)
         with view.progress:
             result = run_training(config, view)
-    if result.status == "completed":
+    if result.status is RunStatus.COMPLETED:
         ev = result.metrics.get("eval", {})
         console.print(
             f"[green]done[/]: {result.path}  EM {ev.get('exact_match', 0):.2f}  F1 {ev.get('f1', 0):.2f}  "
@@ -140,7 +150,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
         if not config.activate:
             console.print(f"make it the active reader: assistant models activate {result.path.name}")
         return 0
-    if result.status == "cancelled":
+    if result.status is RunStatus.CANCELLED:
         console.print("cancelled; the active reader is unchanged")
         return 130
     raise UserError(result.message)
@@ -148,17 +158,21 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
 
 def run_eval_command(args: argparse.Namespace) -> int:
     """`assistant eval`: EM/F1 of a reader on SQuAD-format data, printed and saved."""
-    from assistant import atomic
     from assistant.model_loading import load_reader, resolve_model
     from trainer.data import load_data
-    from trainer.evaluation import evaluate_reader
-    from trainer.validate import validate
+    from trainer.evaluation import check_output_path, evaluate_reader, save_result, unique_ids
+    from trainer.validate import require_evaluable, validate
 
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be a positive whole number, not {args.limit}.")
+    chosen_out = check_output_path(Path(args.output)) if args.output else None  # before minutes of work
     console = Console(stderr=True)
     choice = resolve_model(args.model)
     data = load_data(args.data, "validation")
-    examples = data.examples[: args.limit] if args.limit else data.examples
-    examples, _report = validate(examples)
+    chosen = data.examples[: args.limit] if args.limit else data.examples
+    examples, report = validate(chosen)
+    require_evaluable(chosen, report, data)
+    examples = unique_ids(examples)
     reader = load_reader(choice.ref, device=args.device, quantize=args.int8)
     t0 = time.perf_counter()
     with Progress(
@@ -178,14 +192,14 @@ def run_eval_command(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - t0, 2),
     }
     print(json.dumps(result))
-    out = Path(args.output) if args.output else (Path(choice.ref) / "eval.json" if Path(choice.ref).is_dir() else None)
+    out = chosen_out or (Path(choice.ref) / "eval.json" if Path(choice.ref).is_dir() else None)
     if out is not None:
-        atomic.write_json(out, result)
+        save_result(out, result)
         console.print(f"saved {out}")
     return 0
 
 
 if __name__ == "__main__":
-    from assistant.cli import run_guarded
+    from assistant.errors import run_guarded
 
     sys.exit(run_guarded(lambda: main()))

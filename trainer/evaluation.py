@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from assistant.decoding import DecodeSettings, decode
+from assistant.errors import UserError
 from assistant.reader import Context, Reader
 from trainer.data import QAExample
 from trainer.metrics import compute
@@ -37,9 +41,43 @@ def predict(
     return predictions, na_prob
 
 
+def unique_ids(examples: list[QAExample]) -> list[QAExample]:
+    """The first question of each id: predictions are keyed by id, so a repeat would be scored once anyway."""
+    seen: dict[str, QAExample] = {}
+    for ex in examples:
+        seen.setdefault(ex.id, ex)
+    return list(seen.values())
+
+
 def evaluate_reader(
     reader: Reader, examples: list[QAExample], version_2: bool, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, float]:
+    """Full-precision metrics; ``compute`` refuses an empty question list rather than report EM 0."""
+    examples = unique_ids(examples)
     predictions, na_prob = predict(reader, examples, version_2, progress=progress)
     references = {e.id: [a.text for a in e.answers] for e in examples}
     return compute(predictions, references, na_prob if version_2 else None)
+
+
+def check_output_path(path: Path) -> Path:
+    """Refuse an --output the metrics could not be saved to before minutes of evaluation, not after."""
+    try:
+        if path.is_dir():
+            raise UserError(f"--output {path} is a directory; give a file name such as {path / 'eval.json'}.")
+        parent = next((p for p in path.parents if p.exists()), Path("."))
+        if not parent.is_dir():
+            raise UserError(f"--output {path}: {parent} is a file, not a directory.")
+        if not os.access(parent, os.W_OK):
+            raise UserError(f"--output {path}: {parent} is not writable.")
+    except OSError as exc:
+        raise UserError(f"--output {path} cannot be used: {exc.strerror or exc}.") from None
+    return path
+
+
+def save_result(path: Path, result: dict[str, Any]) -> None:
+    from assistant import atomic
+
+    try:
+        atomic.write_json(path, result)
+    except OSError as exc:
+        raise UserError(f"The metrics could not be saved to {path}: {exc.strerror or exc}.") from None

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import platform
 import random
+import re
 import shutil
 import signal
 import time
-import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,21 +27,25 @@ from transformers import TrainerCallback
 from assistant.errors import UserError
 from assistant.paths import DEFAULT_BASE, DEFAULT_DATASET, models_dir
 from assistant.reader import Reader, WindowSettings
+from assistant.runs import RunStatus, is_number, load_run
 from trainer.callbacks import EpochEvaluation, EventSink, LossSanity, ProgressEvents, TrainingStopped
 from trainer.data import LoadedData, QAExample, load_data
 from trainer.evaluation import evaluate_reader
 from trainer.features import check_labels, require_good_labels, training_features
 from trainer.run_dir import (
-    STATUS_CANCELLED,
-    STATUS_COMPLETED,
-    STATUS_FAILED,
-    STATUS_RUNNING,
+    Heartbeat,
     RunDirectory,
     default_run_name,
     git_commit,
+    history_from_events,
     model_card,
+    resumable_checkpoint,
 )
-from trainer.validate import validate
+from trainer.validate import DataReport, validate
+
+MIN_MAX_LENGTH = 32
+"""Shorter windows leave a question of a few tokens and almost no context."""
+_DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 class TrainingCancelled(BaseException):
@@ -93,11 +99,97 @@ class TrainConfig:
             max_length=self.max_length, stride=self.stride, max_question_tokens=min(64, self.max_length // 4)
         )
 
+    def validate(self) -> None:
+        """Refuse impossible settings in one sentence before any model or data is loaded.
+
+        They used to fail deep inside the Trainer with a traceback or, worse (``--epochs 0``), "complete" an
+        untrained run that could then be made the active reader.
+        """
+        problem = next(_config_problems(self), None)
+        if problem:
+            raise UserError(problem)
+
+
+_AT_LEAST_ONE = {
+    "batch_size": "--batch-size",
+    "gradient_accumulation": "--gradient-accumulation",
+    "save_steps": "--save-steps",
+    "sanity_steps": "--sanity-steps",
+    "max_train_samples": "--max-train-samples",
+    "max_eval_samples": "--max-eval-samples",
+    "logging_steps": "--logging-steps",
+}
+_NOT_NEGATIVE = {
+    "stride": "--stride",
+    "freeze_layers": "--freeze-layers",
+    "workers": "--workers",
+    "weight_decay": "--weight-decay",
+}
+_ABOVE_ZERO = {"epochs": "--epochs", "learning_rate": "--learning-rate", "distill_temperature": "--distill-temperature"}
+_FRACTIONS = {"warmup_ratio": "--warmup-ratio", "distill_alpha": "--distill-alpha"}
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _config_problems(config: TrainConfig) -> Iterator[str]:
+    """One sentence per impossible setting, in flag order of importance (None-valued optional flags pass)."""
+    for name, flag in _AT_LEAST_ONE.items():
+        value = getattr(config, name)
+        if value is not None and not (_is_whole(value) and value >= 1):
+            yield f"{flag} must be a whole number of at least 1 (got {value})."
+    for name, flag in _NOT_NEGATIVE.items():
+        value = getattr(config, name)
+        if value is not None and not (is_number(value) and value >= 0):
+            yield f"{flag} must be 0 or more (got {value})."
+    for name, flag in _ABOVE_ZERO.items():
+        value = getattr(config, name)
+        if not (is_number(value) and value > 0):
+            yield f"{flag} must be a finite number above 0 (got {value})."
+    for name, flag in _FRACTIONS.items():
+        value = getattr(config, name)
+        if not (is_number(value) and 0 <= value <= 1):
+            yield f"{flag} must be between 0 and 1 (got {value})."
+    if not (is_number(config.test_size) and 0 < config.test_size < 1):
+        yield f"--test-size must be a fraction strictly between 0 and 1 (got {config.test_size})."
+    if not (_is_whole(config.max_length) and config.max_length >= MIN_MAX_LENGTH):
+        yield (
+            f"--max-length must be at least {MIN_MAX_LENGTH} tokens, room for a question and its context "
+            f"(got {config.max_length})."
+        )
+    if not (_is_whole(config.max_steps) and (config.max_steps == -1 or config.max_steps >= 1)):
+        yield f"--max-steps must be at least 1, or -1 to train for --epochs (got {config.max_steps})."
+    if not _DEVICE_PATTERN.fullmatch(str(config.device)):
+        yield f"--device must be auto, cpu, cuda or cuda:N (got {config.device!r})."
+    yield from _output_problems(config.output, config.resume)
+
+
+def _output_problems(output: str | None, resume: bool) -> Iterator[str]:
+    """--output must be a folder path: not a file, not under one, and not another run unless resuming it."""
+    if output is None:
+        return
+    if not output.strip() or "\x00" in output:
+        yield f"--output must be a folder path (got {output!r})."
+        return
+    out = Path(output).expanduser()
+    try:
+        blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+        occupied = blocker == out and out.is_dir() and any(out.iterdir())
+    except OSError as exc:
+        yield f"--output {out} cannot be checked ({exc.strerror or exc})."
+        return
+    if blocker is not None and not blocker.is_dir():
+        where = "is a file" if blocker == out else f"is under {blocker}, which is a file"
+        yield f"--output {out} {where}; pass a folder for the run."
+    elif occupied and not resume:
+        yield f"{out} already exists; pass --resume to continue it or choose another --output."
+
 
 @dataclass
 class RunResult:
     path: Path
-    status: str
+    status: RunStatus
     metrics: dict[str, Any]
     message: str = ""
 
@@ -119,30 +211,9 @@ def _device(config: TrainConfig) -> str:
 
 
 def _load_base(ref: str, attn: str = "sdpa"):
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from assistant.model_loading import load_pretrained
 
-    from assistant.model_loading import hub_reachable
-
-    local_only = Path(ref).expanduser().is_dir() or not hub_reachable()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=local_only)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = AutoModelForQuestionAnswering.from_pretrained(
-                ref,
-                use_safetensors=True,
-                trust_remote_code=False,
-                attn_implementation=attn,
-                local_files_only=local_only,
-            )
-    except (OSError, ValueError) as exc:
-        raise UserError(
-            f"Could not load base model {ref!r} ({str(exc).strip().splitlines()[0][:120]}); "
-            "pass --base with a local model directory or connect to the hub once."
-        ) from None
-    if not getattr(tokenizer, "is_fast", False):
-        raise UserError(f"Base model {ref!r} has no fast tokenizer; offsets need one.")
-    return tokenizer, model
+    return load_pretrained(ref, attn_implementation=attn)
 
 
 def freeze_layers(model: torch.nn.Module, n: int) -> int:
@@ -280,252 +351,385 @@ def _install_cancel_handlers(cancel) -> dict[int, Any]:
 
 
 def run_training(config: TrainConfig, sink: EventSink | None = None) -> RunResult:
-    """Train, evaluate and save one run; the run directory always says how it ended."""
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
+    """Train, evaluate and save one run; the run directory always says how it ended.
+
+    Settings are checked before anything is created or loaded, and a run that fails before training a
+    step leaves no new folder behind (each failed attempt used to leave one).
+    """
+    config.validate()
+    device = _device(config)
+    _quiet_transformers()
+    run, created = _open_run(config)
+    session = _Session(config, run, device, sink)
+    heartbeat = Heartbeat(run)
+    previous_handlers = _install_cancel_handlers(session.cancel.handle)
+    try:
+        session.claim()
+        heartbeat.start()
+        return session.train_and_save()
+    except TrainingCancelled:
+        heartbeat.stop()
+        run.set_status(RunStatus.CANCELLED, error="cancelled by the user")
+        session.emit("cancelled", message="training cancelled; the active reader is unchanged")
+        return RunResult(run.path, RunStatus.CANCELLED, {}, "cancelled")
+    except (UserError, TrainingStopped) as exc:
+        heartbeat.stop()
+        _record_failure(session, str(exc), created)
+        return RunResult(run.path, RunStatus.FAILED, {}, str(exc))
+    except Exception as exc:
+        heartbeat.stop()
+        _record_failure(session, f"{type(exc).__name__}: {exc}", created)
+        raise
+    finally:
+        heartbeat.stop()
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+
+
+def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    main_process = int(os.environ.get("RANK", "0")) == 0
-    run_path = Path(config.output) if config.output else models_dir() / default_run_name(config.base_model, config.data)
-    if run_path.exists() and any(run_path.iterdir()) and not config.resume:
+
+
+def _open_run(config: TrainConfig) -> tuple[RunDirectory, bool]:
+    """The run folder, and whether this call created it (only then may a failure remove it)."""
+    run_path = (
+        Path(config.output).expanduser()
+        if config.output
+        else models_dir() / default_run_name(config.base_model, config.data)
+    )
+    existed, writer = run_path.exists(), int(os.environ.get("RANK", "0")) == 0
+    if existed and any(run_path.iterdir()) and not config.resume:
         raise UserError(f"{run_path} already exists; pass --resume to continue it or choose another --output.")
-    run = RunDirectory(run_path, writer=main_process)
+    owner = load_run(run_path) if existed and config.resume and writer else None
+    if owner is not None and owner.status is RunStatus.RUNNING:
+        raise UserError(
+            f"{run_path} is still being trained by process {owner.run.get('pid')} on {owner.run.get('hostname')}; "
+            "wait for it or cancel it before resuming."
+        )
+    run = RunDirectory(run_path, writer=writer)
     if config.resume:
         run.load_run()
-    cancel_request = CancelRequest()
-    previous_handlers = _install_cancel_handlers(cancel_request.handle)
-    t_start = time.time()
-    device = _device(config)
+    return run, not existed
 
-    def emit(phase: str, **fields: Any) -> None:
-        record = run.event(phase, **fields)
-        if sink:
-            sink(record)
 
-    run.set_status(
-        STATUS_RUNNING,
-        name=run_path.name,
-        settings=asdict(config),
-        base_model=config.base_model,
-        started_at=run.load_run().get("started_at") or time.strftime("%Y-%m-%dT%H:%M:%S"),
-        versions=_versions(),
-        git_commit=git_commit(),
-        device=device,
-        device_name=torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor(),
+def _record_failure(session: _Session, message: str, created: bool) -> None:
+    """Mark the run failed; a folder this call made and never trained into is removed, as it holds only noise."""
+    run = session.run_dir
+    run.set_status(RunStatus.FAILED, error=message)
+    session.emit("failed", message=message)
+    if created and run.writer and not run.trained_anything():
+        shutil.rmtree(run.path, ignore_errors=True)
+
+
+def _unloadable(exc: BaseException) -> bool:
+    """A checkpoint file that torch refuses (weights_only unpickler), or that is empty or torn."""
+    return isinstance(exc, (pickle.UnpicklingError, EOFError)) or "PytorchStreamReader" in str(exc)
+
+
+@dataclass
+class _Examples:
+    """Validated train and test examples, and where they came from (for run.json)."""
+
+    train: list[QAExample]
+    test: list[QAExample]
+    version_2: bool
+    train_data: LoadedData
+    train_source: str
+    extra: list[LoadedData]
+    eval_source: str
+    eval_fingerprint: str | None
+    report: DataReport
+    eval_report: DataReport
+
+
+def _load_examples(config: TrainConfig, tokenizer: Any) -> _Examples:
+    """Training data (plus --extra-data), the test set (held out, --eval-data or the validation split), validated."""
+    train_data = load_data(config.data, "train")
+    extra = [load_data(p, "train") for p in config.extra_data]
+    for more in extra:
+        train_data.examples.extend(more.examples)
+    train, held_out, train_source = _split(train_data, config)
+    if held_out:
+        test, eval_source, version_2, eval_fp = held_out, train_source, train_data.version_2, None
+    else:
+        eval_data = load_data(config.eval_data or config.data, "validation")
+        test, eval_source, version_2 = eval_data.examples, eval_data.source, eval_data.version_2
+        eval_fp = eval_data.fingerprint
+    if config.max_train_samples:
+        train = train[: config.max_train_samples]
+    if config.max_eval_samples:
+        test = test[: config.max_eval_samples]
+    train, report = validate(
+        train, tokenizer, config.window, train_data.malformed, allow_unanswerable=train_data.version_2
     )
-    try:
-        emit("load", message=f"loading {config.base_model}")
-        tokenizer, model = _load_base(config.base_model)
-        if config.freeze_layers:
-            freeze_layers(model, config.freeze_layers)
-        if not any(p.requires_grad for p in model.parameters()):
+    test, eval_report = validate(test, None, config.window)
+    if not train:
+        raise UserError("No usable training examples are left after validation.")
+    return _Examples(train, test, version_2, train_data, train_source, extra, eval_source, eval_fp, report, eval_report)
+
+
+def _training_arguments(config: TrainConfig, device: str, output_dir: Path, n_windows: int) -> Any:
+    from transformers import TrainingArguments
+
+    use_cuda = device.startswith("cuda")
+    if use_cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    steps_per_epoch = max(1, n_windows // (config.batch_size * config.gradient_accumulation))
+    workers = config.workers if config.workers is not None else (min(4, (os.cpu_count() or 1) - 1) if use_cuda else 0)
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type="linear",
+        train_sampling_strategy="group_by_length",
+        logging_steps=config.logging_steps or max(1, min(50, steps_per_epoch // 10)),
+        logging_strategy="steps",
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        report_to="none",
+        disable_tqdm=True,
+        seed=config.seed,
+        use_cpu=not use_cuda,
+        optim="adamw_torch_fused" if use_cuda else "adamw_torch",
+        dataloader_num_workers=workers,
+        dataloader_pin_memory=use_cuda,
+        torch_compile=config.compile,
+        remove_unused_columns=True,
+        tf32=True if use_cuda else None,
+        **_precision(config, device),
+    )
+
+
+class _Session:
+    """One process's training of one run, split into stages so that each stays short."""
+
+    def __init__(self, config: TrainConfig, run: RunDirectory, device: str, sink: EventSink | None) -> None:
+        self.config = config
+        self.run_dir = run
+        self.device = device
+        self.sink = sink
+        self.cancel = CancelRequest()
+        self.t_start = time.time()
+        self.tokenizer: Any = None
+        self.model: Any = None
+        self.data: _Examples | None = None
+        self.progress = ProgressEvents(run, sink)
+        self.sanity = LossSanity(window=config.sanity_steps)
+        self.per_epoch = EpochEvaluation(self.evaluate_now, run, sink)
+
+    def emit(self, phase: str, **fields: Any) -> None:
+        record = self.run_dir.event(phase, **fields)
+        if self.sink:
+            self.sink(record)
+
+    def claim(self) -> None:
+        """Record the settings and this process as the run's owner (a resumed run keeps its start time)."""
+        config, run = self.config, self.run_dir
+        run.claim(
+            name=run.path.name,
+            settings=asdict(config),
+            base_model=config.base_model,
+            started_at=run.load_run().get("started_at") or time.strftime("%Y-%m-%dT%H:%M:%S"),
+            versions=_versions(),
+            git_commit=git_commit(),
+            device=self.device,
+            device_name=torch.cuda.get_device_name() if self.device.startswith("cuda") else platform.processor(),
+        )
+
+    def train_and_save(self) -> RunResult:
+        self.load_model()
+        train_ds = self.prepare_data()
+        trainer = self.build_trainer(train_ds)
+        output = self.train(trainer)
+        return self.finish(trainer, output, len(train_ds))
+
+    def load_model(self) -> None:
+        self.emit("load", message=f"loading {self.config.base_model}")
+        self.tokenizer, self.model = _load_base(self.config.base_model)
+        if self.config.freeze_layers:
+            freeze_layers(self.model, self.config.freeze_layers)
+        if not any(p.requires_grad for p in self.model.parameters()):
             raise UserError("Every parameter is frozen; nothing would train.")
 
-        emit("prepare", message="loading data")
-        train_data = load_data(config.data, "train")
-        extra = [load_data(p, "train") for p in config.extra_data]
-        for more in extra:
-            train_data.examples.extend(more.examples)
-        train_examples, held_out, train_source = _split(train_data, config)
-        if config.eval_data and not held_out:
-            eval_data = load_data(config.eval_data, "validation")
-            eval_examples, eval_source, version_2 = eval_data.examples, eval_data.source, eval_data.version_2
-            eval_fp = eval_data.fingerprint
-        elif held_out:
-            eval_examples, eval_source, version_2, eval_fp = held_out, train_source, train_data.version_2, None
-        else:
-            eval_data = load_data(config.data, "validation")
-            eval_examples, eval_source, version_2 = eval_data.examples, eval_data.source, eval_data.version_2
-            eval_fp = eval_data.fingerprint
-        if config.max_train_samples:
-            train_examples = train_examples[: config.max_train_samples]
-        if config.max_eval_samples:
-            eval_examples = eval_examples[: config.max_eval_samples]
-        train_examples, report = validate(
-            train_examples, tokenizer, config.window, train_data.malformed, allow_unanswerable=train_data.version_2
-        )
-        eval_examples, eval_report = validate(eval_examples, None, config.window)
-        if not train_examples:
-            raise UserError("No usable training examples are left after validation.")
-        emit("prepare", message="data validated", report=report.to_json())
-
-        features = training_features(train_examples, tokenizer, config.window)
-        labels = check_labels(features, train_examples)
-        require_good_labels(labels)
-        emit(
-            "prepare",
-            message=f"{len(features['input_ids'])} windows; labels check {labels.rate:.2%}",
-            windows=len(features["input_ids"]),
-            label_rate=labels.rate,
-        )
-        run.write_run(
-            train_data={
-                "source": train_source,
-                "fingerprint": train_data.fingerprint,
-                "extra": [{"source": d.source, "fingerprint": d.fingerprint} for d in extra],
-                "examples": len(train_examples),
-                "windows": len(features["input_ids"]),
-            },
-            eval_data={
-                "source": eval_source,
-                "fingerprint": eval_fp,
-                "examples": len(eval_examples),
-                "version_2": version_2,
-            },
-            data_report=report.to_json(),
-            label_check=asdict(labels) | {"rate": labels.rate},
-        )
-
+    def prepare_data(self) -> Any:
+        """Examples, label-checked training windows, and the dataset the Trainer reads."""
         import datasets
 
+        self.emit("prepare", message="loading data")
+        data = self.data = _load_examples(self.config, self.tokenizer)
+        self.emit("prepare", message="data validated", report=data.report.to_json())
+        features = training_features(data.train, self.tokenizer, self.config.window)
+        labels = check_labels(features, data.train)
+        require_good_labels(labels)
+        windows = len(features["input_ids"])
+        self.emit(
+            "prepare",
+            message=f"{windows} windows; labels check {labels.rate:.2%}",
+            windows=windows,
+            label_rate=labels.rate,
+        )
+        self.run_dir.write_run(
+            train_data={
+                "source": data.train_source,
+                "fingerprint": data.train_data.fingerprint,
+                "extra": [{"source": d.source, "fingerprint": d.fingerprint} for d in data.extra],
+                "examples": len(data.train),
+                "windows": windows,
+            },
+            eval_data={
+                "source": data.eval_source,
+                "fingerprint": data.eval_fingerprint,
+                "examples": len(data.test),
+                "version_2": data.version_2,
+            },
+            data_report=data.report.to_json(),
+            label_check=asdict(labels) | {"rate": labels.rate},
+        )
         columns = {k: v for k, v in features.items() if k not in ("offset_mapping", "example_index")}
         columns["length"] = [len(x) for x in columns["input_ids"]]
-        train_ds = datasets.Dataset.from_dict(columns)
+        return datasets.Dataset.from_dict(columns)
 
-        use_cuda = device.startswith("cuda")
-        if use_cuda:
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-        steps_per_epoch = max(1, len(train_ds) // (config.batch_size * config.gradient_accumulation))
-        logging_steps = config.logging_steps or max(1, min(50, steps_per_epoch // 10))
-        workers = (
-            config.workers if config.workers is not None else (min(4, (os.cpu_count() or 1) - 1) if use_cuda else 0)
-        )
-        args = TrainingArguments(
-            output_dir=str(run.checkpoints),
-            num_train_epochs=config.epochs,
-            max_steps=config.max_steps,
-            learning_rate=config.learning_rate,
-            per_device_train_batch_size=config.batch_size,
-            gradient_accumulation_steps=config.gradient_accumulation,
-            warmup_steps=config.warmup_ratio,
-            weight_decay=config.weight_decay,
-            lr_scheduler_type="linear",
-            train_sampling_strategy="group_by_length",
-            logging_steps=logging_steps,
-            logging_strategy="steps",
-            save_strategy="steps",
-            save_steps=config.save_steps,
-            save_total_limit=2,
-            report_to="none",
-            disable_tqdm=True,
-            seed=config.seed,
-            use_cpu=not use_cuda,
-            optim="adamw_torch_fused" if use_cuda else "adamw_torch",
-            dataloader_num_workers=workers,
-            dataloader_pin_memory=use_cuda,
-            torch_compile=config.compile,
-            remove_unused_columns=True,
-            tf32=True if use_cuda else None,
-            **_precision(config, device),
-        )
+    def evaluate_now(self) -> dict[str, float]:
+        assert self.data is not None
+        self.emit("eval", message=f"evaluating on {len(self.data.test)} questions")
+        reader = Reader(self.model, self.tokenizer, next(self.model.parameters()).device, window=self.config.window)
+        return evaluate_reader(reader, self.data.test, self.data.version_2)
 
-        def evaluate_now() -> dict[str, float]:
-            emit("eval", message=f"evaluating on {len(eval_examples)} questions")
-            reader = Reader(model, tokenizer, next(model.parameters()).device, window=config.window)
-            return evaluate_reader(reader, eval_examples, version_2)
+    def build_trainer(self, train_ds: Any) -> Any:
+        from transformers import DataCollatorWithPadding, PrinterCallback, Trainer
 
-        progress = ProgressEvents(run, sink)
-        sanity = LossSanity(window=config.sanity_steps)
-        per_epoch = EpochEvaluation(evaluate_now, run, sink)
-        callbacks = [cancel_request, progress, sanity, per_epoch]
-        collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if use_cuda else None)
+        config, use_cuda = self.config, self.device.startswith("cuda")
         common = {
-            "model": model,
-            "args": args,
+            "model": self.model,
+            "args": _training_arguments(config, self.device, self.run_dir.checkpoints, len(train_ds)),
             "train_dataset": train_ds,
-            "data_collator": collator,
-            "processing_class": tokenizer,
-            "callbacks": callbacks,
+            "data_collator": DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=8 if use_cuda else None),
+            "processing_class": self.tokenizer,
+            "callbacks": [self.cancel, self.progress, self.sanity, self.per_epoch],
         }
         if config.teacher:
             teacher_tok, teacher = _load_base(config.teacher)
-            if teacher_tok.get_vocab() != tokenizer.get_vocab():
+            if teacher_tok.get_vocab() != self.tokenizer.get_vocab():
                 raise UserError("--teacher must share the student's tokenizer (same vocabulary).")
-            teacher.to(device)
+            teacher.to(self.device)
             trainer = _teacher_trainer_class()(
                 **common, teacher=teacher, temperature=config.distill_temperature, alpha=config.distill_alpha
             )
         else:
             trainer = Trainer(**common)
         trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl and the sink instead
+        return trainer
 
-        resume_from = None
-        if config.resume:
-            # a checkpoint is complete once trainer_state.json is written (the Trainer writes it last)
-            checkpoints = sorted(
-                (p for p in run.checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").exists()),
-                key=lambda p: int(p.name.split("-")[-1]),
-            )
-            resume_from = str(checkpoints[-1]) if checkpoints else None
-            emit(
-                "train",
-                message=f"resuming from {Path(resume_from).name}" if resume_from else "no checkpoint; starting over",
-            )
-        output = trainer.train(resume_from_checkpoint=resume_from)
-        if sanity.reason:
-            raise TrainingStopped(sanity.reason)
+    def resume_checkpoint(self) -> Path | None:
+        """On --resume, the newest checkpoint whose state and weights are whole; broken ones are named and skipped."""
+        if not self.config.resume:
+            return None
+        path, skipped = resumable_checkpoint(self.run_dir.checkpoints)
+        for note in skipped:
+            self.emit("train", message=f"skipping broken checkpoint {note}")
+        self.emit("train", message=f"resuming from {path.name}" if path else "no checkpoint; starting over")
+        return path
 
-        model.eval()
-        final = (
-            per_epoch.history[-1]
-            if per_epoch.history and per_epoch.history[-1]["step"] == trainer.state.global_step
-            else None
-        )
+    def train(self, trainer: Any) -> Any:
+        """The training loop; a checkpoint file torch refuses to load becomes one sentence naming the checkpoint."""
+        import warnings
+
+        resume_from = self.resume_checkpoint()
+        try:
+            with warnings.catch_warnings():  # torch warns before refusing a planted pickle; the error says it all
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+                output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        except (pickle.UnpicklingError, EOFError, RuntimeError) as exc:
+            if resume_from is None or not _unloadable(exc):
+                raise
+            raise UserError(
+                f"Checkpoint {resume_from} holds a file that cannot be loaded safely ({type(exc).__name__}); "
+                "delete that checkpoint folder and resume again to continue from an earlier one."
+            ) from None
+        if self.sanity.reason:
+            raise TrainingStopped(self.sanity.reason)
+        if trainer.state.global_step == 0:
+            raise UserError("No training step ran; check --epochs and --max-steps, and that training data remains.")
+        return output
+
+    def final_evaluation(self, trainer: Any) -> dict[str, float]:
+        """The last epoch's evaluation if it was at the final step, else a fresh one."""
+        history, step = self.per_epoch.history, trainer.state.global_step
+        final = history[-1] if history and history[-1]["step"] == step else None
         if final is None:
-            result = evaluate_now()
-            final = {"epoch": round(trainer.state.epoch or 0.0, 3), "step": trainer.state.global_step, **result}
-            per_epoch.history.append(final)
+            final = {"epoch": round(trainer.state.epoch or 0.0, 3), "step": step, **self.evaluate_now()}
+            history.append(final)
         final_eval = {k: v for k, v in final.items() if k not in ("epoch", "step")}
-        emit("eval", exact_match=final_eval.get("exact_match"), f1=final_eval.get("f1"), message="final evaluation")
+        self.emit(
+            "eval", exact_match=final_eval.get("exact_match"), f1=final_eval.get("f1"), message="final evaluation"
+        )
+        return final_eval
 
-        emit("save", message="saving the model")
-        if main_process:
-            # safetensors + tokenizer only: Trainer.save_model would also pickle training_args.bin
-            trainer.model.save_pretrained(str(run_path), safe_serialization=True)
-            tokenizer.save_pretrained(str(run_path))
-        wall = time.time() - t_start
-        metrics: dict[str, Any] = {
+    def history(self) -> tuple[list[list[float]], list[dict[str, Any]]]:
+        """Loss curve and per-epoch evaluations over every process that trained the run, not only this one.
+
+        events.jsonl spans them all; this process's own figures (full precision, every metric) win on its steps.
+        """
+        losses, evals = history_from_events(self.run_dir.read_events())
+        losses.update(dict(self.progress.loss_curve))
+        evals.update({entry["step"]: entry for entry in self.per_epoch.history})
+        return [[step, losses[step]] for step in sorted(losses)], [evals[step] for step in sorted(evals)]
+
+    def metrics(self, trainer: Any, output: Any, final_eval: dict[str, float], n_windows: int) -> dict[str, Any]:
+        assert self.data is not None
+        loss_curve, eval_history = self.history()
+        return {
             "eval": final_eval,
-            "eval_per_epoch": per_epoch.history,
-            "loss_curve": progress.loss_curve,
-            "train_windows": len(train_ds),
+            "eval_per_epoch": eval_history,
+            "loss_curve": loss_curve,
+            "train_windows": n_windows,
             "train_windows_per_second": round(output.metrics.get("train_samples_per_second", 0.0), 2),
             "train_runtime_s": round(output.metrics.get("train_runtime", 0.0), 2),
-            "wall_time_s": round(wall, 2),
+            "wall_time_s": round(time.time() - self.t_start, 2),
             "global_step": trainer.state.global_step,
-            "eval_examples": len(eval_examples),
-            "eval_report": eval_report.to_json(),
+            "eval_examples": len(self.data.test),
+            "eval_report": self.data.eval_report.to_json(),
         }
+
+    def finish(self, trainer: Any, output: Any, n_windows: int) -> RunResult:
+        """Final evaluation, weights (safetensors only), metrics, model card; then completed (and maybe active)."""
+        config, run, data = self.config, self.run_dir, self.data
+        assert data is not None
+        self.model.eval()
+        final_eval = self.final_evaluation(trainer)
+        self.emit("save", message="saving the model")
+        if run.writer:
+            # safetensors + tokenizer only: Trainer.save_model would also pickle training_args.bin
+            trainer.model.save_pretrained(str(run.path), safe_serialization=True)
+            self.tokenizer.save_pretrained(str(run.path))
+        metrics = self.metrics(trainer, output, final_eval, n_windows)
         if config.export_int8:
-            metrics["int8"] = _int8_eval(model, tokenizer, eval_examples, version_2, config, final_eval, emit)
+            metrics["int8"] = _int8_eval(
+                self.model, self.tokenizer, data.test, data.version_2, config, final_eval, self.emit
+            )
         run.write_metrics(metrics)
-        run.write_card(model_card(run.load_run() | {"name": run_path.name}, metrics))
-        if not config.keep_checkpoints and main_process:
+        run.write_card(model_card(run.load_run() | {"name": run.path.name}, metrics))
+        if not config.keep_checkpoints and run.writer:
             shutil.rmtree(run.checkpoints, ignore_errors=True)
-        run.set_status(STATUS_COMPLETED, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"), wall_time_s=round(wall, 2))
-        if config.activate and main_process:
+        finished = time.strftime("%Y-%m-%dT%H:%M:%S")
+        run.set_status(RunStatus.COMPLETED, finished_at=finished, wall_time_s=metrics["wall_time_s"])
+        if config.activate and run.writer:
             from assistant.runs import activate
 
-            activate(run_path.name, run_path.parent)
-        emit("done", exact_match=final_eval.get("exact_match"), f1=final_eval.get("f1"), message=f"saved {run_path}")
-        return RunResult(run_path, STATUS_COMPLETED, metrics)
-    except TrainingCancelled:
-        run.set_status(STATUS_CANCELLED, error="cancelled by the user")
-        emit("cancelled", message="training cancelled; the active reader is unchanged")
-        return RunResult(run_path, STATUS_CANCELLED, {}, "cancelled")
-    except (UserError, TrainingStopped) as exc:
-        run.set_status(STATUS_FAILED, error=str(exc))
-        emit("failed", message=str(exc))
-        return RunResult(run_path, STATUS_FAILED, {}, str(exc))
-    except Exception as exc:
-        run.set_status(STATUS_FAILED, error=f"{type(exc).__name__}: {exc}")
-        emit("failed", message=f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        for sig, handler in previous_handlers.items():
-            signal.signal(sig, handler)
+            activate(run.path.name, run.path.parent)
+        scores = {"exact_match": final_eval.get("exact_match"), "f1": final_eval.get("f1")}
+        self.emit("done", **scores, message=f"saved {run.path}")
+        return RunResult(run.path, RunStatus.COMPLETED, metrics)
 
 
 def _int8_eval(model, tokenizer, eval_examples, version_2, config, float_eval, emit) -> dict[str, float]:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from rich.table import Table
 
+from assistant.errors import DataError
 from assistant.reader import WindowSettings
-from trainer.data import Answer, QAExample
+from trainer.data import Answer, LoadedData, QAExample
 
 REPAIR_RADIUS = 200
 """How far (in characters) from ``answer_start`` a misaligned answer text is looked for."""
@@ -132,3 +133,26 @@ def validate(
         room = window.max_length - window.max_question_tokens - 3
         report.multi_window_contexts = sum(n > room for n in lengths)
     return kept, report
+
+
+def require_evaluable(chosen: list[QAExample], report: DataReport, data: LoadedData) -> None:
+    """EM/F1 over no question, or over answers that all vanished in validation, would be silently wrong."""
+    malformed = f"{data.malformed} malformed" + (f", first: {data.first_problem}" if data.first_problem else "")
+    if report.examples == 0:
+        raise DataError(
+            f"{data.source}: no question survives validation ({report.examples_dropped} dropped because their "
+            f"answer is not in their context; {malformed}); there is nothing to evaluate."
+        )
+    if report.answerable:
+        return
+    answerable_before = sum(not e.is_impossible for e in chosen)
+    if answerable_before:
+        raise DataError(
+            f"{data.source}: all {answerable_before} answerable questions were dropped because their answer is not "
+            "in their context; EM/F1 over the unanswerable rest would only measure abstaining."
+        )
+    if not data.marks_unanswerable and not any(not e.is_impossible for e in data.examples):
+        raise DataError(
+            f"{data.source}: none of its questions has an answer and none is marked is_impossible (SQuAD 2.0); "
+            "check the 'answers' field."
+        )

@@ -65,12 +65,19 @@ class AssistantApp(App):
 
     def on_mount(self) -> None:
         from assistant.paths import user_data_dir
+        from assistant.store import STORE_ERRORS
 
         self.settings = Settings.load()
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         self.settings_loaded = True
-        self.store = ConversationStore(self.store_path or user_data_dir() / "conversations.sqlite3")
+        store_path = self.store_path or user_data_dir() / "conversations.sqlite3"
+        try:  # a damaged file is moved aside; if even a fresh one cannot be made, run without history
+            self.store, notice = ConversationStore.open_or_recover(store_path)
+        except STORE_ERRORS as exc:
+            self.store, notice = None, f"Conversations will not be kept this session: cannot open {store_path} ({exc})."
+        if notice:
+            self.notify(notice, title="History", severity="warning", timeout=12)
         self.install_screen(ChatScreen(self.document_path), "chat")
         self.install_screen(TrainScreen(), "train")
         self.push_screen("chat")
@@ -184,13 +191,21 @@ class AssistantApp(App):
     def action_export_conversation(self) -> None:
         from assistant import atomic
         from assistant.paths import user_data_dir
+        from assistant.store import STORE_ERRORS
 
         path = self.chat.document_path
-        if path is None or self.store is None:
+        if path is None:
             self.notify("Open a document first.", severity="warning")
             return
+        if self.store is None:
+            self.notify("Conversations are not kept this session, so there is nothing to export.", severity="warning")
+            return
         out = user_data_dir() / "exports" / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
-        atomic.write_text(out, conversation_markdown(path, self.store.turns(path)))
+        try:
+            atomic.write_text(out, conversation_markdown(path, self.store.turns(path)))
+        except STORE_ERRORS as exc:
+            self.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
+            return
         self.notify(f"Saved {out}", title="Conversation exported")
 
     def on_unmount(self) -> None:

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from assistant.errors import UserError
+from assistant.store import STORE_ERRORS
 from assistant.tui.gc_tuning import freeze_heap
 from assistant.tui.messages import (
     AnswerFailed,
@@ -152,7 +153,12 @@ class ChatScreen(Screen):
         store = self.app.store
         if store is None or self.document_path is None:
             return
-        for turn in store.turns(self.document_path):
+        try:
+            turns = store.turns(self.document_path)
+        except STORE_ERRORS as exc:
+            self.history_failed("read the earlier questions from", exc)
+            return
+        for turn in turns:
             conversation.add_turn(turn.question, turn.result, turn.id, turn.feedback)
             question_input.remember(turn.question)
         conversation.scroll_end(animate=False)
@@ -195,8 +201,28 @@ class ChatScreen(Screen):
         except Exception as exc:  # the UI must survive any reader failure
             self.app.call_from_thread(self._answer_failed, card, AnswerFailed(question, f"{type(exc).__name__}: {exc}"))
             return
-        turn_id = self.app.store.add_turn(path, question, result) if (self.app.store and path) else None
+        turn_id = self._save_turn(path, question, result)
         self.app.call_from_thread(self._answer_ready, card, AnswerReady(question, result, turn_id))
+
+    def _save_turn(self, path: Path | None, question: str, result: dict[str, Any]) -> int | None:
+        """In the answer worker: a history failure costs the saved turn, never the answer on screen."""
+        store = self.app.store
+        if store is None or path is None:
+            return None
+        try:
+            return store.add_turn(path, question, result)
+        except STORE_ERRORS as exc:
+            self.app.call_from_thread(self.history_failed, "save this answer to", exc)
+            return None
+
+    def history_failed(self, action: str, exc: Exception) -> None:
+        """A store error is a warning: the conversation on screen goes on without it."""
+        self.app.notify(
+            f"Could not {action} the conversation history: {type(exc).__name__}: {exc}",
+            title="History",
+            severity="warning",
+            timeout=8,
+        )
 
     def _answer_failed(self, card: AnswerCard, message: AnswerFailed) -> None:
         card.set_result({"answers": []}, None)
@@ -230,7 +256,10 @@ class ChatScreen(Screen):
         card.feedback = verdict
         card.refresh_card()
         if card.turn_id is not None and self.app.store:
-            self.app.store.set_feedback(card.turn_id, verdict)
+            try:
+                self.app.store.set_feedback(card.turn_id, verdict)
+            except STORE_ERRORS as exc:
+                self.history_failed("save this verdict in", exc)
         return card
 
     def action_mark_right(self) -> None:
@@ -284,5 +313,8 @@ class ChatScreen(Screen):
 
     def clear_conversation(self) -> None:
         if self.document_path and self.app.store:
-            self.app.store.clear(self.document_path)
+            try:
+                self.app.store.clear(self.document_path)
+            except STORE_ERRORS as exc:
+                self.history_failed("clear", exc)
         self.query_one(Conversation).clear()

@@ -1,0 +1,383 @@
+"""Runs at the edges: activation only of a completed run inside models/, listings that survive garbage
+files and killed runs, training flags refused before anything is created, and resumes past broken checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import save_file
+
+from assistant.errors import UserError
+from assistant.model_loading import resolve_model
+from assistant.paths import DEFAULT_READER
+from assistant.runs import (
+    HEARTBEAT_STALE_S,
+    RunStatus,
+    active_run_name,
+    active_run_path,
+    list_runs,
+    load_run,
+)
+from tests.bad_inputs import Outcome, assert_one_line_failure, assistant
+from trainer.run_dir import RunDirectory, history_from_events, resumable_checkpoint
+from trainer.train import TrainConfig, run_training
+
+# --- fixtures -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def models() -> Path:
+    root = Path(os.environ["ASSISTANT_MODELS_DIR"])
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _run(models: Path, name: str, tiny: Path | None, **run_json) -> Path:
+    """A run folder: the tiny model's files (when given) and a run.json with the given fields."""
+    path = models / name
+    if tiny is not None:
+        shutil.copytree(tiny, path)
+    else:
+        path.mkdir()
+    if run_json:
+        (path / "run.json").write_text(json.dumps(run_json), encoding="utf-8")
+    return path
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def runs(models: Path, tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A completed run named ``good`` (the active one) and one run of every kind that must not be activated."""
+    _run(models, "good", tiny_model_dir, status="completed")
+    _run(models, "other", tiny_model_dir, status="completed")
+    _run(models, "failed", tiny_model_dir, status="failed", error="boom")
+    _run(models, "cancelled", tiny_model_dir, status="cancelled")
+    live = {"pid": os.getpid(), "hostname": socket.gethostname(), "heartbeat": time.time()}
+    _run(models, "running", tiny_model_dir, status="running", **live)
+    _run(models, "killed", tiny_model_dir, status="running", **(live | {"pid": _dead_pid(), "heartbeat": 1}))
+    weightless = _run(models, "weightless", tiny_model_dir, status="completed")
+    for weights in weightless.glob("*.safetensors"):
+        weights.unlink()
+    (_run(models, "listconfig", tiny_model_dir, status="completed") / "config.json").write_text("[1, 2]")
+    (models / "a-file").write_text("not a run")
+    outside = tmp_path / "outside"
+    shutil.copytree(tiny_model_dir, outside)
+    (outside / "run.json").write_text(json.dumps({"status": "completed"}))
+    (models / "link-out").symlink_to(outside, target_is_directory=True)
+    (models / "ACTIVE").write_text("good\n")
+    return outside
+
+
+# --- activation ----------------------------------------------------------------------------------------------
+
+REFUSED = {
+    "../x": "not a path",
+    "../outside": "not a path",
+    "absolute": "not a path",
+    "good/../other": "not a path",
+    "other/": "not a path",
+    "link-out": "outside",
+    "": "empty",
+    "   ": "empty",
+    "a-file": "no run named",
+    "missing": "no run named",
+    "failed": "it is failed",
+    "cancelled": "it is cancelled",
+    "running": "it is running",
+    "killed": "it is interrupted",
+    "weightless": "no weights",
+    "listconfig": "config.json",
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_activation_refuses_anything_but_a_completed_run_inside_models(name, runs, models, capsys):
+    argument = str(runs) if name == "absolute" else name
+    before = (models / "ACTIVE").read_bytes()
+    outcome = assistant(capsys, "models", "activate", argument)
+    assert_one_line_failure(outcome, REFUSED[name])
+    assert (models / "ACTIVE").read_bytes() == before
+
+
+def test_activation_of_a_run_name_prints_the_active_run(runs, models, capsys):
+    outcome = assistant(capsys, "models", "activate", "other")
+    assert outcome.code == 0, outcome.err
+    assert "Active reader is now other" in outcome.out and str(models / "other") in outcome.out
+    assert (models / "ACTIVE").read_text() == "other\n"
+    assert active_run_path() == models / "other"
+
+
+@pytest.mark.parametrize("content", ["../outside", "link-out", "/etc", "good/../other", "missing", "failed/"])
+def test_a_hand_edited_active_pointing_elsewhere_is_ignored(content, runs, models):
+    (models / "ACTIVE").write_text(content + "\n")
+    assert active_run_name() is None and active_run_path() is None
+    assert resolve_model().ref == DEFAULT_READER
+
+
+# --- listings that survive garbage and killed runs -----------------------------------------------------------
+
+
+def _list_ok(capsys) -> list[dict]:
+    table = assistant(capsys, "models")
+    assert table.code == 0 and table.err == "", table.err
+    listed = assistant(capsys, "models", "--json")
+    assert listed.code == 0 and listed.err == "", listed.err
+    return json.loads(listed.out)
+
+
+def test_a_run_whose_process_died_lists_as_interrupted_with_a_resume_hint(models, tiny_model_dir, capsys):
+    settings = {"base_model": "base-dir", "data": "train.jsonl"}
+    stale = time.time() - HEARTBEAT_STALE_S - 60
+    owner = {"pid": _dead_pid(), "hostname": socket.gethostname(), "heartbeat": stale}
+    _run(models, "killed", None, status="running", settings=settings, **owner)
+    live = {"pid": os.getpid(), "hostname": socket.gethostname(), "heartbeat": time.time()}
+    _run(models, "alive", None, status="running", **live)
+    _run(models, "alive-but-silent", None, status="running", **(live | {"heartbeat": stale}))
+    rows = {r["name"]: r for r in _list_ok(capsys)}
+    assert rows["killed"]["status"] == "interrupted"
+    assert rows["killed"]["hint"].startswith(f"resume with: assistant train --resume --output {models / 'killed'}")
+    assert "--base base-dir --data train.jsonl" in rows["killed"]["hint"]
+    assert rows["alive"]["status"] == "running" and rows["alive"]["hint"] is None
+    assert rows["alive-but-silent"]["status"] == "interrupted"
+    assert "resume with: assistant train --resume" in assistant(capsys, "models").out
+    assert json.loads((models / "killed" / "run.json").read_text())["status"] == "running"  # only the view changes
+
+
+GARBAGE: list[bytes] = [
+    b"[1, 2, 3]",
+    b'{"eval": 5}',
+    b'{"eval": {"f1": "x", "exact_match": [1]}}',
+    b'{"eval": {"f1": NaN}, "train_windows_per_second": "fast", "loss_curve": 3, "eval_per_epoch": [1, {"f1": "x"}]}',
+    b'{"loss_curve": [[1], ["a", 2], {"x": 1}], "wall_time_s": true}',
+    b"\xff\xfe\x00garbage",
+    b'{"status": 7, "started_at": [1], "settings": [], "train_data": "x", "pid": "me", "heartbeat": "now"}',
+    b'{"status": "running", "pid": 1e400, "hostname": 5, "heartbeat": 1e308}',
+    b"[" * 100_000,
+    b"",
+]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_run_files_do_not_crash_the_listing(garbage, models, tiny_model_dir, capsys):
+    for name in ("metrics.json", "run.json"):
+        path = _run(models, f"bad-{name}", tiny_model_dir)
+        (path / name).write_bytes(garbage)
+    (models / "ACTIVE").write_bytes(garbage)
+    rows = {r["name"]: r for r in _list_ok(capsys)}
+    assert set(rows) == {"bad-metrics.json", "bad-run.json"}
+    assert all(r["f1"] is None and r["exact_match"] is None and not r["active"] for r in rows.values())
+    assert active_run_path() is None and resolve_model().ref == DEFAULT_READER
+
+
+def test_well_formed_metrics_still_show(models, tiny_model_dir, capsys):
+    path = _run(models, "fine", tiny_model_dir, status="completed")
+    (path / "metrics.json").write_text(json.dumps({"eval": {"f1": 80, "exact_match": 70.5}, "loss_curve": [[1, 2.0]]}))
+    info = load_run(path)
+    assert (info.f1, info.exact_match, info.metrics["loss_curve"], info.status) == (80, 70.5, [[1, 2.0]], "completed")
+    assert info.status is RunStatus.COMPLETED and list_runs()[0].name == "fine"
+
+
+# --- training flags refused before anything is created -------------------------------------------------------
+
+BAD_FLAGS: list[tuple[list[str], str]] = [
+    (["--batch-size", "0"], "--batch-size"),
+    (["--batch-size", "-8"], "--batch-size"),
+    (["--learning-rate", "nan"], "--learning-rate"),
+    (["--learning-rate", "inf"], "--learning-rate"),
+    (["--learning-rate", "0"], "--learning-rate"),
+    (["--learning-rate=-1e-5"], "--learning-rate"),
+    (["--epochs", "0"], "--epochs"),
+    (["--epochs", "-2"], "--epochs"),
+    (["--epochs", "nan"], "--epochs"),
+    (["--max-length", "8"], "--max-length"),
+    (["--max-length", "0"], "--max-length"),
+    (["--stride", "-1"], "--stride"),
+    (["--test-size", "0"], "--test-size"),
+    (["--test-size", "1"], "--test-size"),
+    (["--test-size", "-0.5"], "--test-size"),
+    (["--gradient-accumulation", "0"], "--gradient-accumulation"),
+    (["--save-steps", "0"], "--save-steps"),
+    (["--max-steps", "0"], "--max-steps"),
+    (["--warmup-ratio", "1.5"], "--warmup-ratio"),
+    (["--device", "tpu"], "--device"),
+    (["--batch-size", "many"], "--batch-size"),
+    (["--output", "{file}"], "is a file"),
+    (["--output", "{file}/run"], "which is a file"),
+    (["--output", "{dir}"], "already exists"),
+]
+
+
+@pytest.mark.parametrize(("flags", "fragment"), BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
+def test_bad_training_flags_fail_in_one_sentence_and_leave_no_folder(flags, fragment, models, tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    (models / "keep").mkdir()
+    before = sorted(p.name for p in models.iterdir())
+    argv = [f.replace("{file}", str(a_file)).replace("{dir}", str(tmp_path)) for f in flags]
+    outcome: Outcome = assistant(capsys, "train", "--data", str(tmp_path / "missing.jsonl"), *argv)
+    assert_one_line_failure(outcome, fragment)
+    assert sorted(p.name for p in models.iterdir()) == before
+    assert a_file.read_text() == "x"
+
+
+def test_validate_accepts_the_defaults():
+    TrainConfig().validate()
+    TrainConfig(max_steps=10, stride=0, workers=0, test_size=0.5, output=None).validate()
+
+
+def test_a_failed_training_removes_the_folder_it_made(tiny_model_dir, models, tmp_path):
+    result = run_training(TrainConfig(base_model=str(tiny_model_dir), data=str(tmp_path / "missing.jsonl")))
+    assert result.status is RunStatus.FAILED and "missing.jsonl" in result.message
+    assert not result.path.exists() and list(models.iterdir()) == []
+
+
+def test_a_failed_resume_keeps_the_existing_folder(tiny_model_dir, tmp_path):
+    out = tmp_path / "existing"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"status": "failed", "started_at": "2020-01-01T00:00:00"}))
+    config = TrainConfig(base_model=str(tiny_model_dir), data=str(tmp_path / "missing.jsonl"), output=str(out))
+    config.resume = True
+    assert run_training(config).status is RunStatus.FAILED
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "failed" and run["started_at"] == "2020-01-01T00:00:00" and run["pid"] == os.getpid()
+
+
+def test_resuming_a_live_run_is_refused(tiny_model_dir, tmp_path):
+    out = tmp_path / "live"
+    live = {"pid": os.getpid(), "hostname": socket.gethostname(), "heartbeat": time.time()}
+    _run(tmp_path, "live", None, status="running", **live)
+    config = TrainConfig(base_model=str(tiny_model_dir), data="x.jsonl", output=str(out), resume=True)
+    with pytest.raises(UserError, match="still being trained"):
+        run_training(config)
+
+
+# --- run folder pieces ---------------------------------------------------------------------------------------
+
+
+def test_opening_a_run_again_removes_temp_files_of_killed_writes(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".run.json.abc123.tmp").write_text('{"status": "runn')
+    (out / "run.json").write_text("{}")
+    RunDirectory(out)
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
+
+
+def _checkpoint(root: Path, step: int, state: str = '{"global_step": 1}', weights: bytes | None = None) -> Path:
+    path = root / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    (path / "trainer_state.json").write_text(state)
+    if weights is None:
+        import torch
+
+        save_file({"w": torch.zeros(2)}, str(path / "model.safetensors"))
+    else:
+        (path / "model.safetensors").write_bytes(weights)
+    return path
+
+
+def test_resume_picks_the_newest_whole_checkpoint(tmp_path):
+    good = _checkpoint(tmp_path, 10)
+    _checkpoint(tmp_path, 20, weights=b"\x10\x00\x00\x00\x00\x00\x00\x00{")
+    _checkpoint(tmp_path, 30, state='{"global_step": ')
+    _checkpoint(tmp_path, 40, state="[]")
+    (tmp_path / "checkpoint-abc").mkdir()
+    (tmp_path / "checkpoint-50").mkdir()
+    path, skipped = resumable_checkpoint(tmp_path)
+    assert path == good
+    assert [s.split()[0] for s in skipped] == ["checkpoint-50", "checkpoint-40", "checkpoint-30", "checkpoint-20"]
+    assert resumable_checkpoint(tmp_path / "none") == (None, [])
+
+
+def test_history_spans_processes_and_drops_what_a_resume_replays():
+    events = [
+        {"phase": "train", "step": 0, "total": 20},
+        *({"phase": "train", "step": s, "loss": 10.0 - s} for s in range(1, 9)),
+        {"phase": "eval", "step": 5, "epoch": 1.0, "exact_match": 1.0, "f1": 2.0},
+        {"phase": "train", "message": "resuming from checkpoint-5"},
+        {"phase": "train", "step": 5, "total": 20},  # the second process starts at its checkpoint
+        *({"phase": "train", "step": s, "loss": 100.0 + s} for s in range(6, 21)),
+        {"phase": "eval", "step": 20, "epoch": 4.0, "exact_match": 3.0, "f1": 4.0},
+        {"phase": "train", "step": "x", "loss": "nan"},
+    ]
+    losses, evals = history_from_events(events)
+    assert sorted(losses) == list(range(1, 21))
+    assert losses[5] == 5.0 and losses[6] == 106.0
+    assert sorted(evals) == [5, 20]
+
+
+# --- resume end to end ---------------------------------------------------------------------------------------
+
+
+class _Planted:
+    """A pickle that would run code if a checkpoint loader trusted it."""
+
+    @staticmethod
+    def target() -> Path:
+        return Path(os.environ["ASSISTANT_MODELS_DIR"]).parent / "pwned"
+
+    def __reduce__(self):
+        return (Path.touch, (self.target(),))
+
+
+def test_resume_skips_a_broken_checkpoint_and_keeps_the_whole_loss_curve(tmp_path, capsys):
+    """Three processes on one run (about 5 s): train with checkpoints, a resume that meets a planted pickle,
+    and a resume past a truncated trainer_state.json whose metrics still hold the first process's losses."""
+    from tests.helpers import save_tiny_model
+    from tests.synthetic import VOCAB, make_examples, write_jsonl
+
+    base = save_tiny_model(tmp_path / "base", VOCAB, dim=32, layers=1, heads=2, max_positions=128)
+    train = write_jsonl(tmp_path / "train.jsonl", make_examples(200, seed=0))
+    test = write_jsonl(tmp_path / "test.jsonl", make_examples(20, seed=1))
+    out = tmp_path / "run"
+    settings = {
+        "base_model": str(base),
+        "data": str(train),
+        "eval_data": str(test),
+        "output": str(out),
+        "max_length": 64,
+        "stride": 16,
+        "batch_size": 8,
+        "learning_rate": 1e-3,
+        "save_steps": 5,
+        "logging_steps": 1,
+        "sanity_steps": 1000,
+    }
+    first = run_training(TrainConfig(**settings, max_steps=10, keep_checkpoints=True))
+    assert first.status is RunStatus.COMPLETED, first.message
+    checkpoints = out / "checkpoints"
+
+    (checkpoints / "checkpoint-10" / "optimizer.pt").write_bytes(pickle.dumps(_Planted(), protocol=4))
+    argv = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+    argv = [a.replace("--base-model=", "--base=") for a in argv]
+    planted = assistant(capsys, "train", *argv, "--max-steps=16", "--resume", "--events-only")
+    assert_one_line_failure(planted, "checkpoint-10", "cannot be loaded")
+    assert json.loads((out / "run.json").read_text())["status"] == "failed" and not _Planted.target().exists()
+
+    state = checkpoints / "checkpoint-10" / "trainer_state.json"
+    state.write_text(state.read_text()[:40])
+    events: list[dict] = []
+    resumed = run_training(TrainConfig(**settings, max_steps=16, resume=True), events.append)
+    assert resumed.status is RunStatus.COMPLETED, resumed.message
+    messages = [e.get("message", "") for e in events]
+    assert any("skipping broken checkpoint checkpoint-10" in m for m in messages)
+    assert "resuming from checkpoint-5" in messages
+    first_step = next(e["step"] for e in events if e["phase"] == "train" and "step" in e)
+    assert first_step == 5  # the second process never logged steps 1-5 itself
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [step for step, _ in metrics["loss_curve"]] == list(range(1, 17))
+    assert metrics["global_step"] == 16 and metrics["eval_per_epoch"][-1]["step"] == 16

@@ -1,0 +1,268 @@
+"""The conversation store: concurrent writers, migrations, a damaged file, and the app surviving store errors."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import Settings
+from assistant.store import MIGRATIONS, ConversationStore, _move_aside, document_key
+from assistant.tui.app import AssistantApp
+from assistant.tui.widgets.conversation import AnswerCard
+from tests.pilot import settle, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULT = {"answers": [{"text": "on the mat", "score": 0.9, "line": 1, "context": "on the mat", "start": 0, "end": 10}]}
+
+# One writer process: wait for the "go" file, then open the store and add one turn per new document.
+WRITER = """
+import sys, time
+from pathlib import Path
+from assistant.store import ConversationStore
+
+db, docs, ready, go = (Path(a) for a in sys.argv[1:5])
+count = int(sys.argv[5])
+ready.touch()
+deadline = time.time() + 60
+while not go.exists():
+    if time.time() > deadline:
+        sys.exit(3)
+    time.sleep(0.0005)
+store = ConversationStore(db)
+lost = 0
+for i in range(count):
+    try:
+        store.add_turn(docs / f"doc-{i}.txt", f"question {i}", {"answers": []})
+    except Exception as exc:
+        lost += 1
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+store.close()
+print(f"lost {lost}", file=sys.stderr)
+sys.exit(1 if lost else 0)
+"""
+
+
+def _run_writers(db: Path, docs: Path, processes: int, count: int) -> list[subprocess.CompletedProcess]:
+    """Start the writers, wait until all are ready, then release them at once so their first writes overlap."""
+    go = db.parent / "go"
+    readies = [db.parent / f"ready-{n}" for n in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db), str(docs), str(ready), str(go), str(count)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for ready in readies
+    ]
+    deadline = time.time() + 60
+    while not all(r.exists() for r in readies):
+        assert time.time() < deadline, "writers did not start"
+        time.sleep(0.01)
+    go.touch()
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return results
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["fresh-db", "existing-db"])
+def test_two_processes_adding_first_turns_for_the_same_new_documents_lose_nothing(tmp_path, existing):
+    """Both processes add a turn for doc-0, then doc-1, ...: each is a new document, created by whichever is first."""
+    db, docs = tmp_path / "history.sqlite3", tmp_path / "docs"
+    if existing:  # only the document race, not the migration race
+        ConversationStore(db).close()
+    results = _run_writers(db, docs, processes=2, count=100)
+    assert [r.returncode for r in results] == [0, 0], [r.stderr[-2000:] for r in results]
+    store = ConversationStore(db)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        counts = [len(store.turns(docs / f"doc-{i}.txt")) for i in range(100)]
+        assert counts == [2] * 100  # every turn of both processes, each document created once
+    finally:
+        store.close()
+
+
+def test_several_processes_opening_a_fresh_database_apply_each_migration_once(tmp_path):
+    db = tmp_path / "history.sqlite3"
+    results = _run_writers(db, tmp_path / "docs", processes=4, count=1)
+    assert [r.returncode for r in results] == [0] * 4, [r.stderr[-2000:] for r in results]
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert con.execute("SELECT count(*) FROM turns").fetchone()[0] == 4
+        assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == 1
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_turns(tmp_path):
+    db, doc = tmp_path / "history.sqlite3", tmp_path / "notes.txt"
+    con = sqlite3.connect(db)
+    con.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    con.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?)", (document_key(doc), 1.0))
+    con.execute(
+        "INSERT INTO turns(document_id, question, result, created_at) VALUES (1, 'where?', '{\"answers\": []}', 2.0)"
+    )
+    con.commit()
+    con.close()
+    store = ConversationStore(db)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        [turn] = store.turns(doc)
+        assert (turn.question, turn.result, turn.created_at, turn.feedback) == ("where?", {"answers": []}, 2.0, None)
+        store.set_feedback(turn.id, "right")
+        assert store.turns(doc)[0].feedback == "right"
+        assert store.add_turn(doc, "again?", RESULT) > turn.id
+        assert [t.question for t in store.turns(doc)] == ["where?", "again?"]
+    finally:
+        store.close()
+
+
+def _healthy_db_bytes(tmp_path: Path) -> bytes:
+    """A real store file with enough turns to span many pages, checkpointed into the main file."""
+    source = tmp_path / "source" / "history.sqlite3"
+    store = ConversationStore(source)
+    for i in range(200):
+        store.add_turn(tmp_path / f"doc-{i % 7}.txt", f"question {i} " + "x" * 200, RESULT)
+    store.close()
+    assert not Path(f"{source}-wal").exists()
+    return source.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["random-bytes", "truncated-half", "truncated-header", "damaged-pages"])
+def test_a_corrupt_database_is_moved_aside_and_a_fresh_store_works(tmp_path, damage):
+    """damaged-pages opens without error (header and schema intact) and is caught only by the full check."""
+    healthy = _healthy_db_bytes(tmp_path)
+    mid = len(healthy) // 2
+    bad = {
+        "random-bytes": random.Random(0).randbytes(8192),
+        "truncated-half": healthy[:mid],
+        "truncated-header": healthy[:60],
+        "damaged-pages": healthy[:mid] + random.Random(2).randbytes(8192) + healthy[mid + 8192 :],
+    }[damage]
+    db = tmp_path / "data" / "history.sqlite3"
+    db.parent.mkdir()
+    db.write_bytes(bad)
+    store, notice = ConversationStore.open_or_recover(db)
+    try:
+        [moved] = db.parent.glob("history.sqlite3.corrupt-*[0-9]")
+        assert moved.read_bytes() == bad
+        assert notice and str(moved) in notice
+        assert store.schema_version == len(MIGRATIONS) and store.turns(tmp_path / "a.txt") == []
+        turn_id = store.add_turn(tmp_path / "a.txt", "where?", RESULT)
+        store.set_feedback(turn_id, "wrong")
+        assert [(t.question, t.feedback) for t in store.turns(tmp_path / "a.txt")] == [("where?", "wrong")]
+    finally:
+        store.close()
+
+
+def test_moving_aside_takes_the_wal_and_shared_memory_files_along_and_never_overwrites(tmp_path):
+    db = tmp_path / "history.sqlite3"
+    for round_ in ("first", "second"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").write_text(f"{round_}{suffix}")
+        moved = _move_aside(db)
+        for suffix in ("", "-wal", "-shm"):
+            assert Path(f"{moved}{suffix}").read_text() == f"{round_}{suffix}"
+            assert not Path(f"{db}{suffix}").exists()
+    assert len(list(tmp_path.glob("history.sqlite3.corrupt-*"))) == 6
+
+
+def test_a_healthy_database_is_opened_as_it_is(tmp_path):
+    db = tmp_path / "history.sqlite3"
+    first = ConversationStore(db)
+    first.add_turn(tmp_path / "a.txt", "where?", RESULT)
+    first.close()
+    store, notice = ConversationStore.open_or_recover(db)
+    try:
+        assert notice is None and [t.question for t in store.turns(tmp_path / "a.txt")] == ["where?"]
+        assert list(tmp_path.glob("*.corrupt-*")) == []
+    finally:
+        store.close()
+
+
+def test_a_store_that_cannot_be_created_raises_instead_of_moving_files(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the history directory should be")
+    with pytest.raises((sqlite3.Error, OSError)):
+        ConversationStore.open_or_recover(blocker / "history.sqlite3")
+    assert blocker.read_text() == "a file where the history directory should be"
+
+
+# --- the app survives store failures -----------------------------------------------------------------------------
+SIZE = (120, 36)
+TEXT = "The cat sat on the mat.\n\nThe dog ran in the park.\n"
+
+
+@pytest.fixture
+def doc(tmp_path) -> Path:
+    Settings(threshold=0.0).save()  # tiny random models have low confidence: let every answer through
+    p = tmp_path / "notes.txt"
+    p.write_text(TEXT, encoding="utf-8")
+    return p
+
+
+async def _ask(app, pilot, question: str) -> AnswerCard:
+    await pilot.click("#question")
+    await pilot.press(*question)
+    await pilot.press("enter")
+    await settle(app, pilot)
+    await wait_until(pilot, lambda: app.screen.query(AnswerCard).last().result is not None, timeout=30)
+    return app.screen.query(AnswerCard).last()
+
+
+def _warnings(app) -> list[str]:
+    return [n.message for n in app._notifications if n.severity == "warning"]
+
+
+async def test_store_errors_are_warnings_and_the_answer_still_appears(tiny_model_dir, doc, tmp_path, monkeypatch):
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    for method in ("add_turn", "turns", "set_feedback", "clear"):
+        monkeypatch.setattr(ConversationStore, method, locked)
+    app = AssistantApp(document_path=doc, model=str(tiny_model_dir), store_path=tmp_path / "h" / "history.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.screen.indexed is not None and len(_warnings(app)) == 1  # restoring the history failed
+        card = await _ask(app, pilot, "where did the cat sit?")
+        assert card.result["answers"] and card.turn_id is None
+        assert app.is_running and len(_warnings(app)) == 2
+        assert "database is locked" in _warnings(app)[-1]
+        app.action_export_conversation()
+        app.chat.clear_conversation()
+        await pilot.pause()
+        assert app.is_running and len(_warnings(app)) == 4
+
+
+async def test_a_corrupt_history_file_is_moved_aside_with_a_warning(tiny_model_dir, doc, tmp_path):
+    db = tmp_path / "h" / "history.sqlite3"
+    db.parent.mkdir()
+    db.write_bytes(random.Random(1).randbytes(4096))
+    app = AssistantApp(document_path=doc, model=str(tiny_model_dir), store_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        [moved] = db.parent.glob("history.sqlite3.corrupt-*")
+        [warning] = _warnings(app)
+        assert str(moved) in warning
+        card = await _ask(app, pilot, "where did the cat sit?")
+        assert card.turn_id is not None and app.store.turns(doc)[0].question == "where did the cat sit?"
+
+
+async def test_without_a_usable_history_the_app_answers_and_warns_once(tiny_model_dir, doc, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    app = AssistantApp(document_path=doc, model=str(tiny_model_dir), store_path=blocker / "history.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.store is None and app.is_running
+        card = await _ask(app, pilot, "where did the cat sit?")
+        assert card.result["answers"] and card.turn_id is None
+        [warning] = _warnings(app)
+        assert str(blocker) in warning

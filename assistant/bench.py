@@ -19,7 +19,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assistant.documents import Document, load_document
+from assistant.core.documents import Document, load_document
+from assistant.core.random_model import random_distilbert
 
 _SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "shi", "po", "ve", "den", "mar", "tel", "quin", "sor", "bra")
 
@@ -45,25 +46,6 @@ def synthetic_document(words: int, seed: int = 0) -> str:
     return "\n\n".join(paragraphs)
 
 
-def _random_distilbert(directory: Path, text: str) -> Path:
-    from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertTokenizer
-
-    words = sorted({w.strip(".,;:!?\"'()").lower() for w in text.split()} - {""})
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    chars = [chr(c) for c in range(33, 127)]
-    vocab: dict[str, int] = {}
-    for tok in specials + chars + [f"##{c}" for c in chars] + words:
-        vocab.setdefault(tok, len(vocab))
-    config = DistilBertConfig()
-    for i in range(len(vocab), config.vocab_size):
-        vocab[f"[unused{i}]"] = i
-    tokenizer = DistilBertTokenizer(vocab=dict(list(vocab.items())[: config.vocab_size]))
-    model = DistilBertForQuestionAnswering(config)
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
-
-
 def _questions(text: str, n: int, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     sentences = [s for s in text.replace("\n", " ").split(". ") if len(s.split()) > 6]
@@ -86,7 +68,7 @@ def forward_floor_ms(model_dir: str, int8: bool, repeats: int = 5) -> dict[str, 
     """Median time of bare forward passes (1x384, 5x200, 8x256): the floor any reader pays on this machine."""
     import torch
 
-    from assistant.model_loading import load_reader
+    from assistant.core.model_loading import load_reader
 
     reader = load_reader(model_dir, device="cpu", quantize=int8)
     out = {}
@@ -109,8 +91,8 @@ def bench_reader(model_dir: str, document: Document, questions: list[str], int8:
     import transformers.models.distilbert.modeling_distilbert  # noqa: F401  (what any model load imports)
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer  # noqa: F401
 
-    from assistant.engine import QAEngine
-    from assistant.model_loading import load_reader
+    from assistant.core.engine import QAEngine
+    from assistant.core.model_loading import load_reader
 
     import_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
@@ -153,7 +135,7 @@ def retrieval_recall(squad_json: Path) -> list[dict]:
     """Recall of the gold answer span in the text read, over the answerable questions of a SQuAD file."""
     from dataclasses import replace
 
-    from assistant.engine import EngineSettings, index_document
+    from assistant.core.engine import EngineSettings, index_document
 
     data = json.loads(squad_json.read_text(encoding="utf-8"))
     contexts: list[str] = []
@@ -208,7 +190,7 @@ def run_bench(args: argparse.Namespace) -> int:
     document = load_document(args.document) if text is None else Document.from_text(text)
     questions = _questions(document.text, args.questions)
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model or str(_random_distilbert(Path(tmp) / "distilbert-random", document.text))
+        model_dir = args.model or str(random_distilbert(Path(tmp) / "distilbert-random", document.text))
         rows = [_in_fresh_process(bench_reader, model_dir, document, questions, int8) for int8 in (False, True)]
         floors = {("int8" if i else "fp32"): _in_fresh_process(forward_floor_ms, model_dir, i) for i in (False, True)}
     table = Table(title=f"Reader on a {len(document.text.split()):,}-word document, {len(questions)} questions")

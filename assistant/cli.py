@@ -9,7 +9,8 @@ import time
 from collections.abc import Iterator, Sequence
 
 from assistant import __version__
-from assistant.errors import OneLineArgumentParser, UserError, run_guarded
+from assistant.core.errors import UserError
+from assistant.guard import OneLineArgumentParser, run_guarded
 
 EPILOG = """commands:
   assistant                      open the chat app (same as `assistant chat`)
@@ -140,10 +141,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from assistant.documents import load_document
-    from assistant.engine import EngineSettings, QAEngine
-    from assistant.model_loading import load_reader, resolve_model
+    from assistant.core.documents import load_document
+    from assistant.core.engine import EngineSettings, QAEngine
+    from assistant.core.model_loading import load_reader
     from assistant.rendering import answer_panel
+    from assistant.settings import resolve_model
 
     if args.top_k < 1:
         raise UserError("--top-k must be at least 1.")
@@ -183,7 +185,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     """List runs (a killed run shows as interrupted, with how to resume it) or make one the active reader."""
     from rich.console import Console
 
-    from assistant.runs import activate, list_runs
+    from assistant.runs.registry import activate, list_runs
     from assistant.tables import runs_table
 
     if args.action == "activate":
@@ -222,7 +224,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from assistant.tui.app import AssistantApp
 
     if args.path:
-        from assistant.documents import load_document
+        from assistant.core.documents import load_document
 
         load_document(args.path)  # fail fast, before the screen opens
     app = AssistantApp(document_path=args.path, model=args.model, device=args.device, int8=args.int8)

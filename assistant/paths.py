@@ -8,9 +8,6 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "doc-assistant"
-DEFAULT_READER = "distilbert/distilbert-base-uncased-distilled-squad"
-DEFAULT_BASE = "distilbert/distilbert-base-uncased"
-DEFAULT_DATASET = "rajpurkar/squad"
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 

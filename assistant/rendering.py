@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.text import Text
 
-from assistant.engine import AskResult
+from assistant.core.engine import AskResult
 
 
 def answer_panel(result: AskResult, document_name: str) -> Panel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from assistant.runs import RunInfo
+from assistant.runs.registry import RunInfo
 
 
 def _fmt(value: float | None) -> str:

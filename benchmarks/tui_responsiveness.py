@@ -68,7 +68,8 @@ class Ticker:
 
 
 async def stalls(tmp: Path) -> dict[str, float]:
-    from assistant.bench import _random_distilbert, synthetic_document
+    from assistant.bench import synthetic_document
+    from assistant.core.random_model import random_distilbert
     from assistant.tui.app import AssistantApp
     from tests.helpers import save_tiny_model
     from tests.pilot import fill_train_form
@@ -77,7 +78,7 @@ async def stalls(tmp: Path) -> dict[str, float]:
     text = synthetic_document(130_000)
     doc = tmp / "long.txt"
     doc.write_text(text, encoding="utf-8")
-    model = _random_distilbert(tmp / "distilbert", text)
+    model = random_distilbert(tmp / "distilbert", text)
     base = save_tiny_model(tmp / "tiny", VOCAB, dim=64, layers=2, heads=4, max_positions=128)
     data = write_jsonl(tmp / "train.jsonl", make_examples(400))
     app = AssistantApp(

@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.errors import DataError
+from assistant.core.errors import DataError
+from assistant.squad import metric as metrics
+from assistant.squad.formats import load_data
 from tests.bad_inputs import Outcome, assert_one_line_failure, assistant, run_entry
-from trainer import metrics
-from trainer.data import load_data
+from trainer import metrics as metrics_cli
 
 CONTEXT = "The Normans were in Normandy. They gave their name to Normandy, a region in France."
 ANSWER = {"text": "Normandy", "answer_start": 20}
@@ -235,7 +236,7 @@ def _eval(capsys: pytest.CaptureFixture[str], model: Path, data: Path, *extra: s
 
 
 def _metrics(capsys: pytest.CaptureFixture[str], data: Path, preds: Path, *extra: str) -> Outcome:
-    return run_entry(capsys, metrics.main, [str(data), str(preds), *extra])
+    return run_entry(capsys, metrics_cli.main, [str(data), str(preds), *extra])
 
 
 # ---------------------------------------------------------------- the corpus, three ways
@@ -440,7 +441,7 @@ def test_eval_output_is_checked_before_the_model_loads(
     monkeypatch: pytest.MonkeyPatch,
     where: str,
 ) -> None:
-    from assistant import model_loading
+    from assistant.core import model_loading
 
     def no_loading(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the model was loaded before --output was checked")

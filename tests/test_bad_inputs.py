@@ -329,8 +329,8 @@ def test_json_records_stay_one_line_with_unicode_line_separators(tmp_path, tiny_
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(max_size=4096))
 def test_any_bytes_load_as_text_or_fail_in_one_sentence(raw, tmp_path):
-    from assistant.documents import load_document
-    from assistant.errors import DocumentError
+    from assistant.core.documents import load_document
+    from assistant.core.errors import DocumentError
 
     p = tmp_path / "fuzz.txt"
     p.write_bytes(raw)

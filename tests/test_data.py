@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from assistant.errors import DataError
-from assistant.reader import WindowSettings
+from assistant.core.errors import DataError
+from assistant.core.reader import WindowSettings
+from assistant.squad.annotations import write_annotation
+from assistant.squad.formats import Answer, QAExample, load_data
+from assistant.squad.validate import align_answer, validate
 from tests.helpers import build_tokenizer
-from trainer.data import Answer, QAExample, load_data, write_annotation
 from trainer.features import LabelCheck, check_labels, require_good_labels, training_features
-from trainer.validate import align_answer, validate
 
 CONTEXT = "The Normans were in Normandy. They gave their name to Normandy, a region in France."
 

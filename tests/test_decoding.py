@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.decoding import DecodeSettings, WindowLogits, decode, snap_to_words
+from assistant.core.decoding import DecodeSettings, WindowLogits, decode, snap_to_words
 
 NEG = -10.0
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from assistant.documents import load_document
-from assistant.errors import DocumentError
+from assistant.core.documents import load_document
+from assistant.core.errors import DocumentError
 
 
 def test_utf8_text_matches_python_text_mode(tmp_path):

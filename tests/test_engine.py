@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.decoding import DecodeSettings
-from assistant.documents import Document
-from assistant.engine import EngineSettings, QAEngine
-from assistant.model_loading import load_reader
-from assistant.passages import split_passages
-from assistant.reader import Context, WindowSettings
+from assistant.core.decoding import DecodeSettings
+from assistant.core.documents import Document
+from assistant.core.engine import EngineSettings, QAEngine
+from assistant.core.model_loading import load_reader
+from assistant.core.passages import split_passages
+from assistant.core.reader import Context, WindowSettings
 
 ANSWER_ALL = DecodeSettings(allow_null=False, min_confidence=0.0, top_k=3)
 
@@ -78,7 +78,7 @@ def test_long_question_is_truncated_not_crashing(reader):
 
 
 def test_empty_question_is_a_user_error(reader):
-    from assistant.errors import UserError
+    from assistant.core.errors import UserError
 
     engine = QAEngine(reader)
     indexed = engine.index(Document.from_text("The cat sat on the mat."))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from trainer.metrics import compute
+from assistant.squad.metric import compute
 
 
 def test_articles_punctuation_and_case_are_ignored():

@@ -16,19 +16,12 @@ from pathlib import Path
 import pytest
 from safetensors.torch import save_file
 
-from assistant.errors import UserError
-from assistant.model_loading import resolve_model
-from assistant.paths import DEFAULT_READER
-from assistant.runs import (
-    HEARTBEAT_STALE_S,
-    RunStatus,
-    active_run_name,
-    active_run_path,
-    list_runs,
-    load_run,
-)
+from assistant.core.defaults import DEFAULT_READER
+from assistant.core.errors import UserError
+from assistant.runs.directory import RunDirectory, history_from_events, resumable_checkpoint
+from assistant.runs.registry import HEARTBEAT_STALE_S, RunStatus, active_run_name, active_run_path, list_runs, load_run
+from assistant.settings import resolve_model
 from tests.bad_inputs import Outcome, assert_one_line_failure, assistant
-from trainer.run_dir import RunDirectory, history_from_events, resumable_checkpoint
 from trainer.train import TrainConfig, run_training
 
 # --- fixtures -------------------------------------------------------------------------------------------------

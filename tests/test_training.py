@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main as assistant_main
-from assistant.runs import active_run_name, list_runs
+from assistant.runs.registry import active_run_name, list_runs
 from tests.helpers import save_tiny_model
 from tests.synthetic import VOCAB, make_examples, write_jsonl
 from trainer.train import TrainConfig, freeze_layers, run_training
@@ -291,9 +291,9 @@ def test_distillation_from_a_teacher_trains(trained_run, tiny_base, synthetic_fi
 
 def test_evaluation_on_real_squad_v2_reports_has_and_no_answer(squad_sample, tiny_model_dir):
     """The real SQuAD 2.0 sample goes through the reader's decoder and the v2 metric end to end."""
-    from assistant.model_loading import load_reader
-    from trainer.data import load_data
-    from trainer.evaluation import evaluate_reader, predict
+    from assistant.core.model_loading import load_reader
+    from assistant.squad.evaluation import evaluate_reader, predict
+    from assistant.squad.formats import load_data
 
     data = load_data(str(squad_sample))
     reader = load_reader(str(tiny_model_dir), device="cpu")

@@ -210,7 +210,7 @@ async def test_training_from_the_menu_shows_progress_and_offers_the_new_reader(t
         assert "loss" in str(screen.query_one("#train-figures").content)
         await pilot.click("#yes")
         await settle(app, pilot)
-        from assistant.runs import active_run_name
+        from assistant.runs.registry import active_run_name
 
         assert active_run_name() and active_run_name().startswith("tui-")
         assert app.engine is not None

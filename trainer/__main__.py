@@ -2,7 +2,7 @@
 
 import sys
 
-from assistant.errors import run_guarded
+from assistant.guard import run_guarded
 from trainer.cli import main
 
 sys.exit(run_guarded(lambda: main()))

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from assistant.bench import _random_distilbert
-from assistant.model_loading import load_pretrained
-from assistant.reader import WindowSettings
-from trainer.data import Answer, QAExample
+from assistant.core.model_loading import load_pretrained
+from assistant.core.random_model import random_distilbert
+from assistant.core.reader import WindowSettings
+from assistant.squad.formats import Answer, QAExample
 from trainer.features import training_features
 
 _WORDS = [f"w{i}" for i in range(3000)]
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         text = " ".join(_WORDS) + " " + " ".join(e.question for e in examples[:50])
-        model_dir = _random_distilbert(Path(tmp) / "m", text)
+        model_dir = random_distilbert(Path(tmp) / "m", text)
         for notebook in (False, True):
             if args.only and args.only != ("notebook" if notebook else "ours"):
                 continue

@@ -9,7 +9,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from trainer.run_dir import RunDirectory
+from assistant.runs.directory import RunDirectory
 
 EventSink = Callable[[dict[str, Any]], None]
 

@@ -14,9 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from assistant.errors import OneLineArgumentParser, UserError
-from assistant.paths import DEFAULT_BASE, DEFAULT_DATASET
-from assistant.runs import RunStatus
+from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
+from assistant.core.errors import UserError
+from assistant.guard import OneLineArgumentParser
+from assistant.runs.registry import RunStatus
 from trainer.train import TrainConfig, run_training
 
 DESCRIPTION = """Fine-tune an extractive QA reader (DistilBERT by default) on SQuAD-format data.
@@ -111,14 +112,14 @@ class ProgressView:
         if phase == "eval" and event.get("f1") is not None:
             self.console.log(f"EM {event['exact_match']:.2f}  F1 {event['f1']:.2f}")
         if phase == "prepare" and "report" in event:
-            from trainer.validate import DataReport
+            from assistant.squad.validate import DataReport
 
             self.console.print(DataReport(**event["report"]).table("training data"))
 
 
 def _check_local_models(config: TrainConfig) -> None:
     """Refuse an unusable or unsafe local --base/--teacher folder before any progress is shown."""
-    from assistant.model_loading import check_model_directory
+    from assistant.core.model_loading import check_model_directory
 
     for ref in (config.base_model, config.teacher):
         if ref and Path(ref).expanduser().is_dir():
@@ -158,10 +159,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
 
 def run_eval_command(args: argparse.Namespace) -> int:
     """`assistant eval`: EM/F1 of a reader on SQuAD-format data, printed and saved."""
-    from assistant.model_loading import load_reader, resolve_model
-    from trainer.data import load_data
-    from trainer.evaluation import check_output_path, evaluate_reader, save_result, unique_ids
-    from trainer.validate import require_evaluable, validate
+    from assistant.core.model_loading import load_reader
+    from assistant.settings import resolve_model
+    from assistant.squad.evaluation import check_output_path, evaluate_reader, save_result, unique_ids
+    from assistant.squad.formats import load_data
+    from assistant.squad.validate import require_evaluable, validate
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be a positive whole number, not {args.limit}.")
@@ -200,6 +202,6 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    from assistant.errors import run_guarded
+    from assistant.guard import run_guarded
 
     sys.exit(run_guarded(lambda: main()))

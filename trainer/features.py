@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.errors import DataError
-from assistant.reader import WindowSettings, tokenize_windows, truncate_question
-from trainer.data import QAExample
+from assistant.core.errors import DataError
+from assistant.core.reader import WindowSettings, tokenize_windows, truncate_question
+from assistant.squad.formats import QAExample
 
 MIN_LABEL_ACCURACY = 0.99
 

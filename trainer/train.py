@@ -24,15 +24,11 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from assistant.errors import UserError
-from assistant.paths import DEFAULT_BASE, DEFAULT_DATASET, models_dir
-from assistant.reader import Reader, WindowSettings
-from assistant.runs import RunStatus, is_number, load_run
-from trainer.callbacks import EpochEvaluation, EventSink, LossSanity, ProgressEvents, TrainingStopped
-from trainer.data import LoadedData, QAExample, load_data
-from trainer.evaluation import evaluate_reader
-from trainer.features import check_labels, require_good_labels, training_features
-from trainer.run_dir import (
+from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
+from assistant.core.errors import UserError
+from assistant.core.reader import Reader, WindowSettings
+from assistant.paths import models_dir
+from assistant.runs.directory import (
     Heartbeat,
     RunDirectory,
     default_run_name,
@@ -41,7 +37,12 @@ from trainer.run_dir import (
     model_card,
     resumable_checkpoint,
 )
-from trainer.validate import DataReport, validate
+from assistant.runs.registry import RunStatus, is_number, load_run
+from assistant.squad.evaluation import evaluate_reader
+from assistant.squad.formats import LoadedData, QAExample, load_data
+from assistant.squad.validate import DataReport, validate
+from trainer.callbacks import EpochEvaluation, EventSink, LossSanity, ProgressEvents, TrainingStopped
+from trainer.features import check_labels, require_good_labels, training_features
 
 MIN_MAX_LENGTH = 32
 """Shorter windows leave a question of a few tokens and almost no context."""
@@ -211,7 +212,7 @@ def _device(config: TrainConfig) -> str:
 
 
 def _load_base(ref: str, attn: str = "sdpa"):
-    from assistant.model_loading import load_pretrained
+    from assistant.core.model_loading import load_pretrained
 
     return load_pretrained(ref, attn_implementation=attn)
 
@@ -724,7 +725,7 @@ class _Session:
         finished = time.strftime("%Y-%m-%dT%H:%M:%S")
         run.set_status(RunStatus.COMPLETED, finished_at=finished, wall_time_s=metrics["wall_time_s"])
         if config.activate and run.writer:
-            from assistant.runs import activate
+            from assistant.runs.registry import activate
 
             activate(run.path.name, run.path.parent)
         scores = {"exact_match": final_eval.get("exact_match"), "f1": final_eval.get("f1")}
@@ -736,7 +737,7 @@ def _int8_eval(model, tokenizer, eval_examples, version_2, config, float_eval, e
     """F1 of the dynamic-int8 CPU reader against the float model, on the same questions."""
     import copy
 
-    from assistant.model_loading import quantize_int8
+    from assistant.core.model_loading import quantize_int8
 
     emit("eval", message="measuring dynamic int8 on CPU")
     cpu_model = copy.deepcopy(model).float().to("cpu")

@@ -81,7 +81,7 @@ class AssistantApp(App):
         self.install_screen(ChatScreen(self.document_path), "chat")
         self.install_screen(TrainScreen(), "train")
         self.push_screen("chat")
-        self.call_after_refresh(self.load_model, self.cli_model or self.settings.model or None)
+        self.call_after_refresh(self.load_model, self.cli_model)
 
     def watch_theme(self, theme: str) -> None:
         """Remember a theme picked from the palette."""
@@ -92,19 +92,20 @@ class AssistantApp(App):
     # --- the reader model -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="model")
     def load_model(self, ref: str | None) -> None:
-        from assistant.errors import UserError
-        from assistant.model_loading import load_reader, resolve_model
+        from assistant.core.errors import UserError
+        from assistant.core.model_loading import load_reader
+        from assistant.settings import resolve_model
 
         self.model_status = "loading model…"
-        choice = resolve_model(ref)
+        choice = resolve_model(ref, self.settings)
         t0 = time.perf_counter()
         try:
             reader = load_reader(choice.ref, device=self.device, quantize=self.int8 or self.settings.int8)
         except UserError as exc:
             self.post_message(ModelFailed(str(exc)))
             return
-        from assistant.engine import QAEngine
-        from assistant.runs import load_run
+        from assistant.core.engine import QAEngine
+        from assistant.runs.registry import load_run
 
         engine = QAEngine(reader, load_model_ms=(time.perf_counter() - t0) * 1000)
         em = f1 = None
@@ -132,8 +133,8 @@ class AssistantApp(App):
         self.notify(message.error, title="No reader model", severity="error", timeout=12)
 
     def activate_run(self, name: str) -> None:
-        from assistant.errors import UserError
-        from assistant.runs import activate
+        from assistant.core.errors import UserError
+        from assistant.runs.registry import activate
 
         try:
             info = activate(name)

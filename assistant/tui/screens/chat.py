@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
-from assistant.errors import UserError
+from assistant.core.errors import UserError
 from assistant.store import STORE_ERRORS
 from assistant.tui.gc_tuning import freeze_heap
 from assistant.tui.messages import (
@@ -107,14 +107,14 @@ class ChatScreen(Screen):
 
     @work(thread=True, exclusive=True, group="index")
     def _index_document(self, path: Path) -> None:
-        from assistant.documents import load_document
+        from assistant.core.documents import load_document
 
         try:
             document = load_document(path)
         except UserError as exc:
             self.post_message(DocumentFailed(path, str(exc)))
             return
-        from assistant.engine import EngineSettings, index_document
+        from assistant.core.engine import EngineSettings, index_document
 
         indexed = index_document(
             document, EngineSettings(), progress=lambda stage, f: self.post_message(IndexProgress(stage, f))
@@ -284,9 +284,9 @@ class ChatScreen(Screen):
         self._save_annotation(card.question, *span)
 
     def _save_annotation(self, question: str, start: int, end: int) -> None:
-        from assistant.passages import paragraph_spans
+        from assistant.core.passages import paragraph_spans
         from assistant.paths import annotations_path
-        from trainer.data import write_annotation
+        from assistant.squad.annotations import write_annotation
 
         text = self.indexed.document.text
         while start < end and text[start].isspace():

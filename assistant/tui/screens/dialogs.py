@@ -10,8 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
-from assistant.paths import DEFAULT_READER
-from assistant.runs import list_runs
+from assistant.core.defaults import DEFAULT_READER
+from assistant.runs.registry import list_runs
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}

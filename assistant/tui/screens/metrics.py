@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
-from assistant.runs import RunInfo, list_runs
+from assistant.runs.registry import RunInfo, list_runs
 
 REFERENCES = [
     ("DistilBERT (published)", "distilbert-base-uncased", "SQuAD v1.1", 77.7, 85.8),

@@ -12,7 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Log, ProgressBar, Select, Static
 
-from assistant.paths import DEFAULT_BASE, DEFAULT_DATASET, annotations_path, models_dir
+from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
+from assistant.paths import annotations_path, models_dir
 from assistant.tui.messages import TrainingEvent, TrainingFinished, TrainingLog
 from assistant.tui.training_process import TrainingProcess
 

@@ -5,41 +5,19 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from assistant.errors import ModelUnavailableError
-from assistant.paths import DEFAULT_READER
-from assistant.reader import Reader, WindowSettings
-from assistant.runs import active_run_path
+from assistant.core.defaults import DEFAULT_READER
+from assistant.core.errors import ModelUnavailableError
+from assistant.core.reader import Reader, WindowSettings
 
 _HOW_TO_GET_ONE = (
     "train one with `assistant train`, pass --model with a local checkpoint directory, "
     "or run once with network access to download {default}"
 )
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    ref: str
-    source: str
-    """Which rule picked it: --model, ASSISTANT_MODEL, active run, or default."""
-
-
-def resolve_model(cli_model: str | None = None) -> ModelChoice:
-    """``--model``, then ``ASSISTANT_MODEL``, then the active run in ``models/``, then the hub default."""
-    if cli_model:
-        return ModelChoice(cli_model, "--model")
-    env = os.environ.get("ASSISTANT_MODEL")
-    if env:
-        return ModelChoice(env, "ASSISTANT_MODEL")
-    active = active_run_path()
-    if active is not None:
-        return ModelChoice(str(active), "active run")
-    return ModelChoice(DEFAULT_READER, "default")
 
 
 def pick_device(requested: str | None = None) -> torch.device:

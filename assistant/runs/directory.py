@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from assistant import atomic
-from assistant.runs import HEARTBEAT_INTERVAL_S, RunStatus, is_number, read_json_object
+from assistant.runs.registry import HEARTBEAT_INTERVAL_S, RunStatus, is_number, read_json_object
 
 
 def git_commit() -> str | None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):

@@ -8,7 +8,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.errors import DocumentError
+from assistant.core.errors import DocumentError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 """Largest document accepted by default; settable with ASSISTANT_MAX_DOCUMENT_BYTES or max_bytes."""

@@ -11,11 +11,11 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from assistant.decoding import DecodeSettings, decode
-from assistant.documents import Document
-from assistant.passages import Passage, SentenceIndex, paragraph_spans, split_passages
-from assistant.reader import Context, Reader
-from assistant.retrieval import ContextualRetriever
+from assistant.core.decoding import DecodeSettings, decode
+from assistant.core.documents import Document
+from assistant.core.passages import Passage, SentenceIndex, paragraph_spans, split_passages
+from assistant.core.reader import Context, Reader
+from assistant.core.retrieval import ContextualRetriever
 
 ProgressCallback = Callable[[str, float], None]
 

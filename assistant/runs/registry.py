@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import atomic
-from assistant.errors import UserError
+from assistant.core.errors import UserError
 from assistant.paths import models_dir
 
 ACTIVE_FILE = "ACTIVE"

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from assistant.decoding import WindowLogits
-from assistant.errors import UserError
+from assistant.core.decoding import WindowLogits
+from assistant.core.errors import UserError
 
 
 @dataclass(frozen=True)

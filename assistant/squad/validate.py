@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from rich.table import Table
 
-from assistant.errors import DataError
-from assistant.reader import WindowSettings
-from trainer.data import Answer, LoadedData, QAExample
+from assistant.core.errors import DataError
+from assistant.core.reader import WindowSettings
+from assistant.squad.formats import Answer, LoadedData, QAExample
 
 REPAIR_RADIUS = 200
 """How far (in characters) from ``answer_start`` a misaligned answer text is looked for."""

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.decoding import DecodeSettings, decode
-from assistant.errors import UserError
-from assistant.reader import Context, Reader
-from trainer.data import QAExample
-from trainer.metrics import compute
+from assistant.core.decoding import DecodeSettings, decode
+from assistant.core.errors import UserError
+from assistant.core.reader import Context, Reader
+from assistant.squad.formats import QAExample
+from assistant.squad.metric import compute
 
 
 def predict(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import DataError
+from assistant.core.errors import DataError
 
 MAX_ANSWER_START = 2**31 - 1
 """Offsets past this are positions in no real context (and would overflow int32 label tensors)."""
@@ -406,24 +406,3 @@ def load_data(source: str, split: str = "train") -> LoadedData:
     if path.exists() or path.suffix.lower() in (".json", ".jsonl", ".csv", ".ndjson") or source.startswith((".", "/")):
         return load_local(path)
     return load_hub(source, split)
-
-
-def write_annotation(
-    path: Path, question: str, context: str, answer_text: str, answer_start: int, source: str = ""
-) -> None:
-    """Append a user's correction as a SQuAD-format JSONL row that `--data` can read."""
-    from assistant.atomic import append_jsonl
-
-    if context[answer_start : answer_start + len(answer_text)] != answer_text:
-        raise DataError("The annotated answer does not match the document text at its position.")
-    digest = hashlib.sha1(f"{question}\n{answer_start}\n{context}".encode()).hexdigest()[:12]
-    append_jsonl(
-        path,
-        {
-            "id": f"note-{digest}",
-            "title": source,
-            "question": question,
-            "context": context,
-            "answers": {"text": [answer_text], "answer_start": [answer_start]},
-        },
-    )

@@ -1,7 +1,7 @@
-"""Errors a user can act on, and the guard that turns any failure into one line on stderr.
+"""The guard of every command: any failure becomes one line on stderr and a non-zero exit.
 
-The CLI and the TUI show a ``UserError``'s message as one sentence, never a traceback. Anything else
-that escapes a command is reported in one line too (with ``ASSISTANT_DEBUG=1`` for the traceback).
+A ``UserError``'s message is shown as is; anything else that escapes a command is reported in one
+line too (``ASSISTANT_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -12,25 +12,11 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
+from assistant.core.errors import UserError
+
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 EXIT_INTERRUPTED = 130
-
-
-class UserError(Exception):
-    """A problem with the user's input or setup, explained in one sentence."""
-
-
-class DocumentError(UserError):
-    """The document could not be read as text."""
-
-
-class ModelUnavailableError(UserError):
-    """No reader model could be loaded."""
-
-
-class DataError(UserError):
-    """Training or evaluation data could not be read."""
 
 
 def one_line(text: str, limit: int = 600) -> str:

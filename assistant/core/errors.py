@@ -1,0 +1,17 @@
+"""Errors a user can act on: the CLI and the TUI show their message as one sentence, never a traceback."""
+
+
+class UserError(Exception):
+    """A problem with the user's input or setup, explained in one sentence."""
+
+
+class DocumentError(UserError):
+    """The document could not be read as text."""
+
+
+class ModelUnavailableError(UserError):
+    """No reader model could be loaded."""
+
+
+class DataError(UserError):
+    """Training or evaluation data could not be read."""

@@ -18,11 +18,12 @@ from safetensors.torch import save_file
 
 from assistant.core.defaults import DEFAULT_READER
 from assistant.core.errors import UserError
+from assistant.runs.config import TrainConfig
 from assistant.runs.directory import RunDirectory, history_from_events, resumable_checkpoint
 from assistant.runs.registry import HEARTBEAT_STALE_S, RunStatus, active_run_name, active_run_path, list_runs, load_run
 from assistant.settings import resolve_model
 from tests.bad_inputs import Outcome, assert_one_line_failure, assistant
-from trainer.train import TrainConfig, run_training
+from trainer.train import run_training
 
 # --- fixtures -------------------------------------------------------------------------------------------------
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main as assistant_main
+from assistant.runs.config import TrainConfig
 from assistant.runs.registry import active_run_name, list_runs
 from tests.helpers import save_tiny_model
 from tests.synthetic import VOCAB, make_examples, write_jsonl
-from trainer.train import TrainConfig, freeze_layers, run_training
+from trainer.train import freeze_layers, run_training
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
 from assistant.core.errors import UserError
 from assistant.guard import OneLineArgumentParser
+from assistant.runs.config import TrainConfig
 from assistant.runs.registry import RunStatus
-from trainer.train import TrainConfig, run_training
+from trainer.train import run_training
 
 DESCRIPTION = """Fine-tune an extractive QA reader (DistilBERT by default) on SQuAD-format data.
 

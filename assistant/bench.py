@@ -14,7 +14,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -56,11 +58,11 @@ def _questions(text: str, n: int, seed: int = 1) -> list[str]:
     return out
 
 
-def _median(values: list[float]) -> float:
+def _median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _p90(values: list[float]) -> float:
+def _p90(values: Sequence[float]) -> float:
     return sorted(values)[max(0, int(len(values) * 0.9) - 1)] if values else float("nan")
 
 
@@ -71,10 +73,10 @@ def forward_floor_ms(model_dir: str, int8: bool, repeats: int = 5) -> dict[str, 
     from assistant.core.model_loading import load_reader
 
     reader = load_reader(model_dir, device="cpu", quantize=int8)
-    out = {}
+    out: dict[str, float] = {}
     for batch, length in ((1, 384), (5, 200), (8, 256)):
         ids = torch.randint(1000, 2000, (batch, length))
-        times = []
+        times: list[float] = []
         with torch.inference_mode():
             reader.model(input_ids=ids)
             for _ in range(repeats):
@@ -85,7 +87,9 @@ def forward_floor_ms(model_dir: str, int8: bool, repeats: int = 5) -> dict[str, 
     return out
 
 
-def bench_reader(model_dir: str, document: Document, questions: list[str], int8: bool, repeats: int = 3) -> dict:
+def bench_reader(
+    model_dir: str, document: Document, questions: list[str], int8: bool, repeats: int = 3
+) -> dict[str, Any]:
     """Runs in a fresh process, so that first load and peak memory are what a user's process sees."""
     t0 = time.perf_counter()
     import transformers.models.distilbert.modeling_distilbert  # noqa: F401  (what any model load imports)
@@ -99,14 +103,15 @@ def bench_reader(model_dir: str, document: Document, questions: list[str], int8:
     reader = load_reader(model_dir, device="cpu", quantize=int8)
     load_ms = (time.perf_counter() - t0) * 1000
     engine = QAEngine(reader)
-    index_times = []
+    index_times: list[float] = []
     indexed = None
     for _ in range(repeats):
         indexed = engine.index(document)
         index_times.append(indexed.index_ms)
     assert indexed is not None
     engine.ask(indexed, questions[0])  # warm-up
-    answer_ms, tokens = [], []
+    answer_ms: list[float] = []
+    tokens: list[int] = []
     for q in questions:
         result = engine.ask(indexed, q)
         answer_ms.append(result.timings["answer_ms"])
@@ -124,14 +129,17 @@ def bench_reader(model_dir: str, document: Document, questions: list[str], int8:
     }
 
 
-def _in_fresh_process(fn, *args):
+_T = TypeVar("_T")
+
+
+def _in_fresh_process(fn: Callable[..., _T], *args: Any) -> _T:
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(fn, args)
 
 
-def retrieval_recall(squad_json: Path) -> list[dict]:
+def retrieval_recall(squad_json: Path) -> list[dict[str, Any]]:
     """Recall of the gold answer span in the text read, over the answerable questions of a SQuAD file."""
     from dataclasses import replace
 
@@ -153,18 +161,21 @@ def retrieval_recall(squad_json: Path) -> list[dict]:
                 questions.append((qa["question"], golds))
     document = Document.from_text("\n\n".join(contexts))
     para_words = statistics.mean(len(c.split()) for c in contexts)
-    rows = []
+    rows: list[dict[str, Any]] = []
     configs = [("plain BM25, whole paragraphs", 10_000, 0.0), ("passages+paragraph", 40, 1.0)]
     for label, passage_words, weight in configs:
-        base = EngineSettings(passage_words=passage_words, paragraph_weight=weight)
+        ranking = EngineSettings(passage_words=passage_words, paragraph_weight=weight)
         for k in (3, 5, 8):
             budget = round(k * para_words)
-            settings = replace(base, read_words=budget if weight else 1)
+            settings = replace(ranking, read_words=budget if weight else 1)
             indexed = index_document(document, settings)
-            hits, words_read, ms = 0, [], []
+            hits = 0
+            words_read: list[int] = []
+            ms: list[float] = []
             for question, golds in questions:
                 t0 = time.perf_counter()
                 if weight == 0:
+                    assert indexed.retriever is not None  # read_words=1 always indexes
                     order, _ = indexed.retriever.ranked(question)
                     spans = [indexed.passages[i] for i in order[:k].tolist()]
                 else:
@@ -184,16 +195,8 @@ def retrieval_recall(squad_json: Path) -> list[dict]:
     return rows
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    console = Console()
-    text = None if args.document else synthetic_document(args.words)
-    document = load_document(args.document) if text is None else Document.from_text(text)
-    questions = _questions(document.text, args.questions)
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model or str(random_distilbert(Path(tmp) / "distilbert-random", document.text))
-        rows = [_in_fresh_process(bench_reader, model_dir, document, questions, int8) for int8 in (False, True)]
-        floors = {("int8" if i else "fp32"): _in_fresh_process(forward_floor_ms, model_dir, i) for i in (False, True)}
-    table = Table(title=f"Reader on a {len(document.text.split()):,}-word document, {len(questions)} questions")
+def _readers_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
     columns = (
         "precision",
         "import ms",
@@ -217,7 +220,35 @@ def run_bench(args: argparse.Namespace) -> int:
             f"{r['words_read_median']:.0f}",
             f"{r['peak_rss_mib']:.0f}",
         )
-    console.print(table)
+    return table
+
+
+def _recall_table(recall: list[dict[str, Any]], source: str) -> Table:
+    table = Table(title=f"Retrieval recall on {source}")
+    for col in ("ranking", "budget (k paragraphs)", "words read", "recall", "rank ms"):
+        table.add_column(col, justify="right")
+    for r in recall:
+        table.add_row(
+            r["ranking"],
+            str(r["k_paragraphs"]),
+            f"{r['words_read_mean']:.0f}",
+            f"{r['recall']:.3f}",
+            f"{r['rank_ms_median']:.2f}",
+        )
+    return table
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    console = Console()
+    text = None if args.document else synthetic_document(args.words)
+    document = load_document(args.document) if text is None else Document.from_text(text)
+    questions = _questions(document.text, args.questions)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = args.model or str(random_distilbert(Path(tmp) / "distilbert-random", document.text))
+        rows = [_in_fresh_process(bench_reader, model_dir, document, questions, int8) for int8 in (False, True)]
+        floors = {("int8" if i else "fp32"): _in_fresh_process(forward_floor_ms, model_dir, i) for i in (False, True)}
+    title = f"Reader on a {len(document.text.split()):,}-word document, {len(questions)} questions"
+    console.print(_readers_table(rows, title))
     for precision, floor in floors.items():
         console.print(f"forward-pass floor, {precision}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in floor.items()))
     console.print(
@@ -225,21 +256,10 @@ def run_bench(args: argparse.Namespace) -> int:
         " model load = safetensors to a ready reader; index: median of 3;"
         " answers: all questions after one warm-up; peak = max RSS of that process"
     )
-    report = {"document_words": len(document.text.split()), "readers": rows, "forward_floor_ms": floors}
+    report: dict[str, Any] = {"document_words": len(document.text.split()), "readers": rows, "forward_floor_ms": floors}
     if args.retrieval:
         recall = retrieval_recall(Path(args.retrieval))
-        rt = Table(title=f"Retrieval recall on {args.retrieval}")
-        for col in ("ranking", "budget (k paragraphs)", "words read", "recall", "rank ms"):
-            rt.add_column(col, justify="right")
-        for r in recall:
-            rt.add_row(
-                r["ranking"],
-                str(r["k_paragraphs"]),
-                f"{r['words_read_mean']:.0f}",
-                f"{r['recall']:.3f}",
-                f"{r['rank_ms_median']:.2f}",
-            )
-        console.print(rt)
+        console.print(_recall_table(recall, args.retrieval))
         report["retrieval"] = recall
     print(json.dumps(report), file=sys.stderr if sys.stdout.isatty() else sys.stdout)
     return 0

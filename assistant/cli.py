@@ -7,10 +7,14 @@ import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from assistant import __version__
 from assistant.core.errors import UserError
 from assistant.guard import OneLineArgumentParser, run_guarded
+
+if TYPE_CHECKING:
+    from assistant.core.engine import EngineSettings
 
 EPILOG = """commands:
   assistant                      open the chat app (same as `assistant chat`)
@@ -21,27 +25,38 @@ EPILOG = """commands:
   assistant models               list trained runs; `assistant models activate RUN`
   assistant bench                measure indexing, answer latency, model load and memory
 
-Model resolution: --model, then $ASSISTANT_MODEL, then the active run in models/, then the hub
-default distilbert/distilbert-base-uncased-distilled-squad.
+Model resolution: --model, then $ASSISTANT_MODEL, then settings.toml's `model`, then the active run
+in models/, then the hub default distilbert/distilbert-base-uncased-distilled-squad.
+`assistant ask` takes --top-k, --threshold and --int8 from settings.toml when the flag is not given.
 """
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
+def _add_model_options(p: argparse.ArgumentParser, int8_from_settings: bool = False) -> None:
     p.add_argument("--model", help="model directory or hub id (default: see `assistant --help`)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
-    p.add_argument("--int8", action="store_true", help="dynamic int8 quantization on CPU (faster, see README)")
+    if int8_from_settings:
+        p.add_argument(
+            "--int8",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="dynamic int8 quantization on CPU (faster, see README; default: settings.toml's int8, else off)",
+        )
+    else:
+        p.add_argument("--int8", action="store_true", help="dynamic int8 quantization on CPU (faster, see README)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineArgumentParser(
-        prog="assistant",
-        description="Ask questions about text documents; answers are exact spans found by a DistilBERT reader.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _positive_int(text: str) -> int:
+    """--limit 0 or -1 would silently evaluate everything or drop the last question."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
 
+
+def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     ask = sub.add_parser(
         "ask",
         help="answer questions about a document",
@@ -51,23 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("path", metavar="PATH", help="text file (.txt, .md, .rst, ...)")
     ask.add_argument("questions", metavar="QUESTION", nargs="+", help="question(s), or '-' for stdin")
-    _add_model_options(ask)
-    ask.add_argument("--top-k", type=int, default=3, help="answers per question (default: 3)")
+    _add_model_options(ask, int8_from_settings=True)
+    ask.add_argument(
+        "--top-k", type=int, default=None, help="answers per question (default: settings.toml's top_k, else 3)"
+    )
     ask.add_argument(
         "--threshold",
         type=float,
         default=None,
-        help="minimum confidence in [0, 1] for an answer (default: 0.1)",
+        help="minimum confidence in [0, 1] for an answer (default: settings.toml's threshold, else 0.1)",
     )
     ask.add_argument(
         "--read-words", type=int, default=None, help="words read per question in a long document (default: 490)"
     )
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
-    chat = sub.add_parser("chat", help="open the chat app", description="Open the terminal chat app.")
-    chat.add_argument("path", metavar="FILE", nargs="?", help="document to open at start")
-    _add_model_options(chat)
 
+def _add_eval(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     ev = sub.add_parser(
         "eval",
         help="evaluate a reader on SQuAD-format data",
@@ -75,27 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--model", help="model directory or hub id")
     ev.add_argument("--data", required=True, help="SQuAD JSON/JSONL/CSV file, or a hub dataset id")
-
-    def positive_int(text: str) -> int:
-        """--limit 0 or -1 would silently evaluate everything or drop the last question."""
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
-        return value
-
-    ev.add_argument("--limit", type=positive_int, default=None, help="evaluate the first N questions (N >= 1)")
+    ev.add_argument("--limit", type=_positive_int, default=None, help="evaluate the first N questions (N >= 1)")
     ev.add_argument("--device", default="auto")
     ev.add_argument("--int8", action="store_true")
     ev.add_argument("--output", help="where to save metrics JSON (default: the run's eval.json or stdout only)")
 
-    models = sub.add_parser("models", help="list runs or activate one", description="List trained runs in models/.")
-    models.add_argument("action", nargs="?", choices=["list", "activate"], default="list")
-    models.add_argument("run", nargs="?", help="run name for `activate`")
-    models.add_argument("--json", action="store_true")
 
+def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     bench = sub.add_parser(
         "bench",
         help="benchmark the reader on this machine",
@@ -111,6 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="also report passage recall on a SQuAD file (e.g. ../shared/data/squad2-dev-sample.json)",
     )
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="assistant",
+        description="Ask questions about text documents; answers are exact spans found by a DistilBERT reader.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_ask(sub)
+    chat = sub.add_parser("chat", help="open the chat app", description="Open the terminal chat app.")
+    chat.add_argument("path", metavar="FILE", nargs="?", help="document to open at start")
+    _add_model_options(chat)
+    _add_eval(sub)
+    models = sub.add_parser("models", help="list runs or activate one", description="List trained runs in models/.")
+    models.add_argument("action", nargs="?", choices=["list", "activate"], default="list")
+    models.add_argument("run", nargs="?", help="run name for `activate`")
+    models.add_argument("--json", action="store_true")
+    _add_bench(sub)
     sub.add_parser("train", help="fine-tune a reader (`assistant train --help`)", add_help=False)
     return parser
 
@@ -136,34 +157,41 @@ def _questions(raw: Sequence[str]) -> Iterator[str]:
             yield q
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def _ask_settings(args: argparse.Namespace, top_k: int, threshold: float) -> EngineSettings:
+    """Engine settings for `assistant ask`, after checking the values that came from flags."""
     from dataclasses import replace
 
-    from rich.console import Console
+    from assistant.core.engine import EngineSettings
 
-    from assistant.core.documents import load_document
-    from assistant.core.engine import EngineSettings, QAEngine
-    from assistant.core.model_loading import load_reader
-    from assistant.rendering import answer_panel
-    from assistant.settings import resolve_model
-
-    if args.top_k < 1:
+    if top_k < 1:
         raise UserError("--top-k must be at least 1.")
-    document = load_document(args.path)
+    if not 0.0 <= threshold <= 1.0:
+        raise UserError("--threshold must be between 0 and 1.")
     settings = EngineSettings()
-    decode = replace(settings.decode, top_k=args.top_k)
-    if args.threshold is not None:
-        if not 0.0 <= args.threshold <= 1.0:
-            raise UserError("--threshold must be between 0 and 1.")
-        decode = replace(decode, min_confidence=args.threshold)
-    settings = replace(settings, decode=decode)
+    settings = replace(settings, decode=replace(settings.decode, top_k=top_k, min_confidence=threshold))
     if args.read_words is not None:
         if args.read_words < 1:
             raise UserError("--read-words must be at least 1.")
         settings = replace(settings, read_words=args.read_words)
-    choice = resolve_model(args.model)
+    return settings
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from assistant.core.documents import load_document
+    from assistant.core.engine import QAEngine
+    from assistant.core.model_loading import load_reader
+    from assistant.rendering import answer_panel
+    from assistant.settings import Settings, resolve_model, resolve_reading
+
+    saved = Settings.load()
+    reading = resolve_reading(args.top_k, args.threshold, args.int8, saved)
+    settings = _ask_settings(args, reading.top_k, reading.threshold)
+    document = load_document(args.path)
+    choice = resolve_model(args.model, saved)
     t0 = time.perf_counter()
-    reader = load_reader(choice.ref, device=args.device, quantize=args.int8)
+    reader = load_reader(choice.ref, device=args.device, quantize=reading.int8)
     engine = QAEngine(reader, settings, load_model_ms=(time.perf_counter() - t0) * 1000)
     indexed = engine.index(document)
     console = Console()
@@ -185,8 +213,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     """List runs (a killed run shows as interrupted, with how to resume it) or make one the active reader."""
     from rich.console import Console
 
+    from assistant.rendering import runs_table
     from assistant.runs.registry import activate, list_runs
-    from assistant.tables import runs_table
 
     if args.action == "activate":
         if args.run is None:

@@ -1,30 +1,42 @@
-"""Rich rendering of answers for `assistant ask`."""
+"""The terminal renderer: every Rich view the command line prints (`assistant ask`, `assistant models`).
+
+The reading engine hands out typed ``AskResult`` objects and the runs module typed ``RunInfo`` rows;
+this module is the one place that turns them into Rich renderables for the terminal.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from rich.console import Group
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
-from assistant.core.engine import AskResult
+from assistant.core.engine import Answer, AskResult
+from assistant.runs.registry import RunInfo
+
+
+def _answer_lines(answer: Answer, best: bool) -> list[Text]:
+    head = Text()
+    head.append(answer.text, style="bold green" if best else "green")
+    head.append(f"  {answer.score:.0%} · line {answer.line}", style="dim")
+    context = Text(answer.context.replace("\n", " "), style="italic")
+    offset = answer.start - answer.context_start
+    context.stylize("bold underline", offset, offset + len(answer.text))
+    return [head, context, Text("")]
 
 
 def answer_panel(result: AskResult, document_name: str) -> Panel:
+    """One question's answers, best first, each with its sentence and the answer underlined."""
     body: list[Text] = []
     if not result.answers:
         body.append(Text("Not found in this document", style="bold yellow"))
         if result.no_answer_reason:
             body.append(Text(f"({result.no_answer_reason})", style="dim"))
     for rank, answer in enumerate(result.answers):
-        head = Text()
-        head.append(answer.text, style="bold green" if rank == 0 else "green")
-        head.append(f"  {answer.score:.0%} · line {answer.line}", style="dim")
-        body.append(head)
-        context = Text(answer.context.replace("\n", " "), style="italic")
-        offset = answer.start - answer.context_start
-        context.stylize("bold underline", offset, offset + len(answer.text))
-        body.append(context)
-        body.append(Text(""))
+        body.extend(_answer_lines(answer, rank == 0))
     ms = result.timings.get("answer_ms", 0.0)
     return Panel(
         Group(*body),
@@ -32,3 +44,29 @@ def answer_panel(result: AskResult, document_name: str) -> Panel:
         subtitle=f"{document_name} · {len(result.passages)} passage(s) read · {ms:.0f} ms",
         border_style="cyan",
     )
+
+
+def _fmt(value: object) -> str:
+    """A metric with one decimal, or a dash when it is missing or not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "—"
+    return f"{value:.1f}"
+
+
+def runs_table(runs: Sequence[RunInfo]) -> Table:
+    """The trained runs in ``models/``: the active one marked, with EM, F1 and training speed."""
+    table = Table(title="Reader runs (models/)")
+    for column in ("", "run", "status", "base", "EM", "F1", "windows/s", "date"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(
+            "●" if r.active else "",
+            Text(r.name),
+            r.status.value,
+            Text(r.base_model or "—"),
+            _fmt(r.exact_match),
+            _fmt(r.f1),
+            _fmt(r.metrics.get("train_windows_per_second")),
+            str(r.run.get("started_at") or "—")[:16],
+        )
+    return table

@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the engine imports torch: only its type is needed here (turns() imports it to read)
+    from assistant.core.engine import AskResult
 
 MIGRATIONS: list[str] = [
     # 1: documents and their conversation turns
@@ -37,7 +40,7 @@ MIGRATIONS: list[str] = [
 
 
 # What a history read or write can raise: a damaged, locked or closed database, a full or read-only disk, or a
-# stored answer that is not JSON. The UI catches these so that history trouble never costs an answer.
+# stored answer that is not JSON (or not an answer). The UI catches these so that history trouble never costs an answer.
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, ValueError)
 
 BUSY_TIMEOUT_S = 5.0  # how long a writer waits for another process's write lock before giving up
@@ -47,7 +50,7 @@ BUSY_TIMEOUT_S = 5.0  # how long a writer waits for another process's write lock
 class Turn:
     id: int
     question: str
-    result: dict[str, Any]
+    result: AskResult
     created_at: float
     feedback: str | None = None
 
@@ -183,9 +186,11 @@ class ConversationStore:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version}")
 
-    def add_turn(self, path: Path, question: str, result: dict[str, Any]) -> int:
-        """Create-or-get the document and add the turn in one transaction, so concurrent first turns both land."""
-        key, payload, now = document_key(path), json.dumps(result, ensure_ascii=False), time.time()
+    def add_turn(self, path: Path, question: str, result: AskResult) -> int:
+        """Create-or-get the document and add the turn in one transaction, so concurrent first turns both land.
+
+        The answer is stored as its JSON (``AskResult.to_json``)."""
+        key, payload, now = document_key(path), json.dumps(result.to_json(), ensure_ascii=False), time.time()
         with self._write() as db:
             db.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?) ON CONFLICT(path) DO NOTHING", (key, now))
             doc = db.execute("SELECT id FROM documents WHERE path = ?", (key,)).fetchone()[0]
@@ -193,7 +198,9 @@ class ConversationStore:
                 "INSERT INTO turns(document_id, question, result, created_at) VALUES (?, ?, ?, ?)",
                 (doc, question, payload, now),
             )
-            return int(cur.lastrowid)
+            if cur.lastrowid is None:  # an INSERT always sets it
+                raise sqlite3.DatabaseError("the new turn has no id")
+            return cur.lastrowid
 
     def set_feedback(self, turn_id: int, feedback: str) -> None:
         with self._write() as db:
@@ -206,7 +213,7 @@ class ConversationStore:
                 "JOIN documents d ON d.id = t.document_id WHERE d.path = ? ORDER BY t.id",
                 (document_key(path),),
             ).fetchall()
-        return [Turn(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+        return [Turn(r[0], r[1], _result(r[0], r[2]), r[3], r[4]) for r in rows]
 
     def clear(self, path: Path) -> None:
         with self._write() as db:
@@ -220,18 +227,30 @@ class ConversationStore:
             self._db.close()
 
 
+def _result(turn_id: int, payload: str) -> AskResult:
+    """A stored answer; one that is not JSON or not an answer's JSON is a ValueError (one of STORE_ERRORS)."""
+    from assistant.core.engine import AskResult
+
+    data = json.loads(payload)
+    if not isinstance(data, dict):
+        raise ValueError(f"turn {turn_id} does not hold an answer (a JSON {type(data).__name__})")
+    try:
+        return AskResult.from_json(data)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"turn {turn_id} does not hold an answer ({type(exc).__name__}: {exc})") from None
+
+
 def conversation_markdown(path: Path, turns: list[Turn]) -> str:
     lines = [f"# Conversation about {path.name}", "", f"Document: `{path}`", ""]
     for turn in turns:
         lines.append(f"## {turn.question}")
         lines.append("")
-        answers = turn.result.get("answers", [])
-        if not answers:
+        if not turn.result.answers:
             lines.append("_Not found in this document._")
-        for i, a in enumerate(answers):
+        for i, a in enumerate(turn.result.answers):
             marker = "**Answer**" if i == 0 else f"Candidate {i + 1}"
-            lines.append(f"- {marker}: {a['text']} ({a['score']:.0%}, line {a['line']})")
-            lines.append(f"  > {a['context'].strip()}")
+            lines.append(f"- {marker}: {a.text} ({a.score:.0%}, line {a.line})")
+            lines += [f"  > {line}".rstrip() for line in a.context.strip().splitlines()]  # every line quoted
         if turn.feedback:
             lines.append(f"- Feedback: {turn.feedback}")
         lines.append("")

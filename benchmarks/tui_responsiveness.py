@@ -81,9 +81,7 @@ async def stalls(tmp: Path) -> dict[str, float]:
     model = random_distilbert(tmp / "distilbert", text)
     base = save_tiny_model(tmp / "tiny", VOCAB, dim=64, layers=2, heads=4, max_positions=128)
     data = write_jsonl(tmp / "train.jsonl", make_examples(400))
-    app = AssistantApp(
-        model=str(model), extra_train_args=["--max-length", "64", "--stride", "16", "--sanity-steps", "100000"]
-    )
+    app = AssistantApp(model=str(model), train_overrides={"max_length": 64, "stride": 16, "sanity_steps": 100000})
     ticker = Ticker()
     result = {}
     async with app.run_test(size=(120, 36)) as pilot:
@@ -107,7 +105,7 @@ async def stalls(tmp: Path) -> dict[str, float]:
         ticker.reset()
         await pilot.press("ctrl+r")
         await pilot.pause(0.5)
-        while screen.process is not None and screen.process.running:
+        while screen.running:
             await pilot.pause(0.05)
         result["training_stall_ms"] = ticker.worst * 1000
         result["training_events_seen"] = float(screen.query_one("#train-progress").progress)

@@ -299,7 +299,7 @@ def _answers(capsys, doc: Path, model: Path, *questions: str) -> list[dict]:
     "text",
     [
         "猫坐在垫子上。" * 3000,  # CJK: no spaces anywhere
-        "a" * 5_000_000,  # one 5 MB word: a single [UNK] token would span all of it
+        pytest.param("a" * 5_000_000, marks=pytest.mark.slow),  # one 5 MB word: one [UNK] token spans it
         ("cat" * 400 + " ") * 50,  # long words of known pieces
     ],
     ids=["cjk", "one-huge-word", "long-words"],

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from assistant.core.decoding import DecodeSettings, WindowLogits, decode, snap_to_words
+import numpy as np
+import pytest
+
+from assistant.core.decoding import DecodeSettings, WindowLogits, decode, snap_to_words, window_candidates
 
 NEG = -10.0
 
@@ -36,14 +39,51 @@ def test_question_and_special_tokens_are_never_answers():
     assert [TEXT[a.start : a.end] for a in result.answers][:1] == ["the"]
 
 
-def test_end_before_start_is_rejected():
-    starts = [0, NEG, NEG, NEG, NEG, NEG, 9, NEG]
-    ends = [0, NEG, NEG, NEG, 9, NEG, NEG, NEG]
-    result = decode([window(starts, ends, OFFSETS)], TEXT, ALWAYS)
-    for a in result.answers:
-        assert a.start < a.end
-    assert TEXT[result.answers[0].start : result.answers[0].end] != "the cat sat"
-    assert all(not (a.start == 8 and a.end == 3) for a in result.answers)
+# Three guards keep inverted or empty spans out, each at its own stage; every test below builds input that
+# only the guard under test can stop, so each fails if that one guard goes.
+
+
+def test_end_token_before_start_token_is_never_paired():
+    """Token order: one character read as three tokens ("½" -> 1, ⁄, 2) shares offsets, so an end token
+    before its start token still gives a well-formed character span; only the token check refuses it."""
+    text = "x ½ y"
+    offsets = [None, (0, 1), (2, 3), (2, 3), (2, 3), (4, 5), None]
+    starts = [0, NEG, NEG, NEG, 9, NEG, NEG]  # best start: the last token of "½"
+    ends = [0, NEG, 9, NEG, NEG, NEG, NEG]  # best end: the first token of "½", before that start
+    w = window(starts, ends, offsets)
+    assert max(c.score for c in window_candidates(w, ALWAYS)) == 9 + NEG
+    result = decode([w], text, ALWAYS)
+    assert result.answers[0].score == 9 + NEG
+
+
+@pytest.mark.parametrize(
+    "offsets",
+    [
+        [None, (5, 6), (2, 3), None],  # offsets that run backwards: characters 5..3
+        [None, (3, 3), (3, 3), None],  # a zero-width token inside a word
+    ],
+    ids=["backwards", "zero-width"],
+)
+def test_character_span_that_ends_before_it_starts_is_rejected(offsets):
+    """Character order: the tokens are in order but their characters are not (or are empty); word
+    snapping would widen such a span into the whole word, so only the offset check refuses it."""
+    text = "abcdefgh"
+    w = window([0, 9, NEG, NEG], [0, NEG, 9, NEG], offsets)
+    candidates = window_candidates(w, ALWAYS)
+    assert all(c.start < c.end for c in candidates)
+    assert all(c.score < 9 + 9 for c in candidates)
+    assert all(a.score < 9 + 9 for a in decode([w], text, ALWAYS).answers)
+
+
+def test_span_of_only_whitespace_is_not_an_empty_answer():
+    """After snapping: a token that covers only a space is a well-formed span of one character, which
+    trimming leaves empty; only the check after snapping keeps it from becoming an answer."""
+    text = "the cat"
+    offsets = [None, (0, 3), (3, 4), (4, 7), None]
+    w = window([0, NEG, 9, NEG, NEG], [0, NEG, 9, NEG, NEG], offsets)
+    assert any((c.start, c.end) == (3, 4) for c in window_candidates(w, ALWAYS))
+    result = decode([w], text, replace(ALWAYS, top_k=5))
+    assert result.answers and all(a.start < a.end and text[a.start : a.end].strip() for a in result.answers)
 
 
 def test_answer_length_limit():

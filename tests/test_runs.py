@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 from assistant.core.defaults import DEFAULT_READER
@@ -21,9 +23,10 @@ from assistant.core.errors import UserError
 from assistant.runs.config import TrainConfig
 from assistant.runs.directory import RunDirectory, history_from_events, resumable_checkpoint
 from assistant.runs.registry import HEARTBEAT_STALE_S, RunStatus, active_run_name, active_run_path, list_runs, load_run
+from assistant.runs.schema import DataRecord, EpochEval, EvalScores, RunMetrics, RunRecord
 from assistant.settings import resolve_model
 from tests.bad_inputs import Outcome, assert_one_line_failure, assistant
-from trainer.train import run_training
+from trainer.train import CancelToken, run_training
 
 # --- fixtures -------------------------------------------------------------------------------------------------
 
@@ -375,3 +378,92 @@ def test_resume_skips_a_broken_checkpoint_and_keeps_the_whole_loss_curve(tmp_pat
     metrics = json.loads((out / "metrics.json").read_text())
     assert [step for step, _ in metrics["loss_curve"]] == list(range(1, 17))
     assert metrics["global_step"] == 16 and metrics["eval_per_epoch"][-1]["step"] == 16
+
+
+# --- the run directory's schema --------------------------------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_RUN_KEYS = [*RunRecord().to_json(), "status", "name", "pid", "heartbeat", "train_data", "eval_data", "error"]
+_METRIC_KEYS = [*RunMetrics().to_json(), "eval", "int8", "global_step", "wall_time_s", "eval_report"]
+_SUB_KEYS = ["exact_match", "f1", "total", "step", "epoch", "source", "extra", "examples", "version_2"]
+
+
+def _objects(keys: list[str]) -> st.SearchStrategy[dict]:
+    named = st.dictionaries(st.sampled_from(keys), _JSON | st.dictionaries(st.sampled_from(_SUB_KEYS), _JSON))
+    return named | _JSON
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run=_objects(_RUN_KEYS), metrics=_objects(_METRIC_KEYS))
+def test_the_schema_reads_anything_and_writes_back_what_it_read(run, metrics):
+    for kind, data in ((RunRecord, run), (RunMetrics, metrics)):
+        record = kind.from_json(data)
+        written = json.loads(json.dumps(record.to_json()))
+        assert kind.from_json(written) == record
+
+
+def test_the_schema_keeps_what_the_trainer_writes():
+    metrics = RunMetrics(
+        eval=EvalScores(exact_match=90.0, f1=95.5, total=120, more={"HasAns_f1": 97.0}),
+        eval_per_epoch=[EpochEval(step=10, epoch=1.0, exact_match=80.0, f1=85.0, more={"total": 120})],
+        loss_curve=[(1, 5.5), (2, 4.25)],
+        train_windows=640,
+        global_step=10,
+        int8=EvalScores(exact_match=89.0, f1=95.0, more={"f1_delta": -0.5, "how": "load with --int8"}),
+        more={"written_by": "a future version"},
+    )
+    assert RunMetrics.from_json(json.loads(json.dumps(metrics.to_json()))) == metrics
+    record = RunRecord(
+        name="run",
+        status=RunStatus.FAILED,
+        error="boom",
+        settings={"epochs": 2},
+        pid=12,
+        heartbeat=1.5,
+        train_data=DataRecord(source="train.jsonl", fingerprint="sha256:x", examples=3, windows=4),
+        eval_data=DataRecord(source="test.jsonl", examples=2, version_2=True),
+        more={"note": "by hand"},
+    )
+    assert RunRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+    assert RunRecord.from_json({}).status is None and RunRecord.from_json({"status": [1]}).status is RunStatus.UNKNOWN
+
+
+def _small_run(tmp_path: Path, **kw) -> TrainConfig:
+    from tests.helpers import save_tiny_model
+    from tests.synthetic import VOCAB, make_examples, write_jsonl
+
+    base = save_tiny_model(tmp_path / "base", VOCAB, dim=32, layers=1, heads=2, max_positions=128)
+    settings = {"max_length": 64, "stride": 16, "batch_size": 8, "logging_steps": 1, "sanity_steps": 1000}
+    return TrainConfig(
+        base_model=str(base),
+        data=str(write_jsonl(tmp_path / "train.jsonl", make_examples(80, seed=0))),
+        eval_data=str(write_jsonl(tmp_path / "test.jsonl", make_examples(8, seed=1))),
+        output=str(tmp_path / "run"),
+        **(settings | kw),
+    )
+
+
+def test_a_cancel_request_stops_at_a_step_boundary_and_the_run_directory_says_so(tmp_path):
+    """run_training takes a cancel token (the CLI's signal handlers set it): the loop stops after the step
+    during which it was set, and run.json and events.jsonl hold the outcome; no weights are saved."""
+    token = CancelToken()
+    seen: list[dict] = []
+
+    def sink(event: dict) -> None:
+        seen.append(event)
+        if event.get("loss") is not None:
+            token.request("SIGTERM")
+
+    result = run_training(_small_run(tmp_path, epochs=20), sink, token)
+    assert result.status is RunStatus.CANCELLED
+    out = tmp_path / "run"
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "cancelled" and run["error"] == "cancelled by the user"
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["phase"] == "cancelled" and events == json.loads(json.dumps(seen))
+    steps = [e["step"] for e in events if e.get("loss") is not None]
+    assert steps == [1] and not (out / "model.safetensors").exists()

@@ -11,20 +11,28 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.engine import Answer, AskResult
 from assistant.settings import Settings
-from assistant.store import MIGRATIONS, ConversationStore, _move_aside, document_key
+from assistant.store import MIGRATIONS, ConversationStore, Turn, _move_aside, conversation_markdown, document_key
 from assistant.tui.app import AssistantApp
 from assistant.tui.widgets.conversation import AnswerCard
 from tests.pilot import settle, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULT = {"answers": [{"text": "on the mat", "score": 0.9, "line": 1, "context": "on the mat", "start": 0, "end": 10}]}
+RESULT = AskResult("where?", [Answer("on the mat", 0, 10, 0.9, 3.5, 1, "on the mat", 0)], [], {"answer_ms": 1.0}, None)
+NO_ANSWER = AskResult("where?", [], [], {}, "no answer above the threshold")
 
 # One writer process: wait for the "go" file, then open the store and add one turn per new document.
 WRITER = """
 import sys, time
 from pathlib import Path
 from assistant.store import ConversationStore
+
+class NoAnswer:  # stands in for AskResult, of which the store only calls to_json: the engine would import torch
+    def __init__(self, question):
+        self.question = question
+    def to_json(self):
+        return {"question": self.question, "answers": [], "passages": [], "timings": {}}
 
 db, docs, ready, go = (Path(a) for a in sys.argv[1:5])
 count = int(sys.argv[5])
@@ -38,7 +46,7 @@ store = ConversationStore(db)
 lost = 0
 for i in range(count):
     try:
-        store.add_turn(docs / f"doc-{i}.txt", f"question {i}", {"answers": []})
+        store.add_turn(docs / f"doc-{i}.txt", f"question {i}", NoAnswer(f"question {i}"))
     except Exception as exc:
         lost += 1
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
@@ -106,8 +114,9 @@ def test_a_version_1_database_is_migrated_and_keeps_its_turns(tmp_path):
     con = sqlite3.connect(db)
     con.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
     con.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?)", (document_key(doc), 1.0))
-    con.execute(
-        "INSERT INTO turns(document_id, question, result, created_at) VALUES (1, 'where?', '{\"answers\": []}', 2.0)"
+    con.execute(  # what version 1 stored: AskResult.to_json() of its time
+        "INSERT INTO turns(document_id, question, result, created_at) VALUES (1, 'where?', ?, 2.0)",
+        ('{"question": "where?", "answers": [], "passages": [], "timings": {"answer_ms": 3.0}}',),
     )
     con.commit()
     con.close()
@@ -115,7 +124,8 @@ def test_a_version_1_database_is_migrated_and_keeps_its_turns(tmp_path):
     try:
         assert store.schema_version == len(MIGRATIONS)
         [turn] = store.turns(doc)
-        assert (turn.question, turn.result, turn.created_at, turn.feedback) == ("where?", {"answers": []}, 2.0, None)
+        assert (turn.question, turn.created_at, turn.feedback) == ("where?", 2.0, None)
+        assert turn.result == AskResult("where?", [], [], {"answer_ms": 3.0})
         store.set_feedback(turn.id, "right")
         assert store.turns(doc)[0].feedback == "right"
         assert store.add_turn(doc, "again?", RESULT) > turn.id
@@ -195,6 +205,44 @@ def test_a_store_that_cannot_be_created_raises_instead_of_moving_files(tmp_path)
     assert blocker.read_text() == "a file where the history directory should be"
 
 
+def test_a_turn_comes_back_as_the_ask_result_that_was_stored(tmp_path):
+    store = ConversationStore(tmp_path / "history.sqlite3")
+    try:
+        store.add_turn(tmp_path / "a.txt", "where?", RESULT)
+        store.add_turn(tmp_path / "a.txt", "where?", NO_ANSWER)
+        assert [t.result for t in store.turns(tmp_path / "a.txt")] == [RESULT, NO_ANSWER]
+    finally:
+        store.close()
+
+
+def test_a_stored_answer_of_the_wrong_shape_is_a_store_error(tmp_path):
+    from assistant.store import STORE_ERRORS
+
+    db = tmp_path / "history.sqlite3"
+    store = ConversationStore(db)
+    try:
+        store.add_turn(tmp_path / "a.txt", "where?", RESULT)
+        with sqlite3.connect(db) as con:
+            con.execute("UPDATE turns SET result = '[1, 2]'")
+        with pytest.raises(STORE_ERRORS, match="does not hold an answer"):
+            store.turns(tmp_path / "a.txt")
+    finally:
+        store.close()
+
+
+def test_the_markdown_export_quotes_every_line_of_a_multi_line_context(tmp_path):
+    context = "The cat sat\non the mat.\n\nIt slept."
+    answer = Answer("on the mat", 12, 22, 0.5, 1.0, 2, context, 0)
+    turns = [
+        Turn(1, "where?", AskResult("where?", [answer, answer], [], {}), 1.0, "right"),
+        Turn(2, "why?", NO_ANSWER, 2.0),
+    ]
+    text = conversation_markdown(tmp_path / "notes.txt", turns)
+    assert "- **Answer**: on the mat (50%, line 2)\n  > The cat sat\n  > on the mat.\n  >\n  > It slept.\n" in text
+    assert "- Candidate 2: on the mat (50%, line 2)" in text and "- Feedback: right" in text
+    assert "## why?\n\n_Not found in this document._" in text
+
+
 # --- the app survives store failures -----------------------------------------------------------------------------
 SIZE = (120, 36)
 TEXT = "The cat sat on the mat.\n\nThe dog ran in the park.\n"
@@ -232,7 +280,7 @@ async def test_store_errors_are_warnings_and_the_answer_still_appears(tiny_model
         await settle(app, pilot)
         assert app.screen.indexed is not None and len(_warnings(app)) == 1  # restoring the history failed
         card = await _ask(app, pilot, "where did the cat sit?")
-        assert card.result["answers"] and card.turn_id is None
+        assert card.result.answers and card.turn_id is None
         assert app.is_running and len(_warnings(app)) == 2
         assert "database is locked" in _warnings(app)[-1]
         app.action_export_conversation()
@@ -263,6 +311,6 @@ async def test_without_a_usable_history_the_app_answers_and_warns_once(tiny_mode
         await settle(app, pilot)
         assert app.store is None and app.is_running
         card = await _ask(app, pilot, "where did the cat sit?")
-        assert card.result["answers"] and card.turn_id is None
+        assert card.result.answers and card.turn_id is None
         [warning] = _warnings(app)
         assert str(blocker) in warning

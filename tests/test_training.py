@@ -65,11 +65,13 @@ def trained_run(tiny_base, synthetic_files, tmp_path_factory):
 def test_tiny_model_learns_the_task(trained_run):
     result, _events = trained_run
     assert result.status == "completed", result.message
-    assert result.metrics["eval"]["exact_match"] >= 90.0, result.metrics["eval_per_epoch"]
-    curve = [loss for _, loss in result.metrics["loss_curve"]]
+    metrics = result.metrics
+    assert metrics is not None and metrics.eval is not None
+    assert (metrics.eval.exact_match or 0) >= 90.0, metrics.eval_per_epoch
+    curve = [loss for _, loss in metrics.loss_curve]
     assert sum(curve[-3:]) / 3 < 0.5 * sum(curve[:3]) / 3, "the loss must fall, not sit flat as in the notebook"
-    assert len(result.metrics["eval_per_epoch"]) == 12
-    assert result.metrics["train_windows_per_second"] > 0
+    assert len(metrics.eval_per_epoch) == 12
+    assert (metrics.train_windows_per_second or 0) > 0
 
 
 def test_run_directory_is_complete(trained_run):
@@ -284,7 +286,8 @@ def test_distillation_from_a_teacher_trains(trained_run, tiny_base, synthetic_fi
         )
     )
     assert distilled.status == "completed", distilled.message
-    curve = [loss for _, loss in distilled.metrics["loss_curve"]]
+    assert distilled.metrics is not None
+    curve = [loss for _, loss in distilled.metrics.loss_curve]
     assert all(loss == loss for loss in curve) and curve[-1] < curve[0]
     run = json.loads((tmp_path / "student" / "run.json").read_text())
     assert run["settings"]["teacher"] == str(result.path)

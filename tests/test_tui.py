@@ -14,10 +14,11 @@ from assistant.tui.app import AssistantApp
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.metrics import MetricsScreen
 from assistant.tui.screens.train import ConfirmScreen
+from assistant.tui.state import ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard
 from assistant.tui.widgets.document_view import DocumentView
 from tests.helpers import save_tiny_model
-from tests.pilot import fill_train_form, settle, wait_until
+from tests.pilot import fill_train_form, settle, wait_for_widget, wait_until
 from tests.synthetic import VOCAB, make_examples, write_jsonl
 
 SIZE = (120, 36)
@@ -53,13 +54,15 @@ async def test_open_ask_and_see_the_highlighted_answer(tiny_model_dir, doc):
         await settle(app, pilot)
         assert isinstance(app.screen, ChatScreen)
         assert app.screen.indexed is not None and app.engine is not None
-        assert app.model_status == f"model {tiny_model_dir.name}"
+        assert app.reader_state.status is ReaderStatus.READY
+        assert app.reader_state.label == f"model {tiny_model_dir.name}"
+        assert app.reader_state.label in str(app.screen.query_one("#status").content)
         card = await _ask(app, pilot, "where did the cat sit?")
-        answers = card.result["answers"]
-        assert answers and TEXT[answers[0]["start"] : answers[0]["end"]] == answers[0]["text"]
+        best = card.result.best
+        assert best is not None and TEXT[best.start : best.end] == best.text
         view = app.screen.query_one(DocumentView)
-        assert view.selected_text == answers[0]["text"]
-        assert view.selected_span() == (answers[0]["start"], answers[0]["end"])
+        assert view.selected_text == best.text
+        assert view.selected_span() == (best.start, best.end)
 
 
 async def test_no_answer_says_not_found(tiny_model_dir, doc):
@@ -68,7 +71,7 @@ async def test_no_answer_says_not_found(tiny_model_dir, doc):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         card = await _ask(app, pilot, "what colour is the sky?")
-        assert card.result["answers"] == []
+        assert card.result.answers == []
         assert card.has_class("-none")
         assert "Not found in this document" in card.plain_text
 
@@ -93,7 +96,8 @@ async def test_questions_wait_for_a_model_and_switching_model_answers_them(tiny_
     app = AssistantApp(document_path=doc, model=str(tmp_path_missing(doc)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert app.engine is None and app.model_error
+        assert app.engine is None and app.reader_state.status is ReaderStatus.FAILED and app.reader_state.error
+        assert "no model" in str(app.screen.query_one("#status").content)
         card = await _ask(app, pilot, "where did the cat sit?")
         assert card.result is None  # waiting for a model
         await pilot.press("f3")
@@ -101,8 +105,10 @@ async def test_questions_wait_for_a_model_and_switching_model_answers_them(tiny_
         await pilot.pause()
         await pilot.press("enter")  # the first option: my-run
         await settle(app, pilot)
-        assert app.engine is not None and "my-run" in app.model_status and "F1 20.0" in app.model_status
-        assert card.result is not None and card.result["answers"]
+        state = app.reader_state
+        assert app.engine is not None and (state.name, state.exact_match, state.f1) == ("my-run", 12.5, 20.0)
+        assert "model my-run · EM 12.5 / F1 20.0" in str(app.screen.query_one("#status").content)
+        assert card.result is not None and card.result.answers
 
 
 def tmp_path_missing(doc: Path) -> Path:
@@ -140,7 +146,7 @@ async def test_history_is_restored_when_the_document_is_opened_again(tiny_model_
         await settle(again, pilot)
         cards = list(again.screen.query(AnswerCard))
         assert [c.question for c in cards] == ["what did the dog do?"]
-        assert cards[0].result["answers"]
+        assert cards[0].result.answers and cards[0].result.question == "what did the dog do?"
         await pilot.click("#question")
         await pilot.press("up")
         assert again.screen.query_one("#question").value == "what did the dog do?"
@@ -195,33 +201,36 @@ def training_inputs(tmp_path_factory) -> tuple[Path, Path]:
     return base, data
 
 
-TINY_ARGS = ["--max-length", "64", "--stride", "16", "--sanity-steps", "100000", "--save-steps", "100000"]
+TINY_OVERRIDES = {"max_length": 64, "stride": 16, "sanity_steps": 100000, "save_steps": 100000}
 
 
+@pytest.mark.slow
 async def test_training_from_the_menu_shows_progress_and_offers_the_new_reader(training_inputs, isolated_dirs):
+    """The real trainer, end to end: `python -m trainer --config FILE --output RUN`."""
     base, data = training_inputs
-    app = AssistantApp(extra_train_args=TINY_ARGS)
+    app = AssistantApp(train_overrides=TINY_OVERRIDES)
     async with app.run_test(size=SIZE) as pilot:
         screen = await fill_train_form(app, pilot, base, data, "2")
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_widget(pilot, ConfirmScreen, "#yes")
         assert screen.query_one("#train-progress").progress > 0
         assert "Completed" in str(screen.query_one("#run-status").content)
         assert "loss" in str(screen.query_one("#train-figures").content)
         await pilot.click("#yes")
-        await settle(app, pilot)
+        await wait_until(pilot, lambda: app.reader_state.status in (ReaderStatus.READY, ReaderStatus.FAILED))
         from assistant.runs.registry import active_run_name
 
         assert active_run_name() and active_run_name().startswith("tui-")
-        assert app.engine is not None
+        assert app.reader_state.status is ReaderStatus.READY and app.reader_state.name == active_run_name()
 
 
+@pytest.mark.slow
 async def test_cancel_stops_the_run_and_changes_nothing_active(training_inputs, isolated_dirs):
     base, data = training_inputs
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
     models.mkdir(parents=True, exist_ok=True)
     (models / "ACTIVE").write_text("older-run\n")
-    app = AssistantApp(extra_train_args=TINY_ARGS)
+    app = AssistantApp(train_overrides=TINY_OVERRIDES)
     async with app.run_test(size=SIZE) as pilot:
         screen = await fill_train_form(app, pilot, base, data, "200")
         await pilot.press("ctrl+r")
@@ -231,6 +240,120 @@ async def test_cancel_stops_the_run_and_changes_nothing_active(training_inputs, 
         run_json = json.loads((screen.process.run_path / "run.json").read_text())
         assert run_json["status"] == "cancelled"
     assert (models / "ACTIVE").read_text().strip() == "older-run"
+
+
+# A stand-in for `python -m trainer --config FILE --output RUN`: it writes events.jsonl and run.json as the trainer
+# does, and prints on stdout what must never be taken for progress or an outcome.
+FAKE_TRAINER = r"""
+import json, shutil, signal, sys, time
+from pathlib import Path
+
+mode, model = sys.argv[1], Path(sys.argv[2])
+args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
+config = json.loads(Path(args["--config"]).read_text())
+out = Path(args["--output"])
+out.mkdir(parents=True)
+events = open(out / "events.jsonl", "a")
+
+def record(**run):
+    (out / "run.json").write_text(json.dumps({"settings": config, **run}))
+
+def event(text):
+    events.write(text)
+    events.flush()
+
+record(status="running")
+print('{"phase": "train", "step": 99, "total": 99, "message": "from stdout"}')
+print("error: stdout is not where the outcome comes from", flush=True)
+if mode == "complete":
+    event('{"phase": "train", "step": 1, "total": 4, "loss": 2.5, "mess')  # a line written in two parts
+    time.sleep(0.6)
+    event('age": "first step"}\n')
+    for step in (2, 3, 4):
+        event(json.dumps({"phase": "train", "step": step, "total": 4, "loss": 2.5 - step / 4}) + "\n")
+    event("not json\n")
+    event(json.dumps({"phase": "eval", "exact_match": 50.0, "f1": 60.0}) + "\n")
+    for f in model.iterdir():
+        shutil.copy(f, out / f.name)
+    record(status="completed")
+elif mode == "fail":
+    record(status="failed", error="the data has no answers")
+    sys.exit(2)
+elif mode == "wait":
+    def stop(*_):
+        record(status="cancelled", error="cancelled by the user")
+        sys.exit(130)
+    signal.signal(signal.SIGTERM, stop)
+    for step in range(1, 100000):
+        event(json.dumps({"phase": "train", "step": step, "total": 100000}) + "\n")
+        time.sleep(0.05)
+"""
+
+
+@pytest.fixture
+def fake_trainer(tmp_path, tiny_model_dir):
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    return lambda mode: [sys.executable, str(script), mode, str(tiny_model_dir)]
+
+
+def _log(screen) -> str:
+    return "\n".join(str(line) for line in screen.query_one("#train-log").lines)
+
+
+async def test_progress_comes_from_events_jsonl_and_the_outcome_from_run_json(fake_trainer, training_inputs):
+    base, data = training_inputs
+    models = Path(os.environ["ASSISTANT_MODELS_DIR"])
+    app = AssistantApp(trainer_command=fake_trainer("complete"), train_overrides={"seed": 7})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await fill_train_form(app, pilot, base, data, "3")
+        await pilot.press("ctrl+r")
+        await wait_for_widget(pilot, ConfirmScreen, "#yes", timeout=60)
+        assert "Completed" in str(screen.query_one("#run-status").content)
+        bar = screen.query_one("#train-progress")
+        assert (bar.progress, bar.total) == (4, 4)
+        assert "step 4/4" in str(screen.query_one("#train-figures").content)
+        log = _log(screen)
+        assert "[train] first step" in log  # the line written in two parts, read whole
+        assert "eval: EM 50.00  F1 60.00" in log
+        assert "from stdout" not in log and "99" not in str(screen.query_one("#train-figures").content)
+        run_path = screen.process.run_path
+        settings = json.loads((run_path / "run.json").read_text())["settings"]
+        assert (settings["base_model"], settings["data"], settings["output"]) == (str(base), str(data), str(run_path))
+        assert (settings["epochs"], settings["learning_rate"], settings["batch_size"]) == (3.0, 1e-3, 8)
+        assert settings["max_train_samples"] is None and settings["seed"] == 7
+        assert not list(models.glob(".*.config.json"))  # the config file goes when the run ends
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: app.reader_state.status is ReaderStatus.READY, timeout=60)
+        assert app.reader_state.name == run_path.name
+    assert (models / "ACTIVE").read_text().strip() == run_path.name
+
+
+async def test_a_run_recorded_as_failed_shows_the_reason_from_run_json(fake_trainer, training_inputs):
+    base, data = training_inputs
+    app = AssistantApp(trainer_command=fake_trainer("fail"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await fill_train_form(app, pilot, base, data, "1")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "Failed" in str(screen.query_one("#run-status").content), timeout=60)
+        assert "the data has no answers" in str(screen.query_one("#run-status").content)
+        assert any(n.message == "the data has no answers" for n in app._notifications)
+        assert not any("stdout" in n.message for n in app._notifications)
+        assert not screen.query_one("#start").disabled and screen.query_one("#cancel").disabled
+
+
+async def test_cancel_sigterms_the_trainer_and_run_json_says_cancelled(fake_trainer, training_inputs):
+    base, data = training_inputs
+    app = AssistantApp(trainer_command=fake_trainer("wait"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await fill_train_form(app, pilot, base, data, "1")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0, timeout=60)
+        assert screen.query_one("#start").disabled and not screen.query_one("#cancel").disabled
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: "Cancelled" in str(screen.query_one("#run-status").content), timeout=60)
+        assert not screen.process.running
+        assert json.loads((screen.process.run_path / "run.json").read_text())["status"] == "cancelled"
 
 
 async def test_a_crashing_trainer_shows_the_error_and_the_app_goes_on(training_inputs):
@@ -244,7 +367,42 @@ async def test_a_crashing_trainer_shows_the_error_and_the_app_goes_on(training_i
         status = str(screen.query_one("#run-status").content)
         assert "Crashed" in status and "Segfault-like failure" in status
         assert any("Segfault-like failure" in n.message for n in app._notifications)
+        assert "loading...\nSegfault-like failure" in _log(screen)  # the log tail, shown on a crash
         assert not screen.query_one("#start").disabled and app.is_running
+
+
+def test_the_event_tail_reads_whole_object_lines_only(tmp_path):
+    from assistant.tui.training_process import EventTail
+
+    path = tmp_path / "events.jsonl"
+    tail = EventTail(path)
+    assert tail.poll() == []  # not written yet
+    path.write_text('{"phase": "train", "step": 1}\n{"phase": "tr')
+    assert tail.poll() == [{"phase": "train", "step": 1}]
+    assert tail.poll() == []  # the second line is not whole yet
+    with path.open("a") as fh:
+        fh.write('ain", "step": 2}\n[1, 2]\nnot json\n{"no": "phase"}\n{"phase": "eval", "f1": 50.0}\n')
+    assert tail.poll() == [{"phase": "train", "step": 2}, {"phase": "eval", "f1": 50.0}]
+
+
+def test_the_outcome_comes_from_run_json_and_a_missing_end_is_a_crash(tmp_path):
+    from assistant.tui.messages import TrainingOutcome
+    from assistant.tui.training_process import outcome
+
+    run = tmp_path / "run"
+    assert outcome(run, 1, []).outcome is TrainingOutcome.CRASHED  # no run folder at all
+    run.mkdir()
+    for record, code, expected, message in [
+        ({"status": "completed"}, 0, TrainingOutcome.COMPLETED, ""),
+        ({"status": "cancelled"}, 130, TrainingOutcome.CANCELLED, ""),
+        ({"status": "failed", "error": "no answers"}, 2, TrainingOutcome.FAILED, "no answers"),
+        ({"status": "running", "pid": 2**22 + 1}, -9, TrainingOutcome.CRASHED, "last line"),
+        ({"status": "completed?"}, 1, TrainingOutcome.CRASHED, "last line"),
+    ]:
+        (run / "run.json").write_text(json.dumps(record))
+        finished = outcome(run, code, ["first line", "last line"])
+        assert (finished.outcome, finished.message, finished.returncode) == (expected, message, code)
+    assert outcome(run, 3, []).message == "the trainer exited with code 3"
 
 
 async def test_command_palette_offers_every_action():
@@ -258,6 +416,113 @@ async def test_command_palette_offers_every_action():
         await pilot.press("f1")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
+
+
+async def test_every_registered_action_is_in_the_help_screen_and_the_palette():
+    """One registry feeds the bindings, the palette (app actions + the screen's own) and the help table."""
+    from textual.widgets import Markdown
+
+    from assistant.tui.actions import ACTIONS
+    from assistant.tui.commands import AssistantCommands
+    from assistant.tui.screens.dialogs import HelpScreen
+    from assistant.tui.screens.train import TrainScreen
+
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        offered = {}
+        for key, screen_type in ((None, ChatScreen), ("ctrl+t", TrainScreen), ("f2", MetricsScreen)):
+            if key:
+                await pilot.press(key)
+            await wait_until(pilot, lambda t=screen_type: isinstance(app.screen, t), timeout=30)
+            provider = AssistantCommands(app.screen)
+            offered[app.screen.SCOPE] = {hit.text async for hit in provider.discover()}
+        for action in ACTIONS:
+            scopes = offered if action.scope == "app" else {action.scope: offered[action.scope]}
+            assert all(action.title in titles for titles in scopes.values()), action
+        owners = {"app": AssistantApp, "chat": ChatScreen, "train": TrainScreen, "metrics": MetricsScreen}
+        for action in ACTIONS:
+            bindings = {b.id: b for b in owners[action.scope].BINDINGS}
+            if action.key:
+                assert (bindings[action.id].key, bindings[action.id].action) == (action.key, action.name)
+                assert bindings[action.id].show == (action.footer is not None)
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=30)
+        help_text = app.screen.query_one("#help", Markdown).source
+        for action in ACTIONS:
+            assert f"| {action.key or 'ctrl+p'} | {action.title}: {action.description} |" in help_text
+
+
+async def test_a_model_loader_that_raises_leaves_the_app_running_with_a_failed_reader(monkeypatch, doc):
+    import assistant.core.model_loading
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the loader broke")
+
+    monkeypatch.setattr(assistant.core.model_loading, "load_reader", broken)
+    app = AssistantApp(document_path=doc, model="anything")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.is_running and app.reader_state.status is ReaderStatus.FAILED and app.engine is None
+        assert "RuntimeError: the loader broke" in app.reader_state.error
+        assert any("the loader broke" in n.message and n.severity == "error" for n in app._notifications)
+        assert "no model (f3 picks one)" in str(app.chat.query_one("#status").content)
+        card = await _ask(app, pilot, "where did the cat sit?")  # the question waits; the error is repeated
+        assert card.result is None and app.is_running
+
+
+async def test_indexing_and_answering_that_raise_are_notifications(monkeypatch, tiny_model_dir, doc):
+    import assistant.core.engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken on purpose")
+
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        with monkeypatch.context() as patch:
+            patch.setattr(assistant.core.engine, "index_document", broken)
+            app.chat.open_document(doc)
+            await settle(app, pilot)
+        assert app.is_running and app.chat.indexed is None
+        assert not app.chat.query_one("#index-progress").display
+        assert any(n.title == "Cannot open document" and "broken on purpose" in n.message for n in app._notifications)
+        app.chat.open_document(doc)
+        await settle(app, pilot)
+        monkeypatch.setattr(assistant.core.engine.QAEngine, "ask", broken)
+        card = await _ask(app, pilot, "where did the cat sit?")
+        assert app.is_running and card.result is not None and card.result.answers == []
+        assert "Not found in this document" in card.plain_text
+        assert any(n.title == "The reader failed" and "broken on purpose" in n.message for n in app._notifications)
+
+
+async def test_the_train_form_comes_from_train_config():
+    """Labels, defaults, input types and help of the form are TrainConfig's fields, typed once."""
+    import dataclasses
+
+    from assistant.runs.config import TrainConfig
+    from assistant.tui.screens.train import FORM_AFTER_DATA, FORM_BEFORE_DATA, TrainScreen
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+t")
+        await wait_for_widget(pilot, TrainScreen, "#start")
+        for spec in (*FORM_BEFORE_DATA, *FORM_AFTER_DATA):
+            widget = app.screen.query_one(f"#{spec.name}")
+            default = fields[spec.name].default
+            if isinstance(default, (int, float)):
+                assert float(widget.value) == default
+            else:
+                assert widget.value == ("" if default is None else default)
+            assert widget.tooltip == fields[spec.name].metadata.get("help")
+        assert app.screen.query_one("#epochs").type == "number"
+        assert app.screen.query_one("#batch_size").type == "integer"
+        assert app.screen.query_one("#device").value == TrainConfig().device
+        app.screen.query_one("#batch_size").value = "0"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert any("--batch-size must be a whole number of at least 1" in n.message for n in app._notifications)
+        assert not app.screen.running  # an impossible setting starts nothing
 
 
 async def test_settings_are_read_and_a_new_theme_is_remembered():

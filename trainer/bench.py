@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import TrainerCallback
@@ -49,16 +50,16 @@ class StepTimer(TrainerCallback):
         self.times: list[float] = []
         self._t = 0.0
 
-    def on_step_begin(self, args, state, control, **kw):
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         self._t = time.perf_counter()
 
-    def on_step_end(self, args, state, control, **kw):
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         self.times.append(time.perf_counter() - self._t)
 
 
 def measure(
     model_dir: Path, examples: list[QAExample], notebook: bool, steps: int, device: str, epochs: float | None = None
-) -> dict:
+) -> dict[str, Any]:
     import datasets
     from transformers import (
         DataCollatorWithPadding,

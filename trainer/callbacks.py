@@ -1,8 +1,9 @@
-"""Trainer callbacks: progress events for the TUI, loss sanity checks, and evaluation after each epoch."""
+"""Trainer callbacks: progress and evaluation events for the run directory, loss sanity checks, and cancellation."""
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,30 +11,98 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from assistant.runs.directory import RunDirectory
+from assistant.runs.schema import EpochEval
 
 EventSink = Callable[[dict[str, Any]], None]
+"""Receives every event after it is in events.jsonl (the CLI prints or draws it)."""
 
 
 class TrainingStopped(Exception):
     """Training was stopped by a sanity check; the message says why and what to do."""
 
 
+class TrainingCancelled(BaseException):
+    """The user asked to stop (SIGTERM, Ctrl-C, the app's Cancel): the run is marked cancelled, never activated."""
+
+
+class CancelToken:
+    """A request to stop training, made from a signal handler or another thread.
+
+    The training loop stops at the next step boundary (raising in the middle of a step could land in library
+    code that swallows it); ``run_training`` also checks between its stages. ``in_loop`` says whether a
+    step boundary is coming, so that a caller can raise ``TrainingCancelled`` itself when none is.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+        self.in_loop = False
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def request(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    def raise_if_requested(self) -> None:
+        if self.requested:
+            raise TrainingCancelled(self.reason)
+
+
+class StopOnCancel(TrainerCallback):
+    """Ends the training loop at the next step boundary once the token is set: no checkpoint, no evaluation."""
+
+    def __init__(self, token: CancelToken) -> None:
+        self.token = token
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        self.token.in_loop = True
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        if self.token.requested:
+            control.should_training_stop = True
+            control.should_save = False
+            control.should_evaluate = False
+
+    on_log = on_step_end  # a request made while the step's loss was reported stops before its checkpoint
+
+    def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        if self.token.requested:  # the loop ends with this epoch; its evaluation would only delay the exit
+            control.should_save = False
+            control.should_evaluate = False
+
+    def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        self.token.in_loop = False
+
+
 class ProgressEvents(TrainerCallback):
-    """Writes one event per logged step to ``events.jsonl`` and keeps the loss curve."""
+    """Writes one event per logged step and per evaluation to ``events.jsonl``; keeps the loss curve and evaluations."""
 
     def __init__(self, run: RunDirectory, sink: EventSink | None = None) -> None:
         self.run = run
         self.sink = sink
         self.loss_curve: list[tuple[int, float]] = []
+        self.evals: list[EpochEval] = []
+        """Every evaluation the QA Trainer ran in this process (one per epoch, and a final one if needed)."""
         self._t0 = 0.0
         self._step0 = 0
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any):
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         self._t0 = time.time()
         self._step0 = state.global_step
         self._emit("train", step=state.global_step, total=state.max_steps)
 
-    def on_log(self, args, state: TrainerState, control, logs: dict[str, float] | None = None, **kw: Any):
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, float] | None = None,
+        **kw: Any,
+    ) -> None:
         if not logs or "loss" not in logs:
             return
         loss = float(logs["loss"])
@@ -51,6 +120,25 @@ class ProgressEvents(TrainerCallback):
             epoch=round(state.epoch or 0.0, 3),
             eta_s=round(eta, 1) if eta is not None else None,
             learning_rate=logs.get("learning_rate"),
+        )
+
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        **kw: Any,
+    ) -> None:
+        entry = EpochEval.from_metrics(state.global_step, round(state.epoch or 0.0, 3), metrics or {}, prefix="eval_")
+        self.evals.append(entry)
+        self._emit(
+            "eval",
+            step=state.global_step,
+            total=state.max_steps,
+            epoch=entry.epoch,
+            exact_match=entry.exact_match,
+            f1=entry.f1,
         )
 
     def _emit(self, phase: str, **fields: Any) -> None:
@@ -73,7 +161,14 @@ class LossSanity(TrainerCallback):
         self.reason: str | None = None
         self._checked = False
 
-    def on_log(self, args, state: TrainerState, control: TrainerControl, logs=None, **kw: Any):
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, float] | None = None,
+        **kw: Any,
+    ) -> None:
         if not logs or "loss" not in logs:
             return
         loss = float(logs["loss"])
@@ -97,35 +192,3 @@ class LossSanity(TrainerCallback):
                 "steps; check that layers are not all frozen and that the learning rate is not too low."
             )
             control.should_training_stop = True
-
-
-class EpochEvaluation(TrainerCallback):
-    """Evaluates with the reader's decoder at the end of each epoch (main process only)."""
-
-    def __init__(
-        self, evaluate_fn: Callable[[], dict[str, float]], run: RunDirectory, sink: EventSink | None = None
-    ) -> None:
-        self.evaluate_fn = evaluate_fn
-        self.run = run
-        self.sink = sink
-        self.history: list[dict[str, Any]] = []
-
-    def on_epoch_end(self, args, state: TrainerState, control, model=None, **kw: Any):
-        if not state.is_world_process_zero:
-            return
-        was_training = model.training if model is not None else False
-        result = self.evaluate_fn()
-        if model is not None and was_training:
-            model.train()
-        entry = {"epoch": round(state.epoch or 0.0, 3), "step": state.global_step, **result}
-        self.history.append(entry)
-        record = self.run.event(
-            "eval",
-            step=state.global_step,
-            total=state.max_steps,
-            epoch=entry["epoch"],
-            exact_match=result.get("exact_match"),
-            f1=result.get("f1"),
-        )
-        if self.sink:
-            self.sink(record)

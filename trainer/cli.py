@@ -1,25 +1,34 @@
-"""`assistant train` / `python -m trainer` and `assistant eval`: the trainer's command line."""
+"""`assistant train` / `python -m trainer` and `assistant eval`: the trainer's command line.
+
+The training flags are made from ``TrainConfig``'s fields (type, default and help text), so a new setting is
+one field; ``--config FILE`` reads a file written by ``TrainConfig.save`` and the flags given override it.
+SIGTERM and Ctrl-C are handled here: they ask ``run_training`` to stop at the next step boundary.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import fields
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
 from assistant.core.errors import UserError
-from assistant.guard import OneLineArgumentParser
-from assistant.runs.config import TrainConfig
+from assistant.guard import EXIT_INTERRUPTED, OneLineArgumentParser
+from assistant.runs.config import OptionSpec, TrainConfig, option_specs
 from assistant.runs.registry import RunStatus
-from trainer.train import run_training
+from assistant.runs.schema import EvalScores, RunMetrics
+from trainer.callbacks import CancelToken, EventSink, TrainingCancelled
+from trainer.train import RunResult, run_training
 
 DESCRIPTION = """Fine-tune an extractive QA reader (DistilBERT by default) on SQuAD-format data.
 
@@ -27,59 +36,56 @@ Data: a hub dataset id (rajpurkar/squad, rajpurkar/squad_v2) or a local file: of
 JSON (v1.1/v2.0), JSONL or CSV with context/question/answers columns, or the chat app's annotations.
 The run is saved in models/<run>/ with run.json, metrics.json, events.jsonl and a model card."""
 
+CLI_ONLY = ("config", "events_only")
+"""Flags that are not training settings."""
+
+
+_METAVARS = {str: "TEXT", int: "N", float: "X"}
+
+
+def _help(spec: OptionSpec) -> str:
+    default = spec.default
+    if default is None or default is False or default == [] or "default:" in spec.help:
+        return spec.help
+    return f"{spec.help} (default: {default})"
+
+
+def add_option(parser: argparse._ActionsContainer, spec: OptionSpec) -> None:
+    """One TrainConfig field as a flag; an absent flag leaves no attribute, so that --config's value stays."""
+    kw: dict[str, Any] = {"dest": spec.name, "default": argparse.SUPPRESS, "help": _help(spec)}
+    if spec.kind is bool:
+        kw["action"] = "store_true"
+    else:
+        kw["type"] = spec.kind
+        if spec.repeated:
+            kw["action"] = "append"
+        if spec.choices is not None:
+            kw["choices"] = spec.choices  # argparse shows them in place of a metavar
+        else:
+            kw["metavar"] = spec.metavar or _METAVARS[spec.kind]
+    parser.add_argument(*spec.flags, **kw)
+
 
 def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     p = OneLineArgumentParser(prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    d = TrainConfig()
-    p.add_argument("--base", dest="base_model", default=DEFAULT_BASE, help=f"base model (default: {DEFAULT_BASE})")
-    p.add_argument("--data", default=DEFAULT_DATASET, help=f"training data (default: {DEFAULT_DATASET})")
     p.add_argument(
-        "--extra-data",
-        action="append",
-        default=[],
+        "--config",
+        type=Path,
         metavar="FILE",
-        help="more training data, e.g. your annotations (repeatable)",
+        help="settings from a JSON file written by the app (TrainConfig.save); flags given here override them",
     )
-    p.add_argument("--eval-data", help="test data (default: the official validation split)")
-    p.add_argument("--output", help="run directory (default: models/<base>-<data>-<time>)")
-    p.add_argument("--epochs", type=float, default=d.epochs)
-    p.add_argument("--learning-rate", "--lr", type=float, default=d.learning_rate)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--gradient-accumulation", type=int, default=d.gradient_accumulation)
-    p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--max-length", type=int, default=d.max_length, help="window length in tokens")
-    p.add_argument("--stride", type=int, default=d.stride, help="tokens shared by consecutive windows")
-    p.add_argument("--max-train-samples", type=int)
-    p.add_argument("--max-eval-samples", type=int)
-    p.add_argument("--max-steps", type=int, default=d.max_steps)
-    p.add_argument("--freeze-layers", type=int, default=0, help="freeze embeddings + first N layers (head trains)")
-    p.add_argument("--teacher", help="distil from this QA model (same tokenizer)")
-    p.add_argument("--distill-temperature", type=float, default=d.distill_temperature)
-    p.add_argument("--distill-alpha", type=float, default=d.distill_alpha, help="weight of the SQuAD loss")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], default="auto")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--workers", type=int, help="data loader workers (default: 0 on CPU, up to 4 on CUDA)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--resplit", action="store_true", help="hold out --test-size of --data as the test set")
-    p.add_argument("--test-size", type=float, default=d.test_size)
-    p.add_argument("--resume", action="store_true", help="continue --output from its last checkpoint")
-    p.add_argument("--save-steps", type=int, default=d.save_steps, help="checkpoint every N steps (for --resume)")
-    p.add_argument("--logging-steps", type=int)
-    p.add_argument(
-        "--sanity-steps", type=int, default=d.sanity_steps, help="stop if the loss has not moved after this many steps"
-    )
-    p.add_argument("--export-int8", action="store_true", help="also measure the dynamic-int8 CPU reader's F1")
-    p.add_argument("--activate", action="store_true", help="make the run the active reader when it completes")
-    p.add_argument("--keep-checkpoints", action="store_true")
+    settings = p.add_argument_group("training settings")
+    for spec in option_specs():
+        add_option(settings, spec)
     p.add_argument("--events-only", action="store_true", help="no progress bar; print events as JSON lines")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    """The config file's settings (or the defaults), with every flag given on the command line on top."""
+    given = {k: v for k, v in vars(args).items() if k not in CLI_ONLY}
+    base = TrainConfig.load(args.config) if args.config is not None else TrainConfig()
+    return replace(base, **given)
 
 
 class ProgressView:
@@ -127,6 +133,62 @@ def _check_local_models(config: TrainConfig) -> None:
             check_model_directory(Path(ref).expanduser())
 
 
+@contextlib.contextmanager
+def cancel_on_signals(token: CancelToken) -> Iterator[None]:
+    """SIGTERM/SIGINT ask the training loop to stop at its next step boundary.
+
+    Outside the loop (loading, preparing, evaluating), or on a second signal, the handler raises
+    ``TrainingCancelled`` at once; ``run_training`` records the run as cancelled either way.
+    """
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        at_next_step = token.in_loop and not token.requested
+        token.request(name)
+        if not at_next_step:
+            raise TrainingCancelled(name)
+
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not the main thread: the caller cancels through the token
+            previous[sig] = signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_event(event: dict[str, Any]) -> None:
+    print(json.dumps(event), flush=True)
+
+
+def _train(config: TrainConfig, sink: EventSink) -> RunResult:
+    token = CancelToken()
+    try:
+        with cancel_on_signals(token):
+            return run_training(config, sink, token)
+    except TrainingCancelled:  # a signal just before or after the run's own handling: nothing was recorded
+        return RunResult(Path(config.output or "."), RunStatus.CANCELLED, None, "cancelled")
+
+
+def _report(result: RunResult, config: TrainConfig, console: Console) -> int:
+    if result.status is RunStatus.COMPLETED:
+        metrics = result.metrics or RunMetrics()
+        scores = metrics.eval or EvalScores()
+        console.print(
+            f"[green]done[/]: {result.path}  EM {scores.exact_match or 0:.2f}  F1 {scores.f1 or 0:.2f}  "
+            f"({metrics.train_windows_per_second or 0:.1f} windows/s)"
+        )
+        if not config.activate:
+            console.print(f"make it the active reader: assistant models activate {result.path.name}")
+        return 0
+    if result.status is RunStatus.CANCELLED:
+        console.print("cancelled; the active reader is unchanged")
+        return EXIT_INTERRUPTED
+    raise UserError(result.message)
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> int:
     args = build_parser(prog).parse_args(list(argv) if argv is not None else None)
     config = config_from_args(args)
@@ -134,28 +196,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
     _check_local_models(config)
     console = Console(stderr=True, log_path=False)
     if args.events_only:
-
-        def sink(event: dict[str, Any]) -> None:
-            print(json.dumps(event), flush=True)
-
-        result = run_training(config, sink)
+        result = _train(config, _print_event)
     else:
         view = ProgressView(console)
         with view.progress:
-            result = run_training(config, view)
-    if result.status is RunStatus.COMPLETED:
-        ev = result.metrics.get("eval", {})
-        console.print(
-            f"[green]done[/]: {result.path}  EM {ev.get('exact_match', 0):.2f}  F1 {ev.get('f1', 0):.2f}  "
-            f"({result.metrics.get('train_windows_per_second', 0):.1f} windows/s)"
-        )
-        if not config.activate:
-            console.print(f"make it the active reader: assistant models activate {result.path.name}")
-        return 0
-    if result.status is RunStatus.CANCELLED:
-        console.print("cancelled; the active reader is unchanged")
-        return 130
-    raise UserError(result.message)
+            result = _train(config, view)
+    return _report(result, config, console)
 
 
 def run_eval_command(args: argparse.Namespace) -> int:
@@ -185,7 +231,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
         result = evaluate_reader(
             reader, examples, data.version_2, progress=lambda done, total: progress.update(task, completed=done)
         )
-    result = {
+    record = {
         "model": choice.ref,
         "data": data.source,
         "fingerprint": data.fingerprint,
@@ -194,10 +240,10 @@ def run_eval_command(args: argparse.Namespace) -> int:
         **result,
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    print(json.dumps(result))
+    print(json.dumps(record))
     out = chosen_out or (Path(choice.ref) / "eval.json" if Path(choice.ref).is_dir() else None)
     if out is not None:
-        save_result(out, result)
+        save_result(out, record)
         console.print(f"saved {out}")
     return 0
 

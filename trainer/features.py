@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from assistant.core.errors import DataError
 from assistant.core.reader import WindowSettings, tokenize_windows, truncate_question
@@ -22,7 +23,7 @@ class LabelCheck:
         return self.correct / self.labelled if self.labelled else 1.0
 
 
-def training_features(examples: list[QAExample], tokenizer, window: WindowSettings) -> dict[str, list]:
+def training_features(examples: list[QAExample], tokenizer: Any, window: WindowSettings) -> dict[str, list[Any]]:
     """Windows as in run_qa: a window that does not hold the whole first answer is labelled with CLS (0)."""
     questions = [truncate_question(tokenizer, e.question, window.max_question_tokens) for e in examples]
     enc = tokenize_windows(tokenizer, questions, [e.context for e in examples], window)
@@ -59,7 +60,7 @@ def training_features(examples: list[QAExample], tokenizer, window: WindowSettin
     return features
 
 
-def check_labels(features: dict[str, list], examples: list[QAExample], tokenizer=None) -> LabelCheck:
+def check_labels(features: dict[str, list[Any]], examples: list[QAExample], tokenizer: Any = None) -> LabelCheck:
     """Decode every labelled window back through its offsets: the answer text must come back.
 
     Compared case- and space-insensitively when the tokenizer lowercases, since the labels are token spans.

@@ -10,6 +10,7 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from assistant.core.decoding import DecodeSettings, decode
 from assistant.core.documents import Document
@@ -43,15 +44,38 @@ class Answer:
     context: str
     context_start: int
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "start": self.start,
             "end": self.end,
             "score": round(self.score, 4),
+            "raw_score": round(self.raw_score, 4),
             "line": self.line,
             "context": self.context,
+            "context_start": self.context_start,
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Answer:
+        """The inverse of :meth:`to_json`; optional keys missing from older output get defaults.
+
+        ``text`` and ``start`` are required; ``end`` defaults to ``start + len(text)``, ``raw_score`` to
+        ``score``, ``context`` to the answer text and ``context_start`` to ``start``.
+        """
+        text = str(d["text"])
+        start = int(d["start"])
+        score = float(d.get("score", 0.0))
+        return cls(
+            text=text,
+            start=start,
+            end=int(d.get("end", start + len(text))),
+            score=score,
+            raw_score=float(d.get("raw_score", score)),
+            line=int(d.get("line", 1)),
+            context=str(d.get("context", text)),
+            context_start=int(d.get("context_start", start)),
+        )
 
 
 @dataclass(frozen=True)
@@ -73,13 +97,28 @@ class AskResult:
     def best(self) -> Answer | None:
         return self.answers[0] if self.answers else None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answers": [a.to_json() for a in self.answers],
             "passages": [{"start": p.start, "end": p.end, "score": round(p.score, 4)} for p in self.passages],
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "no_answer_reason": self.no_answer_reason,
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> AskResult:
+        """The inverse of :meth:`to_json`; missing keys get empty defaults."""
+        reason = d.get("no_answer_reason")
+        return cls(
+            question=str(d.get("question", "")),
+            answers=[Answer.from_json(a) for a in d.get("answers") or []],
+            passages=[
+                ReadSpan(int(p["start"]), int(p["end"]), float(p.get("score", 0.0))) for p in d.get("passages") or []
+            ],
+            timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+            no_answer_reason=None if reason is None else str(reason),
+        )
 
 
 @dataclass
@@ -163,7 +202,7 @@ class QAEngine:
         self.settings = settings or EngineSettings()
         self.load_model_ms = load_model_ms
 
-    def with_settings(self, **changes) -> QAEngine:
+    def with_settings(self, **changes: Any) -> QAEngine:
         return QAEngine(self.reader, replace(self.settings, **changes), self.load_model_ms)
 
     def index(self, document: Document, progress: ProgressCallback | None = None) -> IndexedDocument:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +139,10 @@ def _quiet_hub_logging() -> None:
 
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
+    hf_logging.set_verbosity(logging.ERROR)
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-    hf_logging.disable_progress_bar()
+    disable_progress_bar: Callable[[], None] = hf_logging.disable_progress_bar  # untyped upstream
+    disable_progress_bar()
 
 
 def _load_from_hub(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
@@ -206,4 +208,5 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
+        quantize: Callable[..., torch.nn.Module] = quantize_dynamic  # untyped upstream
+        return quantize(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)

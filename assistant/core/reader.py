@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,7 +81,7 @@ def effective_stride(window: WindowSettings) -> int:
     return min(window.stride, room // 2)
 
 
-def truncate_question(tokenizer, question: str, max_tokens: int) -> str:
+def truncate_question(tokenizer: Any, question: str, max_tokens: int) -> str:
     """Keep at most ``max_tokens`` tokens so every window has room for context."""
     question = question.strip()
     if not question:
@@ -91,7 +92,7 @@ def truncate_question(tokenizer, question: str, max_tokens: int) -> str:
     return question
 
 
-def tokenize_windows(tokenizer, questions: Sequence[str], contexts: Sequence[str], window: WindowSettings):
+def tokenize_windows(tokenizer: Any, questions: Sequence[str], contexts: Sequence[str], window: WindowSettings) -> Any:
     """Windows of every (question, context) pair with offsets: the one tokenization for chat, training and eval."""
     return tokenizer(
         list(questions),
@@ -111,7 +112,7 @@ class Reader:
     def __init__(
         self,
         model: torch.nn.Module,
-        tokenizer,
+        tokenizer: Any,
         device: torch.device,
         name: str = "",
         window: WindowSettings | None = None,
@@ -123,18 +124,19 @@ class Reader:
         self.window = window or WindowSettings()
         limit = getattr(model.config, "max_position_embeddings", self.window.max_length)
         if self.window.max_length > limit:
-            self.window = WindowSettings(
-                limit,
-                min(self.window.stride, limit // 4),
-                min(self.window.max_question_tokens, limit // 4),
-                self.window.batch_tokens,
+            self.window = replace(
+                self.window,
+                max_length=limit,
+                stride=min(self.window.stride, limit // 4),
+                max_question_tokens=min(self.window.max_question_tokens, limit // 4),
             )
         self._lock = threading.Lock()
 
     def truncate_question(self, question: str) -> str:
         return truncate_question(self.tokenizer, question, self.window.max_question_tokens)
 
-    def tokenize(self, questions: Sequence[str], contexts: Sequence[str]):
+    def tokenize(self, questions: Sequence[str], contexts: Sequence[str]) -> Any:
+        """The tokenizer's ``BatchEncoding`` of every window (see :func:`tokenize_windows`)."""
         return tokenize_windows(self.tokenizer, questions, contexts, self.window)
 
     def read(self, items: Sequence[tuple[str, Sequence[Context]]]) -> list[list[WindowLogits]]:
@@ -172,6 +174,9 @@ class Reader:
         return self.window.max_length - q - 3
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each text, without special tokens (fast tokenizers refuse an empty batch)."""
+        if not texts:
+            return []
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
     def _forward(

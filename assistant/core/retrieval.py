@@ -63,7 +63,7 @@ class ContextualRetriever:
 
     def scores(self, question: str) -> np.ndarray:
         own = self.passages.scores(question)
-        combined = own / (own.max() + 1e-9)
+        combined: np.ndarray = own / (own.max() + 1e-9)
         if self.paragraphs is not None:
             para = self.paragraphs.scores(question)
             combined = combined + self.paragraph_weight * para[self.owner] / (para.max() + 1e-9)

@@ -1,14 +1,20 @@
 """A training run's settings: the one source of every option, for the trainer's CLI, the Train screen and run.json.
 
-The app starts a run by writing this as a JSON file and launching ``python -m trainer --config FILE``.
+Each field carries its help text in ``metadata["help"]`` (and, where the flag is not the field's name with dashes,
+``metadata["flag"]`` and ``metadata["aliases"]``); ``option_specs`` turns the fields into command-line options.
+The app starts a run by writing this as a JSON file with ``save`` and launching
+``python -m trainer --config FILE --output RUN_DIR``.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+import typing
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,53 +22,84 @@ from assistant import atomic
 from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
 from assistant.core.errors import UserError
 from assistant.core.reader import WindowSettings
-from assistant.runs.registry import is_number
+from assistant.runs.schema import is_number
 
 MIN_MAX_LENGTH = 32
 """Shorter windows leave a question of a few tokens and almost no context."""
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 _DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclass
 class TrainConfig:
-    base_model: str = DEFAULT_BASE
-    data: str = DEFAULT_DATASET
-    eval_data: str | None = None
-    output: str | None = None
-    """Run directory; default ``models/<base>-<data>-<time>``."""
-    epochs: float = 2.0
-    learning_rate: float = 5e-5
-    batch_size: int = 32
-    gradient_accumulation: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_length: int = 384
-    stride: int = 128
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    max_steps: int = -1
-    freeze_layers: int = 0
-    teacher: str | None = None
-    distill_temperature: float = 2.0
-    distill_alpha: float = 0.5
-    """Weight of the SQuAD loss; ``1 - alpha`` goes to the KL term against the teacher."""
-    precision: str = "auto"
-    """auto (bf16 where supported, else fp16 on CUDA, fp32 on CPU), bf16, fp16 or fp32."""
-    device: str = "auto"
-    compile: bool = False
-    workers: int | None = None
-    seed: int = 42
-    resplit: bool = False
-    test_size: float = 0.1
-    resume: bool = False
-    save_steps: int = 500
-    logging_steps: int | None = None
-    sanity_steps: int = 50
-    export_int8: bool = False
-    activate: bool = False
-    keep_checkpoints: bool = False
-    extra_data: list[str] = field(default_factory=list)
-    """More training files (e.g. the TUI's annotations) added to ``data``."""
+    base_model: str = field(
+        default=DEFAULT_BASE,
+        metadata={"help": "base model: a hub id or a local model folder", "flag": "--base", "metavar": "MODEL"},
+    )
+    data: str = field(
+        default=DEFAULT_DATASET,
+        metadata={
+            "help": "training data: a hub dataset id or a local SQuAD JSON, JSONL or CSV file",
+            "metavar": "DATA",
+        },
+    )
+    eval_data: str | None = field(
+        default=None, metadata={"help": "test data (default: the official validation split)", "metavar": "DATA"}
+    )
+    output: str | None = field(
+        default=None, metadata={"help": "run directory (default: models/<base>-<data>-<time>)", "metavar": "DIR"}
+    )
+    epochs: float = field(default=2.0, metadata={"help": "training epochs (a fraction is allowed)"})
+    learning_rate: float = field(
+        default=5e-5, metadata={"help": "peak learning rate", "flag": "--learning-rate", "aliases": ["--lr"]}
+    )
+    batch_size: int = field(default=32, metadata={"help": "training windows per batch and device"})
+    gradient_accumulation: int = field(default=1, metadata={"help": "batches per optimizer step"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of the steps that warm the learning rate up"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    max_length: int = field(default=384, metadata={"help": "window length in tokens"})
+    stride: int = field(default=128, metadata={"help": "tokens shared by consecutive windows"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "train on at most this many examples"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "evaluate on at most this many questions"})
+    max_steps: int = field(
+        default=-1, metadata={"help": "stop after this many optimizer steps (-1: train for --epochs)"}
+    )
+    freeze_layers: int = field(default=0, metadata={"help": "freeze embeddings + first N layers (the head trains)"})
+    teacher: str | None = field(
+        default=None, metadata={"help": "distil from this QA model (same tokenizer)", "metavar": "MODEL"}
+    )
+    distill_temperature: float = field(default=2.0, metadata={"help": "softmax temperature of the distillation loss"})
+    distill_alpha: float = field(
+        default=0.5, metadata={"help": "weight of the SQuAD loss; 1 - alpha goes to the KL term against the teacher"}
+    )
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "auto (bf16 where supported, else fp16 on CUDA, fp32 on CPU), bf16, fp16 or fp32",
+            "choices": list(PRECISIONS),
+        },
+    )
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
+    workers: int | None = field(
+        default=None, metadata={"help": "data loader workers (default: 0 on CPU, up to 4 on CUDA)"}
+    )
+    seed: int = field(default=42, metadata={"help": "random seed (shuffling, --resplit, initialisation)"})
+    resplit: bool = field(default=False, metadata={"help": "hold out --test-size of --data as the test set"})
+    test_size: float = field(default=0.1, metadata={"help": "fraction of --data held out by --resplit"})
+    resume: bool = field(default=False, metadata={"help": "continue --output from its last whole checkpoint"})
+    save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (for --resume)"})
+    logging_steps: int | None = field(
+        default=None, metadata={"help": "log the loss every N steps (default: about 10 times an epoch, at most 50)"}
+    )
+    sanity_steps: int = field(default=50, metadata={"help": "stop if the loss has not moved after this many steps"})
+    export_int8: bool = field(default=False, metadata={"help": "also measure the dynamic-int8 CPU reader's F1"})
+    activate: bool = field(default=False, metadata={"help": "make the run the active reader when it completes"})
+    keep_checkpoints: bool = field(default=False, metadata={"help": "keep checkpoints/ after the run completes"})
+    extra_data: list[str] = field(
+        default_factory=list,
+        metadata={"help": "more training data, e.g. your annotations (repeatable)", "metavar": "FILE"},
+    )
 
     @property
     def window(self) -> WindowSettings:
@@ -80,48 +117,176 @@ class TrainConfig:
         if problem:
             raise UserError(problem)
 
+    def save(self, path: Path) -> None:
+        """Write every setting as one JSON object, the file ``python -m trainer --config`` reads."""
+        atomic.write_json(path, asdict(self))
 
-_AT_LEAST_ONE = {
-    "batch_size": "--batch-size",
-    "gradient_accumulation": "--gradient-accumulation",
-    "save_steps": "--save-steps",
-    "sanity_steps": "--sanity-steps",
-    "max_train_samples": "--max-train-samples",
-    "max_eval_samples": "--max-eval-samples",
-    "logging_steps": "--logging-steps",
-}
-_NOT_NEGATIVE = {
-    "stride": "--stride",
-    "freeze_layers": "--freeze-layers",
-    "workers": "--workers",
-    "weight_decay": "--weight-decay",
-}
-_ABOVE_ZERO = {"epochs": "--epochs", "learning_rate": "--learning-rate", "distill_temperature": "--distill-temperature"}
-_FRACTIONS = {"warmup_ratio": "--warmup-ratio", "distill_alpha": "--distill-alpha"}
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        """Read a config file written by ``save`` (or by hand); unknown keys and wrong types are one sentence."""
+        return cls(**read_config_file(path))
+
+
+# --- the fields as command-line options ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One TrainConfig field as a command-line option: its flags, value type, default and help."""
+
+    name: str
+    flags: tuple[str, ...]
+    """The flag first, then its aliases."""
+    kind: type
+    """str, int, float or bool (for ``repeated``, the type of each item)."""
+    optional: bool
+    """None is a value (the field's type is ``X | None``)."""
+    repeated: bool
+    """A list, given by repeating the flag."""
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return self.flags[0]
+
+    def type_problem(self, value: Any) -> str | None:
+        """What ``value`` should have been, or None when it fits this option's type."""
+        if value is None:
+            return None if self.optional else f"{_KIND_NAMES[self.kind]}, not null"
+        if self.repeated:
+            ok = isinstance(value, list) and all(_fits(self.kind, v) for v in value)
+            return None if ok else f"a list ({_KIND_NAMES[self.kind]} each)"
+        if not _fits(self.kind, value):
+            return _KIND_NAMES[self.kind]
+        if self.choices is not None and value not in self.choices:
+            return f"one of {', '.join(self.choices)}"
+        return None
+
+
+_KIND_NAMES = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _fits(kind: type, value: Any) -> bool:
+    """Whether ``value`` is of ``kind``; a whole number is a number, a bool is neither (NaN is left to validate)."""
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
+
+
+def _option_spec(f: Field[Any], hint: Any) -> OptionSpec:
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    if optional:
+        hint = next(a for a in args if a is not type(None))
+    repeated = typing.get_origin(hint) is list
+    kind = typing.get_args(hint)[0] if repeated else hint
+    if kind not in _KIND_NAMES:
+        raise TypeError(f"TrainConfig.{f.name}: {hint} cannot be a command-line option")
+    factory = f.default_factory
+    default = factory() if callable(factory) else f.default
+    flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+    choices = f.metadata.get("choices")
+    return OptionSpec(
+        name=f.name,
+        flags=(flag, *f.metadata.get("aliases", ())),
+        kind=kind,
+        optional=optional,
+        repeated=repeated,
+        default=default,
+        help=f.metadata.get("help", ""),
+        choices=tuple(choices) if choices is not None else None,
+        metavar=f.metadata.get("metavar"),
+    )
+
+
+@cache
+def option_specs() -> tuple[OptionSpec, ...]:
+    """Every TrainConfig field as a command-line option, in field order."""
+    hints = typing.get_type_hints(TrainConfig)
+    return tuple(_option_spec(f, hints[f.name]) for f in fields(TrainConfig))
+
+
+def flag(name: str) -> str:
+    """The command-line flag of TrainConfig field ``name`` (``base_model`` -> ``--base``)."""
+    return next(spec.flag for spec in option_specs() if spec.name == name)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings in a config file, each checked against its field's type; any problem is one sentence."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise UserError(f"The config file {path} could not be read as JSON ({exc}).") from None
+    if not isinstance(data, dict):
+        raise UserError(f"The config file {path} must hold a JSON object of settings, not {type(data).__name__}.")
+    specs = {spec.name: spec for spec in option_specs()}
+    unknown = sorted(set(data) - set(specs))
+    if unknown:
+        guesses = [m for name in unknown for m in difflib.get_close_matches(name, specs, n=1)]
+        hint = f"did you mean {', '.join(guesses)}?" if guesses else "`python -m trainer --help` lists the settings"
+        raise UserError(f"The config file {path} has unknown settings: {', '.join(map(repr, unknown))} ({hint}).")
+    for name, value in data.items():
+        expected = specs[name].type_problem(value)
+        if expected:
+            raise UserError(f"The config file {path} sets {name} to {json.dumps(value)[:80]}; it must be {expected}.")
+    return data
+
+
+# --- impossible settings ---------------------------------------------------------------------------------------
+
+_AT_LEAST_ONE = (
+    "batch_size",
+    "gradient_accumulation",
+    "save_steps",
+    "sanity_steps",
+    "max_train_samples",
+    "max_eval_samples",
+    "logging_steps",
+)
+_NOT_NEGATIVE = ("stride", "freeze_layers", "workers", "weight_decay")
+_ABOVE_ZERO = ("epochs", "learning_rate", "distill_temperature")
+_FRACTIONS = ("warmup_ratio", "distill_alpha")
 
 
 def _is_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _config_problems(config: TrainConfig) -> Iterator[str]:
-    """One sentence per impossible setting, in flag order of importance (None-valued optional flags pass)."""
-    for name, flag in _AT_LEAST_ONE.items():
+def _range_problems(config: TrainConfig) -> Iterator[str]:
+    """Numbers out of range (None-valued optional settings pass)."""
+    for name in _AT_LEAST_ONE:
         value = getattr(config, name)
         if value is not None and not (_is_whole(value) and value >= 1):
-            yield f"{flag} must be a whole number of at least 1 (got {value})."
-    for name, flag in _NOT_NEGATIVE.items():
+            yield f"{flag(name)} must be a whole number of at least 1 (got {value})."
+    for name in _NOT_NEGATIVE:
         value = getattr(config, name)
         if value is not None and not (is_number(value) and value >= 0):
-            yield f"{flag} must be 0 or more (got {value})."
-    for name, flag in _ABOVE_ZERO.items():
+            yield f"{flag(name)} must be 0 or more (got {value})."
+    for name in _ABOVE_ZERO:
         value = getattr(config, name)
         if not (is_number(value) and value > 0):
-            yield f"{flag} must be a finite number above 0 (got {value})."
-    for name, flag in _FRACTIONS.items():
+            yield f"{flag(name)} must be a finite number above 0 (got {value})."
+    for name in _FRACTIONS:
         value = getattr(config, name)
         if not (is_number(value) and 0 <= value <= 1):
-            yield f"{flag} must be between 0 and 1 (got {value})."
+            yield f"{flag(name)} must be between 0 and 1 (got {value})."
+
+
+def _type_problems(config: TrainConfig) -> Iterator[str]:
+    for spec in option_specs():
+        value = getattr(config, spec.name)
+        expected = spec.type_problem(value)
+        if expected:
+            yield f"{spec.flag} must be {expected} (got {value!r})."
+
+
+def _config_problems(config: TrainConfig) -> Iterator[str]:
+    """One sentence per impossible setting, in flag order of importance."""
+    yield from _type_problems(config)
+    yield from _range_problems(config)
     if not (is_number(config.test_size) and 0 < config.test_size < 1):
         yield f"--test-size must be a fraction strictly between 0 and 1 (got {config.test_size})."
     if not (_is_whole(config.max_length) and config.max_length >= MIN_MAX_LENGTH):
@@ -155,24 +320,3 @@ def _output_problems(output: str | None, resume: bool) -> Iterator[str]:
         yield f"--output {out} {where}; pass a folder for the run."
     elif occupied and not resume:
         yield f"{out} already exists; pass --resume to continue it or choose another --output."
-
-    def save(self, path: Path) -> None:
-        atomic.write_json(path, asdict(self))
-
-    @classmethod
-    def load(cls, path: Path) -> TrainConfig:
-        """Read a config file written by ``save`` (or by hand); unknown keys and wrong types are one sentence."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:
-            raise UserError(f"The config file {path} could not be read as JSON ({exc}).") from None
-        if not isinstance(data, dict):
-            raise UserError(f"The config file {path} must hold a JSON object of settings.")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UserError(f"The config file {path} has unknown settings: {', '.join(unknown)}.")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise UserError(f"The config file {path} does not fit the settings ({exc}).") from None

@@ -14,12 +14,23 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from assistant import atomic
-from assistant.runs.registry import HEARTBEAT_INTERVAL_S, RunStatus, is_number, read_json_object
+from assistant.runs.registry import HEARTBEAT_INTERVAL_S
+from assistant.runs.schema import (
+    EpochEval,
+    EvalScores,
+    JsonObject,
+    RunMetrics,
+    RunRecord,
+    RunStatus,
+    is_number,
+    read_json_object,
+)
 
 
 def git_commit() -> str | None:
@@ -44,7 +55,7 @@ class RunDirectory:
     def __init__(self, path: Path, writer: bool = True) -> None:
         self.path = path
         self.writer = writer
-        self._run: dict[str, Any] = {}
+        self._run = RunRecord()
         self._t0 = time.time()
         self._lock = threading.Lock()
         self._last_beat = 0.0
@@ -60,31 +71,42 @@ class RunDirectory:
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"
 
-    def load_run(self) -> dict[str, Any]:
+    def load_run(self) -> RunRecord:
+        """run.json as it is on disk now; later writes start from it."""
         with self._lock:
-            self._run = read_json_object(self.path / "run.json") or {}
-            return dict(self._run)
+            self._run = RunRecord.from_json(read_json_object(self.path / "run.json"))
+            return replace(self._run)
 
-    def write_run(self, **fields: Any) -> None:
+    @property
+    def record(self) -> RunRecord:
+        """run.json as this process last wrote it."""
         with self._lock:
-            self._run.update(fields)
+            return replace(self._run)
+
+    def write_run(self, **changes: Any) -> None:
+        """Set fields of run.json (names of ``RunRecord``'s fields) and write it atomically."""
+        with self._lock:
+            self._run = replace(self._run, **changes)
             if self.writer:
-                atomic.write_json(self.path / "run.json", self._run)
+                atomic.write_json(self.path / "run.json", self._run.to_json())
 
-    def set_status(self, status: RunStatus, **fields: Any) -> None:
+    def set_status(self, status: RunStatus, **changes: Any) -> None:
         self.write_run(
-            status=RunStatus(status).value,
+            status=RunStatus(status),
             updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **fields,
+            **changes,
         )
 
-    def claim(self, **fields: Any) -> None:
+    def claim(self, **changes: Any) -> None:
         """Mark the run running and owned by this process (pid, host, heartbeat); a past failure's error goes."""
-        with self._lock:
-            self._run.pop("error", None)
         self._last_beat = time.time()
         self.set_status(
-            RunStatus.RUNNING, pid=os.getpid(), hostname=socket.gethostname(), heartbeat=self._last_beat, **fields
+            RunStatus.RUNNING,
+            error=None,
+            pid=os.getpid(),
+            hostname=socket.gethostname(),
+            heartbeat=self._last_beat,
+            **changes,
         )
 
     def beat(self, force: bool = False) -> None:
@@ -94,14 +116,15 @@ class RunDirectory:
             self._last_beat = now
             self.write_run(heartbeat=round(now, 3))
 
-    def event(self, phase: str, **fields: Any) -> dict[str, Any]:
+    def event(self, phase: str, **fields: Any) -> JsonObject:
+        """Append one progress event to events.jsonl (None-valued fields left out) and return it."""
         record = {"time": round(time.time(), 3), "elapsed_s": round(time.time() - self._t0, 2), "phase": phase}
         record.update({k: v for k, v in fields.items() if v is not None})
         if self.writer:
             atomic.append_jsonl(self.events_path, record)
         return record
 
-    def read_events(self) -> list[dict[str, Any]]:
+    def read_events(self) -> list[JsonObject]:
         """Every whole event line, from every process that has trained this run; a torn last line is skipped."""
         try:
             lines = self.events_path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -123,9 +146,9 @@ class RunDirectory:
             return True
         return any(e.get("phase") == "train" and "loss" in e for e in self.read_events())
 
-    def write_metrics(self, metrics: dict[str, Any]) -> None:
+    def write_metrics(self, metrics: RunMetrics) -> None:
         if self.writer:
-            atomic.write_json(self.path / "metrics.json", metrics)
+            atomic.write_json(self.path / "metrics.json", metrics.to_json())
 
     def write_card(self, text: str) -> None:
         if self.writer:
@@ -187,7 +210,7 @@ def resumable_checkpoint(checkpoints: Path) -> tuple[Path | None, list[str]]:
         found = [(step, p) for p in checkpoints.glob("checkpoint-*") if (step := _checkpoint_step(p)) is not None]
     except OSError:
         return None, []
-    skipped = []
+    skipped: list[str] = []
     for _, path in sorted(found, reverse=True):
         problem = checkpoint_problem(path)
         if problem is None:
@@ -196,14 +219,14 @@ def resumable_checkpoint(checkpoints: Path) -> tuple[Path | None, list[str]]:
     return None, skipped
 
 
-def history_from_events(events: Iterable[dict[str, Any]]) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
+def history_from_events(events: Iterable[JsonObject]) -> tuple[dict[int, float], dict[int, EpochEval]]:
     """Loss per step and evaluation per step over every process that trained the run.
 
     Each process starts with a ``train`` event holding its first step and no loss; what an earlier process
     logged after that step is dropped, since the checkpoint it resumed from predates it.
     """
     losses: dict[int, float] = {}
-    evals: dict[int, dict[str, Any]] = {}
+    evals: dict[int, EpochEval] = {}
     for e in events:
         step, phase = e.get("step"), e.get("phase")
         if not isinstance(step, int) or isinstance(step, bool):
@@ -214,29 +237,37 @@ def history_from_events(events: Iterable[dict[str, Any]]) -> tuple[dict[int, flo
         elif phase == "train" and is_number(e["loss"]):
             losses[step] = float(e["loss"])
         elif phase == "eval" and is_number(e.get("f1")):
-            evals[step] = {"epoch": e.get("epoch"), "step": step, "exact_match": e.get("exact_match"), "f1": e["f1"]}
+            entry = EpochEval.from_json({k: e.get(k) for k in ("epoch", "step", "exact_match", "f1")})
+            if entry is not None:
+                evals[step] = entry
     return losses, evals
 
 
-def model_card(run: dict[str, Any], metrics: dict[str, Any]) -> str:
-    ev = metrics.get("eval", {})
+def _score(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "?"
+
+
+def model_card(run: RunRecord, metrics: RunMetrics) -> str:
+    ev = metrics.eval or EvalScores()
     lines = [
-        f"# {run.get('name', 'reader')}",
+        f"# {run.name or 'reader'}",
         "",
-        f"Extractive question-answering reader fine-tuned from `{run.get('base_model')}` on "
-        f"`{run.get('train_data', {}).get('source')}` with `assistant train`.",
+        f"Extractive question-answering reader fine-tuned from `{run.base_model}` on "
+        f"`{run.train_data.source if run.train_data else None}` with `assistant train`.",
         "",
         "## Evaluation",
         "",
-        f"- data: `{run.get('eval_data', {}).get('source')}` ({ev.get('total', '?')} questions)",
-        f"- exact match: {ev.get('exact_match', float('nan')):.2f}",
-        f"- F1: {ev.get('f1', float('nan')):.2f}",
+        f"- data: `{run.eval_data.source if run.eval_data else None}` ({ev.total if ev.total is not None else '?'} "
+        "questions)",
+        f"- exact match: {_score(ev.exact_match)}",
+        f"- F1: {_score(ev.f1)}",
     ]
-    if "int8" in metrics:
-        i8 = metrics["int8"]
+    if metrics.int8 is not None:
+        i8 = metrics.int8
+        delta = i8.more.get("f1_delta", 0)
         lines.append(
-            f"- dynamic int8 on CPU: EM {i8.get('exact_match', 0):.2f}, F1 {i8.get('f1', 0):.2f} "
-            f"(F1 {i8.get('f1_delta', 0):+.2f} against float)"
+            f"- dynamic int8 on CPU: EM {_score(i8.exact_match)}, F1 {_score(i8.f1)} "
+            f"(F1 {delta if is_number(delta) else 0:+.2f} against float)"
         )
-    lines += ["", "## Training", "", "```json", json.dumps(run.get("settings", {}), indent=2), "```", ""]
+    lines += ["", "## Training", "", "```json", json.dumps(run.settings, indent=2), "```", ""]
     return "\n".join(lines)

@@ -7,21 +7,22 @@ gone shows as ``interrupted``, and ACTIVE can only ever name a run folder inside
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import shlex
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from assistant import atomic
 from assistant.core.errors import UserError
 from assistant.paths import models_dir
+from assistant.runs.schema import JsonObject, RunMetrics, RunRecord
+from assistant.runs.schema import RunStatus as RunStatus  # re-exported: the app imports it from here
+from assistant.runs.schema import is_number as is_number
+from assistant.runs.schema import read_json_object as read_json_object
 
 ACTIVE_FILE = "ACTIVE"
 HEARTBEAT_INTERVAL_S = 30.0
@@ -29,34 +30,6 @@ HEARTBEAT_INTERVAL_S = 30.0
 HEARTBEAT_STALE_S = 180.0
 """A heartbeat older than this means the owner is gone (or hung), even if its pid now belongs to another process."""
 _MAX_ACTIVE_BYTES = 4096
-
-
-class RunStatus(str, Enum):
-    """The one list of run states; run.json stores the value, listings may derive INTERRUPTED from RUNNING."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-    """Recorded as running, but its process is gone (killed with -9, crashed, machine rebooted)."""
-    UNKNOWN = "unknown"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @classmethod
-    def parse(cls, value: Any) -> RunStatus:
-        """The status a run.json holds; anything that is not one of ours is UNKNOWN."""
-        try:
-            return cls(value)
-        except ValueError:
-            return cls.UNKNOWN
-
-
-def is_number(value: Any) -> bool:
-    """A finite int or float (not a bool): what a metric must be before it is formatted."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _pid_alive(pid: Any) -> bool:
@@ -71,28 +44,26 @@ def _pid_alive(pid: Any) -> bool:
     return True
 
 
-def owner_alive(run: Mapping[str, Any], now: float | None = None) -> bool:
+def owner_alive(run: RunRecord, now: float | None = None) -> bool:
     """Whether the process recorded in run.json is still there: a fresh heartbeat and, on this host, a live pid.
 
     On another host (a shared models folder) the pid cannot be probed, so the heartbeat alone decides.
     """
-    heartbeat = run.get("heartbeat")
-    if not is_number(heartbeat) or (now if now is not None else time.time()) - heartbeat > HEARTBEAT_STALE_S:
+    heartbeat = run.heartbeat
+    if heartbeat is None or (now if now is not None else time.time()) - heartbeat > HEARTBEAT_STALE_S:
         return False
-    host = run.get("hostname")
-    if host != socket.gethostname():
-        return isinstance(host, str) and bool(host)
-    return _pid_alive(run.get("pid"))
+    if run.hostname != socket.gethostname():
+        return bool(run.hostname)
+    return _pid_alive(run.pid)
 
 
-def derive_status(run: Mapping[str, Any], path: Path) -> RunStatus:
+def derive_status(run: RunRecord, path: Path) -> RunStatus:
     """The status to show for a run: run.json's, except that a run whose owner has gone is INTERRUPTED."""
-    if "status" not in run:
+    if run.status is None:
         return RunStatus.COMPLETED if (path / "config.json").is_file() else RunStatus.UNKNOWN
-    status = RunStatus.parse(run["status"])
-    if status is RunStatus.RUNNING and not owner_alive(run):
+    if run.status is RunStatus.RUNNING and not owner_alive(run):
         return RunStatus.INTERRUPTED
-    return status
+    return run.status
 
 
 def resume_hint(path: Path, settings: Mapping[str, Any]) -> str:
@@ -107,97 +78,54 @@ def resume_hint(path: Path, settings: Mapping[str, Any]) -> str:
 
 @dataclass
 class RunInfo:
+    """A run folder as listings show it: typed run.json and metrics.json, and the status derived from them."""
+
     name: str
     path: Path
     status: RunStatus
-    run: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord = field(default_factory=RunRecord)
+    results: RunMetrics = field(default_factory=RunMetrics)
     active: bool = False
+
+    @property
+    def run(self) -> JsonObject:
+        """run.json as a plain object (well-formed entries only)."""
+        return self.record.to_json()
+
+    @property
+    def metrics(self) -> JsonObject:
+        """metrics.json as a plain object (well-formed entries only)."""
+        return self.results.to_json()
 
     @property
     def has_weights(self) -> bool:
         return any(self.path.glob("*.safetensors"))
 
-    def _eval(self, key: str) -> float | None:
-        value = self.metrics.get("eval", {}).get(key)
-        return value if is_number(value) else None
-
     @property
     def exact_match(self) -> float | None:
-        return self._eval("exact_match")
+        return self.results.eval.exact_match if self.results.eval else None
 
     @property
     def f1(self) -> float | None:
-        return self._eval("f1")
+        return self.results.eval.f1 if self.results.eval else None
 
     @property
     def base_model(self) -> str | None:
-        value = self.run.get("base_model")
-        return value if isinstance(value, str) else None
+        return self.record.base_model
 
     @property
     def hint(self) -> str | None:
         """What to do about the run, for listings: only interrupted runs need it."""
         if self.status is RunStatus.INTERRUPTED:
-            return resume_hint(self.path, self.run.get("settings", {}))
+            return resume_hint(self.path, self.record.settings)
         return None
-
-
-def read_json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``; None when it is missing, unreadable, not UTF-8, not JSON or not an object."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-_RUN_OBJECTS = ("settings", "train_data", "eval_data", "versions", "data_report", "label_check")
-_NUMERIC_METRICS = (
-    "train_windows",
-    "train_windows_per_second",
-    "train_runtime_s",
-    "wall_time_s",
-    "global_step",
-    "eval_examples",
-)
-
-
-def _clean_run(run: dict[str, Any]) -> dict[str, Any]:
-    """Drop nested entries of the wrong type, so that readers of ``info.run`` can call ``.get`` on them."""
-    return {k: v for k, v in run.items() if k not in _RUN_OBJECTS or isinstance(v, dict)}
-
-
-def _clean_epoch(entry: Any) -> dict[str, Any] | None:
-    if not isinstance(entry, dict):
-        return None
-    return {k: v for k, v in entry.items() if is_number(v)}
-
-
-def _clean_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Keep only well-formed metrics: numbers where numbers go, [step, loss] pairs in the loss curve."""
-    clean = {k: v for k, v in metrics.items() if k not in _NUMERIC_METRICS or is_number(v)}
-    for key in ("eval", "int8"):
-        if key in clean and not isinstance(clean[key], dict):
-            del clean[key]
-    curve = clean.get("loss_curve")
-    if curve is not None:
-        ok = isinstance(curve, list)
-        clean["loss_curve"] = (
-            [p for p in curve if isinstance(p, list) and len(p) == 2 and all(map(is_number, p))] if ok else []
-        )
-    history = clean.get("eval_per_epoch")
-    if history is not None:
-        entries = [_clean_epoch(e) for e in history] if isinstance(history, list) else []
-        clean["eval_per_epoch"] = [e for e in entries if e]
-    return clean
 
 
 def load_run(path: Path, active_name: str | None = None) -> RunInfo:
     """A run folder as listings show it; files of the wrong shape read as empty, never raise."""
-    run = _clean_run(read_json_object(path / "run.json") or {})
-    metrics = _clean_metrics(read_json_object(path / "metrics.json") or {})
-    return RunInfo(path.name, path, derive_status(run, path), run, metrics, active=path.name == active_name)
+    record = RunRecord.from_json(read_json_object(path / "run.json"))
+    results = RunMetrics.from_json(read_json_object(path / "metrics.json"))
+    return RunInfo(path.name, path, derive_status(record, path), record, results, active=path.name == active_name)
 
 
 def _name_problem(name: str) -> str | None:
@@ -300,5 +228,5 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
         for p in entries
         if p.is_dir() and ((p / "run.json").exists() or (p / "config.json").exists())
     ]
-    runs.sort(key=lambda r: str(r.run.get("started_at", "")), reverse=True)
+    runs.sort(key=lambda r: r.record.started_at or "", reverse=True)
     return runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.table import Table
 
@@ -31,7 +32,7 @@ class DataReport:
     multi_window_contexts: int = 0
     answer_words: dict[str, float] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
     def table(self, name: str) -> Table:
@@ -82,7 +83,7 @@ def align_answer(context: str, answer: Answer) -> Answer | None:
 
 def validate(
     examples: list[QAExample],
-    tokenizer=None,
+    tokenizer: Any = None,
     window: WindowSettings | None = None,
     malformed: int = 0,
     allow_unanswerable: bool = True,

@@ -1,31 +1,31 @@
-"""The command palette provider: every action of the app, searchable."""
+"""The command palette provider: the actions of assistant.tui.actions that work on the current screen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-ACTIONS: list[tuple[str, str, str]] = [
-    ("Open document", "open_document", "Open a text file to chat with"),
-    ("Ask a question", "focus_question", "Move to the question input"),
-    ("Train a reader", "train", "Fine-tune a reader model"),
-    ("Show metrics", "metrics", "EM/F1 of every trained run"),
-    ("Switch model", "switch_model", "Pick another reader model"),
-    ("Clear conversation", "clear_conversation", "Forget this document's conversation"),
-    ("Export conversation", "export_conversation", "Save the conversation as Markdown"),
-    ("Help", "help", "Key bindings and how it works"),
-]
+from assistant.tui.actions import Action, Scoped, palette_actions
 
 
 class AssistantCommands(Provider):
+    def _actions(self) -> list[tuple[Action, Callable[[], object]]]:
+        screen = self.screen
+        scope = screen.SCOPE if isinstance(screen, Scoped) else None
+        return [
+            (a, partial(self.app.run_action, a.name, screen if a.scope != "app" else None))
+            for a in palette_actions(scope)
+        ]
+
     async def discover(self) -> Hits:
-        for name, action, help_text in ACTIONS:
-            yield DiscoveryHit(name, partial(self.app.run_action, action), help=help_text)
+        for action, run in self._actions():
+            yield DiscoveryHit(action.title, run, help=action.description)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, action, help_text in ACTIONS:
-            score = matcher.match(name)
+        for action, run in self._actions():
+            score = matcher.match(action.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), partial(self.app.run_action, action), help=help_text)
+                yield Hit(score, matcher.highlight(action.title), run, help=action.description)

@@ -1,18 +1,28 @@
-"""Every message the app's workers and screens exchange, in one place."""
+"""Every message the app's workers and screens exchange, in one place.
+
+Workers only post messages; the App changes its state on them; screens post requests up to the App
+(``ActivateRun``) and the App posts requests to the chat screen (``PickDocument``, ...).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
+    from assistant.core.engine import AskResult, IndexedDocument, QAEngine
+    from assistant.tui.widgets.conversation import AnswerCard
 
+
+# --- the reader model: load worker -> App --------------------------------------------------------------------------
 @dataclass
 class ModelLoaded(Message):
     name: str
-    engine: Any  # assistant.engine.QAEngine, typed loosely so this module never imports torch
+    engine: QAEngine
     exact_match: float | None = None
     f1: float | None = None
 
@@ -23,6 +33,14 @@ class ModelFailed(Message):
 
 
 @dataclass
+class ActivateRun(Message):
+    """A screen asks the App to make a trained run the active reader and load it."""
+
+    name: str
+
+
+# --- documents: index worker -> chat screen ------------------------------------------------------------------------
+@dataclass
 class IndexProgress(Message):
     stage: str
     fraction: float
@@ -31,7 +49,7 @@ class IndexProgress(Message):
 @dataclass
 class DocumentIndexed(Message):
     path: Path
-    indexed: Any  # assistant.engine.IndexedDocument
+    indexed: IndexedDocument
 
 
 @dataclass
@@ -40,33 +58,60 @@ class DocumentFailed(Message):
     error: str
 
 
+# --- answers: answer worker -> chat screen -------------------------------------------------------------------------
 @dataclass
 class AnswerReady(Message):
-    question: str
-    result: dict[str, Any]
+    card: AnswerCard
+    result: AskResult
     turn_id: int | None
 
 
 @dataclass
-class AnswerFailed(Message):
-    question: str
+class HistoryFailed(Message):
+    """A conversation-history read or write failed; the conversation on screen goes on without it."""
+
+    action: str
+    """What could not be done, as in "Could not <action> the conversation history"."""
     error: str
+
+
+# --- requests: App -> chat screen ----------------------------------------------------------------------------------
+class PickDocument(Message):
+    """Show the file dialog and open the document picked."""
+
+
+class ClearConversation(Message):
+    """Forget the open document's conversation."""
+
+
+class ExportConversation(Message):
+    """Save the open document's conversation as Markdown."""
+
+
+# --- training: training worker -> Train screen ---------------------------------------------------------------------
+class TrainingOutcome(str, Enum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    """The trainer recorded a failure in run.json (with its reason)."""
+    CRASHED = "crashed"
+    """The trainer exited without recording an end: killed, crashed, or it never started."""
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
 class TrainingEvent(Message):
     event: dict[str, Any]
-
-
-@dataclass
-class TrainingLog(Message):
-    line: str
+    """One whole line of the run's events.jsonl."""
 
 
 @dataclass
 class TrainingFinished(Message):
     run_path: Path | None
-    status: str
-    """completed, cancelled, failed or crashed."""
+    outcome: TrainingOutcome
     returncode: int
     message: str = ""
+    log_tail: list[str] = field(default_factory=list)
+    """The last lines of the trainer's stdout and stderr, shown when it crashed."""

@@ -1,4 +1,9 @@
-"""Runs the trainer as a subprocess and turns its JSON event lines into messages; never in the UI process."""
+"""Runs the trainer as a subprocess and follows its run directory; never in the UI process.
+
+The run's settings go to the trainer as a config file (``python -m trainer --config FILE --output RUN``).
+Progress is read from ``RUN/events.jsonl`` as the trainer appends to it, and the outcome from ``RUN/run.json``
+once it exits. Its stdout and stderr are only kept as a log tail, shown when it crashed.
+"""
 
 from __future__ import annotations
 
@@ -8,70 +13,142 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-from assistant.tui.messages import TrainingEvent, TrainingFinished, TrainingLog
+from textual.message import Message
+
+from assistant.runs.registry import RunStatus, load_run
+from assistant.tui.messages import TrainingEvent, TrainingFinished, TrainingOutcome
+
+if TYPE_CHECKING:  # the config imports torch: only its type is needed here
+    from assistant.runs.config import TrainConfig
 
 TRAINER_COMMAND = [sys.executable, "-m", "trainer"]
+POLL_S = 0.25
+"""How often events.jsonl is read while the trainer runs."""
+LOG_TAIL_LINES = 40
 
 
-def status_for(returncode: int) -> str:
-    return {0: "completed", 130: "cancelled", 2: "failed"}.get(returncode, "crashed")
+class EventTail:
+    """The whole JSON-object lines appended to a file since the last poll; a line still being written waits."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+
+    def poll(self) -> list[dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+        except OSError:  # not created yet
+            return []
+        self._offset += len(chunk)
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        events = []
+        for line in lines:
+            try:
+                record = json.loads(line.decode("utf-8", errors="replace"))
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(record, dict) and "phase" in record:
+                events.append(record)
+        return events
+
+
+def log_tail(log: IO[bytes], lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last non-empty lines written to ``log`` (the trainer's stdout and stderr)."""
+    log.seek(0)
+    text = log.read().decode("utf-8", errors="replace")
+    return [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
+
+
+def outcome(run_path: Path, returncode: int, tail: list[str]) -> TrainingFinished:
+    """How the run ended, from its run.json: what the trainer recorded, else (no end recorded) a crash."""
+    info = load_run(run_path) if (run_path / "run.json").is_file() else None
+    status = info.status if info is not None else RunStatus.UNKNOWN
+    if status is RunStatus.COMPLETED:
+        return TrainingFinished(run_path, TrainingOutcome.COMPLETED, returncode, log_tail=tail)
+    if status is RunStatus.CANCELLED:
+        return TrainingFinished(run_path, TrainingOutcome.CANCELLED, returncode, log_tail=tail)
+    if status is RunStatus.FAILED and info is not None:
+        message = info.record.error or f"the trainer exited with code {returncode}"
+        return TrainingFinished(run_path, TrainingOutcome.FAILED, returncode, message, tail)
+    message = tail[-1] if tail else f"the trainer exited with code {returncode}"
+    return TrainingFinished(run_path, TrainingOutcome.CRASHED, returncode, message, tail)
 
 
 class TrainingProcess:
     """One training run in its own process group, so that Cancel stops it and its data loader workers."""
 
-    def __init__(self, args: list[str], run_path: Path, command: list[str] | None = None) -> None:
-        self.args = args
+    def __init__(self, config: TrainConfig, run_path: Path, command: Sequence[str] | None = None) -> None:
+        self.config = config
         self.run_path = run_path
-        self.command = command or TRAINER_COMMAND
-        self.proc: subprocess.Popen[str] | None = None
-        self.log_tail: list[str] = []
+        self.config_path = run_path.parent / f".{run_path.name}.config.json"
+        self.command = list(command or TRAINER_COMMAND)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._cancelled = threading.Event()
 
-    def run(self, post: Callable[[object], None]) -> None:
-        """Blocking: call from a worker thread; posts TrainingEvent/TrainingLog/TrainingFinished."""
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+    @property
+    def argv(self) -> list[str]:
+        return [*self.command, "--config", str(self.config_path), "--output", str(self.run_path)]
+
+    def run(self, post: Callable[[Message], object]) -> None:
+        """Blocking: call from a worker thread; posts TrainingEvent while it runs, then one TrainingFinished."""
+        try:
+            self.config.save(self.config_path)
+        except OSError as exc:
+            post(TrainingFinished(None, TrainingOutcome.CRASHED, -1, f"could not write the run's settings: {exc}"))
+            return
+        try:
+            with tempfile.TemporaryFile() as log:
+                finished = self._follow(log, post)
+        finally:
+            self.cancel()  # a no-op once it has exited; stops it if following it raised
+            self.config_path.unlink(missing_ok=True)
+        post(finished)
+
+    def _follow(self, log: IO[bytes], post: Callable[[Message], object]) -> TrainingFinished:
         try:
             self.proc = subprocess.Popen(
-                [*self.command, *self.args, "--output", str(self.run_path), "--events-only"],
-                stdout=subprocess.PIPE,
+                self.argv,
+                stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                text=True,
-                env=env,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
                 start_new_session=True,
-                bufsize=1,
             )
         except OSError as exc:
-            post(TrainingFinished(None, "crashed", -1, f"could not start the trainer: {exc}"))
-            return
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            line = line.rstrip("\n")
-            event = None
-            if line.startswith("{"):
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    event = None
-            if isinstance(event, dict) and "phase" in event:
+            return TrainingFinished(None, TrainingOutcome.CRASHED, -1, f"could not start the trainer: {exc}")
+        if self._cancelled.is_set():  # Cancel came before the process existed
+            self.cancel()
+        events = EventTail(self.run_path / "events.jsonl")
+        while True:
+            exited = self._wait(POLL_S)
+            for event in events.poll():  # after the exit check, so that the last events are read too
                 post(TrainingEvent(event))
-            elif line.strip():
-                self.log_tail = [*self.log_tail[-199:], line]
-                post(TrainingLog(line))
-        code = self.proc.wait()
-        status = status_for(code)
-        message = next((ln.removeprefix("error: ") for ln in reversed(self.log_tail) if ln.startswith("error: ")), "")
-        if status == "crashed" and not message:
-            message = self.log_tail[-1] if self.log_tail else f"the trainer exited with code {code}"
-        post(TrainingFinished(self.run_path, status, code, message))
+            if exited:
+                break
+        return outcome(self.run_path, self.proc.returncode, log_tail(log))
+
+    def _wait(self, seconds: float) -> bool:
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def cancel(self) -> None:
         """SIGTERM to the trainer's process group: it marks the run cancelled and exits."""
+        self._cancelled.set()
         if self.proc and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
 
     @property

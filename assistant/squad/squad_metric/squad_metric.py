@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import re
 import string
+from typing import Any
 
 import datasets
 import evaluate
@@ -67,7 +68,7 @@ def _best_threshold(
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
-class SquadMetric(evaluate.Metric):
+class SquadMetric(evaluate.Metric):  # type: ignore[misc]  # evaluate ships no type information
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
@@ -90,9 +91,11 @@ class SquadMetric(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions, references, with_thresholds: bool = True) -> dict[str, float]:
+    def _compute(
+        self, predictions: list[dict[str, Any]], references: list[dict[str, Any]], with_thresholds: bool = True
+    ) -> dict[str, float]:
         preds = {p["id"]: p["prediction_text"] for p in predictions}
-        na_probs = {p["id"]: p.get("no_answer_probability") for p in predictions}
+        na_probs: dict[str, float | None] = {p["id"]: p.get("no_answer_probability") for p in predictions}
         exact_scores: dict[str, float] = {}
         f1_scores: dict[str, float] = {}
         has_ans: dict[str, bool] = {}
@@ -116,7 +119,8 @@ class SquadMetric(evaluate.Metric):
                     out[f"{label}_exact"] = 100.0 * sum(exact_scores[q] for q in ids) / len(ids)
                     out[f"{label}_f1"] = 100.0 * sum(f1_scores[q] for q in ids) / len(ids)
                     out[f"{label}_total"] = len(ids)
-            if with_thresholds and all(v is not None for v in na_probs.values()):
-                out["best_exact"], out["best_exact_thresh"] = _best_threshold(exact_scores, na_probs, has_ans, preds)
-                out["best_f1"], out["best_f1_thresh"] = _best_threshold(f1_scores, na_probs, has_ans, preds)
+            probs = {qid: float(v) for qid, v in na_probs.items() if v is not None}
+            if with_thresholds and len(probs) == len(na_probs):
+                out["best_exact"], out["best_exact_thresh"] = _best_threshold(exact_scores, probs, has_ans, preds)
+                out["best_f1"], out["best_f1_thresh"] = _best_threshold(f1_scores, probs, has_ans, preds)
         return out

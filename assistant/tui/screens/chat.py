@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,19 +12,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
+from textual.worker import Worker
 
 from assistant.core.errors import UserError
-from assistant.store import STORE_ERRORS
+from assistant.settings import Settings
+from assistant.store import STORE_ERRORS, ConversationStore
+from assistant.tui import workers
+from assistant.tui.actions import Scope, bindings
 from assistant.tui.gc_tuning import freeze_heap
 from assistant.tui.messages import (
-    AnswerFailed,
     AnswerReady,
+    ClearConversation,
     DocumentFailed,
     DocumentIndexed,
+    ExportConversation,
+    HistoryFailed,
     IndexProgress,
+    PickDocument,
 )
+from assistant.tui.state import ReaderState, ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard, Conversation
 from assistant.tui.widgets.document_view import DocumentView
+
+if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
+    from assistant.core.engine import IndexedDocument, QAEngine
+
+NO_DOCUMENT = "no document: ctrl+o opens one"
 
 
 class QuestionInput(Input):
@@ -52,22 +66,24 @@ class QuestionInput(Input):
         self.cursor_position = len(self.value)
 
 
-class ChatScreen(Screen):
+class ChatScreen(Screen[None]):
     CSS_PATH = "chat.tcss"
-    BINDINGS = [
-        Binding("ctrl+j", "candidates", "Candidates", id="chat-candidates"),
-        Binding("ctrl+g", "mark_right", "Right", id="chat-mark-right"),
-        Binding("ctrl+b", "mark_wrong", "Wrong", id="chat-mark-wrong"),
-        Binding("ctrl+s", "save_span", "Save span", id="chat-save-span"),
-        Binding("ctrl+l", "focus_question", "Ask", id="chat-focus-question"),
-    ]
+    BINDINGS = bindings("chat")
+    SCOPE: Scope = "chat"
 
-    def __init__(self, initial_path: Path | None = None) -> None:
+    def __init__(
+        self, initial_path: Path | None = None, store: ConversationStore | None = None, settings: Settings | None = None
+    ) -> None:
         super().__init__()
         self.initial_path = initial_path
+        self.store = store
+        self.settings = settings or Settings()
         self.document_path: Path | None = None
-        self.indexed: Any = None
+        self.indexed: IndexedDocument | None = None
+        self.reader = ReaderState()
         self.pending: list[tuple[str, AnswerCard]] = []
+        """Questions asked before a reader was ready."""
+        self.asking: dict[Worker[None], AnswerCard] = {}
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -82,22 +98,53 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#index-progress").display = False
-        self.query_one(DocumentView).border_title = "no document: ctrl+o opens one"
+        self.query_one(DocumentView).border_title = NO_DOCUMENT
         self.query_one(Conversation).border_title = "conversation"
         self.query_one(QuestionInput).focus()
-        self.update_status()
+        self.watch(self.app, "reader_state", self._reader_changed)
         if self.initial_path:
             self.open_document(self.initial_path)
 
-    # --- status -----------------------------------------------------------------------------------
+    # --- the reader and the status line -----------------------------------------------------------
+    def _reader_changed(self, state: ReaderState) -> None:
+        self.reader = state
+        if state.engine is not None:  # answer the questions asked while it was loading
+            pending, self.pending = self.pending, []
+            for question, card in pending:
+                self._start_asking(state.engine, question, card)
+        self.update_status()
+
     def update_status(self) -> None:
-        app = self.app
-        model = getattr(app, "model_status", "loading model…")
         doc = self.document_path.name if self.document_path else "no document"
         words = f" · {self.indexed.words:,} words" if self.indexed is not None else ""
-        self.query_one("#status", Static).update(f" {doc}{words} │ {model}")
+        self.query_one("#status", Static).update(f" {doc}{words} │ {self.reader.label}")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The screen's workers end here: a worker that raised is a notification, never the end of the app."""
+        card = self.asking.pop(event.worker, None) if event.state in workers.FINISHED else None
+        error = workers.failure(event)
+        if error is None:
+            return
+        if event.worker.group == workers.INDEX:
+            self._index_failed(error)
+        elif card is not None:
+            card.set_failed(error)
+            self.notify(error, title="The reader failed", severity="error")
+        else:
+            self.notify(error, title="Something went wrong", severity="error")
 
     # --- documents --------------------------------------------------------------------------------
+    @on(PickDocument)
+    def _pick_document(self) -> None:
+        from textual_fspicker import FileOpen
+
+        start = self.document_path.parent if self.document_path else Path.cwd()
+        self.app.push_screen(FileOpen(start), self._picked)
+
+    def _picked(self, path: Path | None) -> None:
+        if path is not None:
+            self.open_document(Path(path))
+
     def open_document(self, path: Path) -> None:
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
@@ -105,7 +152,7 @@ class ChatScreen(Screen):
         self.query_one(DocumentView).border_title = f"opening {path.name}…"
         self._index_document(path)
 
-    @work(thread=True, exclusive=True, group="index")
+    @work(thread=True, exclusive=True, exit_on_error=False, group=workers.INDEX)
     def _index_document(self, path: Path) -> None:
         from assistant.core.documents import load_document
 
@@ -116,10 +163,10 @@ class ChatScreen(Screen):
             return
         from assistant.core.engine import EngineSettings, index_document
 
-        indexed = index_document(
-            document, EngineSettings(), progress=lambda stage, f: self.post_message(IndexProgress(stage, f))
-        )
-        self.post_message(DocumentIndexed(path, indexed))
+        def progress(stage: str, fraction: float) -> None:
+            self.post_message(IndexProgress(stage, fraction))
+
+        self.post_message(DocumentIndexed(path, index_document(document, EngineSettings(), progress=progress)))
 
     @on(IndexProgress)
     def _index_progress(self, message: IndexProgress) -> None:
@@ -127,10 +174,13 @@ class ChatScreen(Screen):
 
     @on(DocumentFailed)
     def _document_failed(self, message: DocumentFailed) -> None:
+        self._index_failed(message.error)
+
+    def _index_failed(self, error: str) -> None:
         self.query_one("#index-progress").display = False
         view = self.query_one(DocumentView)
-        view.border_title = self.document_path.name if self.document_path else "no document: ctrl+o opens one"
-        self.notify(message.error, title="Cannot open document", severity="error", timeout=8)
+        view.border_title = self.document_path.name if self.document_path else NO_DOCUMENT
+        self.notify(error, title="Cannot open document", severity="error", timeout=8)
 
     @on(DocumentIndexed)
     def _document_indexed(self, message: DocumentIndexed) -> None:
@@ -150,13 +200,12 @@ class ChatScreen(Screen):
         conversation = self.query_one(Conversation)
         conversation.clear()
         question_input = self.query_one(QuestionInput)
-        store = self.app.store
-        if store is None or self.document_path is None:
+        if self.store is None or self.document_path is None:
             return
         try:
-            turns = store.turns(self.document_path)
+            turns = self.store.turns(self.document_path)
         except STORE_ERRORS as exc:
-            self.history_failed("read the earlier questions from", exc)
+            self._history_failed("read the earlier questions from", exc)
             return
         for turn in turns:
             conversation.add_turn(turn.question, turn.result, turn.id, turn.feedback)
@@ -173,67 +222,59 @@ class ChatScreen(Screen):
             self.notify("Open a document first (ctrl+o).", severity="warning")
             return
         event.input.value = ""
-        event.input.remember(question)
+        self.query_one(QuestionInput).remember(question)
         card = self.query_one(Conversation).add_question(question)
-        engine = self.app.engine
-        if engine is None:
+        if self.reader.engine is None:
             self.pending.append((question, card))
-            if self.app.model_error:
-                self.notify(self.app.model_error, title="No reader model", severity="error", timeout=10)
+            if self.reader.status is ReaderStatus.FAILED and self.reader.error:
+                self.notify(self.reader.error, title="No reader model", severity="error", timeout=10)
             return
-        self._ask(engine, self.indexed, self.document_path, question, card)
+        self._start_asking(self.reader.engine, question, card)
 
-    def model_ready(self) -> None:
-        """Answer the questions asked while the model was loading."""
-        pending, self.pending = self.pending, []
-        for question, card in pending:
-            self._ask(self.app.engine, self.indexed, self.document_path, question, card)
-        self.update_status()
-
-    @work(thread=True, group="ask")
-    def _ask(self, engine: Any, indexed: Any, path: Path | None, question: str, card: AnswerCard) -> None:
+    def _start_asking(self, engine: QAEngine, question: str, card: AnswerCard) -> None:
+        """The settings are read here, on the UI thread; the worker gets everything it needs."""
         from dataclasses import replace
 
-        settings = self.app.settings
-        decode = replace(engine.settings.decode, top_k=settings.top_k, min_confidence=settings.threshold)
-        try:
-            result = engine.with_settings(decode=decode).ask(indexed, question).to_json()
-        except Exception as exc:  # the UI must survive any reader failure
-            self.app.call_from_thread(self._answer_failed, card, AnswerFailed(question, f"{type(exc).__name__}: {exc}"))
+        if self.indexed is None:
             return
-        turn_id = self._save_turn(path, question, result)
-        self.app.call_from_thread(self._answer_ready, card, AnswerReady(question, result, turn_id))
+        decode = replace(engine.settings.decode, top_k=self.settings.top_k, min_confidence=self.settings.threshold)
+        worker = self._ask(engine.with_settings(decode=decode), self.indexed, self.document_path, question, card)
+        self.asking[worker] = card
 
-    def _save_turn(self, path: Path | None, question: str, result: dict[str, Any]) -> int | None:
-        """In the answer worker: a history failure costs the saved turn, never the answer on screen."""
-        store = self.app.store
-        if store is None or path is None:
-            return None
-        try:
-            return store.add_turn(path, question, result)
-        except STORE_ERRORS as exc:
-            self.app.call_from_thread(self.history_failed, "save this answer to", exc)
-            return None
+    @work(thread=True, exit_on_error=False, group=workers.ASK)
+    def _ask(
+        self, engine: QAEngine, indexed: IndexedDocument, path: Path | None, question: str, card: AnswerCard
+    ) -> None:
+        """Not exclusive: questions asked in a row are all answered."""
+        result = engine.ask(indexed, question)
+        turn_id = None
+        if self.store is not None and path is not None:
+            try:  # a history failure costs the saved turn, never the answer on screen
+                turn_id = self.store.add_turn(path, question, result)
+            except STORE_ERRORS as exc:
+                self.post_message(HistoryFailed("save this answer to", f"{type(exc).__name__}: {exc}"))
+        self.post_message(AnswerReady(card, result, turn_id))
 
-    def history_failed(self, action: str, exc: Exception) -> None:
-        """A store error is a warning: the conversation on screen goes on without it."""
-        self.app.notify(
-            f"Could not {action} the conversation history: {type(exc).__name__}: {exc}",
+    @on(AnswerReady)
+    def _answer_ready(self, message: AnswerReady) -> None:
+        message.card.set_result(message.result, message.turn_id)
+        best = message.result.best
+        if best is not None:
+            self.query_one(DocumentView).highlight(best.start, best.end)
+        self.query_one(Conversation).scroll_end(animate=False)
+
+    @on(HistoryFailed)
+    def _history_failed_message(self, message: HistoryFailed) -> None:
+        self.notify(
+            f"Could not {message.action} the conversation history: {message.error}",
             title="History",
             severity="warning",
             timeout=8,
         )
 
-    def _answer_failed(self, card: AnswerCard, message: AnswerFailed) -> None:
-        card.set_result({"answers": []}, None)
-        self.notify(message.error, title="The reader failed", severity="error")
-
-    def _answer_ready(self, card: AnswerCard, message: AnswerReady) -> None:
-        card.set_result(message.result, message.turn_id)
-        answers = message.result.get("answers", [])
-        if answers:
-            self.query_one(DocumentView).highlight(answers[0]["start"], answers[0]["end"])
-        self.query_one(Conversation).scroll_end(animate=False)
+    def _history_failed(self, action: str, exc: Exception) -> None:
+        """A store error is a warning: the conversation on screen goes on without it."""
+        self._history_failed_message(HistoryFailed(action, f"{type(exc).__name__}: {exc}"))
 
     # --- feedback ---------------------------------------------------------------------------------
     def _last_answered(self) -> AnswerCard | None:
@@ -255,18 +296,18 @@ class ChatScreen(Screen):
             return None
         card.feedback = verdict
         card.refresh_card()
-        if card.turn_id is not None and self.app.store:
+        if card.turn_id is not None and self.store:
             try:
-                self.app.store.set_feedback(card.turn_id, verdict)
+                self.store.set_feedback(card.turn_id, verdict)
             except STORE_ERRORS as exc:
-                self.history_failed("save this verdict in", exc)
+                self._history_failed("save this verdict in", exc)
         return card
 
     def action_mark_right(self) -> None:
         card = self._mark("right")
-        answers = (card.result or {}).get("answers", []) if card else []
-        if card and answers:
-            self._save_annotation(card.question, answers[0]["start"], answers[0]["end"])
+        best = card.result.best if card and card.result else None
+        if card and best:
+            self._save_annotation(card.question, best.start, best.end)
 
     def action_mark_wrong(self) -> None:
         if self._mark("wrong"):
@@ -288,6 +329,8 @@ class ChatScreen(Screen):
         from assistant.paths import annotations_path
         from assistant.squad.annotations import write_annotation
 
+        if self.indexed is None:
+            return
         text = self.indexed.document.text
         while start < end and text[start].isspace():
             start += 1
@@ -311,10 +354,37 @@ class ChatScreen(Screen):
     def action_focus_question(self) -> None:
         self.query_one(QuestionInput).focus()
 
+    # --- the conversation as a whole --------------------------------------------------------------
+    @on(ClearConversation)
+    def _clear_requested(self) -> None:
+        self.clear_conversation()
+        self.notify("Conversation cleared.")
+
     def clear_conversation(self) -> None:
-        if self.document_path and self.app.store:
+        if self.document_path and self.store:
             try:
-                self.app.store.clear(self.document_path)
+                self.store.clear(self.document_path)
             except STORE_ERRORS as exc:
-                self.history_failed("clear", exc)
+                self._history_failed("clear", exc)
         self.query_one(Conversation).clear()
+
+    @on(ExportConversation)
+    def export_conversation(self) -> None:
+        from assistant import atomic
+        from assistant.paths import user_data_dir
+        from assistant.store import conversation_markdown
+
+        path = self.document_path
+        if path is None:
+            self.notify("Open a document first.", severity="warning")
+            return
+        if self.store is None:
+            self.notify("Conversations are not kept this session, so there is nothing to export.", severity="warning")
+            return
+        out = user_data_dir() / "exports" / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        try:
+            atomic.write_text(out, conversation_markdown(path, self.store.turns(path)))
+        except STORE_ERRORS as exc:
+            self.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
+            return
+        self.notify(f"Saved {out}", title="Conversation exported")

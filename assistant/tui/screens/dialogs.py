@@ -1,17 +1,18 @@
-"""Small modal screens: the model picker and the help screen."""
+"""Small modal screens: the model picker and the help screen (its key table comes from the action registry)."""
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
 from assistant.core.defaults import DEFAULT_READER
-from assistant.runs.registry import list_runs
+from assistant.runs.registry import RunStatus, list_runs
+from assistant.tui.actions import help_markdown
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -29,7 +30,7 @@ class ModelPicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         options = []
         for run in list_runs():
-            if run.status == "completed" and run.has_weights:
+            if run.status is RunStatus.COMPLETED and run.has_weights:
                 f1 = f"F1 {run.f1:.1f}" if run.f1 is not None else "no eval"
                 active = " (active)" if run.active else ""
                 options.append(Option(f"{run.name}{active}  ·  {f1}", id=str(run.path)))
@@ -43,35 +44,26 @@ class ModelPicker(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-HELP = """
+HELP_INTRO = """
 # Document assistant
 
 Ask questions about the open document; every answer is an exact span of it, highlighted on the left.
+"""
 
-| key | action |
-|---|---|
-| enter | ask the question |
-| up / down | earlier questions |
-| ctrl+o | open a document |
-| ctrl+j | show the next candidates of the last answer |
-| ctrl+g / ctrl+b | mark the last answer right (good) / wrong (bad) |
-| ctrl+s | save the text selected in the document as the right answer |
-| ctrl+t | train a reader (ctrl+r starts, ctrl+b cancels) |
-| f2 | metrics of trained readers |
-| f3 | switch the reader model |
-| ctrl+p | command palette: every action |
-| f1 | this help |
-| ctrl+q | quit |
-
+HELP_OUTRO = """
 Corrections are saved as SQuAD-format annotations that the Train screen can learn from
 ("My annotations"). Conversations are kept per document and restored when it is opened again.
 """
 
 
+def help_text() -> str:
+    return "\n".join([HELP_INTRO, help_markdown(), HELP_OUTRO])
+
+
 class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = MODAL_CSS.format(name="HelpScreen")
+    DEFAULT_CSS = MODAL_CSS.format(name="HelpScreen").replace("> Vertical", "> VerticalScroll")
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close", id="help-close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Markdown(HELP)
+        with VerticalScroll():
+            yield Markdown(help_text(), id="help")

@@ -13,6 +13,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
 from assistant.runs.registry import RunInfo, list_runs
+from assistant.tui.actions import Scope, bindings
+from assistant.tui.messages import ActivateRun
+from assistant.tui.state import ReaderState
 
 REFERENCES = [
     ("DistilBERT (published)", "distilbert-base-uncased", "SQuAD v1.1", 77.7, 85.8),
@@ -25,13 +28,10 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-class MetricsScreen(Screen):
+class MetricsScreen(Screen[None]):
     CSS_PATH = "metrics.tcss"
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="metrics-back"),
-        Binding("a", "activate", "Make active", id="metrics-activate"),
-        Binding("r", "reload", "Reload", id="metrics-reload"),
-    ]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="metrics-back"), *bindings("metrics")]
+    SCOPE: Scope = "metrics"
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,6 +50,10 @@ class MetricsScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#runs", DataTable)
         table.add_columns("", "run", "base model", "data", "EM", "F1", "windows/s", "duration", "date", "status")
+        self.watch(self.app, "reader_state", self._reader_changed)  # the first call loads the table
+
+    def _reader_changed(self, state: ReaderState) -> None:
+        """Another reader (an activated run) changes the active marker."""
         self.action_reload()
 
     def on_screen_resume(self) -> None:
@@ -60,18 +64,20 @@ class MetricsScreen(Screen):
         table.clear()
         self.runs = list_runs()
         for r in self.runs:
-            wall = r.metrics.get("wall_time_s")
+            record, results = r.record, r.results
+            source = record.train_data.source if record.train_data else None
+            wall = results.wall_time_s
             table.add_row(
                 "●" if r.active else "",
                 r.name,
-                str(r.run.get("base_model", "—")),
-                str(r.run.get("train_data", {}).get("source", "—"))[:28],
+                record.base_model or "—",
+                (source or "—")[:28],
                 _fmt(r.exact_match),
                 _fmt(r.f1),
-                _fmt(r.metrics.get("train_windows_per_second")),
+                _fmt(results.train_windows_per_second),
                 f"{wall / 60:.1f} min" if wall else "—",
-                str(r.run.get("started_at", "—"))[:16],
-                r.status,
+                (record.started_at or "—")[:16],
+                str(r.status),
                 key=r.name,
             )
         for name, base, data, em, f1 in REFERENCES:
@@ -92,20 +98,20 @@ class MetricsScreen(Screen):
         loss = self.query_one("#loss-plot", PlotextPlot)
         loss.plt.clear_data()
         loss.plt.title("training loss")
-        curve = run.metrics.get("loss_curve", [])
+        curve = run.results.loss_curve
         if curve:
             loss.plt.plot([s for s, _ in curve], [v for _, v in curve])
         loss.refresh()
         ev = self.query_one("#eval-plot", PlotextPlot)
         ev.plt.clear_data()
         ev.plt.title("eval per epoch (EM, F1)")
-        history = run.metrics.get("eval_per_epoch", [])
+        history = run.results.eval_per_epoch
         if history:
-            epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
-            ev.plt.plot(epochs, [h.get("exact_match", 0) for h in history], label="EM")
-            ev.plt.plot(epochs, [h.get("f1", 0) for h in history], label="F1")
+            epochs = [h.epoch if h.epoch is not None else i + 1 for i, h in enumerate(history)]
+            ev.plt.plot(epochs, [h.exact_match or 0 for h in history], label="EM")
+            ev.plt.plot(epochs, [h.f1 or 0 for h in history], label="F1")
         ev.refresh()
-        settings = run.run.get("settings", {})
+        settings = run.record.settings
         shown = {
             k: settings.get(k)
             for k in (
@@ -120,7 +126,7 @@ class MetricsScreen(Screen):
                 "precision",
             )
         }
-        shown |= {"device": run.run.get("device"), "error": run.run.get("error")}
+        shown |= {"device": run.record.device, "error": run.record.error}
         text = json.dumps({k: v for k, v in shown.items() if v is not None}, indent=1)
         self.query_one("#settings", Static).update(f"[b]{run.name}[/b]\n{text}")
 
@@ -129,5 +135,4 @@ class MetricsScreen(Screen):
         if table.cursor_row is None or not self.runs or table.cursor_row >= len(self.runs):
             self.notify("Select a run (not a reference row).", severity="warning")
             return
-        self.app.activate_run(self.runs[table.cursor_row].name)
-        self.action_reload()
+        self.post_message(ActivateRun(self.runs[table.cursor_row].name))

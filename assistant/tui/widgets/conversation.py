@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+
+if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
+    from assistant.core.engine import AskResult
 
 
 class QuestionBubble(Static):
@@ -23,7 +26,7 @@ class AnswerCard(Static):
     AnswerCard.-pending { border-left: thick $primary; color: $text-muted; }
     """
 
-    def __init__(self, question: str, result: dict[str, Any] | None = None, turn_id: int | None = None) -> None:
+    def __init__(self, question: str, result: AskResult | None = None, turn_id: int | None = None) -> None:
         super().__init__()
         self.question = question
         self.result = result
@@ -34,15 +37,20 @@ class AnswerCard(Static):
     def on_mount(self) -> None:
         self.refresh_card()
 
-    def set_result(self, result: dict[str, Any], turn_id: int | None) -> None:
+    def set_result(self, result: AskResult, turn_id: int | None) -> None:
         self.result = result
         self.turn_id = turn_id
         self.refresh_card()
 
+    def set_failed(self, error: str) -> None:
+        """The reader raised: the card shows no answer (the error is a notification)."""
+        from assistant.core.engine import AskResult
+
+        self.set_result(AskResult(self.question, [], [], {}, no_answer_reason=error), None)
+
     def refresh_card(self) -> None:
         self.set_class(self.result is None, "-pending")
-        answers = (self.result or {}).get("answers", [])
-        self.set_class(self.result is not None and not answers, "-none")
+        self.set_class(self.result is not None and not self.result.answers, "-none")
         self.update(Group(*self._lines()))
 
     @property
@@ -52,18 +60,17 @@ class AnswerCard(Static):
     def _lines(self) -> list[Text]:
         if self.result is None:
             return [Text("thinking…", style="italic")]
-        answers = self.result.get("answers", [])
+        answers = self.result.answers
         if not answers:
             return [Text("Not found in this document", style="bold yellow")]
         parts = []
         shown = answers if self.show_candidates else answers[:1]
         for rank, a in enumerate(shown):
             head = Text()
-            head.append(a["text"], style="bold" if rank == 0 else "")
-            head.append(f"  {a['score']:.0%} · line {a['line']}", style="dim")
+            head.append(a.text, style="bold" if rank == 0 else "")
+            head.append(f"  {a.score:.0%} · line {a.line}", style="dim")
             parts.append(head)
-            ctx = Text(a["context"].replace("\n", " "), style="italic dim")
-            parts.append(ctx)
+            parts.append(Text(a.context.replace("\n", " "), style="italic dim"))
         if not self.show_candidates and len(answers) > 1:
             parts.append(Text(f"{len(answers) - 1} more candidate(s): ctrl+j", style="dim"))
         if self.feedback:
@@ -81,7 +88,7 @@ class Conversation(VerticalScroll):
         self.scroll_end(animate=False)
         return card
 
-    def add_turn(self, question: str, result: dict[str, Any], turn_id: int | None, feedback: str | None) -> AnswerCard:
+    def add_turn(self, question: str, result: AskResult, turn_id: int | None, feedback: str | None) -> AnswerCard:
         card = AnswerCard(question, result, turn_id)
         card.feedback = feedback
         self.mount(QuestionBubble(question))

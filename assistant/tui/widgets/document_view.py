@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import Any
 
 from textual.widgets import TextArea
 from textual.widgets.text_area import Selection
@@ -19,7 +20,7 @@ class DocumentView(TextArea):
     DocumentView:focus { border: round $accent; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("", read_only=True, show_line_numbers=True, soft_wrap=True, **kwargs)
         self._line_starts: list[int] = [0]
         self.document_text = ""
@@ -39,7 +40,8 @@ class DocumentView(TextArea):
         row = bisect_right(self._line_starts, offset) - 1
         return row, offset - self._line_starts[row]
 
-    def offset(self, location: tuple[int, int]) -> int:
+    def offset_of(self, location: tuple[int, int]) -> int:
+        """(row, column) in the text area to a character offset in the document."""
         row, col = location
         return self._line_starts[min(row, len(self._line_starts) - 1)] + col
 
@@ -50,5 +52,5 @@ class DocumentView(TextArea):
     def selected_span(self) -> tuple[int, int] | None:
         """The user's selection as document offsets, or None when nothing is selected."""
         start, end = sorted((self.selection.start, self.selection.end))
-        a, b = self.offset(start), self.offset(end)
+        a, b = self.offset_of(start), self.offset_of(end)
         return (a, b) if b > a else None

@@ -1,0 +1,157 @@
+"""Every action of the app, once: it feeds the key bindings, the command palette and the help screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from textual.binding import Binding, BindingType
+
+Scope = Literal["app", "chat", "train", "metrics"]
+"""Where the ``action_<name>`` method lives: the App (works on every screen) or one screen."""
+
+SCOPE_TITLES: dict[Scope, str] = {
+    "app": "Everywhere",
+    "chat": "Chat",
+    "train": "Train screen",
+    "metrics": "Metrics screen",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    """The binding id (what a keymap names)."""
+    name: str
+    """The action: ``action_<name>`` on the App or on the screen of ``scope``."""
+    title: str
+    """The command palette's entry and the help screen's name for it."""
+    description: str
+    key: str | None = None
+    """The key that runs it; None for palette-only actions."""
+    footer: str | None = None
+    """The footer's short label; None keeps the key out of the footer."""
+    scope: Scope = "app"
+
+
+ACTIONS: tuple[Action, ...] = (
+    # The chat screen's own keys: the footer shows them before the app's.
+    Action(
+        "chat-candidates",
+        "candidates",
+        "Show candidates",
+        "Show or hide the other candidates of the last answer",
+        "ctrl+j",
+        "Candidates",
+        "chat",
+    ),
+    Action(
+        "chat-mark-right",
+        "mark_right",
+        "Mark the answer right",
+        "Mark the last answer right (good); it is saved as an annotation",
+        "ctrl+g",
+        "Right",
+        "chat",
+    ),
+    Action(
+        "chat-mark-wrong",
+        "mark_wrong",
+        "Mark the answer wrong",
+        "Mark the last answer wrong (bad), then select the right one in the document",
+        "ctrl+b",
+        "Wrong",
+        "chat",
+    ),
+    Action(
+        "chat-save-span",
+        "save_span",
+        "Save the selected span",
+        "Save the text selected in the document as the right answer",
+        "ctrl+s",
+        "Save span",
+        "chat",
+    ),
+    Action(
+        "chat-focus-question", "focus_question", "Ask a question", "Move to the question input", "ctrl+l", "Ask", "chat"
+    ),
+    # The app's: on every screen.
+    Action("app-open", "open_document", "Open document", "Open a text file to chat with", "ctrl+o", "Open"),
+    Action("app-train", "train", "Train a reader", "Fine-tune a reader model", "ctrl+t", "Train"),
+    Action("app-metrics", "metrics", "Show metrics", "EM/F1 of every trained run", "f2", "Metrics"),
+    Action("app-switch-model", "switch_model", "Switch model", "Pick another reader model", "f3", "Model"),
+    Action("app-clear", "clear_conversation", "Clear conversation", "Forget this document's conversation"),
+    Action("app-export", "export_conversation", "Export conversation", "Save the conversation as Markdown"),
+    Action("app-help", "help", "Help", "Key bindings and how it works", "f1", "Help"),
+    # The Train screen's.
+    Action(
+        "train-start", "start", "Start training", "Start a run with the form's settings", "ctrl+r", "Start", "train"
+    ),
+    Action(
+        "train-cancel",
+        "cancel",
+        "Cancel the run",
+        "Stop the run; the active reader is unchanged",
+        "ctrl+b",
+        "Cancel run",
+        "train",
+    ),
+    # The metrics panel's.
+    Action(
+        "metrics-activate",
+        "activate",
+        "Make the run active",
+        "Make the selected run the active reader",
+        "a",
+        "Make active",
+        "metrics",
+    ),
+    Action("metrics-reload", "reload", "Reload runs", "Read the runs folder again", "r", "Reload", "metrics"),
+)
+
+OTHER_KEYS: tuple[tuple[str, str], ...] = (
+    ("enter", "ask the question"),
+    ("up / down", "earlier questions"),
+    ("escape", "back, or close a dialog"),
+    ("ctrl+p", "command palette: every action"),
+    ("ctrl+q", "quit"),
+)
+"""Keys that are not actions of their own (typing, navigation, Textual's palette and quit): help only."""
+
+
+@runtime_checkable
+class Scoped(Protocol):
+    """A screen whose actions are those of its scope (ChatScreen, TrainScreen, MetricsScreen)."""
+
+    SCOPE: Scope
+
+
+def actions_for(scope: Scope) -> list[Action]:
+    return [a for a in ACTIONS if a.scope == scope]
+
+
+def bindings(scope: Scope) -> list[BindingType]:
+    """The key bindings of one scope, for its BINDINGS."""
+    return [
+        Binding(a.key, a.name, a.footer or a.title, show=a.footer is not None, id=a.id)
+        for a in actions_for(scope)
+        if a.key is not None
+    ]
+
+
+def palette_actions(scope: Scope | None) -> list[Action]:
+    """What the command palette offers on a screen: the app's actions, then that screen's."""
+    own = actions_for(scope) if scope is not None and scope != "app" else []
+    return [*actions_for("app"), *own]
+
+
+def help_markdown() -> str:
+    """The help screen's key table: every action, by where it works, then the other keys."""
+    lines = ["| key | action |", "|---|---|"]
+    for scope, title in SCOPE_TITLES.items():
+        lines.append(f"| **{title}** | |")
+        for a in actions_for(scope):
+            lines.append(f"| {a.key or 'ctrl+p'} | {a.title}: {a.description} |")
+    lines.append("| **Keys** | |")
+    lines += [f"| {key} | {what} |" for key, what in OTHER_KEYS]
+    return "\n".join(lines)

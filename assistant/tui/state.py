@@ -1,0 +1,54 @@
+"""The app's typed state: what the screens watch instead of reading loose attributes of the App."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
+    from assistant.core.engine import QAEngine
+
+
+class ReaderStatus(str, Enum):
+    NONE = "none"
+    """No reader loaded and none being loaded."""
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    """The reader model as the app knows it; replaced whole, never changed in place."""
+
+    status: ReaderStatus = ReaderStatus.NONE
+    name: str = ""
+    exact_match: float | None = None
+    f1: float | None = None
+    error: str | None = None
+    engine: QAEngine | None = field(default=None, compare=False, repr=False)
+    """Set exactly when the status is READY."""
+
+    @classmethod
+    def loading(cls) -> ReaderState:
+        return cls(ReaderStatus.LOADING)
+
+    @classmethod
+    def failed(cls, error: str) -> ReaderState:
+        return cls(ReaderStatus.FAILED, error=error)
+
+    @property
+    def label(self) -> str:
+        """The status line's words for the reader."""
+        if self.status is ReaderStatus.LOADING:
+            return "loading model…"
+        if self.status is ReaderStatus.READY:
+            if self.f1 is None:
+                return f"model {self.name}"
+            em = "—" if self.exact_match is None else f"{self.exact_match:.1f}"
+            return f"model {self.name} · EM {em} / F1 {self.f1:.1f}"
+        return "no model (f3 picks one)"

@@ -1,0 +1,89 @@
+"""Sentence ends in hard-wrapped text, with abbreviations, lists and headings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.core.sentences import sentence_ends
+
+
+def sentences(text: str) -> list[str]:
+    out, pos = [], 0
+    for end in sentence_ends(text, 0, len(text)):
+        if text[pos:end].strip():
+            out.append(" ".join(text[pos:end].split()))
+        pos = end
+    if text[pos:].strip():
+        out.append(" ".join(text[pos:].split()))
+    return out
+
+
+WRAPPED = """The licenses for most software and other practical works are designed
+to take away your freedom to share and change the works.  By contrast,
+the GNU General Public License is intended to guarantee your freedom to
+share and change all versions of a program."""
+
+
+def test_a_hard_wrapped_paragraph_splits_at_sentences_not_at_lines():
+    assert sentences(WRAPPED) == [
+        "The licenses for most software and other practical works are designed to take away your freedom "
+        "to share and change the works.",
+        "By contrast, the GNU General Public License is intended to guarantee your freedom to share and "
+        "change all versions of a program.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Dr. Smith met Mr. Jones in the U.S. office. They talked.", 2),
+        ("Use a splitter, e.g. a rule set. It works.", 2),
+        ("J. R. R. Tolkien wrote it. Then he left.", 2),
+        ("It was 37.5 degrees. Hot.", 2),
+        ("He said no. then left", 1),  # a lower-case word does not start a sentence
+    ],
+)
+def test_abbreviations_and_initials_do_not_end_a_sentence(text, expected):
+    assert len(sentences(text)) == expected, sentences(text)
+
+
+def test_list_items_headings_and_short_lines_stay_breaks():
+    text = (
+        "Installation steps that you should follow carefully before you start:\n"
+        "- download the archive from the release page of the project\n"
+        "- unpack it somewhere\n"
+        "1. run the installer\n"
+        "Short line\n"
+        "Another line that is long enough to look like a wrapped line of prose here"
+    )
+    got = sentences(text)
+    assert got[1] == "- download the archive from the release page of the project"
+    assert "- unpack it somewhere" in got and "1. run the installer" in got
+    assert "Short line" in got
+
+
+def test_lines_of_a_short_verse_are_not_joined():
+    text = "Roses are red\nViolets are blue\nSugar is sweet"
+    assert sentences(text) == ["Roses are red", "Violets are blue", "Sugar is sweet"]
+
+
+GPL = Path("/usr/share/common-licenses/GPL-3")
+
+
+@pytest.mark.skipif(not GPL.exists(), reason="no GPL-3 text on this machine")
+def test_few_sentence_ends_fall_mid_sentence_in_the_gpl():
+    from assistant.core.passages import paragraph_spans
+
+    text = GPL.read_text(encoding="utf-8")
+    mid = total = 0
+    for para in paragraph_spans(text):
+        for end in sentence_ends(text, para.start, para.end):
+            before = text[para.start : end].rstrip()
+            total += 1
+            if before and before[-1].isalnum() and end < para.end and text[end : end + 1] == "\n":
+                nxt = text[end : para.end].lstrip()
+                mid += bool(nxt) and nxt[0].islower()
+    assert total > 100
+    assert mid / total < 0.05

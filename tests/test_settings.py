@@ -1,0 +1,212 @@
+"""One settings resolution for the CLI and the app: flag, then environment, then settings.toml, then defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+from assistant.core.defaults import DEFAULT_READER
+from assistant.settings import ReadingChoice, Settings, resolve_model, resolve_reading
+
+DEFAULTS = Settings()
+
+
+def write_settings(text: str | bytes) -> Path:
+    """Write settings.toml in the config dir the autouse fixture points ASSISTANT_CONFIG_DIR at."""
+    path = Path(os.environ["ASSISTANT_CONFIG_DIR"]) / "settings.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    assert Settings.path() == path
+    return path
+
+
+def make_active_run(name: str = "run-1") -> Path:
+    """A run folder with a config.json object and ACTIVE naming it, as `assistant models activate` leaves them."""
+    models = Path(os.environ["ASSISTANT_MODELS_DIR"])
+    run = models / name
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}", encoding="utf-8")
+    (models / "ACTIVE").write_text(name + "\n", encoding="utf-8")
+    return run
+
+
+# --- the model: --model, $ASSISTANT_MODEL, settings.toml, the active run, the hub default ------------------
+
+
+def test_model_flag_wins_over_everything(monkeypatch):
+    make_active_run()
+    write_settings('model = "from-settings"\n')
+    monkeypatch.setenv("ASSISTANT_MODEL", "from-env")
+    choice = resolve_model("from-flag")
+    assert (choice.ref, choice.source) == ("from-flag", "--model")
+
+
+def test_environment_wins_over_settings_and_active_run(monkeypatch):
+    make_active_run()
+    write_settings('model = "from-settings"\n')
+    monkeypatch.setenv("ASSISTANT_MODEL", "from-env")
+    choice = resolve_model(None)
+    assert (choice.ref, choice.source) == ("from-env", "ASSISTANT_MODEL")
+
+
+def test_settings_toml_wins_over_active_run():
+    make_active_run()
+    write_settings('model = "from-settings"\n')
+    choice = resolve_model()
+    assert (choice.ref, choice.source) == ("from-settings", "settings.toml")
+
+
+def test_settings_passed_in_are_used_instead_of_the_file():
+    write_settings('model = "from-file"\n')
+    assert resolve_model(None, Settings(model="from-app")).ref == "from-app"
+
+
+def test_active_run_wins_over_the_hub_default():
+    run = make_active_run()
+    choice = resolve_model()
+    assert (choice.ref, choice.source) == (str(run), "active run")
+
+
+def test_hub_default_when_nothing_is_set():
+    choice = resolve_model()
+    assert (choice.ref, choice.source) == (DEFAULT_READER, "default")
+
+
+def test_blank_values_fall_through_to_the_next_rule(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_MODEL", "   ")
+    write_settings('model = ""\n')
+    assert resolve_model("").source == "default"
+
+
+# --- top_k, threshold, int8: flag, settings.toml, built-in default ---------------------------------------
+
+
+def test_reading_defaults_without_flags_or_file():
+    assert resolve_reading() == ReadingChoice(top_k=3, threshold=0.1, int8=False)
+
+
+def test_reading_takes_settings_toml_when_no_flag_is_given():
+    write_settings("top_k = 5\nthreshold = 0.4\nint8 = true\n")
+    assert resolve_reading() == ReadingChoice(top_k=5, threshold=0.4, int8=True)
+
+
+def test_reading_flags_win_over_settings_toml():
+    write_settings("top_k = 5\nthreshold = 0.4\nint8 = true\n")
+    assert resolve_reading(1, 0.0, False) == ReadingChoice(top_k=1, threshold=0.0, int8=False)
+
+
+def test_settings_round_trip():
+    Settings(model="m", top_k=4, threshold=0.25, theme="nord", int8=True).save()
+    assert Settings.load() == Settings(model="m", top_k=4, threshold=0.25, theme="nord", int8=True)
+
+
+def test_a_whole_number_threshold_is_accepted():
+    write_settings("threshold = 0\n")
+    assert Settings.load().threshold == 0.0
+
+
+# --- a broken settings.toml falls back to defaults -----------------------------------------------------------
+
+BROKEN_FILES = {
+    "bad toml": "top_k = = 3\n[[[",
+    "not utf-8": b"top_k = 5\n\xff\xfe\x00",
+    "empty": "",
+    "a table where a value belongs": "[top_k]\nx = 1\n",
+}
+
+BAD_VALUES = {
+    "model": ["3", "true", "[1, 2]"],
+    "top_k": ['"3"', "true", "0", "-2", "2.5"],
+    "threshold": ['"high"', "true", "-0.1", "1.5", "nan", "inf"],
+    "int8": ['"yes"', "1"],
+    "theme": ["7"],
+}
+
+
+@pytest.mark.parametrize("content", BROKEN_FILES.values(), ids=list(BROKEN_FILES))
+def test_unreadable_settings_file_gives_defaults(content):
+    write_settings(content)
+    assert Settings.load() == DEFAULTS
+    assert resolve_reading() == ReadingChoice(DEFAULTS.top_k, DEFAULTS.threshold, DEFAULTS.int8)
+    assert resolve_model().source == "default"
+
+
+def test_settings_path_that_is_a_directory_gives_defaults():
+    Settings.path().mkdir(parents=True)
+    assert Settings.load() == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [(k, v) for k, values in BAD_VALUES.items() for v in values], ids=lambda x: str(x)
+)
+def test_a_wrong_value_gives_its_default_and_keeps_the_others(key, value):
+    good = Settings(model="kept", top_k=4, threshold=0.3, theme="nord", int8=True)
+    lines = [f"{k} = {json.dumps(v)}" for k, v in vars(good).items() if k != key]
+    write_settings("\n".join([*lines, f"{key} = {value}"]) + "\n")
+    loaded = Settings.load()
+    assert getattr(loaded, key) == getattr(DEFAULTS, key)
+    for other in vars(good):
+        if other != key:
+            assert getattr(loaded, other) == getattr(good, other)
+
+
+# --- `assistant ask` uses the same resolution ----------------------------------------------------------------
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Record the model reference, int8 flag and engine settings `assistant ask` ends up with."""
+    import assistant.core.engine as engine_module
+    import assistant.core.model_loading as loading
+
+    seen: dict[str, object] = {}
+    real_load, real_engine = loading.load_reader, engine_module.QAEngine
+
+    def load_reader(ref, device=None, quantize=False, window=None):
+        seen["model"], seen["int8"] = ref, quantize
+        return real_load(ref, device="cpu", quantize=False, window=window)
+
+    class RecordingEngine(real_engine):
+        def __init__(self, reader, settings=None, load_model_ms=0.0):
+            super().__init__(reader, settings, load_model_ms)
+            seen["top_k"] = self.settings.decode.top_k
+            seen["threshold"] = self.settings.decode.min_confidence
+
+    monkeypatch.setattr(loading, "load_reader", load_reader)
+    monkeypatch.setattr(engine_module, "QAEngine", RecordingEngine)
+    return seen
+
+
+@pytest.fixture
+def doc(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("The cat sat on the mat.\n\nThe dog ran in the park.\n", encoding="utf-8")
+    return path
+
+
+def test_ask_reads_top_k_threshold_int8_and_model_from_settings_toml(spy, doc, tiny_model_dir, capsys):
+    write_settings(f"model = {json.dumps(str(tiny_model_dir))}\ntop_k = 1\nthreshold = 0.0\nint8 = true\n")
+    assert main(["ask", str(doc), "where did the cat sit?", "--json"]) == 0
+    assert spy == {"model": str(tiny_model_dir), "int8": True, "top_k": 1, "threshold": 0.0}
+    assert len(json.loads(capsys.readouterr().out)["answers"]) <= 1
+
+
+def test_ask_flags_win_over_settings_toml(spy, doc, tiny_model_dir, capsys):
+    write_settings('model = "no-such-model"\ntop_k = 1\nthreshold = 0.9\nint8 = true\n')
+    argv = ["ask", str(doc), "where?", "--json", "--model", str(tiny_model_dir)]
+    assert main([*argv, "--top-k", "2", "--threshold", "0.05", "--no-int8"]) == 0
+    assert spy == {"model": str(tiny_model_dir), "int8": False, "top_k": 2, "threshold": 0.05}
+
+
+def test_ask_with_a_broken_settings_toml_uses_the_defaults(spy, doc, tiny_model_dir, capsys):
+    write_settings("top_k = [oops\nthreshold = 'x'")
+    assert main(["ask", str(doc), "where?", "--json", "--model", str(tiny_model_dir)]) == 0
+    assert spy == {"model": str(tiny_model_dir), "int8": False, "top_k": 3, "threshold": 0.1}
+    assert json.loads(capsys.readouterr().out)["question"] == "where?"

@@ -16,13 +16,15 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
 from assistant.core.documents import Document, load_document
 from assistant.core.random_model import random_distilbert
+from assistant.core.reader import Reader
+from assistant.paths import user_cache_dir
 
 _SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "shi", "po", "ve", "den", "mar", "tel", "quin", "sor", "bra")
 
@@ -66,41 +68,71 @@ def _p90(values: Sequence[float]) -> float:
     return sorted(values)[max(0, int(len(values) * 0.9) - 1)] if values else float("nan")
 
 
-def forward_floor_ms(model_dir: str, int8: bool, repeats: int = 5) -> dict[str, float]:
-    """Median time of bare forward passes (1x384, 5x200, 8x256): the floor any reader pays on this machine."""
-    import torch
-
+def _load_bench_reader(model_dir: str, int8: bool, backend: str, cache_dir: str | None) -> Reader:
     from assistant.core.model_loading import load_reader
 
-    reader = load_reader(model_dir, device="cpu", quantize=int8)
+    cache = Path(cache_dir) if cache_dir else None
+    which: Literal["onnx", "torch"] = "onnx" if backend == "onnx" else "torch"
+    return load_reader(model_dir, device="cpu", quantize=int8, backend=which, cache_dir=cache)
+
+
+def warm_export(model_dir: str, int8: bool, cache_dir: str) -> str:
+    """Make the ONNX export (and its int8 twin) before anything is timed; returns the backend it gives."""
+    return _load_bench_reader(model_dir, int8, "onnx", cache_dir).backend.kind
+
+
+def forward_floor_ms(
+    model_dir: str, int8: bool, repeats: int = 5, backend: str = "torch", cache_dir: str | None = None
+) -> dict[str, float]:
+    """Median time of bare forward passes (1x384, 5x200, 8x256): the floor any reader pays on this machine."""
+    import numpy as np
+
+    reader = _load_bench_reader(model_dir, int8, backend, cache_dir)
+    rng = np.random.default_rng(0)
     out: dict[str, float] = {}
     for batch, length in ((1, 384), (5, 200), (8, 256)):
-        ids = torch.randint(1000, 2000, (batch, length))
+        ids = rng.integers(1000, 2000, size=(batch, length), dtype=np.int64)
+        mask = np.ones_like(ids)
         times: list[float] = []
-        with torch.inference_mode():
-            reader.model(input_ids=ids)
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                reader.model(input_ids=ids)
-                times.append((time.perf_counter() - t0) * 1000)
+        reader.backend.logits(ids, mask, None)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            reader.backend.logits(ids, mask, None)
+            times.append((time.perf_counter() - t0) * 1000)
         out[f"{batch}x{length}"] = _median(times)
     return out
 
 
-def bench_reader(
-    model_dir: str, document: Document, questions: list[str], int8: bool, repeats: int = 3
-) -> dict[str, Any]:
-    """Runs in a fresh process, so that first load and peak memory are what a user's process sees."""
-    t0 = time.perf_counter()
-    import transformers.models.distilbert.modeling_distilbert  # noqa: F401  (what any model load imports)
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer  # noqa: F401
+def _import_backend(backend: str) -> None:
+    """What a model load imports: torch + transformers, or onnxruntime + tokenizers."""
+    if backend == "torch":
+        import transformers.models.distilbert.modeling_distilbert  # noqa: F401
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer  # noqa: F401
+    else:
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
 
+
+def bench_reader(
+    model_dir: str,
+    document: Document,
+    questions: list[str],
+    int8: bool,
+    repeats: int = 3,
+    backend: str = "torch",
+    cache_dir: str | None = None,
+) -> dict[str, Any]:
+    """Runs in a fresh process, so that first load and peak memory are what a user's process sees.
+
+    ``backend="onnx"`` reads an export already in ``cache_dir`` (make it first, e.g. with a warm-up load).
+    """
+    t0 = time.perf_counter()
+    _import_backend(backend)
     from assistant.core.engine import QAEngine
-    from assistant.core.model_loading import load_reader
 
     import_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
-    reader = load_reader(model_dir, device="cpu", quantize=int8)
+    reader = _load_bench_reader(model_dir, int8, backend, cache_dir)
     load_ms = (time.perf_counter() - t0) * 1000
     engine = QAEngine(reader)
     index_times: list[float] = []
@@ -117,6 +149,7 @@ def bench_reader(
         answer_ms.append(result.timings["answer_ms"])
         tokens.append(sum(len(document.text[p.start : p.end].split()) for p in result.passages))
     return {
+        "backend": reader.backend.kind,
         "precision": "int8" if int8 else "fp32",
         "import_ms": import_ms,
         "load_model_ms": load_ms,
@@ -132,6 +165,23 @@ def bench_reader(
 _T = TypeVar("_T")
 
 
+def _bench_backends(
+    model_dir: str, document: Document, questions: list[str], args: argparse.Namespace, temp_cache: Path
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
+    """Readers and forward floors for each backend asked for, fp32 and int8, each in a fresh process."""
+    cache = str(temp_cache if args.model is None else user_cache_dir())
+    backends = ["onnx", "torch"] if args.backend == "both" else [args.backend]
+    rows: list[dict[str, Any]] = []
+    floors: dict[str, dict[str, float]] = {}
+    for backend in backends:
+        for int8 in (False, True):
+            if backend == "onnx":  # export (and quantize) outside the timed process
+                _in_fresh_process(warm_export, model_dir, int8, cache)
+            rows.append(_in_fresh_process(bench_reader, model_dir, document, questions, int8, 3, backend, cache))
+            floors[rows[-1]["backend"]] = _in_fresh_process(forward_floor_ms, model_dir, int8, 5, backend, cache)
+    return rows, floors
+
+
 def _in_fresh_process(fn: Callable[..., _T], *args: Any) -> _T:
     import multiprocessing
 
@@ -139,12 +189,8 @@ def _in_fresh_process(fn: Callable[..., _T], *args: Any) -> _T:
         return pool.apply(fn, args)
 
 
-def retrieval_recall(squad_json: Path) -> list[dict[str, Any]]:
-    """Recall of the gold answer span in the text read, over the answerable questions of a SQuAD file."""
-    from dataclasses import replace
-
-    from assistant.core.engine import EngineSettings, index_document
-
+def _squad_as_one_document(squad_json: Path) -> tuple[Document, list[tuple[str, list[tuple[int, int]]]]]:
+    """All paragraphs of a SQuAD file joined into one document, with each answerable question's gold spans."""
     data = json.loads(squad_json.read_text(encoding="utf-8"))
     contexts: list[str] = []
     questions: list[tuple[str, list[tuple[int, int]]]] = []
@@ -159,37 +205,35 @@ def retrieval_recall(squad_json: Path) -> list[dict[str, Any]]:
                     continue
                 golds = [(base + a["answer_start"], base + a["answer_start"] + len(a["text"])) for a in qa["answers"]]
                 questions.append((qa["question"], golds))
-    document = Document.from_text("\n\n".join(contexts))
-    para_words = statistics.mean(len(c.split()) for c in contexts)
+    return Document.from_text("\n\n".join(contexts)), questions
+
+
+def retrieval_recall(
+    squad_json: Path, reader: Reader, windows: Sequence[float] = (1, 1.5, 2, 3)
+) -> list[dict[str, Any]]:
+    """Recall of a gold answer span in the text read against the windows the reader runs per question."""
+    from assistant.core.engine import EngineSettings, QAEngine
+
+    document, questions = _squad_as_one_document(squad_json)
     rows: list[dict[str, Any]] = []
-    configs = [("plain BM25, whole paragraphs", 10_000, 0.0), ("passages+paragraph", 40, 1.0)]
-    for label, passage_words, weight in configs:
-        ranking = EngineSettings(passage_words=passage_words, paragraph_weight=weight)
-        for k in (3, 5, 8):
-            budget = round(k * para_words)
-            settings = replace(ranking, read_words=budget if weight else 1)
-            indexed = index_document(document, settings)
-            hits = 0
-            words_read: list[int] = []
-            ms: list[float] = []
+    for passage_words in (25, 40):
+        for n in windows:
+            engine = QAEngine(reader, EngineSettings(passage_words=passage_words, read_windows=n))
+            indexed = engine.index(document)
+            hits, ran, ms = 0, [], []
             for question, golds in questions:
                 t0 = time.perf_counter()
-                if weight == 0:
-                    assert indexed.retriever is not None  # read_words=1 always indexes
-                    order, _ = indexed.retriever.ranked(question)
-                    spans = [indexed.passages[i] for i in order[:k].tolist()]
-                else:
-                    spans = indexed.select(question, budget)
+                spans, contexts = engine.plan(indexed, question)
                 ms.append((time.perf_counter() - t0) * 1000)
-                words_read.append(sum(len(document.text[s.start : s.end].split()) for s in spans))
+                ran.append(len(reader.tokenize([question] * len(contexts), [c.text for c in contexts])["input_ids"]))
                 hits += any(s.start <= g0 and g1 <= s.end for g0, g1 in golds for s in spans)
             rows.append(
                 {
-                    "ranking": label,
-                    "k_paragraphs": k,
-                    "words_read_mean": statistics.mean(words_read),
+                    "passage_words": passage_words,
+                    "read_windows": n,
+                    "windows_run_mean": statistics.mean(ran),
                     "recall": hits / len(questions),
-                    "rank_ms_median": _median(ms),
+                    "plan_ms_median": _median(ms),
                 }
             )
     return rows
@@ -198,7 +242,7 @@ def retrieval_recall(squad_json: Path) -> list[dict[str, Any]]:
 def _readers_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     columns = (
-        "precision",
+        "backend",
         "import ms",
         "model load ms",
         "index ms",
@@ -211,7 +255,7 @@ def _readers_table(rows: list[dict[str, Any]], title: str) -> Table:
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
-            r["precision"],
+            r["backend"],
             f"{r['import_ms']:.0f}",
             f"{r['load_model_ms']:.0f}",
             f"{r['index_ms_median']:.0f}",
@@ -224,16 +268,16 @@ def _readers_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 
 def _recall_table(recall: list[dict[str, Any]], source: str) -> Table:
-    table = Table(title=f"Retrieval recall on {source}")
-    for col in ("ranking", "budget (k paragraphs)", "words read", "recall", "rank ms"):
+    table = Table(title=f"Retrieval recall against windows read, {source}")
+    for col in ("passage words", "read windows", "windows run (mean)", "recall", "plan ms"):
         table.add_column(col, justify="right")
     for r in recall:
         table.add_row(
-            r["ranking"],
-            str(r["k_paragraphs"]),
-            f"{r['words_read_mean']:.0f}",
+            str(r["passage_words"]),
+            str(r["read_windows"]),
+            f"{r['windows_run_mean']:.2f}",
             f"{r['recall']:.3f}",
-            f"{r['rank_ms_median']:.2f}",
+            f"{r['plan_ms_median']:.2f}",
         )
     return table
 
@@ -245,20 +289,23 @@ def run_bench(args: argparse.Namespace) -> int:
     questions = _questions(document.text, args.questions)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or str(random_distilbert(Path(tmp) / "distilbert-random", document.text))
-        rows = [_in_fresh_process(bench_reader, model_dir, document, questions, int8) for int8 in (False, True)]
-        floors = {("int8" if i else "fp32"): _in_fresh_process(forward_floor_ms, model_dir, i) for i in (False, True)}
+        rows, floors = _bench_backends(model_dir, document, questions, args, Path(tmp) / "cache")
     title = f"Reader on a {len(document.text.split()):,}-word document, {len(questions)} questions"
     console.print(_readers_table(rows, title))
-    for precision, floor in floors.items():
-        console.print(f"forward-pass floor, {precision}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in floor.items()))
+    for kind, floor in floors.items():
+        console.print(f"forward-pass floor, {kind}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in floor.items()))
     console.print(
-        "each precision in a fresh process: import = torch + transformers modules;"
-        " model load = safetensors to a ready reader; index: median of 3;"
+        "each reader in a fresh process: import = torch + transformers, or onnxruntime + tokenizers;"
+        " model load = safetensors (torch) or the cached ONNX export to a ready reader; index: median of 3;"
         " answers: all questions after one warm-up; peak = max RSS of that process"
     )
     report: dict[str, Any] = {"document_words": len(document.text.split()), "readers": rows, "forward_floor_ms": floors}
     if args.retrieval:
-        recall = retrieval_recall(Path(args.retrieval))
+        from assistant.core.model_loading import load_reader
+
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = args.model or str(random_distilbert(Path(tmp) / "distilbert-random", document.text))
+            recall = retrieval_recall(Path(args.retrieval), load_reader(model_dir))
         console.print(_recall_table(recall, args.retrieval))
         report["retrieval"] = recall
     print(json.dumps(report), file=sys.stderr if sys.stdout.isatty() else sys.stdout)

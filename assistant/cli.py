@@ -68,6 +68,12 @@ def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     ask.add_argument("questions", metavar="QUESTION", nargs="+", help="question(s), or '-' for stdin")
     _add_model_options(ask, int8_from_settings=True)
     ask.add_argument(
+        "--backend",
+        choices=["auto", "onnx", "torch"],
+        default="auto",
+        help="what runs the reader: auto is ONNX Runtime on the CPU (exported once, cached) and torch on a GPU",
+    )
+    ask.add_argument(
         "--top-k", type=int, default=None, help="answers per question (default: settings.toml's top_k, else 3)"
     )
     ask.add_argument(
@@ -77,7 +83,10 @@ def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
         help="minimum confidence in [0, 1] for an answer (default: settings.toml's threshold, else 0.1)",
     )
     ask.add_argument(
-        "--read-words", type=int, default=None, help="words read per question in a long document (default: 490)"
+        "--read-windows",
+        type=int,
+        default=None,
+        help="windows of context (384 tokens each) read per question in a long document (default: 1)",
     )
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
@@ -106,6 +115,12 @@ def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     bench.add_argument("--words", type=int, default=130_000, help="document size in words (default: 130000)")
     bench.add_argument("--questions", type=int, default=20, help="questions to time (default: 20)")
     bench.add_argument("--document", help="use this text file instead of a synthetic document")
+    bench.add_argument(
+        "--backend",
+        choices=["both", "onnx", "torch"],
+        default="both",
+        help="readers to time: ONNX Runtime, torch or both (default: both), each fp32 and int8",
+    )
     bench.add_argument(
         "--retrieval",
         metavar="SQUAD_JSON",
@@ -169,11 +184,17 @@ def _ask_settings(args: argparse.Namespace, top_k: int, threshold: float) -> Eng
         raise UserError("--threshold must be between 0 and 1.")
     settings = EngineSettings()
     settings = replace(settings, decode=replace(settings.decode, top_k=top_k, min_confidence=threshold))
-    if args.read_words is not None:
-        if args.read_words < 1:
-            raise UserError("--read-words must be at least 1.")
-        settings = replace(settings, read_words=args.read_words)
+    if args.read_windows is not None:
+        if args.read_windows < 1:
+            raise UserError("--read-windows must be at least 1.")
+        settings = replace(settings, read_windows=args.read_windows)
     return settings
+
+
+def _load_notice(kind: str, message: str) -> None:
+    """A fallback to torch is always worth a line; export progress only when a person watches stderr."""
+    if kind != "progress" or sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -182,6 +203,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.core.documents import load_document
     from assistant.core.engine import QAEngine
     from assistant.core.model_loading import load_reader
+    from assistant.paths import user_cache_dir
     from assistant.rendering import answer_panel
     from assistant.settings import Settings, resolve_model, resolve_reading
 
@@ -191,7 +213,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     document = load_document(args.path)
     choice = resolve_model(args.model, saved)
     t0 = time.perf_counter()
-    reader = load_reader(choice.ref, device=args.device, quantize=reading.int8)
+    reader = load_reader(
+        choice.ref,
+        device=args.device,
+        quantize=reading.int8,
+        backend=args.backend,
+        cache_dir=user_cache_dir(),
+        notify=_load_notice,
+    )
     engine = QAEngine(reader, settings, load_model_ms=(time.perf_counter() - t0) * 1000)
     indexed = engine.index(document)
     console = Console()

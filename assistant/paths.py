@@ -26,6 +26,18 @@ def user_data_dir() -> Path:
     return Path(env).expanduser() if env else Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def user_cache_dir() -> Path:
+    """``ASSISTANT_CACHE_DIR``; else ``cache/`` in ``ASSISTANT_DATA_DIR`` when that relocates the app's data
+    (tests, portable installs); else the platform's user cache folder. ONNX exports of readers live here."""
+    env = os.environ.get("ASSISTANT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    data = os.environ.get("ASSISTANT_DATA_DIR")
+    if data:
+        return Path(data).expanduser() / "cache"
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
 def user_config_dir() -> Path:
     env = os.environ.get("ASSISTANT_CONFIG_DIR")
     return Path(env).expanduser() if env else Path(platformdirs.user_config_dir(APP_NAME))

@@ -36,6 +36,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE turns ADD COLUMN feedback TEXT;
     """,
+    # 3: the reader model that answered
+    """
+    ALTER TABLE turns ADD COLUMN model TEXT;
+    """,
 ]
 
 
@@ -53,6 +57,8 @@ class Turn:
     result: AskResult
     created_at: float
     feedback: str | None = None
+    model: str | None = None
+    """The reader that answered, as the app named it; None for turns kept before it was recorded."""
 
 
 def document_key(path: Path) -> str:
@@ -186,17 +192,17 @@ class ConversationStore:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version}")
 
-    def add_turn(self, path: Path, question: str, result: AskResult) -> int:
+    def add_turn(self, path: Path, question: str, result: AskResult, model: str | None = None) -> int:
         """Create-or-get the document and add the turn in one transaction, so concurrent first turns both land.
 
-        The answer is stored as its JSON (``AskResult.to_json``)."""
+        The answer is stored as its JSON (``AskResult.to_json``), with the name of the reader that gave it."""
         key, payload, now = document_key(path), json.dumps(result.to_json(), ensure_ascii=False), time.time()
         with self._write() as db:
             db.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?) ON CONFLICT(path) DO NOTHING", (key, now))
             doc = db.execute("SELECT id FROM documents WHERE path = ?", (key,)).fetchone()[0]
             cur = db.execute(
-                "INSERT INTO turns(document_id, question, result, created_at) VALUES (?, ?, ?, ?)",
-                (doc, question, payload, now),
+                "INSERT INTO turns(document_id, question, result, created_at, model) VALUES (?, ?, ?, ?, ?)",
+                (doc, question, payload, now, model),
             )
             if cur.lastrowid is None:  # an INSERT always sets it
                 raise sqlite3.DatabaseError("the new turn has no id")
@@ -209,11 +215,11 @@ class ConversationStore:
     def turns(self, path: Path) -> list[Turn]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT t.id, t.question, t.result, t.created_at, t.feedback FROM turns t "
+                "SELECT t.id, t.question, t.result, t.created_at, t.feedback, t.model FROM turns t "
                 "JOIN documents d ON d.id = t.document_id WHERE d.path = ? ORDER BY t.id",
                 (document_key(path),),
             ).fetchall()
-        return [Turn(r[0], r[1], _result(r[0], r[2]), r[3], r[4]) for r in rows]
+        return [Turn(r[0], r[1], _result(r[0], r[2]), r[3], r[4], r[5]) for r in rows]
 
     def clear(self, path: Path) -> None:
         with self._write() as db:
@@ -251,6 +257,8 @@ def conversation_markdown(path: Path, turns: list[Turn]) -> str:
             marker = "**Answer**" if i == 0 else f"Candidate {i + 1}"
             lines.append(f"- {marker}: {a.text} ({a.score:.0%}, line {a.line})")
             lines += [f"  > {line}".rstrip() for line in a.context.strip().splitlines()]  # every line quoted
+        if turn.model:
+            lines.append(f"- Reader: {turn.model}")
         if turn.feedback:
             lines.append(f"- Feedback: {turn.feedback}")
         lines.append("")

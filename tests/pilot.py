@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -65,3 +66,84 @@ async def fill_train_form(app, pilot, base: Path, data: Path, epochs: str) -> Tr
     screen.query_one("#learning_rate").value = "1e-3"
     screen.query_one("#batch_size").value = "8"
     return screen
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text, one line per row."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+# A stand-in for `python -m trainer --config FILE --output RUN`: it writes events.jsonl and run.json as the trainer
+# does (the same events, in the same order), and prints on stdout and stderr what must never be taken for progress
+# or an outcome, or shown by the app (the CLI's hint to activate a run: the app asks instead).
+FAKE_TRAINER = r"""
+import json, shutil, signal, sys, time
+from pathlib import Path
+
+mode, model = sys.argv[1], Path(sys.argv[2])
+args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
+config = json.loads(Path(args["--config"]).read_text())
+out = Path(args["--output"])
+out.mkdir(parents=True)
+events = open(out / "events.jsonl", "a")
+
+def record(**run):
+    (out / "run.json").write_text(json.dumps({"settings": config, **run}))
+
+def event(text):
+    events.write(text)
+    events.flush()
+
+def emit(**fields):
+    event(json.dumps(fields) + "\n")
+
+def hint():
+    print(f"done: {out}  EM 50.00  F1 60.00", file=sys.stderr)
+    print(f"make it the active reader: assistant models activate {out.name}", file=sys.stderr, flush=True)
+
+record(status="running")
+print('{"phase": "train", "step": 99, "total": 99, "message": "from stdout"}')
+print("error: stdout is not where the outcome comes from", flush=True)
+if mode == "complete":
+    event('{"phase": "train", "step": 1, "total": 4, "loss": 2.5, "mess')  # a line written in two parts
+    time.sleep(0.6)
+    event('age": "first step"}\n')
+    for step in (2, 3, 4):
+        emit(phase="train", step=step, total=4, loss=2.5 - step / 4)
+    event("not json\n")
+    emit(phase="eval", message="evaluating on 12 questions")
+    emit(phase="eval", step=4, total=4, epoch=1.0, exact_match=50.0, f1=60.0)  # the epoch's evaluation
+    emit(phase="eval", exact_match=50.0, f1=60.0, message="final evaluation")  # the same figures, again
+    for f in model.iterdir():
+        shutil.copy(f, out / f.name)
+    (out / "metrics.json").write_text(json.dumps({"eval": {"exact_match": 50.0, "f1": 60.0}}))
+    record(status="completed")
+    emit(phase="done", exact_match=50.0, f1=60.0, message=f"saved {out}")  # and once more
+    hint()
+elif mode == "fail":
+    record(status="failed", error="the data has no answers")
+    emit(phase="failed", message="the data has no answers")
+    sys.exit(2)
+elif mode == "wait":
+    def stop(*_):
+        record(status="cancelled", error="cancelled by the user")
+        emit(phase="cancelled", message="training cancelled; the active reader is unchanged")
+        print("cancelled; the active reader is unchanged", file=sys.stderr, flush=True)
+        sys.exit(130)
+    signal.signal(signal.SIGTERM, stop)
+    for step in range(1, 100000):
+        emit(phase="train", step=step, total=100000)
+        time.sleep(0.05)
+elif mode == "crash-after-done":  # finished its work and printed the CLI's report, then died before recording it
+    for step in (1, 2):
+        emit(phase="train", step=step, total=2, loss=1.0)
+    hint()
+    sys.exit(139)
+"""
+
+
+def fake_trainer_command(folder: Path, model: Path, mode: str) -> list[str]:
+    """The command line of FAKE_TRAINER in ``mode`` (complete, fail, wait, crash-after-done), copying ``model``."""
+    script = folder / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    return [sys.executable, str(script), mode, str(model)]

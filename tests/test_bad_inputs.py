@@ -100,7 +100,7 @@ BAD_ASK_FLAGS: dict[str, tuple[list[str], str]] = {
     "threshold over 1": (["--threshold", "2"], "--threshold"),
     "threshold negative": (["--threshold", "-0.5"], "--threshold"),
     "threshold nan": (["--threshold", "nan"], "--threshold"),
-    "read-words 0": (["--read-words", "0"], "--read-words"),
+    "read-windows 0": (["--read-windows", "0"], "--read-windows"),
     "unknown device": (["--device", "tpu"], "device"),
     "cuda without a GPU": (["--device", "cuda"], "cuda"),
     "unknown flag": (["--colour"], "--colour"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assistant.core.decoding import DecodeSettings, WindowLogits, decode, snap_to_words, window_candidates
 
@@ -179,3 +182,30 @@ def test_spans_widen_to_the_tokenizers_words_within_the_token_limit():
     assert text[result.answers[0].start : result.answers[0].end] == "37°"
     narrow = decode([w], text, DecodeSettings(allow_null=False, min_confidence=0, top_k=1, max_answer_tokens=1))
     assert text[narrow.answers[0].start : narrow.answers[0].end] == "37"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-12, 12), min_size=6, max_size=6),
+    st.lists(st.floats(-12, 12), min_size=6, max_size=6),
+)
+def test_shown_confidence_never_rises_down_the_answer_list(starts, ends):
+    text = "alpha beta gamma delta epsilon"
+    offsets = [None, (0, 5), (6, 10), (11, 16), (17, 22), (23, 30)]
+    w = window([0.0, *starts[1:]], [0.0, *ends[1:]], offsets)
+    result = decode([w], text, DecodeSettings(allow_null=False, min_confidence=0, top_k=20, max_answer_tokens=30))
+    scores = [a.confidence for a in result.answers]
+    assert scores == sorted(scores, reverse=True)
+    assert [a.score for a in result.answers] == sorted((a.score for a in result.answers), reverse=True)
+
+
+def test_identical_answers_at_two_places_are_not_summed():
+    """A repeated entity is two candidates with their own scores: each points at a place in the document."""
+    text = "Mojave is hot. Mojave is dry."
+    offsets = [None, (0, 6), (7, 9), (10, 13), (15, 21), (22, 24), (25, 28), None]
+    w = window([0, 4, NEG, NEG, 3, NEG, NEG, 0], [0, 4, NEG, NEG, 3, NEG, NEG, 0], offsets)
+    settings_ = DecodeSettings(allow_null=False, min_confidence=0, top_k=2, max_answer_tokens=1)
+    first, second = decode([w], text, settings_).answers
+    assert (text[first.start : first.end], text[second.start : second.end]) == ("Mojave", "Mojave")
+    assert first.start == 0 and second.start == 15
+    assert first.confidence == pytest.approx(1 / (1 + math.exp(-0.1 * 8)))

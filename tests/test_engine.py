@@ -32,7 +32,7 @@ def reader(tmp_path_factory):
 @given(text=st.text(min_size=1, max_size=400), question=st.text(min_size=1, max_size=60))
 def test_every_answer_is_the_document_slice(reader, text, question):
     assume(text.strip() and question.strip())  # an empty question is a UserError, tested below
-    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, read_words=30, passage_words=20))
+    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, read_windows=1, passage_words=20))
     indexed = engine.index(Document.from_text(text))
     result = engine.ask(indexed, question)
     for answer in result.answers:
@@ -90,7 +90,7 @@ def test_long_document_reads_only_the_best_passages(reader):
     paragraphs = [f"Paragraph {i} talks about the weather and nothing else." for i in range(200)]
     paragraphs[137] = "The zebra sat on the golden mat near the river."
     text = "\n\n".join(paragraphs)
-    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, read_words=40))
+    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, read_windows=1))
     indexed = engine.index(Document.from_text(text))
     assert not indexed.read_whole
     result = engine.ask(indexed, "Where did the zebra sit?")
@@ -107,7 +107,7 @@ def test_short_document_is_read_whole(reader):
     indexed = engine.index(Document.from_text(text))
     assert indexed.read_whole
     result = engine.ask(indexed, "where?")
-    assert [(p.start, p.end) for p in result.passages] == [(0, 23), (25, len(text))]
+    assert [(p.start, p.end) for p in result.passages] == [(0, 23), (25, len(text))], "a paragraph break stays"
 
 
 def test_threshold_gives_no_answer(reader):

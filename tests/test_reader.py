@@ -27,15 +27,20 @@ def with_window(reader: Reader, **changes) -> Reader:
 # --- packing spans into windows ------------------------------------------------------------------------------
 
 
-def document_and_spans(sizes: list[int]) -> tuple[str, list[ReadSpan]]:
-    """Paragraphs of ``n`` words each (one token per word in the tiny vocabulary) and a span per paragraph."""
+def document_and_spans(sizes: list[int], apart: bool = True) -> tuple[str, list[ReadSpan]]:
+    """Paragraphs of ``n`` words each (one token per word in the tiny vocabulary) and a span per paragraph.
+
+    ``apart``: a line that is not read separates the spans, so each stays its own piece of a window;
+    otherwise they are sentences of one paragraph.
+    """
     words = ["the", "cat", "sat", "on", "mat", "dog", "park"]
     paragraphs = [" ".join(words[(i + j) % len(words)] for j in range(n)) for i, n in enumerate(sizes)]
-    text = "\n\n".join(paragraphs)
+    separator = "\n\n.\n\n" if apart else " "  # apart: text between spans that is not read
+    text = separator.join(paragraphs)
     spans, pos = [], 0
     for paragraph in paragraphs:
         spans.append(ReadSpan(pos, pos + len(paragraph), 0.0))
-        pos += len(paragraph) + 2
+        pos += len(paragraph) + len(separator)
     return text, spans
 
 
@@ -113,8 +118,8 @@ def test_nothing_to_pack(reader):
 def test_ask_reads_packed_windows(reader, monkeypatch):
     from assistant.core.documents import Document
 
-    engine = QAEngine(reader, EngineSettings(read_words=10_000))
-    text, _ = document_and_spans([5, 5, 5, 5])
+    engine = QAEngine(reader, EngineSettings(read_windows=100))
+    text, _ = document_and_spans([5, 5, 5, 5], apart=False)
     indexed = engine.index(Document.from_text(text))
     calls = []
     original = reader.read
@@ -125,7 +130,7 @@ def test_ask_reads_packed_windows(reader, monkeypatch):
 
     monkeypatch.setattr(reader, "read", spy)
     engine.ask(indexed, QUESTION)
-    assert calls == [[4]], "four short paragraphs share one window"
+    assert calls == [[1]], "four sentences of a paragraph are one context in one window"
 
 
 # --- batching windows through the model ----------------------------------------------------------------------
@@ -192,3 +197,22 @@ def test_outputs_in_input_order_and_equal_to_unbatched_logits(reader):
             )
             np.testing.assert_allclose(start, alone.start_logits[0].numpy(), atol=1e-5)
             np.testing.assert_allclose(end, alone.end_logits[0].numpy(), atol=1e-5)
+
+
+def test_contiguous_spans_in_one_window_become_one_piece(reader):
+    engine = QAEngine(reader)
+    text, spans = document_and_spans([5, 5, 5], apart=False)
+    contexts = engine._pack(QUESTION, text, spans)
+    assert len(contexts) == 1 and [doc for _, doc in contexts[0].pieces] == [0]
+    assert contexts[0].text == text, "read as the document has it, so a span may cross the seams"
+
+
+def test_packing_drops_the_lowest_ranked_span_to_keep_the_window_count(reader):
+    engine = QAEngine(reader)
+    text, spans = document_and_spans([30, 30, 30])
+    ranked = [ReadSpan(s.start, s.end, score) for s, score in zip(spans, [0.9, 0.1, 0.5], strict=True)]
+    contexts = engine._pack(QUESTION, text, ranked, max_windows=1)
+    assert len(contexts) == 1
+    assert [doc for _, doc in contexts[0].pieces] == [spans[0].start], "the best span is kept"
+    two = engine._pack(QUESTION, text, ranked, max_windows=2)
+    assert sorted(doc for ctx in two for _, doc in ctx.pieces) == [spans[0].start, spans[2].start]

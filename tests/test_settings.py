@@ -169,9 +169,9 @@ def spy(monkeypatch):
     seen: dict[str, object] = {}
     real_load, real_engine = loading.load_reader, engine_module.QAEngine
 
-    def load_reader(ref, device=None, quantize=False, window=None):
+    def load_reader(ref, device=None, quantize=False, window=None, **backend_options):
         seen["model"], seen["int8"] = ref, quantize
-        return real_load(ref, device="cpu", quantize=False, window=window)
+        return real_load(ref, device="cpu", quantize=False, window=window, **backend_options)
 
     class RecordingEngine(real_engine):
         def __init__(self, reader, settings=None, load_model_ms=0.0):

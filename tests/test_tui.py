@@ -18,7 +18,7 @@ from assistant.tui.state import ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard
 from assistant.tui.widgets.document_view import DocumentView
 from tests.helpers import save_tiny_model
-from tests.pilot import fill_train_form, settle, wait_for_widget, wait_until
+from tests.pilot import fake_trainer_command, fill_train_form, settle, wait_for_widget, wait_until
 from tests.synthetic import VOCAB, make_examples, write_jsonl
 
 SIZE = (120, 36)
@@ -242,59 +242,9 @@ async def test_cancel_stops_the_run_and_changes_nothing_active(training_inputs, 
     assert (models / "ACTIVE").read_text().strip() == "older-run"
 
 
-# A stand-in for `python -m trainer --config FILE --output RUN`: it writes events.jsonl and run.json as the trainer
-# does, and prints on stdout what must never be taken for progress or an outcome.
-FAKE_TRAINER = r"""
-import json, shutil, signal, sys, time
-from pathlib import Path
-
-mode, model = sys.argv[1], Path(sys.argv[2])
-args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
-config = json.loads(Path(args["--config"]).read_text())
-out = Path(args["--output"])
-out.mkdir(parents=True)
-events = open(out / "events.jsonl", "a")
-
-def record(**run):
-    (out / "run.json").write_text(json.dumps({"settings": config, **run}))
-
-def event(text):
-    events.write(text)
-    events.flush()
-
-record(status="running")
-print('{"phase": "train", "step": 99, "total": 99, "message": "from stdout"}')
-print("error: stdout is not where the outcome comes from", flush=True)
-if mode == "complete":
-    event('{"phase": "train", "step": 1, "total": 4, "loss": 2.5, "mess')  # a line written in two parts
-    time.sleep(0.6)
-    event('age": "first step"}\n')
-    for step in (2, 3, 4):
-        event(json.dumps({"phase": "train", "step": step, "total": 4, "loss": 2.5 - step / 4}) + "\n")
-    event("not json\n")
-    event(json.dumps({"phase": "eval", "exact_match": 50.0, "f1": 60.0}) + "\n")
-    for f in model.iterdir():
-        shutil.copy(f, out / f.name)
-    record(status="completed")
-elif mode == "fail":
-    record(status="failed", error="the data has no answers")
-    sys.exit(2)
-elif mode == "wait":
-    def stop(*_):
-        record(status="cancelled", error="cancelled by the user")
-        sys.exit(130)
-    signal.signal(signal.SIGTERM, stop)
-    for step in range(1, 100000):
-        event(json.dumps({"phase": "train", "step": step, "total": 100000}) + "\n")
-        time.sleep(0.05)
-"""
-
-
 @pytest.fixture
 def fake_trainer(tmp_path, tiny_model_dir):
-    script = tmp_path / "fake_trainer.py"
-    script.write_text(FAKE_TRAINER)
-    return lambda mode: [sys.executable, str(script), mode, str(tiny_model_dir)]
+    return lambda mode: fake_trainer_command(tmp_path, tiny_model_dir, mode)
 
 
 def _log(screen) -> str:

@@ -54,7 +54,7 @@ class DecodeSettings:
     max_snap_chars: int = 32
     """Word snapping on the text widens a side by at most this many characters."""
     calibration: float = 0.1
-    """Haystack's calibration factor: confidence = sigmoid(c * start_logit) * sigmoid(c * end_logit)."""
+    """Haystack's calibration factor: confidence = sigmoid(c * (start_logit + end_logit))."""
     min_confidence: float = 0.1
     """Answers below this confidence are dropped; none left means "no answer"."""
     allow_null: bool = True
@@ -80,7 +80,8 @@ def _sigmoid(x: float) -> float:
 
 
 def confidence(start_logit: float, end_logit: float, calibration: float) -> float:
-    return _sigmoid(calibration * start_logit) * _sigmoid(calibration * end_logit)
+    """Haystack's ``sigmoid(c * (start + end))``: monotone in the score answers are ranked by."""
+    return _sigmoid(calibration * (start_logit + end_logit))
 
 
 def window_candidates(window: WindowLogits, settings: DecodeSettings) -> list[Candidate]:

@@ -6,9 +6,10 @@ best few are read. Every answer is an exact slice of the document with its line 
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,8 +26,9 @@ ProgressCallback = Callable[[str, float], None]
 class EngineSettings:
     passage_words: int = 40
     """Largest passage, in words; passages keep whole sentences of one paragraph."""
-    read_words: int = 490
-    """Words read per question in a long document (about five SQuAD paragraphs); shorter ones are read whole."""
+    read_windows: float = 1.75
+    """Windows of context read per question: the best passages up to that many windows' worth of tokens
+    (what the model pays for). A document that fits is read whole. See README for the recall curve."""
     paragraph_weight: float = 1.0
     """Weight of the enclosing paragraph's BM25 score when ranking passages (0 = plain BM25)."""
     decode: DecodeSettings = field(default_factory=DecodeSettings)
@@ -121,6 +123,9 @@ class AskResult:
         )
 
 
+TokenCounter = Callable[[list[str]], list[int]]
+
+
 @dataclass
 class IndexedDocument:
     document: Document
@@ -130,41 +135,61 @@ class IndexedDocument:
     words: int
     index_ms: float
     passage_words: list[int]
+    passage_tokens: list[int] | None = None
+    """Tokens of each passage for the reader's tokenizer, counted on the first question."""
 
     @property
     def read_whole(self) -> bool:
         return self.retriever is None
 
-    def select(self, question: str, read_words: int) -> list[ReadSpan]:
-        """The best passages that fit in ``read_words``, in document order, adjacent ones merged."""
-        text = self.document.text
-        if self.retriever is None:
+    def token_counts(self, count: TokenCounter) -> list[int]:
+        if self.passage_tokens is None:
+            self.passage_tokens = count([p.text for p in self.passages]) if self.passages else []
+        return self.passage_tokens
+
+    def select(self, question: str, budget_tokens: int, count: TokenCounter) -> list[ReadSpan]:
+        """The best passages that fit in ``budget_tokens``, in document order.
+
+        A document that fits is read whole; otherwise passages are taken best first, skipping one that
+        would overflow the budget while a smaller one further down still fits.
+        """
+        tokens = self.token_counts(count)
+        if self.retriever is None or sum(tokens) <= budget_tokens:
             return [ReadSpan(p.start, p.end, 0.0) for p in self.passages]
         order, scores = self.retriever.ranked(question)
-        picked: list[tuple[int, float]] = []
+        picked: list[ReadSpan] = []
         total = 0
-        for idx in order.tolist():
-            n = self.passage_words[idx]
-            if picked and total + n > read_words:
+        for idx in order[: 8 * max(1, budget_tokens // 40)].tolist():
+            if total + tokens[idx] > budget_tokens and picked:
+                continue
+            picked.append(ReadSpan(self.passages[idx].start, self.passages[idx].end, float(scores[idx])))
+            total += tokens[idx]
+            if total >= budget_tokens:
                 break
-            picked.append((idx, float(scores[idx])))
-            total += n
-        chosen = sorted(picked, key=lambda item: self.passages[item[0]].start)
-        spans: list[ReadSpan] = []
-        for idx, score in chosen:
-            p = self.passages[idx]
-            if spans and not text[spans[-1].end : p.start].strip() and "\n\n" not in text[spans[-1].end : p.start]:
-                last = spans.pop()
-                spans.append(ReadSpan(last.start, p.end, max(last.score, score)))
-            else:
-                spans.append(ReadSpan(p.start, p.end, score))
-        return spans
+        return sorted(picked, key=lambda span: span.start)
+
+
+def merge_contiguous(text: str, spans: Sequence[ReadSpan]) -> list[ReadSpan]:
+    """Join spans (in document order) of one paragraph that touch: an answer may cross their seam.
+
+    Text that is not contiguous in the document, and a paragraph break, are the boundaries the
+    decoder respects.
+    """
+    merged: list[ReadSpan] = []
+    for span in spans:
+        gap = text[merged[-1].end : span.start] if merged else "x"
+        if not gap.strip() and gap.count("\n") < 2:
+            last = merged.pop()
+            merged.append(ReadSpan(last.start, span.end, max(last.score, span.score)))
+        else:
+            merged.append(span)
+    return merged
 
 
 def index_document(
     document: Document, settings: EngineSettings | None = None, progress: ProgressCallback | None = None
 ) -> IndexedDocument:
-    """Split and (for long documents) BM25-index a document; no model needed."""
+    """Split and (for documents longer than a few sentences) BM25-index a document; no model needed."""
     settings = settings or EngineSettings()
     t0 = time.perf_counter()
     if progress:
@@ -173,7 +198,7 @@ def index_document(
     passage_words = [len(p.text.split()) for p in passages]
     words = sum(passage_words)
     retriever = None
-    if words > settings.read_words:
+    if words > MIN_WORDS_TO_RANK and len(passages) > 1:
         if progress:
             progress("indexing", 0.4)
         paragraphs = paragraph_spans(document.text)
@@ -194,6 +219,25 @@ def index_document(
     return IndexedDocument(document, passages, retriever, sentences, words, elapsed, passage_words)
 
 
+MIN_WORDS_TO_RANK = 200
+"""Below this a document always fits one window and is read whole, so no index is built."""
+
+
+def _first_fit(spans: list[ReadSpan], lengths: dict[ReadSpan, int], budget: int) -> list[list[ReadSpan]]:
+    """Consecutive spans into windows of at most ``budget`` tokens (a longer span gets its own)."""
+    groups: list[list[ReadSpan]] = []
+    used = 0
+    for span in spans:
+        n = lengths[span]
+        if groups and used + n <= budget:
+            groups[-1].append(span)
+            used += n
+        else:
+            groups.append([span])
+            used = n
+    return groups
+
+
 class QAEngine:
     """A reader plus the settings that turn documents and questions into answers; thread-safe."""
 
@@ -208,26 +252,40 @@ class QAEngine:
     def index(self, document: Document, progress: ProgressCallback | None = None) -> IndexedDocument:
         return index_document(document, self.settings, progress)
 
-    def _pack(self, question: str, text: str, spans: list[ReadSpan]) -> list[Context]:
-        """Group the spans read, in document order, into as few windows as fit: one question per window."""
+    def _fit(self, question: str, text: str, spans: list[ReadSpan], max_windows: int | None) -> list[list[ReadSpan]]:
+        """Group the spans read (document order) into as few windows as fit, one question per window.
+
+        With ``max_windows`` the lowest-ranked span is dropped until the spans fit that many windows:
+        the model's cost is the number of windows, and fragmentation must not add one.
+        """
         budget = self.reader.context_token_budget(question)
-        lengths = self.reader.token_lengths([text[s.start : s.end] for s in spans])
-        groups: list[list[ReadSpan]] = []
-        used = 0
-        for span, n in zip(spans, lengths, strict=True):
-            if groups and used + n <= budget:
-                groups[-1].append(span)
-                used += n
-            else:
-                groups.append([span])
-                used = n
-        return [Context.packed(text, [(s.start, s.end) for s in group]) for group in groups]
+        lengths = dict(zip(spans, self.reader.token_lengths([text[s.start : s.end] for s in spans]), strict=True))
+        kept = list(spans)
+        while True:
+            groups = _first_fit(kept, lengths, budget)
+            if max_windows is None or len(groups) <= max_windows or len(kept) <= 1:
+                return groups
+            kept.remove(min(kept, key=lambda span: span.score))
+
+    def _pack(self, question: str, text: str, spans: list[ReadSpan], max_windows: int | None = None) -> list[Context]:
+        """Contexts of the windows; contiguous spans in a window become one piece an answer may cross."""
+        groups = self._fit(question, text, spans, max_windows)
+        return [Context.packed(text, [(s.start, s.end) for s in merge_contiguous(text, group)]) for group in groups]
+
+    def plan(self, indexed: IndexedDocument, question: str) -> tuple[list[ReadSpan], list[Context]]:
+        """What is read for a question: the spans (contiguous ones merged) and the windows' contexts."""
+        text = indexed.document.text
+        budget = int(self.settings.read_windows * self.reader.context_token_budget(question))
+        spans = indexed.select(question, budget, self.reader.token_lengths)
+        whole = len(spans) == len(indexed.passages)
+        groups = self._fit(question, text, spans, None if whole else math.ceil(self.settings.read_windows))
+        contexts = [Context.packed(text, [(s.start, s.end) for s in merge_contiguous(text, group)]) for group in groups]
+        return merge_contiguous(text, [s for group in groups for s in group]), contexts
 
     def ask(self, indexed: IndexedDocument, question: str, top_k: int | None = None) -> AskResult:
         t0 = time.perf_counter()
-        spans = indexed.select(question, self.settings.read_words)
+        spans, contexts = self.plan(indexed, question)
         text = indexed.document.text
-        contexts = self._pack(question, text, spans)
         windows = self.reader.read([(question, contexts)])[0]
         decode_settings = self.settings.decode
         if top_k is not None:

@@ -1,19 +1,35 @@
-"""Find and load a reader model: local directory or hub id, safetensors only, never remote code."""
+"""Find and load a reader model: local directory or hub id, safetensors only, never remote code.
+
+On the CPU a reader runs on ONNX Runtime by default: a model folder that ships ``model.onnx`` is read as
+is, and a safetensors model is exported once (torch) into the cache folder the app passes in. That path
+imports neither torch nor transformers once the export exists. On a GPU, or when no export can be had,
+the reader runs on torch.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.core.defaults import DEFAULT_READER
 from assistant.core.errors import ModelUnavailableError
 from assistant.core.reader import Reader, WindowSettings
+
+if TYPE_CHECKING:
+    import torch
+
+    from assistant.core.onnx_export import OnnxBundle
+
+Backend = Literal["auto", "onnx", "torch"]
+BACKENDS: tuple[Backend, ...] = ("auto", "onnx", "torch")
+NoticeKind = Literal["progress", "fallback"]
+Notify = Callable[[NoticeKind, str], None]
+"""Where load_reader says, in one line, that it is exporting (``progress``) or fell back to torch (``fallback``)."""
 
 _HOW_TO_GET_ONE = (
     "train one with `assistant train`, pass --model with a local checkpoint directory, "
@@ -21,7 +37,27 @@ _HOW_TO_GET_ONE = (
 )
 
 
+def _gpu_possible() -> bool:
+    """False when this machine surely has no GPU torch could use: then ``auto`` needs no torch import to say cpu."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
+        return False
+    return any(
+        Path(p).exists() for p in ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+    )
+
+
+def resolve_device(requested: str | None = None) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N``; imports torch only to check a GPU that might be there."""
+    if requested in (None, "", "auto") and not _gpu_possible():
+        return "cpu"
+    if requested == "cpu":
+        return "cpu"
+    return str(pick_device(requested))
+
+
 def pick_device(requested: str | None = None) -> torch.device:
+    import torch
+
     if requested and requested != "auto":
         try:
             device = torch.device(requested)
@@ -35,6 +71,8 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 def configure_cpu_threads() -> None:
     """Use the physical cores for math and one inter-op thread: best latency on small machines."""
+    import torch
+
     if os.environ.get("OMP_NUM_THREADS"):
         return
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -83,7 +121,7 @@ def check_safetensors(path: Path) -> None:
     from safetensors import safe_open
 
     try:
-        with safe_open(str(path), framework="pt") as weights:
+        with safe_open(str(path), framework="numpy") as weights:  # "pt" would import torch
             empty = not list(weights.keys())
     except Exception as exc:  # SafetensorError, OSError: the file is not usable either way
         raise ModelUnavailableError(
@@ -93,11 +131,12 @@ def check_safetensors(path: Path) -> None:
         raise ModelUnavailableError(f"{path} holds no tensors; retrain or re-download the model.")
 
 
-def check_model_directory(path: Path) -> None:
+def check_model_directory(path: Path, allow_onnx: bool = False) -> None:
     """Refuse a folder that is not a plain safetensors checkpoint before transformers reads any of it.
 
     A folder that ships Python code (``auto_map`` in its config, or ``*.py`` files) is refused outright:
-    loading it could run that code.
+    loading it could run that code. ``allow_onnx``: a ``model.onnx`` with a ``tokenizer.json`` may stand in
+    for the safetensors weights (the ONNX reader needs no others).
     """
     if not (path / "config.json").is_file():
         raise ModelUnavailableError(f"{path} is not a model directory (it has no config.json).")
@@ -113,6 +152,8 @@ def check_model_directory(path: Path) -> None:
         )
     weights = sorted(path.glob("*.safetensors"))
     if not weights:
+        if allow_onnx and (path / "model.onnx").is_file() and (path / "tokenizer.json").is_file():
+            return
         raise ModelUnavailableError(f"{path} has no .safetensors weights; only safetensors checkpoints are loaded.")
     for file in weights:
         check_safetensors(file)
@@ -158,6 +199,19 @@ def _load_from_hub(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]
     return _from_pretrained(ref, False, **model_kwargs)
 
 
+def _local_directory(ref: str, allow_onnx: bool = False) -> Path | None:
+    """The checked model directory ``ref`` names, or None for a hub id; a bad path is one sentence."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        check_model_directory(path, allow_onnx)
+        return path
+    if path.exists():
+        raise ModelUnavailableError(f"{path} is a file; --model takes a model directory or a hub id.")
+    if _looks_like_path(ref):
+        raise ModelUnavailableError(f"Model directory {ref} does not exist.")
+    return None
+
+
 def load_pretrained(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
     """A fast tokenizer and a QA model from a local directory or a hub id; any failure is one sentence.
 
@@ -165,45 +219,201 @@ def load_pretrained(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module
     and pickled weights the same way.
     """
     _quiet_hub_logging()
-    path = Path(ref).expanduser()
-    local = path.is_dir()
-    if local:
-        check_model_directory(path)
-    elif path.exists():
-        raise ModelUnavailableError(f"{path} is a file; --model takes a model directory or a hub id.")
-    elif _looks_like_path(ref):
-        raise ModelUnavailableError(f"Model directory {ref} does not exist.")
+    path = _local_directory(ref)
     try:
         tokenizer, model = (
-            _from_pretrained(str(path), True, **model_kwargs) if local else _load_from_hub(ref, **model_kwargs)
+            _from_pretrained(str(path), True, **model_kwargs) if path else _load_from_hub(ref, **model_kwargs)
         )
     except ModelUnavailableError:
         raise
     except Exception as exc:  # transformers, tokenizers and safetensors raise many types for a bad folder
-        where = str(path) if local else ref
-        raise ModelUnavailableError(f"Could not load the model {where}: {_first_line(exc)}.") from None
+        raise ModelUnavailableError(f"Could not load the model {path or ref}: {_first_line(exc)}.") from None
     if not getattr(tokenizer, "is_fast", False):
         raise ModelUnavailableError(f"Model {ref!r} has no fast tokenizer, which the reader needs for offsets.")
     return tokenizer, model
 
 
+def _stderr_notice(kind: NoticeKind, message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def load_reader(
-    ref: str, device: str | None = None, quantize: bool = False, window: WindowSettings | None = None
+    ref: str,
+    device: str | None = None,
+    quantize: bool = False,
+    window: WindowSettings | None = None,
+    *,
+    backend: Backend = "auto",
+    cache_dir: Path | None = None,
+    notify: Notify | None = None,
 ) -> Reader:
-    """Load a QA model for reading; any failure becomes one sentence saying what to do."""
+    """Load a QA model for reading; any failure becomes one sentence saying what to do.
+
+    ``backend``: ``auto`` is ONNX Runtime on the CPU and torch on a GPU. The ONNX reader uses a folder's
+    own ``model.onnx``, else an export cached under ``cache_dir`` (made on first use); with no cache
+    folder, or when the export fails, the reader runs on torch. ``quantize``: dynamic int8 (onnxruntime's
+    for ONNX, torch's for torch), CPU only. ``notify`` hears the one-line notices (default: stderr).
+    """
+    if backend not in BACKENDS:
+        raise ModelUnavailableError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    where = resolve_device(device)
+    if backend == "onnx" and where != "cpu":
+        raise ModelUnavailableError("The ONNX backend runs on the CPU; use --device cpu, or --backend torch.")
+    if backend == "torch" or where != "cpu" or not _onnx_runtime_installed(backend == "onnx"):
+        return _torch_reader(ref, where, quantize, window)
+    reader = _onnx_reader(ref, quantize, window, cache_dir, notify or _stderr_notice)
+    return reader if reader is not None else _torch_reader(ref, where, quantize, window)
+
+
+def _onnx_runtime_installed(required: bool) -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is not None:
+        return True
+    if required:
+        raise ModelUnavailableError("--backend onnx needs onnxruntime: pip install onnxruntime.")
+    return False
+
+
+def _torch_reader(
+    ref: str,
+    device: str,
+    quantize: bool,
+    window: WindowSettings | None,
+    loaded: tuple[Any, torch.nn.Module] | None = None,
+) -> Reader:
+    from assistant.core.backends import TorchBackend
+
     torch_device = pick_device(device)
-    tokenizer, model = load_pretrained(ref)
+    tokenizer, model = loaded or load_pretrained(ref)
     if torch_device.type == "cpu":
         configure_cpu_threads()
         if quantize:
             model = quantize_int8(model)
     else:
         model = model.to(torch_device)
-    return Reader(model, tokenizer, torch_device, name=ref, window=window)
+    kind = "torch-int8" if quantize and torch_device.type == "cpu" else "torch"
+    return Reader(TorchBackend(model, torch_device, kind), tokenizer, name=ref, window=window)
+
+
+def _hub_snapshot(ref: str) -> Path | None:
+    """The hub model's folder in the local Hugging Face cache, if whole (config, tokenizer, safetensors)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        path = Path(str(snapshot_download(ref, local_files_only=True)))
+        check_model_directory(path)
+    except Exception:  # not cached, partly cached, or not a plain checkpoint: the torch loader decides
+        return None
+    return path
+
+
+def _open_bundle(bundle: OnnxBundle, model_path: Path, ref: str, window: WindowSettings | None) -> Reader:
+    from assistant.core.backends import OnnxBackend
+    from assistant.core.tokenizer import JsonTokenizer
+
+    backend = OnnxBackend(model_path, bundle.max_positions)
+    tokenizer = JsonTokenizer.from_directory(bundle.directory, bundle.pad_token_id)
+    return Reader(backend, tokenizer, name=ref, window=window)
+
+
+def _onnx_reader(
+    ref: str, quantize: bool, window: WindowSettings | None, cache_dir: Path | None, notify: Notify
+) -> Reader | None:
+    """The ONNX reader of ``ref``; None when it has no ``model.onnx`` and there is no cache to export into."""
+    from assistant.core import onnx_export
+
+    local = _local_directory(ref, allow_onnx=True) or _hub_snapshot(ref)
+    shipped = onnx_export.shipped_bundle(local) if local is not None else None
+    if shipped is not None:
+        model_path = _shipped_model(shipped, quantize, cache_dir, notify)
+        try:
+            return _open_bundle(shipped, model_path, ref, window)
+        except Exception as exc:  # onnxruntime raises its own types for a bad file
+            raise ModelUnavailableError(
+                f"{model_path} could not be loaded by onnxruntime: {_first_line(exc)}."
+            ) from None
+    if cache_dir is None:
+        return None
+    loaded = None
+    if local is None:  # a hub model not downloaded yet: the torch loader fetches it, then it is on disk
+        loaded = load_pretrained(ref)
+        local = _hub_snapshot(ref)
+        if local is None:
+            return _torch_reader(ref, "cpu", quantize, window, loaded)
+    return _cached_onnx_reader(ref, local, quantize, window, cache_dir / "onnx", notify, loaded)
+
+
+def _cached_onnx_reader(
+    ref: str,
+    local: Path,
+    quantize: bool,
+    window: WindowSettings | None,
+    root: Path,
+    notify: Notify,
+    loaded: tuple[Any, torch.nn.Module] | None,
+) -> Reader:
+    """Read from the cached export of ``local``, making it first if needed; torch if that fails."""
+    from assistant.core import onnx_export
+
+    entry = root / onnx_export.model_key(local, root)
+    bundle = onnx_export.read_bundle(entry)
+    if bundle is None:
+        loaded = loaded or load_pretrained(str(local))  # before any notice: a bad model fails in one line
+        notify("progress", f"Exporting {ref} to ONNX for fast CPU answers (once; cached in {root})...")
+        try:
+            bundle = onnx_export.export_reader(loaded[1], loaded[0], entry)
+        except onnx_export.ExportError as exc:
+            notify("fallback", f"The ONNX export of {ref} failed ({exc}); answering with torch instead.")
+            return _torch_reader(ref, "cpu", quantize, window, loaded)
+    try:
+        model_path = _quantized(bundle.model, bundle.int8, ref, notify) if quantize else bundle.model
+    except onnx_export.ExportError as exc:
+        notify("fallback", f"The ONNX export of {ref} failed ({exc}); answering with torch instead.")
+        return _torch_reader(ref, "cpu", quantize, window, loaded)
+    try:
+        return _open_bundle(bundle, model_path, ref, window)
+    except Exception as exc:  # a damaged cache entry: drop it (the next start exports again), torch this time
+        import shutil
+
+        shutil.rmtree(entry, ignore_errors=True)
+        notify("fallback", f"The ONNX export of {ref} is unusable ({_first_line(exc)}); answering with torch instead.")
+        return _torch_reader(ref, "cpu", quantize, window, loaded)
+
+
+def _quantized(source: Path, target: Path, ref: str, notify: Notify) -> Path:
+    from assistant.core import onnx_export
+
+    if not target.is_file():
+        notify("progress", f"Quantizing the ONNX export of {ref} to int8 (once)...")
+        onnx_export.quantize_model(source, target)
+    return target
+
+
+def _shipped_model(shipped: OnnxBundle, quantize: bool, cache_dir: Path | None, notify: Notify) -> Path:
+    """The shipped ``model.onnx``, or for int8 a ``model.int8.onnx`` beside it or quantized into the cache."""
+    from assistant.core import onnx_export
+
+    if not quantize:
+        return shipped.model
+    if shipped.int8.is_file():
+        return shipped.int8
+    if cache_dir is None:
+        notify("fallback", f"{shipped.directory} has no model.int8.onnx and no cache to make one in; reading in fp32.")
+        return shipped.model
+    root = cache_dir / "onnx"
+    target = root / f"shipped-{onnx_export.model_key(shipped.directory, root)}" / onnx_export.INT8_FILE
+    try:
+        return _quantized(shipped.model, target, str(shipped.directory), notify)
+    except onnx_export.ExportError as exc:
+        notify("fallback", f"{exc}; reading {shipped.directory} in fp32.")
+        return shipped.model
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     """Dynamic int8 quantization of the linear layers, for CPU inference after training."""
+    import torch
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic

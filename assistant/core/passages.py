@@ -6,8 +6,9 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from assistant.core.sentences import sentence_ends
+
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-_SENTENCE_END = re.compile(r"""[.!?。！？]+["'”’)\]]*(?=\s)|\n""")
 _WORD = re.compile(r"\S+")
 
 
@@ -27,14 +28,15 @@ class Passage:
     text: str
 
 
-def paragraph_spans(text: str) -> list[Span]:
-    """Non-blank paragraphs, separated by blank lines, trimmed of surrounding whitespace."""
+def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Non-blank paragraphs of ``text[start:end]``, separated by blank lines, trimmed of surrounding whitespace."""
+    end = len(text) if end is None else end
     spans: list[Span] = []
-    pos = 0
-    for match in _PARAGRAPH_BREAK.finditer(text):
+    pos = start
+    for match in _PARAGRAPH_BREAK.finditer(text, start, end):
         spans.extend(_trimmed(text, pos, match.start()))
         pos = match.end()
-    spans.extend(_trimmed(text, pos, len(text)))
+    spans.extend(_trimmed(text, pos, end))
     return spans
 
 
@@ -47,14 +49,18 @@ def _trimmed(text: str, start: int, end: int) -> list[Span]:
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Sentences of ``text[start:end]`` as absolute spans; a line break also ends a sentence."""
-    end = len(text) if end is None else end
+    """Sentences of ``text[start:end]`` as absolute spans, never across a paragraph break.
+
+    A line break ends a sentence unless it only wraps a line of a hard-wrapped paragraph; see
+    :mod:`assistant.core.sentences`.
+    """
     spans: list[Span] = []
-    pos = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        spans.extend(_trimmed(text, pos, match.end()))
-        pos = match.end()
-    spans.extend(_trimmed(text, pos, end))
+    for paragraph in paragraph_spans(text, start, end):
+        pos = paragraph.start
+        for stop in sentence_ends(text, paragraph.start, paragraph.end):
+            spans.extend(_trimmed(text, pos, stop))
+            pos = stop
+        spans.extend(_trimmed(text, pos, paragraph.end))
     return spans
 
 

@@ -1,4 +1,8 @@
-"""Run an extractive QA model over (question, context) pairs in sliding windows, never truncating."""
+"""Run an extractive QA model over (question, context) pairs in sliding windows, never truncating.
+
+The reader tokenizes and batches; an :class:`~assistant.core.backends.InferenceBackend` (ONNX Runtime or
+torch) turns each padded batch into logits. This module imports neither torch nor transformers.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import torch
 
+from assistant.core.backends import InferenceBackend, TorchBackend
 from assistant.core.decoding import WindowLogits
 from assistant.core.errors import UserError
 
@@ -107,22 +111,28 @@ def tokenize_windows(tokenizer: Any, questions: Sequence[str], contexts: Sequenc
 
 
 class Reader:
-    """A question-answering model and its tokenizer; thread-safe (one forward pass at a time)."""
+    """A question-answering backend and its tokenizer; thread-safe (one forward pass at a time).
+
+    ``backend`` is an :class:`InferenceBackend`; a torch model is accepted too and runs on ``device`` (the
+    trainer evaluates its model in place). ``tokenizer`` is a Hugging Face fast tokenizer or a
+    :class:`~assistant.core.tokenizer.JsonTokenizer`: the reader calls both the same way.
+    """
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        backend: InferenceBackend | Any,
         tokenizer: Any,
-        device: torch.device,
+        device: Any = None,
         name: str = "",
         window: WindowSettings | None = None,
     ) -> None:
-        self.model = model.eval()
+        self.backend: InferenceBackend = (
+            backend if isinstance(backend, InferenceBackend) else TorchBackend(backend, device)
+        )
         self.tokenizer = tokenizer
-        self.device = device
         self.name = name
         self.window = window or WindowSettings()
-        limit = getattr(model.config, "max_position_embeddings", self.window.max_length)
+        limit = self.backend.max_positions or self.window.max_length
         if self.window.max_length > limit:
             self.window = replace(
                 self.window,
@@ -132,11 +142,29 @@ class Reader:
             )
         self._lock = threading.Lock()
 
+    @property
+    def model(self) -> Any:
+        """The torch model of a torch backend (benchmarks, tests); an ONNX backend has none."""
+        if not isinstance(self.backend, TorchBackend):
+            raise AttributeError(f"a {self.backend.kind} reader has no torch model")
+        return self.backend.model
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        if not isinstance(self.backend, TorchBackend):
+            raise AttributeError(f"a {self.backend.kind} reader has no torch model")
+        self.backend.model = model
+
+    @property
+    def device(self) -> Any:
+        """Where the model runs: a ``torch.device`` for a torch backend, ``"cpu"`` for ONNX Runtime."""
+        return self.backend.device if isinstance(self.backend, TorchBackend) else "cpu"
+
     def truncate_question(self, question: str) -> str:
         return truncate_question(self.tokenizer, question, self.window.max_question_tokens)
 
     def tokenize(self, questions: Sequence[str], contexts: Sequence[str]) -> Any:
-        """The tokenizer's ``BatchEncoding`` of every window (see :func:`tokenize_windows`)."""
+        """The tokenizer's encoding of every window (see :func:`tokenize_windows`)."""
         return tokenize_windows(self.tokenizer, questions, contexts, self.window)
 
     def read(self, items: Sequence[tuple[str, Sequence[Context]]]) -> list[list[WindowLogits]]:
@@ -157,7 +185,7 @@ class Reader:
         enc = self.tokenize(questions, texts)
         input_ids: list[list[int]] = enc["input_ids"]
         mapping: list[int] = enc["overflow_to_sample_mapping"]
-        type_ids: list[list[int]] | None = enc.get("token_type_ids")
+        type_ids: list[list[int]] | None = enc.get("token_type_ids") if self.backend.uses_token_types else None
         logits = self._forward(input_ids, type_ids)
         for w, (start, end) in enumerate(logits):
             item_idx, ctx = owners[mapping[w]]
@@ -177,40 +205,47 @@ class Reader:
         """Tokens in each text, without special tokens (fast tokenizers refuse an empty batch)."""
         if not texts:
             return []
+        count = getattr(self.tokenizer, "count_tokens", None)  # JsonTokenizer's, without offsets
+        if count is not None:
+            lengths: list[int] = count(texts)
+            return lengths
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Window indices grouped longest first, within ``batch_tokens`` and without much padding."""
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+        batches: list[list[int]] = []
+        pos = 0
+        while pos < len(order):
+            longest = lengths[order[pos]]
+            size = max(1, self.window.batch_tokens // max(1, longest))
+            batch = [order[pos]]
+            for i in order[pos + 1 : pos + size]:
+                if lengths[i] < self.window.min_fill * longest:
+                    break
+                batch.append(i)
+            pos += len(batch)
+            batches.append(batch)
+        return batches
 
     def _forward(
         self, input_ids: list[list[int]], type_ids: list[list[int]] | None
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]), reverse=True)
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(input_ids)
-        pad_id = self.tokenizer.pad_token_id or 0
-        pos = 0
-        with self._lock, torch.inference_mode():
-            while pos < len(order):
-                longest = len(input_ids[order[pos]])
-                size = max(1, self.window.batch_tokens // max(1, longest))
-                batch = [order[pos]]
-                for i in order[pos + 1 : pos + size]:
-                    if len(input_ids[i]) < self.window.min_fill * longest:
-                        break
-                    batch.append(i)
-                pos += len(batch)
-                ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), longest), dtype=torch.long)
-                types = torch.zeros((len(batch), longest), dtype=torch.long)
+        pad_id = getattr(self.tokenizer, "pad_token_id", None) or 0
+        with self._lock:
+            for batch in self._batches([len(seq) for seq in input_ids]):
+                longest = len(input_ids[batch[0]])
+                ids = np.full((len(batch), longest), pad_id, dtype=np.int64)
+                mask = np.zeros((len(batch), longest), dtype=np.int64)
+                types = np.zeros((len(batch), longest), dtype=np.int64) if type_ids is not None else None
                 for row, i in enumerate(batch):
-                    seq = input_ids[i]
-                    ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-                    mask[row, : len(seq)] = 1
-                    if type_ids is not None:
-                        types[row, : len(seq)] = torch.tensor(type_ids[i], dtype=torch.long)
-                inputs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
-                if type_ids is not None:
-                    inputs["token_type_ids"] = types.to(self.device)
-                output = self.model(**inputs)
-                starts = output.start_logits.float().cpu().numpy()
-                ends = output.end_logits.float().cpu().numpy()
+                    n = len(input_ids[i])
+                    ids[row, :n] = input_ids[i]
+                    mask[row, :n] = 1
+                    if types is not None and type_ids is not None:
+                        types[row, :n] = type_ids[i]
+                starts, ends = self.backend.logits(ids, mask, types)
                 for row, i in enumerate(batch):
                     n = len(input_ids[i])
                     out[i] = (starts[row, :n], ends[row, :n])

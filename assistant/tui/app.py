@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,14 @@ from assistant.tui.state import ReaderState, ReaderStatus
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
     from assistant.core.engine import QAEngine
+
+
+def _short_ref(ref: str | None) -> str:
+    """A reader as the status line names it: a folder by its name, a hub id as it is."""
+    if not ref:
+        return "the default reader"
+    path = Path(ref)
+    return path.name if path.is_absolute() or ref.startswith((".", "~")) else ref
 
 
 class AssistantApp(App[None]):
@@ -117,20 +126,31 @@ class AssistantApp(App[None]):
 
     # --- the reader model -------------------------------------------------------------------------
     def switch_reader(self, ref: str | None) -> None:
-        """Load another reader; questions asked meanwhile wait for it."""
-        self.reader_state = ReaderState.loading()
+        """Load another reader. A working reader stays (and answers) until the new one has loaded, and goes on if
+        it fails; without one, questions asked meanwhile wait for the new one."""
+        current = self.reader_state
+        if current.engine is not None:
+            self.reader_state = replace(current, switching_to=_short_ref(ref))
+        else:
+            self.reader_state = ReaderState.loading()
         self.load_model(ref)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=workers.MODEL)
     def load_model(self, ref: str | None) -> None:
         from assistant.core.errors import UserError
         from assistant.core.model_loading import load_reader
+        from assistant.paths import user_cache_dir
         from assistant.settings import resolve_model
 
         choice = resolve_model(ref, self.settings)
         t0 = time.perf_counter()
         try:
-            reader = load_reader(choice.ref, device=self.device, quantize=self.int8 or self.settings.int8)
+            reader = load_reader(
+                choice.ref,
+                device=self.device,
+                quantize=self.int8 or self.settings.int8,
+                cache_dir=user_cache_dir(),  # the ONNX path: no torch import once the export is cached
+            )
         except UserError as exc:
             self._post_unless_cancelled(ModelFailed(str(exc)))
             return
@@ -162,6 +182,17 @@ class AssistantApp(App[None]):
         self._reader_failed(message.error)
 
     def _reader_failed(self, error: str) -> None:
+        current = self.reader_state
+        if current.engine is not None:  # a switch failed: the reader that worked goes on answering
+            wanted = current.switching_to or "the new reader"
+            self.reader_state = replace(current, switching_to=None)
+            self.notify(
+                f"{error}\nStill answering with {current.name}.",
+                title=f"Could not switch to {wanted}",
+                severity="error",
+                timeout=12,
+            )
+            return
         self.reader_state = ReaderState.failed(error)
         self.notify(error, title="No reader model", severity="error", timeout=12)
 

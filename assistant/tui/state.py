@@ -32,6 +32,8 @@ class ReaderState:
     error: str | None = None
     engine: QAEngine | None = field(default=None, compare=False, repr=False)
     """Set exactly when the status is READY."""
+    switching_to: str | None = None
+    """Another reader being loaded to replace this one; this one answers until it has (and if it fails)."""
 
     @classmethod
     def loading(cls) -> ReaderState:
@@ -47,8 +49,9 @@ class ReaderState:
         if self.status is ReaderStatus.LOADING:
             return "loading model…"
         if self.status is ReaderStatus.READY:
+            switching = f" · loading {self.switching_to}…" if self.switching_to else ""
             if self.f1 is None:
-                return f"model {self.name}"
+                return f"model {self.name}{switching}"
             em = "—" if self.exact_match is None else f"{self.exact_match:.1f}"
-            return f"model {self.name} · EM {em} / F1 {self.f1:.1f}"
+            return f"model {self.name} · EM {em} / F1 {self.f1:.1f}{switching}"
         return "no model (f3 picks one)"

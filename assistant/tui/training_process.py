@@ -61,11 +61,16 @@ class EventTail:
         return events
 
 
+SHELL_HINTS = ("make it the active reader:",)
+"""The trainer CLI's advice for a shell (``assistant models activate RUN``): the app asks instead, so never shows it."""
+
+
 def log_tail(log: IO[bytes], lines: int = LOG_TAIL_LINES) -> list[str]:
-    """The last non-empty lines written to ``log`` (the trainer's stdout and stderr)."""
+    """The last non-empty lines written to ``log`` (the trainer's stdout and stderr), less its shell hints."""
     log.seek(0)
     text = log.read().decode("utf-8", errors="replace")
-    return [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
+    kept = [line.rstrip() for line in text.splitlines() if line.strip()]
+    return [line for line in kept if not line.strip().startswith(SHELL_HINTS)][-lines:]
 
 
 def outcome(run_path: Path, returncode: int, tail: list[str]) -> TrainingFinished:

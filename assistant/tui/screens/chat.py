@@ -36,6 +36,7 @@ from assistant.tui.widgets.document_view import DocumentView
 
 if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.engine import IndexedDocument, QAEngine
+    from assistant.tui.feedback import Annotation
 
 NO_DOCUMENT = "no document: ctrl+o opens one"
 
@@ -81,9 +82,14 @@ class ChatScreen(Screen[None]):
         self.document_path: Path | None = None
         self.indexed: IndexedDocument | None = None
         self.reader = ReaderState()
-        self.pending: list[tuple[str, AnswerCard]] = []
-        """Questions asked before a reader was ready."""
+        self.opening: Path | None = None
+        """The document being opened (read and indexed), if any."""
+        self.pending: list[tuple[str, AnswerCard, Path | None]] = []
+        """Questions asked before the reader or the document being opened was ready, each with the document it
+        is about (the one being opened, else the one open): asked once both are."""
         self.asking: dict[Worker[None], AnswerCard] = {}
+        self.correcting: AnswerCard | None = None
+        """The answer marked wrong (ctrl+b) whose right span the user is selecting; None: the last answer."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -99,7 +105,7 @@ class ChatScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#index-progress").display = False
         self.query_one(DocumentView).border_title = NO_DOCUMENT
-        self.query_one(Conversation).border_title = "conversation"
+        self.query_one("#chat").border_title = "conversation"  # the pane with the border
         self.query_one(QuestionInput).focus()
         self.watch(self.app, "reader_state", self._reader_changed)
         if self.initial_path:
@@ -108,11 +114,17 @@ class ChatScreen(Screen[None]):
     # --- the reader and the status line -----------------------------------------------------------
     def _reader_changed(self, state: ReaderState) -> None:
         self.reader = state
-        if state.engine is not None:  # answer the questions asked while it was loading
-            pending, self.pending = self.pending, []
-            for question, card in pending:
-                self._start_asking(state.engine, question, card)
+        self._ask_pending()  # the questions asked while it was loading
         self.update_status()
+
+    def _ask_pending(self) -> None:
+        """Ask the waiting questions once there is a reader and the document being opened is ready."""
+        engine = self.reader.engine
+        if engine is None or self.indexed is None or self.opening is not None:
+            return
+        pending, self.pending = self.pending, []
+        for question, card, _ in pending:
+            self._start_asking(engine, question, card)
 
     def update_status(self) -> None:
         doc = self.document_path.name if self.document_path else "no document"
@@ -150,6 +162,7 @@ class ChatScreen(Screen[None]):
         bar.display = True
         bar.update(total=100, progress=0)
         self.query_one(DocumentView).border_title = f"opening {path.name}…"
+        self.opening = path
         self._index_document(path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=workers.INDEX)
@@ -181,24 +194,38 @@ class ChatScreen(Screen[None]):
         view = self.query_one(DocumentView)
         view.border_title = self.document_path.name if self.document_path else NO_DOCUMENT
         self.notify(error, title="Cannot open document", severity="error", timeout=8)
+        failed = self.opening
+        self.opening = None
+        for _, card, about in self.pending:
+            if about == failed:
+                card.set_not_asked("Not asked: the document did not open (up recalls the question).")
+        self.pending = [waiting for waiting in self.pending if waiting[2] != failed]
+        self._ask_pending()  # those about the document still open
 
     @on(DocumentIndexed)
     def _document_indexed(self, message: DocumentIndexed) -> None:
         self.query_one("#index-progress").display = False
+        self.opening = None
         self.document_path = message.path
         self.indexed = message.indexed
         view = self.query_one(DocumentView)
         view.show(message.indexed.document.text)
         view.border_title = f"{message.path.name}"
         self.restore_history()
+        conversation = self.query_one(Conversation)  # the questions asked while it opened, after its history
+        waiting = [(q, about) for q, _, about in self.pending if about == message.path]  # others left with theirs
+        self.pending = [(q, conversation.add_question(q), about) for q, about in waiting]
+        self._ask_pending()
         self.update_status()
         self.app.sub_title = message.path.name
         freeze_heap()
         self.query_one(QuestionInput).focus()
 
     def restore_history(self) -> None:
+        """The document's earlier conversation, its last answer highlighted again."""
         conversation = self.query_one(Conversation)
         conversation.clear()
+        self.correcting = None
         question_input = self.query_one(QuestionInput)
         if self.store is None or self.document_path is None:
             return
@@ -208,9 +235,13 @@ class ChatScreen(Screen[None]):
             self._history_failed("read the earlier questions from", exc)
             return
         for turn in turns:
-            conversation.add_turn(turn.question, turn.result, turn.id, turn.feedback)
+            conversation.add_turn(turn.question, turn.result, turn.id, turn.feedback, turn.model)
             question_input.remember(turn.question)
         conversation.scroll_end(animate=False)
+        best = turns[-1].result.best if turns else None
+        text = self.indexed.document.text if self.indexed is not None else ""
+        if best is not None and text[best.start : best.end] == best.text:  # the document may have changed since
+            self.query_one(DocumentView).highlight(best.start, best.end)
 
     # --- asking -----------------------------------------------------------------------------------
     @on(Input.Submitted, "#question")
@@ -218,18 +249,16 @@ class ChatScreen(Screen[None]):
         question = event.value.strip()
         if not question:
             return
-        if self.indexed is None:
+        if self.indexed is None and self.opening is None:
             self.notify("Open a document first (ctrl+o).", severity="warning")
             return
         event.input.value = ""
         self.query_one(QuestionInput).remember(question)
         card = self.query_one(Conversation).add_question(question)
-        if self.reader.engine is None:
-            self.pending.append((question, card))
-            if self.reader.status is ReaderStatus.FAILED and self.reader.error:
-                self.notify(self.reader.error, title="No reader model", severity="error", timeout=10)
-            return
-        self._start_asking(self.reader.engine, question, card)
+        self.pending.append((question, card, self.opening or self.document_path))  # asked once all is ready
+        self._ask_pending()
+        if self.pending and self.reader.status is ReaderStatus.FAILED and self.reader.error:
+            self.notify(self.reader.error, title="No reader model", severity="error", timeout=10)
 
     def _start_asking(self, engine: QAEngine, question: str, card: AnswerCard) -> None:
         """The settings are read here, on the UI thread; the worker gets everything it needs."""
@@ -238,6 +267,7 @@ class ChatScreen(Screen[None]):
         if self.indexed is None:
             return
         decode = replace(engine.settings.decode, top_k=self.settings.top_k, min_confidence=self.settings.threshold)
+        card.model = self.reader.name or None
         worker = self._ask(engine.with_settings(decode=decode), self.indexed, self.document_path, question, card)
         self.asking[worker] = card
 
@@ -250,7 +280,7 @@ class ChatScreen(Screen[None]):
         turn_id = None
         if self.store is not None and path is not None:
             try:  # a history failure costs the saved turn, never the answer on screen
-                turn_id = self.store.add_turn(path, question, result)
+                turn_id = self.store.add_turn(path, question, result, model=card.model)
             except STORE_ERRORS as exc:
                 self.post_message(HistoryFailed("save this answer to", f"{type(exc).__name__}: {exc}"))
         self.post_message(AnswerReady(card, result, turn_id))
@@ -259,8 +289,12 @@ class ChatScreen(Screen[None]):
     def _answer_ready(self, message: AnswerReady) -> None:
         message.card.set_result(message.result, message.turn_id)
         best = message.result.best
+        view = self.query_one(DocumentView)
         if best is not None:
-            self.query_one(DocumentView).highlight(best.start, best.end)
+            view.highlight(best.start, best.end)
+        else:  # "Not found": the previous answer's highlight must not stand for this one
+            view.clear_highlight()
+        self.correcting = None  # a new answer: ctrl+s is about it now
         self.query_one(Conversation).scroll_end(animate=False)
 
     @on(HistoryFailed)
@@ -290,66 +324,95 @@ class ChatScreen(Screen[None]):
             card.show_candidates = not card.show_candidates
             card.refresh_card()
 
-    def _mark(self, verdict: str) -> AnswerCard | None:
-        card = self._last_answered()
-        if card is None:
+    def _annotation(self, card: AnswerCard, start: int, end: int) -> Annotation | None:
+        from assistant.tui.feedback import annotation_for
+
+        if self.indexed is None:
             return None
-        card.feedback = verdict
-        card.refresh_card()
+        source = self.document_path.name if self.document_path else ""
+        return annotation_for(self.indexed.document.text, card.question, start, end, source)
+
+    def _answer_annotation(self, card: AnswerCard) -> Annotation | None:
+        best = card.result.best if card.result else None
+        return self._annotation(card, best.start, best.end) if best else None
+
+    def _set_verdict(self, card: AnswerCard, verdict: str, note: Annotation | None) -> bool:
+        """One verdict and one annotation per answer: the earlier annotation goes, ``note`` is written.
+
+        The earlier one is what this session saved for the card, or the answer itself for a "right" restored
+        from the history. False (and a notification) when the annotations file could not be changed."""
+        from assistant.paths import annotations_path
+        from assistant.tui import feedback
+
+        earlier = card.annotation or (self._answer_annotation(card) if card.feedback == "right" else None)
+        try:
+            if earlier is not None and earlier != note:
+                feedback.remove(annotations_path(), earlier)
+            if note is not None:
+                feedback.save(annotations_path(), note)
+        except (OSError, UserError) as exc:
+            self.notify(f"Could not change the annotations: {exc}", title="Annotation", severity="error")
+            return False
+        card.annotation = note
+        if card.feedback != verdict:
+            card.feedback = verdict
+            card.refresh_card()
+            self._store_verdict(card, verdict)
+        return True
+
+    def _store_verdict(self, card: AnswerCard, verdict: str) -> None:
         if card.turn_id is not None and self.store:
             try:
                 self.store.set_feedback(card.turn_id, verdict)
             except STORE_ERRORS as exc:
                 self._history_failed("save this verdict in", exc)
-        return card
 
-    def action_mark_right(self) -> None:
-        card = self._mark("right")
-        best = card.result.best if card and card.result else None
-        if card and best:
-            self._save_annotation(card.question, best.start, best.end)
-
-    def action_mark_wrong(self) -> None:
-        if self._mark("wrong"):
-            self.query_one(DocumentView).focus()
-            self.notify("Select the correct answer in the document, then press ctrl+s to save it.")
-
-    def action_save_span(self) -> None:
-        card = self._last_answered()
-        span = self.query_one(DocumentView).selected_span()
-        if card is None:
-            return
-        if span is None:
-            self.notify("Select the answer in the document pane first.", severity="warning")
-            return
-        self._save_annotation(card.question, *span)
-
-    def _save_annotation(self, question: str, start: int, end: int) -> None:
-        from assistant.core.passages import paragraph_spans
-        from assistant.paths import annotations_path
-        from assistant.squad.annotations import write_annotation
-
-        if self.indexed is None:
-            return
-        text = self.indexed.document.text
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        para = next((p for p in paragraph_spans(text) if p.start <= start and end <= p.end), None)
-        lo, hi = (para.start, para.end) if para else (max(0, start - 1000), min(len(text), end + 1000))
-        write_annotation(
-            annotations_path(),
-            question,
-            text[lo:hi],
-            text[start:end],
-            start - lo,
-            source=self.document_path.name if self.document_path else "",
-        )
+    def _saved(self, note: Annotation, what: str) -> None:
         self.notify(
-            f"Saved “{text[start:end][:40]}” as the answer; train on it from the Train screen.",
+            f"Saved “{note.answer_text[:60]}” as {what} to “{note.question[:60]}”; train on it from the Train screen.",
             title="Annotation saved",
         )
+
+    def action_mark_right(self) -> None:
+        card = self._last_answered()
+        if card is None:
+            return
+        if card.feedback == "right":
+            self.notify("This answer is already marked right.")
+            return
+        note = self._answer_annotation(card)
+        if self._set_verdict(card, "right", note) and note is not None:
+            self._saved(note, "the right answer")
+
+    def action_mark_wrong(self) -> None:
+        card = self._last_answered()
+        if card is None:
+            return
+        if card.feedback != "wrong" and not self._set_verdict(card, "wrong", None):
+            return
+        self.correcting = card
+        view = self.query_one(DocumentView)
+        view.clear_highlight()  # the wrong answer is not the selection to save
+        view.focus()
+        self.notify("Select the correct answer in the document, then press ctrl+s to save it.")
+
+    def action_save_span(self) -> None:
+        card = self.correcting or self._last_answered()
+        if card is None:
+            return
+        span = self.query_one(DocumentView).user_span()
+        note = self._annotation(card, *span) if span else None
+        if note is None:
+            self.notify("Select the answer in the document pane first.", severity="warning")
+            return
+        if note == card.annotation:
+            self.notify("This span is already saved as the answer.")
+            return
+        # the answer's own span is a "right", unless it was marked wrong: that verdict stays
+        right = card.feedback != "wrong" and note == self._answer_annotation(card)
+        verdict = "right" if right else "wrong"
+        if self._set_verdict(card, verdict, note):
+            self._saved(note, "the answer")
 
     def action_focus_question(self) -> None:
         self.query_one(QuestionInput).focus()
@@ -367,6 +430,7 @@ class ChatScreen(Screen[None]):
             except STORE_ERRORS as exc:
                 self._history_failed("clear", exc)
         self.query_one(Conversation).clear()
+        self.pending, self.correcting = [], None
 
     @on(ExportConversation)
     def export_conversation(self) -> None:

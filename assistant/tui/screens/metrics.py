@@ -24,8 +24,22 @@ REFERENCES = [
 ]
 
 
+NAME_WIDTH = 32
+MODEL_WIDTH = 28
+"""The widest run name, base model and data shown: at 160 columns the status column keeps its room."""
+
+
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _clip(text: str, width: int) -> str:
+    """At most ``width`` characters, so that every column (status last) fits: a path or hub id by its last part
+    when that fits, else cut with an ellipsis."""
+    if len(text) <= width:
+        return text
+    last = text.rstrip("/").rsplit("/", 1)[-1]
+    return last if len(last) <= width else text[: width - 1] + "…"
 
 
 class MetricsScreen(Screen[None]):
@@ -69,9 +83,9 @@ class MetricsScreen(Screen[None]):
             wall = results.wall_time_s
             table.add_row(
                 "●" if r.active else "",
-                r.name,
-                record.base_model or "—",
-                (source or "—")[:28],
+                _clip(r.name, NAME_WIDTH),
+                _clip(record.base_model or "—", MODEL_WIDTH),
+                _clip(source or "—", MODEL_WIDTH),
                 _fmt(r.exact_match),
                 _fmt(r.f1),
                 _fmt(results.train_windows_per_second),

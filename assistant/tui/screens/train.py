@@ -37,6 +37,7 @@ from assistant.tui.training_process import TrainingProcess
 
 if TYPE_CHECKING:  # the config imports torch: it is imported when the screen is first shown
     from assistant.runs.config import TrainConfig
+    from assistant.runs.registry import RunInfo
 
 DATA_CHOICES = [
     ("SQuAD v1.1 (hub)", "squad"),
@@ -119,20 +120,65 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Horizontal { height: auto; margin-top: 1; }
     """
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, default: bool = True) -> None:
+        """``default``: the answer that has the focus (what Enter answers)."""
         super().__init__()
         self.question = question
+        self.default = default
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question)
+            yield Label(self.question, id="confirm-text")
             with Horizontal():
                 yield Button("Yes", variant="primary", id="yes")
                 yield Button("No", id="no")
 
+    def on_mount(self) -> None:
+        self.query_one("#yes" if self.default else "#no", Button).focus()
+
     @on(Button.Pressed)
     def _answer(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+def _scores(info: RunInfo) -> str:
+    if info.f1 is None:
+        return "not evaluated"
+    em = "—" if info.exact_match is None else f"{info.exact_match:.1f}"
+    return f"EM {em} / F1 {info.f1:.1f}"
+
+
+def activation_question(run_path: Path) -> tuple[str, bool]:
+    """The question that offers a completed run as the active reader, beside the active run's figures, and the
+    answer to default to: No when the new run is worse (a lower F1, or none) than the active run."""
+    from assistant.runs.registry import active_run_path, load_run
+
+    new = load_run(run_path)
+    lines = [f"Make {new.name} the active reader?", "", f"  new     {new.name}: {_scores(new)}"]
+    active_path = active_run_path(run_path.parent)
+    active = load_run(active_path) if active_path is not None and active_path != run_path else None
+    if active is None:
+        lines.append("  active  none (no trained run is active)")
+        return "\n".join(lines), True
+    lines.append(f"  active  {active.name}: {_scores(active)}")
+    worse = active.f1 is not None and (new.f1 is None or new.f1 < active.f1)
+    if worse:
+        lines += ["", "The new run scores lower than the active one."]
+    return "\n".join(lines), not worse
+
+
+def new_run_path() -> Path:
+    """A fresh run folder name (two runs started in the same second get -2, -3, ...)."""
+    base = models_dir() / f"tui-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists() or (path.parent / f".{path.name}.config.json").exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+QUIET_PHASES = ("cancelled", "failed")
+"""Events whose message is the run's outcome: the status line says it, the log does not repeat it."""
 
 
 class TrainScreen(Screen[None]):
@@ -150,6 +196,10 @@ class TrainScreen(Screen[None]):
         self.overrides = dict(overrides or {})
         self.process: TrainingProcess | None = None
         self.started_at = 0.0
+        self._last_eval: tuple[Any, Any, Any] | None = None
+        """(epoch, EM, F1) of the last evaluation logged: the final evaluation and "done" repeat them."""
+        self.offer: Path | None = None
+        """A completed run to offer as the active reader when this screen is next shown."""
 
     def compose(self) -> ComposeResult:
         config = _config_fields()
@@ -254,7 +304,7 @@ class TrainScreen(Screen[None]):
         if self.running:
             self.notify("A run is already in progress.", severity="warning")
             return
-        run_path = models_dir() / f"tui-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_path = new_run_path()
         try:
             config = self.build_config(run_path)
         except ValueError as exc:
@@ -263,6 +313,8 @@ class TrainScreen(Screen[None]):
         self.process = TrainingProcess(config, run_path, self.command)
         self.started_at = time.time()
         self.query_one("#train-log", Log).clear()
+        self.query_one("#train-figures", Static).update("")  # nothing of the previous run's
+        self._last_eval = None
         bar = self.query_one("#train-progress", ProgressBar)
         bar.display = True
         bar.update(total=None, progress=0)
@@ -291,32 +343,44 @@ class TrainScreen(Screen[None]):
     def _event(self, message: TrainingEvent) -> None:
         e = message.event
         if e.get("phase") == "train" and isinstance(e.get("step"), int):
-            total = e.get("total") if isinstance(e.get("total"), int) else None
-            self.query_one("#train-progress", ProgressBar).update(total=total or None, progress=e["step"])
-            parts = [f"step {e['step']}/{total or '?'}"]
-            if isinstance(e.get("loss"), (int, float)):
-                parts.append(f"loss {e['loss']:.4f}")
-            if isinstance(e.get("eta_s"), (int, float)):
-                parts.append(f"ETA {int(e['eta_s']) // 60}:{int(e['eta_s']) % 60:02d}")
-            self.query_one("#train-figures", Static).update("  ".join(parts))
+            self._show_step(e)
         log = self.query_one("#train-log", Log)
-        if isinstance(e.get("f1"), (int, float)) and isinstance(e.get("exact_match"), (int, float)):
-            log.write_line(f"eval: EM {e['exact_match']:.2f}  F1 {e['f1']:.2f}")
-        if e.get("message"):
+        em, f1, epoch = e.get("exact_match"), e.get("f1"), e.get("epoch")
+        if isinstance(f1, (int, float)) and isinstance(em, (int, float)):
+            last = self._last_eval
+            repeated = last is not None and last[1:] == (em, f1) and epoch in (None, last[0])
+            if not repeated:  # an epoch's evaluation, then the final one and "done" with the same figures
+                when = f"  (epoch {epoch:g})" if isinstance(epoch, (int, float)) else ""
+                log.write_line(f"eval: EM {em:.2f}  F1 {f1:.2f}{when}")
+                self._last_eval = (epoch, em, f1)
+        if e.get("message") and e.get("phase") not in QUIET_PHASES:
             log.write_line(f"[{e.get('phase')}] {e['message']}")
+
+    def _show_step(self, e: dict[str, Any]) -> None:
+        total = e.get("total") if isinstance(e.get("total"), int) else None
+        self.query_one("#train-progress", ProgressBar).update(total=total or None, progress=e["step"])
+        parts = [f"step {e['step']}/{total or '?'}"]
+        if isinstance(e.get("loss"), (int, float)):
+            parts.append(f"loss {e['loss']:.4f}")
+        if isinstance(e.get("eta_s"), (int, float)):
+            parts.append(f"ETA {int(e['eta_s']) // 60}:{int(e['eta_s']) % 60:02d}")
+        self.query_one("#train-figures", Static).update("  ".join(parts))
 
     @on(TrainingFinished)
     def _finished(self, message: TrainingFinished) -> None:
         self.running = False
         status = self.query_one("#run-status", Static)
         name = message.run_path.name if message.run_path else "run"
+        bar = self.query_one("#train-progress", ProgressBar)
         if message.outcome is TrainingOutcome.COMPLETED:
             status.update(f"[green]Completed[/] {name}")
-            bar = self.query_one("#train-progress", ProgressBar)
-            bar.update(progress=bar.total or 100)
-            self.notify(f"Training finished: {name}", title="Training complete")
-            self.app.push_screen(ConfirmScreen(f"Make {name} the active reader?"), self._activate(name))
-        elif message.outcome is TrainingOutcome.CANCELLED:
+            bar.update(total=bar.total or 100, progress=bar.total or 100)
+            if message.run_path is not None:
+                self._completed(message.run_path)
+            return
+        if bar.total is None:  # no step was measured: an indeterminate bar would go on animating
+            bar.display = False
+        if message.outcome is TrainingOutcome.CANCELLED:
             status.update(f"[yellow]Cancelled[/] {name}; the active reader is unchanged")
             self.notify("Training cancelled.", severity="warning")
         else:
@@ -327,6 +391,31 @@ class TrainScreen(Screen[None]):
                 log.write_line("--- the trainer's last output ---")
                 log.write_lines(message.log_tail)
             self.notify(detail, title=f"Training {message.outcome}", severity="error", timeout=10)
+
+    def _completed(self, run_path: Path) -> None:
+        """Offer the new run as the active reader, on this screen only: an Enter meant elsewhere must not answer."""
+        self.offer = run_path
+        if self.app.screen is self:
+            self.notify(f"Training finished: {run_path.name}", title="Training complete")
+            self._offer_activation()
+            return
+        self.notify(
+            f"Training finished: {run_path.name}. Open the Train screen (ctrl+t) to make it the active reader, "
+            "or pick it in the metrics panel (f2, then a).",
+            title="Training complete",
+            timeout=15,
+        )
+
+    def on_screen_resume(self) -> None:
+        if self.offer is not None and self.app.screen is self:
+            self._offer_activation()
+
+    def _offer_activation(self) -> None:
+        run_path, self.offer = self.offer, None
+        if run_path is None:
+            return
+        question, default = activation_question(run_path)
+        self.app.push_screen(ConfirmScreen(question, default), self._activate(run_path.name))
 
     def _activate(self, name: str) -> typing.Callable[[bool | None], None]:
         def answered(yes: bool | None) -> None:

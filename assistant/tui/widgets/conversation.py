@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
     from assistant.core.engine import AskResult
+    from assistant.tui.feedback import Annotation
 
 
 class QuestionBubble(Static):
@@ -26,13 +27,21 @@ class AnswerCard(Static):
     AnswerCard.-pending { border-left: thick $primary; color: $text-muted; }
     """
 
-    def __init__(self, question: str, result: AskResult | None = None, turn_id: int | None = None) -> None:
+    def __init__(
+        self, question: str, result: AskResult | None = None, turn_id: int | None = None, model: str | None = None
+    ) -> None:
         super().__init__()
         self.question = question
         self.result = result
         self.turn_id = turn_id
+        self.model = model
+        """The reader that answered (or is answering)."""
         self.show_candidates = False
         self.feedback: str | None = None
+        self.annotation: Annotation | None = None
+        """The annotation this answer's verdict saved in this session (its one annotation)."""
+        self.note: str | None = None
+        """Why a question was not asked (shown instead of "thinking…")."""
 
     def on_mount(self) -> None:
         self.refresh_card()
@@ -40,6 +49,10 @@ class AnswerCard(Static):
     def set_result(self, result: AskResult, turn_id: int | None) -> None:
         self.result = result
         self.turn_id = turn_id
+        self.refresh_card()
+
+    def set_not_asked(self, why: str) -> None:
+        self.note = why
         self.refresh_card()
 
     def set_failed(self, error: str) -> None:
@@ -59,16 +72,17 @@ class AnswerCard(Static):
 
     def _lines(self) -> list[Text]:
         if self.result is None:
-            return [Text("thinking…", style="italic")]
+            return [Text(self.note or "thinking…", style="italic")]
+        by = f" · {self.model}" if self.model else ""
         answers = self.result.answers
         if not answers:
-            return [Text("Not found in this document", style="bold yellow")]
+            return [Text.assemble(("Not found in this document", "bold yellow"), (by, "dim"))]
         parts = []
         shown = answers if self.show_candidates else answers[:1]
         for rank, a in enumerate(shown):
             head = Text()
-            head.append(a.text, style="bold" if rank == 0 else "")
-            head.append(f"  {a.score:.0%} · line {a.line}", style="dim")
+            head.append(" ".join(a.text.split()), style="bold" if rank == 0 else "")  # one line, whatever it spans
+            head.append(f"  {a.score:.0%} · line {a.line}{by if rank == 0 else ''}", style="dim")
             parts.append(head)
             parts.append(Text(a.context.replace("\n", " "), style="italic dim"))
         if not self.show_candidates and len(answers) > 1:
@@ -88,8 +102,10 @@ class Conversation(VerticalScroll):
         self.scroll_end(animate=False)
         return card
 
-    def add_turn(self, question: str, result: AskResult, turn_id: int | None, feedback: str | None) -> AnswerCard:
-        card = AnswerCard(question, result, turn_id)
+    def add_turn(
+        self, question: str, result: AskResult, turn_id: int | None, feedback: str | None, model: str | None = None
+    ) -> AnswerCard:
+        card = AnswerCard(question, result, turn_id, model)
         card.feedback = feedback
         self.mount(QuestionBubble(question))
         self.mount(card)

@@ -24,6 +24,16 @@ class DocumentView(TextArea):
         super().__init__("", read_only=True, show_line_numbers=True, soft_wrap=True, **kwargs)
         self._line_starts: list[int] = [0]
         self.document_text = ""
+        self._highlighted: Selection | None = None
+        """The answer's highlight while it is the selection: the app's, not a span the user chose."""
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._keep_scroll, init=False)
+
+    def _keep_scroll(self) -> None:
+        """A new theme restyles every widget: the document stays where the user was reading."""
+        x, y = self.scroll_x, self.scroll_y
+        self.call_after_refresh(self.scroll_to, x, y, animate=False)
 
     WRAP_LIMIT = 300_000
     """Characters up to which lines are soft-wrapped: wrapping a longer text would stall the UI."""
@@ -32,6 +42,7 @@ class DocumentView(TextArea):
         self.document_text = text
         self.soft_wrap = len(text) <= self.WRAP_LIMIT
         self._line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        self._highlighted = None
         self.load_text(text)
         self.border_title = None
 
@@ -46,11 +57,33 @@ class DocumentView(TextArea):
         return self._line_starts[min(row, len(self._line_starts) - 1)] + col
 
     def highlight(self, start: int, end: int) -> None:
+        """Select an answer's span (the app's highlight, never taken for the user's selection) and show it."""
         self.selection = Selection(self.location(start), self.location(end))
+        self._highlighted = self.selection
         self.scroll_cursor_visible(center=True, animate=False)
 
+    def clear_highlight(self) -> None:
+        """Take the answer's highlight away (the cursor stays where it began); a selection of the user's stays."""
+        if self._highlighted is not None and self.selection == self._highlighted:
+            self.selection = Selection.cursor(min(self.selection.start, self.selection.end))
+        self._highlighted = None
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        """The user moved the cursor or the selection: from now on it is theirs, whatever it spans.
+
+        A message about an earlier selection (the app highlighted twice in a row) is stale and changes nothing."""
+        current = self.selection
+        if self._highlighted is not None and event.selection == current and current != self._highlighted:
+            self._highlighted = None
+
     def selected_span(self) -> tuple[int, int] | None:
-        """The user's selection as document offsets, or None when nothing is selected."""
+        """The selection (the user's or the answer's highlight) as document offsets, or None when it is empty."""
         start, end = sorted((self.selection.start, self.selection.end))
         a, b = self.offset_of(start), self.offset_of(end)
         return (a, b) if b > a else None
+
+    def user_span(self) -> tuple[int, int] | None:
+        """The span the user selected, as document offsets; None when nothing is, or only the answer's highlight."""
+        if self._highlighted is not None and self.selection == self._highlighted:
+            return None
+        return self.selected_span()

@@ -1,0 +1,330 @@
+"""ONNX exports of reader models, made once and cached by a hash of the weights, config and tokenizer.
+
+An export folder holds ``model.onnx`` (dynamic batch and sequence axes), the ``tokenizer.json`` the model
+was loaded with, and ``reader.json`` (window limit, padding id); ``--int8`` adds ``model.int8.onnx``, a
+dynamic quantization of the export. Reading one needs onnxruntime and tokenizers only; making one needs
+torch (the TorchScript exporter, which works offline with ``onnx`` alone) and, for int8, ``onnx``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assistant.core.backends import takes_token_types
+
+if TYPE_CHECKING:
+    import torch
+
+EXPORT_FORMAT = "reader-onnx-1"
+"""Part of every cache key: change it when the export itself changes, so old exports are not reused."""
+OPSET = 17
+MODEL_FILE = "model.onnx"
+WEIGHTS_FILE = "model.onnx.data"
+"""The export's weights, outside the graph: onnxruntime maps them instead of parsing 260 MB of protobuf."""
+INT8_FILE = "model.int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+META_FILE = "reader.json"
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
+_DIGESTS = "weights-digests.json"
+
+
+class ExportError(Exception):
+    """An export that could not be made or does not reproduce the torch model's logits."""
+
+
+@dataclass(frozen=True)
+class OnnxBundle:
+    """A folder with an ONNX reader: the model, its tokenizer and what the reader needs to know."""
+
+    directory: Path
+    model: Path
+    max_positions: int | None
+    pad_token_id: int | None
+
+    @property
+    def tokenizer(self) -> Path:
+        return self.directory / TOKENIZER_FILE
+
+    @property
+    def int8(self) -> Path:
+        return self.directory / INT8_FILE
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read_bundle(directory: Path) -> OnnxBundle | None:
+    """The ONNX reader in ``directory`` (an export folder, or a model folder that ships ``model.onnx``), if any."""
+    model = directory / MODEL_FILE
+    if not model.is_file() or not (directory / TOKENIZER_FILE).is_file():
+        return None
+    meta: dict[str, Any] = {}
+    for name in (META_FILE, "config.json"):
+        try:
+            loaded = json.loads((directory / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(loaded, dict):
+            meta = loaded
+            break
+    return OnnxBundle(
+        directory, model, _int_or_none(meta.get("max_position_embeddings")), _int_or_none(meta.get("pad_token_id"))
+    )
+
+
+def shipped_bundle(model_dir: Path) -> OnnxBundle | None:
+    """A ``model.onnx`` saved beside the weights, unless a ``.safetensors`` file is newer (a stale export)."""
+    bundle = read_bundle(model_dir)
+    if bundle is None:
+        return None
+    exported = bundle.model.stat().st_mtime_ns
+    if any(w.stat().st_mtime_ns > exported for w in model_dir.glob("*.safetensors")):
+        return None
+    return bundle
+
+
+# --- the cache key -------------------------------------------------------------------------------------------
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _weights_digest(path: Path, memo: dict[str, Any]) -> str:
+    """sha256 of a weights file, remembered by path, size, inode and mtime: no 260 MB read per start."""
+    st = path.stat()
+    stamp = [st.st_size, st.st_ino, st.st_mtime_ns]
+    key = str(path.resolve())
+    entry = memo.get(key)
+    if isinstance(entry, dict) and entry.get("stat") == stamp and isinstance(entry.get("sha256"), str):
+        return str(entry["sha256"])
+    digest = _file_digest(path)
+    memo[key] = {"stat": stamp, "sha256": digest}
+    return digest
+
+
+def _load_memo(path: Path) -> dict[str, Any]:
+    try:
+        memo = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def model_key(model_dir: Path, cache_root: Path) -> str:
+    """A hash of everything an export depends on: config, tokenizer files, weights and the export format."""
+    digest = hashlib.sha256(EXPORT_FORMAT.encode())
+    for name in ("config.json", *TOKENIZER_FILES):  # a shipped model.onnx counts as weights, below
+        path = model_dir / name
+        if path.is_file():
+            digest.update(f"\0{name}\0".encode())
+            digest.update(path.read_bytes())
+    memo_path = cache_root / _DIGESTS
+    memo = _load_memo(memo_path)
+    before = json.dumps(memo, sort_keys=True)
+    for weights in [*sorted(model_dir.glob("*.safetensors")), *sorted(model_dir.glob(MODEL_FILE))]:
+        digest.update(f"\0{weights.name}\0{_weights_digest(weights, memo)}".encode())
+    if json.dumps(memo, sort_keys=True) != before:
+        memo = {path: entry for path, entry in memo.items() if Path(path).exists()}  # forget deleted models
+        with contextlib.suppress(OSError):  # a read-only cache still works, it only hashes again next time
+            _write_atomically(memo_path, json.dumps(memo, indent=1))
+    return digest.hexdigest()[:32]
+
+
+# --- making an export ----------------------------------------------------------------------------------------
+
+
+def _dummy_inputs(vocab_size: int, with_types: bool) -> dict[str, np.ndarray]:
+    """Two rows, the second padded: the exporter then keeps the masking general instead of tracing it away."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, max(2, min(vocab_size, 1000)), size=(2, 16), dtype=np.int64)
+    mask = np.ones_like(ids)
+    mask[1, 10:] = 0
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if with_types:
+        types = np.zeros_like(ids)
+        types[:, 8:] = 1
+        inputs["token_type_ids"] = types
+    return inputs
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """The exporter and the quantizer warn (deprecations, traced branches, "consider pre-processing");
+    none of it is the user's to read. A root handler stops ``logging.warning`` from adding one to stderr."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("", "torch.onnx", "torch.export", "torch._dynamo")]
+    levels = [lg.level for lg in loggers]
+    silent = logging.NullHandler()
+    loggers[0].addHandler(silent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
+            loggers[0].removeHandler(silent)
+
+
+def _torch_export(model: torch.nn.Module, inputs: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+    """Write ``path`` with the TorchScript exporter; returns the torch logits on ``inputs`` for the check."""
+    import torch
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            out = self.inner(**dict(zip(inputs, args, strict=True)))
+            return out.start_logits, out.end_logits
+
+    wrapper = Logits(model.cpu().float()).eval()  # eval() here too: export restores the wrapper's mode
+    args = tuple(torch.from_numpy(a) for a in inputs.values())
+    axes = {name: {0: "batch", 1: "sequence"} for name in [*inputs, "start_logits", "end_logits"]}
+    with _quiet(), torch.inference_mode():
+        expected = wrapper(*args)
+    with _quiet(), torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            args,
+            str(path),
+            input_names=list(inputs),
+            output_names=["start_logits", "end_logits"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return {"start_logits": expected[0].numpy(), "end_logits": expected[1].numpy()}
+
+
+def _split_weights(source: Path, target: Path) -> None:
+    """Save ``source`` as ``target`` with its tensors in ``model.onnx.data`` beside it; removes ``source``."""
+    import onnx
+
+    model = onnx.load(str(source))
+    onnx.save_model(
+        model,
+        str(target),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=WEIGHTS_FILE,
+        size_threshold=1024,
+    )
+    source.unlink()
+
+
+def _check_export(path: Path, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    from assistant.core.backends import OnnxBackend
+
+    backend = OnnxBackend(path, threads=1)
+    start, end = backend.logits(inputs["input_ids"], inputs["attention_mask"], inputs.get("token_type_ids"))
+    mask = inputs["attention_mask"].astype(bool)
+    for name, got in (("start_logits", start), ("end_logits", end)):
+        gap = float(np.abs(got - expected[name])[mask].max())
+        if not gap <= 1e-3:
+            raise ExportError(f"the ONNX {name} differ from torch by {gap:.2g}")
+
+
+def export_reader(model: torch.nn.Module, tokenizer: Any, destination: Path) -> OnnxBundle:
+    """Export a QA model and its fast tokenizer to ``destination`` (made whole or not at all); checked against torch.
+
+    Any failure is an :class:`ExportError` whose message is one line.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
+    try:
+        config = getattr(model, "config", None)
+        vocab = getattr(config, "vocab_size", None) or len(tokenizer)
+        inputs = _dummy_inputs(int(vocab), takes_token_types(model))
+        expected = _torch_export(model, inputs, work / "single.onnx")
+        _split_weights(work / "single.onnx", work / MODEL_FILE)
+        _check_export(work / MODEL_FILE, inputs, expected)
+        tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
+        meta = {
+            "format": EXPORT_FORMAT,
+            "max_position_embeddings": _int_or_none(getattr(config, "max_position_embeddings", None)),
+            "pad_token_id": _int_or_none(getattr(tokenizer, "pad_token_id", None)),
+            "model_type": getattr(config, "model_type", None),
+            "inputs": list(inputs),
+        }
+        (work / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        try:
+            work.rename(destination)
+        except OSError:  # another process finished the same export first: keep theirs
+            if read_bundle(destination) is None:
+                raise
+    except ExportError:
+        raise
+    except Exception as exc:  # torch.onnx, onnxruntime and the file system raise many types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ExportError(first) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    bundle = read_bundle(destination)
+    if bundle is None:
+        raise ExportError(f"{destination} holds no model.onnx after the export")
+    return bundle
+
+
+def quantize_model(source: Path, target: Path) -> Path:
+    """onnxruntime's dynamic int8 quantization of ``source`` into ``target`` (written whole or not at all)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".int8.", suffix=".onnx")
+    os.close(fd)
+    try:
+        with _quiet():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(source, tmp, weight_type=QuantType.QInt8)
+        os.replace(tmp, target)
+    except Exception as exc:  # onnx and onnxruntime.quantization raise many types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ExportError(f"int8 quantization failed: {first}") from exc
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target

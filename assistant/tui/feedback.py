@@ -1,0 +1,95 @@
+"""The chat's corrections as annotations: one per answer, written with its verdict and removed when that changes.
+
+The rows are those of ``assistant.squad.annotations.write_annotation`` (SQuAD-format JSONL); a row is this
+answer's when it has the same question, context and answer (what its deterministic id is made of).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant import atomic
+
+CONTEXT_MARGIN = 1000
+"""Characters kept either side of an answer that is not inside one paragraph."""
+
+
+@dataclass(frozen=True)
+class Annotation:
+    question: str
+    context: str
+    answer_text: str
+    answer_start: int
+    """Where the answer starts in ``context``."""
+    source: str = ""
+
+    def matches(self, row: Any) -> bool:
+        """Whether a JSONL row is this annotation (as written by ``save``)."""
+        if not isinstance(row, dict) or not isinstance(row.get("answers"), dict):
+            return False
+        answers = row["answers"]
+        return (
+            row.get("question") == self.question
+            and row.get("context") == self.context
+            and answers.get("text") == [self.answer_text]
+            and answers.get("answer_start") == [self.answer_start]
+        )
+
+
+def annotation_for(text: str, question: str, start: int, end: int, source: str = "") -> Annotation | None:
+    """The annotation of ``text[start:end]`` (trimmed of whitespace) as the answer to ``question``, in its paragraph.
+
+    None when the span holds only whitespace."""
+    from assistant.core.passages import paragraph_spans
+
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start >= end:
+        return None
+    para = next((p for p in paragraph_spans(text) if p.start <= start and end <= p.end), None)
+    if para is not None:
+        lo, hi = para.start, para.end
+    else:
+        lo, hi = max(0, start - CONTEXT_MARGIN), min(len(text), end + CONTEXT_MARGIN)
+    return Annotation(question, text[lo:hi], text[start:end], start - lo, source)
+
+
+def _row(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except FileNotFoundError:
+        return []
+
+
+def save(path: Path, note: Annotation) -> bool:
+    """Append ``note`` unless the file already holds it; whether it was written. Raises OSError, DataError."""
+    from assistant.squad.annotations import write_annotation
+
+    if any(note.matches(_row(line)) for line in _lines(path)):
+        return False
+    write_annotation(path, note.question, note.context, note.answer_text, note.answer_start, source=note.source)
+    return True
+
+
+def remove(path: Path, note: Annotation) -> bool:
+    """Rewrite the file atomically without ``note``'s rows (every other line kept as it was); whether any went."""
+    lines = _lines(path)
+    kept = [line for line in lines if not note.matches(_row(line))]
+    if len(kept) == len(lines):
+        return False
+    if kept and not kept[-1].endswith("\n"):  # the next row is appended on a line of its own
+        kept[-1] += "\n"
+    atomic.write_text(path, "".join(kept))
+    return True

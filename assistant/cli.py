@@ -84,9 +84,9 @@ def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     )
     ask.add_argument(
         "--read-windows",
-        type=int,
+        type=float,
         default=None,
-        help="windows of context (384 tokens each) read per question in a long document (default: 1)",
+        help="windows' worth of context tokens read per question in a long document (default: 1.75)",
     )
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
@@ -185,7 +185,7 @@ def _ask_settings(args: argparse.Namespace, top_k: int, threshold: float) -> Eng
     settings = EngineSettings()
     settings = replace(settings, decode=replace(settings.decode, top_k=top_k, min_confidence=threshold))
     if args.read_windows is not None:
-        if args.read_windows < 1:
+        if not args.read_windows >= 1:  # NaN fails this too
             raise UserError("--read-windows must be at least 1.")
         settings = replace(settings, read_windows=args.read_windows)
     return settings

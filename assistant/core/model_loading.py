@@ -165,9 +165,8 @@ def _from_pretrained(ref: str, local_files_only: bool, **model_kwargs: Any) -> t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=local_files_only, trust_remote_code=False)
-        model = AutoModelForQuestionAnswering.from_pretrained(
-            ref, use_safetensors=True, local_files_only=local_files_only, trust_remote_code=False, **model_kwargs
-        )
+        options = {"use_safetensors": True, "local_files_only": local_files_only, **model_kwargs}
+        model = AutoModelForQuestionAnswering.from_pretrained(ref, trust_remote_code=False, **options)
     return tokenizer, model
 
 

@@ -12,8 +12,8 @@ import pytest
 from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
 from assistant.tui.screens.chat import ChatScreen
+from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.screens.metrics import MetricsScreen
-from assistant.tui.screens.train import ConfirmScreen
 from assistant.tui.state import ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard
 from assistant.tui.widgets.document_view import DocumentView

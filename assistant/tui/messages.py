@@ -115,3 +115,11 @@ class TrainingFinished(Message):
     message: str = ""
     log_tail: list[str] = field(default_factory=list)
     """The last lines of the trainer's stdout and stderr, shown when it crashed."""
+
+
+@dataclass
+class TrainingActivity(Message):
+    """Train screen -> chat screen: a run is going (with a one-line summary of its progress) or has ended."""
+
+    running: bool
+    summary: str = ""

@@ -1,13 +1,13 @@
-"""Small modal screens: the model picker and the help screen (its key table comes from the action registry)."""
+"""Small modal screens: a yes/no question, the model picker and the help (its keys come from the action registry)."""
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Label, Markdown, OptionList
+from textual.widgets import Button, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
 from assistant.core.defaults import DEFAULT_READER
@@ -67,3 +67,32 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Markdown(help_text(), id="help")
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "dismiss(False)", "No", id="confirm-no")]
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 64; height: auto; border: thick $accent; padding: 1 2; background: $surface; }
+    ConfirmScreen Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, question: str, default: bool = True) -> None:
+        """``default``: the answer that has the focus (what Enter answers)."""
+        super().__init__()
+        self.question = question
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question, id="confirm-text")
+            with Horizontal():
+                yield Button("Yes", variant="primary", id="yes")
+                yield Button("No", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes" if self.default else "#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

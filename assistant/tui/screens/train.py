@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Log, ProgressBar, Select, Static
 from textual.worker import Worker
@@ -33,6 +33,7 @@ from assistant.paths import annotations_path, models_dir
 from assistant.tui import workers
 from assistant.tui.actions import Scope, bindings
 from assistant.tui.messages import ActivateRun, TrainingEvent, TrainingFinished, TrainingOutcome
+from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.training_process import TrainingProcess
 
 if TYPE_CHECKING:  # the config imports torch: it is imported when the screen is first shown
@@ -110,35 +111,6 @@ def _help(field: dataclasses.Field[Any]) -> str | None:
     """The field's ``metadata["help"]``, when the config has one."""
     help_text = field.metadata.get("help") if field.metadata else None
     return help_text if isinstance(help_text, str) and help_text else None
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "dismiss(False)", "No", id="confirm-no")]
-    DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 64; height: auto; border: thick $accent; padding: 1 2; background: $surface; }
-    ConfirmScreen Horizontal { height: auto; margin-top: 1; }
-    """
-
-    def __init__(self, question: str, default: bool = True) -> None:
-        """``default``: the answer that has the focus (what Enter answers)."""
-        super().__init__()
-        self.question = question
-        self.default = default
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.question, id="confirm-text")
-            with Horizontal():
-                yield Button("Yes", variant="primary", id="yes")
-                yield Button("No", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#yes" if self.default else "#no", Button).focus()
-
-    @on(Button.Pressed)
-    def _answer(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
 
 
 def _scores(info: RunInfo) -> str:

@@ -56,6 +56,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _read_windows(text: str) -> float:
+    """A reading budget below one window would read less than the question's own window holds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of windows, got {text!r}") from None
+    if not value >= 1 or value == float("inf"):  # NaN fails the first test
+        raise argparse.ArgumentTypeError(f"must be at least 1 and finite, got {text}")
+    return value
+
+
 def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     ask = sub.add_parser(
         "ask",
@@ -84,9 +95,9 @@ def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     )
     ask.add_argument(
         "--read-windows",
-        type=float,
+        type=_read_windows,
         default=None,
-        help="windows' worth of context tokens read per question in a long document (default: 1.75)",
+        help="windows' worth of context tokens read per question in a long document (default: 1.4)",
     )
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
@@ -122,9 +133,17 @@ def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
         help="readers to time: ONNX Runtime, torch or both (default: both), each fp32 and int8",
     )
     bench.add_argument(
+        "--read-windows",
+        type=_read_windows,
+        default=None,
+        help="reading budget per question in windows of context tokens (default: the engine's)",
+    )
+    bench.add_argument(
         "--retrieval",
-        metavar="SQUAD_JSON",
-        help="also report passage recall on a SQuAD file (e.g. ../shared/data/squad2-dev-sample.json)",
+        metavar="GOLD_JSON",
+        action="append",
+        help="also report recall against windows read on a gold set: a SQuAD JSON file, or a questions file"
+        " such as benchmarks/data/vim9_questions.json (repeatable)",
     )
 
 
@@ -185,8 +204,6 @@ def _ask_settings(args: argparse.Namespace, top_k: int, threshold: float) -> Eng
     settings = EngineSettings()
     settings = replace(settings, decode=replace(settings.decode, top_k=top_k, min_confidence=threshold))
     if args.read_windows is not None:
-        if not args.read_windows >= 1:  # NaN fails this too
-            raise UserError("--read-windows must be at least 1.")
         settings = replace(settings, read_windows=args.read_windows)
     return settings
 

@@ -355,3 +355,19 @@ def test_the_chat_command_exits_non_zero_when_the_app_dies(monkeypatch, capsys):
     monkeypatch.setattr(AssistantApp, "run", lambda self: App.run(self, headless=True))
     outcome = assistant(capsys, "chat")
     assert outcome.code != 0
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--read-windows", "0.5"], "--read-windows"),
+        (["--read-windows", "inf"], "--read-windows"),
+        (["--retrieval", "/nonexistent/gold.json"], "gold questions"),
+    ],
+    ids=["read-windows below one", "read-windows infinite", "missing gold file"],
+)
+def test_bench_refuses_a_bad_flag_or_gold_file_in_one_sentence(flags, fragment, tiny_model_dir, tmp_path, capsys):
+    doc = tmp_path / "d.txt"
+    doc.write_text("The cat sat on the mat.", encoding="utf-8")
+    outcome = assistant(capsys, "bench", "--model", str(tiny_model_dir), "--document", str(doc), *flags)
+    assert_one_line_failure(outcome, fragment)

@@ -56,8 +56,9 @@ def test_json_contract(tiny_model_dir, doc, capsys):
     several = 0
     for line, question in zip(lines, ["where did the cat sit?", "what did the dog do?"], strict=True):
         obj = json.loads(line)
-        assert set(obj) == {"question", "answers", "passages", "timings", "no_answer_reason"}
+        assert set(obj) == {"question", "answers", "passages", "timings", "no_answer_reason", "windows_run"}
         assert obj["question"] == question
+        assert obj["windows_run"] == 1, "a short document is read in one window"
         assert set(obj["timings"]) == {"load_model_ms", "index_ms", "answer_ms"}
         assert len(obj["answers"]) <= 2
         for a in obj["answers"]:

@@ -104,3 +104,15 @@ def test_identical_passages_in_identical_paragraphs_tie_in_document_order():
     retriever = ContextualRetriever(["keeper feeds zebras"] * 3, ["keeper feeds zebras"] * 3, [0, 1, 2], 1.0)
     order, scores = retriever.ranked("keeper zebras")
     assert order.tolist() == [0, 1, 2] and scores[0] == scores[1] == scores[2] > 0
+
+
+def test_the_words_that_shape_a_question_do_not_rank_passages():
+    """Seen on Vim's release notes: "What does :argdedupe do?" ranked a patch note that "does not do what one
+    would expect" above the one line that names :argdedupe."""
+    passages = [
+        "Problem: the legacy command does not do what one would expect, which is what users do.",
+        "argdedupe removes duplicates from the argument list.",
+    ]
+    retriever = PassageRetriever(passages)
+    assert retriever.top("What does argdedupe do?", 1)[0][0] == 1
+    assert retriever.scores("What does it do?").tolist() == [0.0, 0.0], "question words alone match nothing"

@@ -26,7 +26,7 @@ ProgressCallback = Callable[[str, float], None]
 class EngineSettings:
     passage_words: int = 40
     """Largest passage, in words; passages keep whole sentences of one paragraph."""
-    read_windows: float = 1.75
+    read_windows: float = 1.4
     """Windows of context read per question: the best passages up to that many windows' worth of tokens
     (what the model pays for). A document that fits is read whole. See README for the recall curve."""
     paragraph_weight: float = 1.0
@@ -94,6 +94,8 @@ class AskResult:
     passages: list[ReadSpan]
     timings: dict[str, float]
     no_answer_reason: str | None = None
+    windows_run: int = 0
+    """Model windows (forward-pass rows) this answer cost."""
 
     @property
     def best(self) -> Answer | None:
@@ -106,6 +108,7 @@ class AskResult:
             "passages": [{"start": p.start, "end": p.end, "score": round(p.score, 4)} for p in self.passages],
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "no_answer_reason": self.no_answer_reason,
+            "windows_run": self.windows_run,
         }
 
     @classmethod
@@ -120,6 +123,7 @@ class AskResult:
             ],
             timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
             no_answer_reason=None if reason is None else str(reason),
+            windows_run=int(d.get("windows_run") or 0),
         )
 
 
@@ -316,4 +320,4 @@ class QAEngine:
             "index_ms": indexed.index_ms,
             "answer_ms": (time.perf_counter() - t0) * 1000,
         }
-        return AskResult(question.strip(), answers, spans, timings, reason)
+        return AskResult(question.strip(), answers, spans, timings, reason, len(windows))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import bm25s
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
 
 try:  # PyStemmer is a declared dependency; the fallback keeps retrieval working without it.
     import Stemmer
@@ -16,6 +17,17 @@ except ImportError:  # pragma: no cover
     _STEMMER = None
 
 logging.getLogger("bm25s").setLevel(logging.ERROR)
+
+QUESTION_WORDS = (
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
+    "do", "does", "did", "done", "can", "could", "would", "should", "may", "might", "must", "shall",
+    "were", "been", "being", "has", "have", "had", "i", "me", "my", "you", "your", "we", "us", "our",
+    "he", "she", "his", "her", "its", "them", "from", "about", "than", "so", "some", "any", "also",
+)  # fmt: skip
+"""Words that shape a question rather than say what it is about: left out of the query, where BM25 would
+otherwise rank a passage that merely says "does not do what" above the one with the question's subject."""
+
+_QUERY_STOPWORDS = list(dict.fromkeys([*STOPWORDS_EN, *QUESTION_WORDS]))
 
 
 class PassageRetriever:
@@ -30,7 +42,9 @@ class PassageRetriever:
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every passage for the question (zeros when no query word is known)."""
-        words = bm25s.tokenize([question], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)[0]
+        words = bm25s.tokenize(
+            [question], stopwords=_QUERY_STOPWORDS, stemmer=_STEMMER, show_progress=False, return_ids=False
+        )[0]
         known = [w for w in words if w in self._vocab]
         if not known:
             return np.zeros(self.size, dtype=np.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -36,6 +37,8 @@ class Settings:
     """Minimum confidence in [0, 1] for an answer."""
     theme: str = "textual-dark"
     int8: bool = False
+    device: str = "auto"
+    """Where the reader runs: auto, cpu, cuda or cuda:N (the app's --device flag, when given, wins)."""
 
     @classmethod
     def path(cls) -> Path:
@@ -59,11 +62,50 @@ class Settings:
     def save(self) -> None:
         atomic.write_text(self.path(), tomli_w.dumps(asdict(self)))
 
+    def problem(self) -> str | None:
+        """The first value that cannot be saved, in one sentence for the user; None when every value is valid."""
+        for f in fields(self):
+            if _checked(f.name, getattr(self, f.name)) is None:
+                return PROBLEMS[f.name]
+        return None
+
+
+PROBLEMS: dict[str, str] = {
+    "model": "The default model must be a folder path or a hub id.",
+    "top_k": "Answers per question (top-k) must be a whole number of at least 1.",
+    "threshold": "The minimum confidence must be a number from 0 to 1.",
+    "theme": "The theme must be the name of a theme.",
+    "int8": "int8 must be on or off.",
+    "device": "The device must be auto, cpu, cuda or cuda:N.",
+}
+"""What each setting accepts, said when a form gives it something else."""
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def form_settings(*, model: str, top_k: str, threshold: str, theme: str, int8: bool, device: str) -> Settings:
+    """Settings from a form's fields; a ValueError says, in one sentence, the first value that cannot be saved."""
+    try:
+        whole = int(top_k.strip())
+    except ValueError:
+        raise ValueError(PROBLEMS["top_k"]) from None
+    try:
+        fraction = float(threshold.strip())
+    except ValueError:
+        raise ValueError(PROBLEMS["threshold"]) from None
+    settings = Settings(model=model.strip(), top_k=whole, threshold=fraction, theme=theme, int8=int8, device=device)
+    problem = settings.problem()
+    if problem is not None:
+        raise ValueError(problem)
+    return settings
+
 
 def _checked(name: str, value: object) -> object | None:
     """``value`` as the type setting ``name`` needs, or None when it is the wrong type or out of range."""
     if name in ("model", "theme"):
         return value if isinstance(value, str) else None
+    if name == "device":
+        return value if isinstance(value, str) and _DEVICE.fullmatch(value) else None
     if name == "int8":
         return value if isinstance(value, bool) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):

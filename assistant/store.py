@@ -221,6 +221,19 @@ class ConversationStore:
             ).fetchall()
         return [Turn(r[0], r[1], _result(r[0], r[2]), r[3], r[4], r[5]) for r in rows]
 
+    def recent_documents(self, limit: int = 10) -> list[Path]:
+        """The documents asked about, the latest question first (the open dialog offers them again).
+
+        A document whose conversation was cleared stays, at the time of its first question."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.path FROM documents d LEFT JOIN turns t ON t.document_id = d.id "
+                "GROUP BY d.id ORDER BY COALESCE(MAX(t.created_at), d.opened_at) DESC, MAX(t.id) DESC, d.id DESC "
+                "LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [Path(r[0]) for r in rows]
+
     def clear(self, path: Path) -> None:
         with self._write() as db:
             db.execute(

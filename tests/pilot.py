@@ -147,3 +147,18 @@ def fake_trainer_command(folder: Path, model: Path, mode: str) -> list[str]:
     script = folder / "fake_trainer.py"
     script.write_text(FAKE_TRAINER)
     return [sys.executable, str(script), mode, str(model)]
+
+
+def write_run(models: Path, name: str, model: Path | None = None, metrics: dict | None = None, **run_json) -> Path:
+    """A run folder as the trainer leaves it: ``model``'s files (when given), run.json and metrics.json."""
+    import json
+    import shutil
+
+    path = models / name
+    if model is not None:
+        shutil.copytree(model, path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "run.json").write_text(json.dumps(run_json), encoding="utf-8")
+    if metrics is not None:
+        (path / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    return path

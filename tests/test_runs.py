@@ -467,3 +467,42 @@ def test_a_cancel_request_stops_at_a_step_boundary_and_the_run_directory_says_so
     assert events[-1]["phase"] == "cancelled" and events == json.loads(json.dumps(seen))
     steps = [e["step"] for e in events if e.get("loss") is not None]
     assert steps == [1] and not (out / "model.safetensors").exists()
+
+
+# --- deleting a run --------------------------------------------------------------------------------------------
+
+DELETE_REFUSED = {
+    "good": "active reader",
+    "running": "still running",
+    "link-out": "outside",
+    "alias": "is a link",
+    "plain": "not a run folder",
+    "../x": "not a path",
+    "a-file": "No run named",
+    "missing": "No run named",
+    "": "is empty",
+}
+
+
+@pytest.mark.parametrize("name", list(DELETE_REFUSED))
+def test_deleting_refuses_the_active_a_running_and_anything_not_a_run_folder_inside_models(name, runs, models):
+    from assistant.runs.registry import delete_run
+
+    (models / "alias").symlink_to(models / "other", target_is_directory=True)
+    (models / "plain").mkdir()
+    (models / "plain" / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in models.iterdir())
+    with pytest.raises(UserError, match=DELETE_REFUSED[name]):
+        delete_run(name)
+    assert sorted(p.name for p in models.iterdir()) == before
+    assert (runs / "model.safetensors").exists() and (models / "other" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("name", ["other", "failed", "killed", "weightless"])
+def test_deleting_a_run_removes_its_folder_and_nothing_else(name, runs, models):
+    from assistant.runs.registry import delete_run
+
+    others = sorted(p.name for p in models.iterdir() if p.name != name)
+    assert delete_run(name) == models / name
+    assert sorted(p.name for p in models.iterdir()) == others  # no hidden leftover either
+    assert name not in {r.name for r in list_runs()} and active_run_name() == "good"

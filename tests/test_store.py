@@ -215,6 +215,20 @@ def test_a_turn_comes_back_as_the_ask_result_that_was_stored(tmp_path):
         store.close()
 
 
+def test_recent_documents_come_latest_question_first_and_stay_after_a_clear(tmp_path):
+    store = ConversationStore(tmp_path / "history.sqlite3")
+    try:
+        first, second, third = (tmp_path / f"{name}.txt" for name in ("first", "second", "third"))
+        for path in (first, second, third, first):
+            store.add_turn(path, "where?", RESULT)
+        assert store.recent_documents() == [Path(document_key(p)) for p in (first, third, second)]
+        assert store.recent_documents(limit=2) == [Path(document_key(p)) for p in (first, third)]
+        store.clear(second)
+        assert Path(document_key(second)) in store.recent_documents()
+    finally:
+        store.close()
+
+
 def test_a_stored_answer_of_the_wrong_shape_is_a_store_error(tmp_path):
     from assistant.store import STORE_ERRORS
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import socket
 import time
 from collections.abc import Mapping
@@ -230,3 +231,34 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     ]
     runs.sort(key=lambda r: r.record.started_at or "", reverse=True)
     return runs
+
+
+def delete_run(name: str, root: Path | None = None) -> Path:
+    """Delete run ``name``'s folder; refuse anything but a run folder inside ``root`` that is neither the active
+    reader nor running.
+
+    The folder is first renamed to a hidden name and its run files removed, so that a delete cut short leaves no
+    half-deleted folder that listings would show as a run.
+    """
+    root = root or models_dir()
+    path = run_folder(name, root)
+    if path.is_symlink():
+        raise UserError(f"Run {name!r} is a link; only run folders inside {root} are deleted.")
+    if not ((path / "run.json").is_file() or (path / "config.json").is_file()):
+        raise UserError(f"{path} is not a run folder (it has no run.json or config.json); it is left alone.")
+    if active_run_name(root) == name:
+        raise UserError(f"Run {name!r} is the active reader; make another run active before deleting it.")
+    if load_run(path).status is RunStatus.RUNNING:
+        raise UserError(f"Run {name!r} is still running; cancel it before deleting it.")
+    doomed = root / f".{name}.deleting-{os.getpid()}-{time.time_ns()}"
+    try:
+        os.replace(path, doomed)
+    except OSError as exc:
+        raise UserError(f"Run {name!r} could not be deleted ({exc.strerror or exc}); nothing was removed.") from None
+    try:
+        for marker in ("run.json", "config.json"):
+            (doomed / marker).unlink(missing_ok=True)
+        shutil.rmtree(doomed)
+    except OSError as exc:
+        raise UserError(f"Run {name!r} is gone from the list, but {doomed} is left ({exc.strerror or exc}).") from None
+    return path

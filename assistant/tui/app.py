@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from textual.app import App
 from textual.reactive import reactive
 from textual.worker import Worker, get_current_worker
 
-from assistant.settings import Settings
+from assistant.settings import ModelChoice, Settings, resolve_model
 from assistant.store import ConversationStore
 from assistant.tui import workers
 from assistant.tui.actions import bindings
@@ -30,10 +30,14 @@ from assistant.tui.messages import (
     ModelFailed,
     ModelLoaded,
     PickDocument,
+    SettingsSaved,
+    SwitchReader,
 )
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.dialogs import HelpScreen, ModelPicker
+from assistant.tui.screens.first_run import FirstRunScreen
 from assistant.tui.screens.metrics import MetricsScreen
+from assistant.tui.screens.settings import SettingsScreen
 from assistant.tui.screens.train import TrainScreen
 from assistant.tui.state import ReaderState, ReaderStatus
 
@@ -68,8 +72,8 @@ class AssistantApp(App[None]):
         train_overrides: Mapping[str, Any] | None = None,
         store_path: Path | None = None,
     ) -> None:
-        """``trainer_command`` replaces ``python -m trainer``; ``train_overrides`` are TrainConfig fields set
-        over the Train screen's form (both for tests and benchmarks)."""
+        """``device`` "auto" defers to settings.toml's; ``trainer_command`` replaces ``python -m trainer``;
+        ``train_overrides`` are TrainConfig fields set over the Train screen's form (both for tests and benchmarks)."""
         super().__init__()
         self.document_path = Path(document_path) if document_path else None
         self.cli_model = model
@@ -82,6 +86,8 @@ class AssistantApp(App[None]):
         self.settings_loaded = False
         self.store: ConversationStore | None = None
         self.started = time.perf_counter()
+        self.loading: ModelChoice | None = None
+        """The reader asked for last, and which rule chose it."""
 
     @property
     def engine(self) -> QAEngine | None:
@@ -103,7 +109,7 @@ class AssistantApp(App[None]):
         self.install_screen(ChatScreen(self.document_path, self.store, self.settings), "chat")
         self.install_screen(TrainScreen(self.trainer_command, self.train_overrides), "train")
         self.push_screen("chat")
-        self.call_after_refresh(self.load_model, self.cli_model)
+        self.call_after_refresh(self._start_loading, self.cli_model)
 
     def _open_store(self) -> None:
         """A damaged file is moved aside; if even a fresh one cannot be made, run without history."""
@@ -133,21 +139,29 @@ class AssistantApp(App[None]):
             self.reader_state = replace(current, switching_to=_short_ref(ref))
         else:
             self.reader_state = ReaderState.loading()
-        self.load_model(ref)
+        self._start_loading(ref)
+
+    def _start_loading(self, ref: str | None) -> None:
+        """Resolve ``ref`` here, on the UI thread, so the App knows which rule chose the reader it waits for."""
+        self.loading = resolve_model(ref, self.settings)
+        self.load_model(self.loading)
+
+    @property
+    def reader_device(self) -> str:
+        """The --device flag when one was given, else settings.toml's."""
+        return self.device if self.device not in ("", "auto") else self.settings.device
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=workers.MODEL)
-    def load_model(self, ref: str | None) -> None:
+    def load_model(self, choice: ModelChoice) -> None:
         from assistant.core.errors import UserError
         from assistant.core.model_loading import load_reader
         from assistant.paths import user_cache_dir
-        from assistant.settings import resolve_model
 
-        choice = resolve_model(ref, self.settings)
         t0 = time.perf_counter()
         try:
             reader = load_reader(
                 choice.ref,
-                device=self.device,
+                device=self.reader_device,
                 quantize=self.int8 or self.settings.int8,
                 cache_dir=user_cache_dir(),  # the ONNX path: no torch import once the export is cached
             )
@@ -173,7 +187,12 @@ class AssistantApp(App[None]):
     @on(ModelLoaded)
     def _model_loaded(self, message: ModelLoaded) -> None:
         self.reader_state = ReaderState(
-            ReaderStatus.READY, message.name, message.exact_match, message.f1, engine=message.engine
+            ReaderStatus.READY,
+            message.name,
+            message.exact_match,
+            message.f1,
+            engine=message.engine,
+            ref=message.engine.reader.name,  # the loader names a reader by the ref it was given
         )
         freeze_heap()
 
@@ -194,7 +213,17 @@ class AssistantApp(App[None]):
             )
             return
         self.reader_state = ReaderState.failed(error)
-        self.notify(error, title="No reader model", severity="error", timeout=12)
+        if self._offer_first_run():
+            self.push_screen(FirstRunScreen())  # it says what is missing, and the ways to get a reader
+        else:
+            self.notify(error, title="No reader model", severity="error", timeout=12)
+
+    def _offer_first_run(self) -> bool:
+        """No reader, and none named on the command line: show the ways to get one, unless the user is busy
+        elsewhere (another screen) or is already looking at them."""
+        if self.loading is None or self.loading.source == "--model" or self.screen is not self.chat:
+            return False
+        return not any(isinstance(screen, FirstRunScreen) for screen in self.screen_stack)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """An unexpected exception in one of the App's workers: a notification and a failed state, never an exit."""
@@ -205,6 +234,26 @@ class AssistantApp(App[None]):
             self._reader_failed(f"Could not load the reader: {error}")
         else:
             self.notify(error, title="Something went wrong", severity="error", timeout=12)
+
+    @on(SwitchReader)
+    def _switch_requested(self, message: SwitchReader) -> None:
+        self.switch_reader(message.ref)
+
+    @on(SettingsSaved)
+    def _settings_saved(self, message: SettingsSaved) -> None:
+        """Apply saved settings: the theme now, top-k and threshold from the next question (the chat reads this
+        same object), and a reload when the model, int8 or the device changed."""
+        before = replace(self.settings)
+        for f in fields(Settings):
+            setattr(self.settings, f.name, getattr(message.settings, f.name))
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.notify("Settings saved.", timeout=4)
+        after = self.settings
+        if after.model != before.model:
+            self.switch_reader(after.model or None)
+        elif (after.int8, after.device) != (before.int8, before.device):
+            self.switch_reader(self.reader_state.ref or self.cli_model)
 
     @on(ActivateRun)
     def _activate_run(self, message: ActivateRun) -> None:
@@ -236,7 +285,11 @@ class AssistantApp(App[None]):
             if ref:
                 self.switch_reader(ref)
 
-        self.push_screen(ModelPicker(), picked)
+        self.push_screen(ModelPicker(self.reader_state), picked)
+
+    def action_settings(self) -> None:
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen(self.settings))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -15,6 +15,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.engine import AskResult, IndexedDocument, QAEngine
+    from assistant.settings import Settings
     from assistant.tui.widgets.conversation import AnswerCard
 
 
@@ -123,3 +124,83 @@ class TrainingActivity(Message):
 
     running: bool
     summary: str = ""
+
+
+# --- the document pane: find and go-to-line bars -> document pane; answer cards -> chat screen ---------------------
+@dataclass
+class FindMatch(Message):
+    """The find bar's current match, as document offsets (start, end); None when the query matches nothing."""
+
+    span: tuple[int, int] | None
+
+
+@dataclass
+class LineWanted(Message):
+    """The go-to-line bar asks for a line (1-based, as the line numbers show it)."""
+
+    line: int
+
+
+class BarClosed(Message):
+    """A find or go-to-line bar was closed (escape): reading goes on in the document."""
+
+
+@dataclass
+class JumpToAnswer(Message):
+    """A click on an answer card: show its candidate ``index`` (0: the answer) in the document."""
+
+    card: AnswerCard
+    index: int
+
+
+# --- the first-run and settings screens ----------------------------------------------------------------------------
+@dataclass
+class SwitchReader(Message):
+    """A screen asks the App to load another reader: a folder path or a hub id (None: the usual resolution)."""
+
+    ref: str | None
+
+
+@dataclass
+class HubChecked(Message):
+    """Hub check worker -> first-run screen: whether the default reader could be downloaded now."""
+
+    reachable: bool
+
+
+@dataclass
+class SettingsSaved(Message):
+    """Settings screen -> App: settings.toml now holds these values; apply them (theme, reading, reader)."""
+
+    settings: Settings
+
+
+# --- the Train form and the metrics panel: their workers -> their screen -------------------------------------------
+if TYPE_CHECKING:  # the config imports torch: only the types are needed here
+    from assistant.runs.config import TrainConfig
+    from assistant.tui.train_check import DataCheck
+
+
+@dataclass
+class TrainingChecked(Message):
+    """The Train form's base model and data were checked; ``start``: Start was pressed, so the run may begin."""
+
+    config: TrainConfig
+    check: DataCheck
+    start: bool
+
+
+@dataclass
+class OfflineBase(Message):
+    """A base model that can train offline (None: none can), and the words that say which, or why there is none."""
+
+    base: str | None
+    note: str
+
+
+@dataclass
+class RunDeleted(Message):
+    """The metrics panel deleted a run's folder, or could not (``error``, one sentence)."""
+
+    name: str
+    error: str | None = None

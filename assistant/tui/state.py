@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
@@ -34,6 +35,16 @@ class ReaderState:
     """Set exactly when the status is READY."""
     switching_to: str | None = None
     """Another reader being loaded to replace this one; this one answers until it has (and if it fails)."""
+    ref: str = ""
+    """What was loaded, as given to the loader (a folder path or a hub id): ``name`` is only its short form."""
+
+    def is_loaded(self, ref: str) -> bool:
+        """Whether ``ref`` (a folder path or a hub id) is the reader answering now."""
+        if self.engine is None or not self.ref:
+            return False
+        if ref == self.ref:
+            return True
+        return Path(ref).expanduser().resolve() == Path(self.ref).expanduser().resolve()
 
     @classmethod
     def loading(cls) -> ReaderState:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,17 +29,24 @@ from assistant.tui.messages import (
     ExportConversation,
     HistoryFailed,
     IndexProgress,
+    JumpToAnswer,
     PickDocument,
+    TrainingActivity,
 )
+from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.state import ReaderState, ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard, Conversation
+from assistant.tui.widgets.document_pane import DocumentPane
 from assistant.tui.widgets.document_view import DocumentView
+from assistant.tui.widgets.find_bar import FindBar
+from assistant.tui.widgets.recent_documents import BROWSE, RecentChoice, RecentDocuments, text_file_filters
 
 if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.engine import IndexedDocument, QAEngine
     from assistant.tui.feedback import Annotation
 
 NO_DOCUMENT = "no document: ctrl+o opens one"
+RECENT_LIMIT = 10
 
 
 class QuestionInput(Input):
@@ -90,20 +98,25 @@ class ChatScreen(Screen[None]):
         self.asking: dict[Worker[None], AnswerCard] = {}
         self.correcting: AnswerCard | None = None
         """The answer marked wrong (ctrl+b) whose right span the user is selecting; None: the last answer."""
+        self.shown: AnswerCard | None = None
+        """The answer the document shows (clicked, or the newest): ctrl+down/up and ctrl+y are about it."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with Horizontal(id="panes"):
-            yield DocumentView(id="document")
+            yield DocumentPane(id="document-pane")
             with Vertical(id="chat"):
                 yield Conversation(id="conversation")
                 yield ProgressBar(id="index-progress", show_eta=False)
                 yield QuestionInput(id="question")
-        yield Static(id="status")
-        yield Footer()
+        with Horizontal(id="status-row"):
+            yield Static(id="status")
+            yield Static(id="training")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#index-progress").display = False
+        self.query_one("#training").display = False
         self.query_one(DocumentView).border_title = NO_DOCUMENT
         self.query_one("#chat").border_title = "conversation"  # the pane with the border
         self.query_one(QuestionInput).focus()
@@ -148,10 +161,34 @@ class ChatScreen(Screen[None]):
     # --- documents --------------------------------------------------------------------------------
     @on(PickDocument)
     def _pick_document(self) -> None:
+        """The documents asked about before, if any are still there; else (or on "Browse…") the file dialog."""
+        recent = self._recent_documents()
+        if recent:
+            self.app.push_screen(RecentDocuments(recent, self.document_path), self._recent_picked)
+        else:
+            self._browse()
+
+    def _recent_documents(self) -> list[Path]:
+        if self.store is None:
+            return []
+        try:
+            paths = self.store.recent_documents(RECENT_LIMIT)
+        except STORE_ERRORS as exc:
+            self._history_failed("read the recent documents from", exc)
+            return []
+        return [path for path in paths if path.is_file()]
+
+    def _recent_picked(self, choice: RecentChoice) -> None:
+        if choice == BROWSE:
+            self._browse()
+        elif isinstance(choice, Path):
+            self.open_document(choice)
+
+    def _browse(self) -> None:
         from textual_fspicker import FileOpen
 
         start = self.document_path.parent if self.document_path else Path.cwd()
-        self.app.push_screen(FileOpen(start), self._picked)
+        self.app.push_screen(FileOpen(start, filters=text_file_filters()), self._picked)
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:
@@ -208,9 +245,8 @@ class ChatScreen(Screen[None]):
         self.opening = None
         self.document_path = message.path
         self.indexed = message.indexed
-        view = self.query_one(DocumentView)
-        view.show(message.indexed.document.text)
-        view.border_title = f"{message.path.name}"
+        self.query_one(DocumentPane).show(message.indexed.document.text)
+        self.query_one(DocumentView).border_title = f"{message.path.name}"
         self.restore_history()
         conversation = self.query_one(Conversation)  # the questions asked while it opened, after its history
         waiting = [(q, about) for q, _, about in self.pending if about == message.path]  # others left with theirs
@@ -225,7 +261,7 @@ class ChatScreen(Screen[None]):
         """The document's earlier conversation, its last answer highlighted again."""
         conversation = self.query_one(Conversation)
         conversation.clear()
-        self.correcting = None
+        self.correcting = self.shown = None
         question_input = self.query_one(QuestionInput)
         if self.store is None or self.document_path is None:
             return
@@ -295,6 +331,7 @@ class ChatScreen(Screen[None]):
         else:  # "Not found": the previous answer's highlight must not stand for this one
             view.clear_highlight()
         self.correcting = None  # a new answer: ctrl+s is about it now
+        self.shown = message.card
         self.query_one(Conversation).scroll_end(animate=False)
 
     @on(HistoryFailed)
@@ -417,11 +454,111 @@ class ChatScreen(Screen[None]):
     def action_focus_question(self) -> None:
         self.query_one(QuestionInput).focus()
 
+    # --- finding in the document, and showing answers in it --------------------------------------
+    def _document_pane(self) -> DocumentPane | None:
+        if self.indexed is None:
+            self.notify("Open a document first (ctrl+o).", severity="warning")
+            return None
+        return self.query_one(DocumentPane)
+
+    def action_find(self) -> None:
+        pane = self._document_pane()
+        if pane:
+            pane.open_find()
+
+    def action_go_to_line(self) -> None:
+        pane = self._document_pane()
+        if pane:
+            pane.open_line()
+
+    def _step_match(self, by: int) -> None:
+        bar = self.query_one(FindBar)
+        if not bar.search.query:
+            self.notify("Find something first (ctrl+f).", severity="warning")
+            return
+        bar.action_step(by)
+
+    def action_find_next(self) -> None:
+        self._step_match(1)
+
+    def action_find_previous(self) -> None:
+        self._step_match(-1)
+
+    @on(JumpToAnswer)
+    def _jump_to_answer(self, message: JumpToAnswer) -> None:
+        self._show_answer(message.card, message.index)
+
+    def _show_answer(self, card: AnswerCard, index: int) -> None:
+        """Highlight a card's candidate ``index`` in the document; that card is the one shown from now on."""
+        answers = card.result.answers if card.result else []
+        if not answers:
+            return
+        index %= len(answers)
+        answer = answers[index]
+        text = self.indexed.document.text if self.indexed is not None else ""
+        if text[answer.start : answer.end] != answer.text:  # the document may have changed since
+            self.notify("This answer is not in the document as it is now.", severity="warning")
+            return
+        card.current = index
+        card.show_candidates = card.show_candidates or index > 0
+        card.refresh_card()
+        self.shown = card
+        self.query_one(DocumentView).highlight(answer.start, answer.end)
+
+    def _shown_card(self) -> AnswerCard | None:
+        if self.shown is not None and self.shown.is_attached:
+            return self.shown
+        return self._last_answered()
+
+    def _step_candidate(self, by: int) -> None:
+        card = self._shown_card()
+        if card is None or card.result is None:
+            return
+        if len(card.result.answers) < 2:
+            self.notify("This question has no other candidates.", severity="warning")
+            return
+        self._show_answer(card, card.current + by)
+
+    def action_next_candidate(self) -> None:
+        self._step_candidate(1)
+
+    def action_previous_candidate(self) -> None:
+        self._step_candidate(-1)
+
+    def action_copy_answer(self) -> None:
+        card = self._shown_card()
+        if card is None or card.result is None:
+            return
+        answers = card.result.answers
+        if not answers:
+            self.notify("This question has no answer to copy.", severity="warning")
+            return
+        text = answers[min(card.current, len(answers) - 1)].text
+        self.app.copy_to_clipboard(text)
+        short = " ".join(text.split())
+        self.notify(f"Copied “{short[:60]}{'…' if len(short) > 60 else ''}” to the clipboard.")
+
+    # --- training elsewhere -----------------------------------------------------------------------
+    @on(TrainingActivity)
+    def _training_activity(self, message: TrainingActivity) -> None:
+        """The Train screen's run, shown here while it goes; hidden once it has ended."""
+        indicator = self.query_one("#training", Static)
+        indicator.display = message.running
+        indicator.update(Text(f"⏵ training {message.summary}".rstrip(), no_wrap=True, overflow="ellipsis"))
+
     # --- the conversation as a whole --------------------------------------------------------------
     @on(ClearConversation)
     def _clear_requested(self) -> None:
-        self.clear_conversation()
-        self.notify("Conversation cleared.")
+        """Asked first, No by default: a conversation cleared is gone from the history too."""
+
+        def answered(clear: bool | None) -> None:
+            if clear:
+                self.clear_conversation()
+                self.notify("Conversation cleared.")
+
+        about = f" about {self.document_path.name}" if self.document_path else ""
+        question = f"Clear the conversation{about}? Its questions and answers will be forgotten."
+        self.app.push_screen(ConfirmScreen(question, default=False), answered)
 
     def clear_conversation(self) -> None:
         if self.document_path and self.store:
@@ -430,7 +567,7 @@ class ChatScreen(Screen[None]):
             except STORE_ERRORS as exc:
                 self._history_failed("clear", exc)
         self.query_one(Conversation).clear()
-        self.pending, self.correcting = [], None
+        self.pending, self.correcting, self.shown = [], None, None
 
     @on(ExportConversation)
     def export_conversation(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,10 +11,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
+from textual_fspicker import SelectDirectory
 
 from assistant.core.defaults import DEFAULT_READER
+from assistant.paths import models_dir
 from assistant.runs.registry import RunStatus, list_runs
 from assistant.tui.actions import help_markdown
+from assistant.tui.state import ReaderState
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -21,27 +26,67 @@ MODAL_CSS = """
 """
 
 
+BROWSE = "browse"
+"""The picker's option that opens the folder dialog."""
+LOADED = "●"
+"""Marks the reader answering now."""
+
+
+def checkpoint_dialog(near: str = "") -> SelectDirectory:
+    """The folder dialog for a checkpoint, opened beside ``near`` (a folder path) when it is one, else in models/."""
+    folder = Path(near).expanduser() if near else None
+    beside = folder.parent if folder is not None and folder.is_dir() else None
+    start = next((p for p in (beside, models_dir(), Path.cwd()) if p is not None and p.is_dir()), Path.home())
+    return SelectDirectory(start, title="Open a checkpoint folder", select_button="Open")
+
+
+def reader_options(state: ReaderState) -> list[Option]:
+    """Completed runs in models/, the hub default, the loaded reader when it is neither (a browsed folder), and
+    the folder dialog; the loaded one is marked."""
+    choices: list[tuple[str, str]] = []
+    for run in list_runs():
+        if run.status is RunStatus.COMPLETED and run.has_weights:
+            f1 = f"F1 {run.f1:.1f}" if run.f1 is not None else "no eval"
+            active = " (active)" if run.active else ""
+            choices.append((str(run.path), f"{run.name}{active}  ·  {f1}"))
+    choices.append((DEFAULT_READER, f"{DEFAULT_READER}  ·  hub default"))
+    if state.ref and not any(state.is_loaded(ref) for ref, _ in choices):
+        choices.append((state.ref, f"{state.name}  ·  {state.ref}"))
+    options = [
+        Option(f"{LOADED} {label}  ·  loaded" if state.is_loaded(ref) else f"  {label}", id=ref)
+        for ref, label in choices
+    ]
+    options.append(Option("  Browse for a checkpoint folder…", id=BROWSE))
+    return options
+
+
 class ModelPicker(ModalScreen[str | None]):
-    """Pick a reader: trained runs in models/ and the hub default."""
+    """Pick a reader: trained runs in models/, the hub default, or any local checkpoint folder."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="ModelPicker")
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="picker-close")]
 
+    def __init__(self, state: ReaderState | None = None) -> None:
+        """``state``: the app's reader, whose entry is marked."""
+        super().__init__()
+        self.state = state or ReaderState()
+
     def compose(self) -> ComposeResult:
-        options = []
-        for run in list_runs():
-            if run.status is RunStatus.COMPLETED and run.has_weights:
-                f1 = f"F1 {run.f1:.1f}" if run.f1 is not None else "no eval"
-                active = " (active)" if run.active else ""
-                options.append(Option(f"{run.name}{active}  ·  {f1}", id=str(run.path)))
-        options.append(Option(f"{DEFAULT_READER}  ·  hub default", id=DEFAULT_READER))
         with Vertical():
             yield Label("Switch the reader model")
-            yield OptionList(*options, id="models")
+            yield OptionList(*reader_options(self.state), id="models")
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        if event.option.id == BROWSE:
+            self.app.push_screen(checkpoint_dialog(self.state.ref), self._browsed)
+        else:
+            self.dismiss(event.option.id)
+
+    def _browsed(self, folder: Path | None) -> None:
+        """A folder picked is loaded (the loader says in one sentence why one is not a reader); none: pick again."""
+        if folder is not None:
+            self.dismiss(str(folder))
 
 
 HELP_INTRO = """

@@ -1,21 +1,38 @@
-"""The metrics panel: every run with its EM/F1 beside published references, and the selected run's curves."""
+"""The metrics panel: every run with its EM/F1 beside published references, and the selected run's curves.
+
+A run that is training updates as it goes: its row and curves follow the lines appended to its events.jsonl.
+Runs can be deleted (after asking; never the active or a running one) and two compared side by side. When the
+terminal is too narrow for every column before EM/F1, EM/F1 and the status move next to the run's name.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
+from textual.events import Resize
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual_plotext import PlotextPlot
+from textual.worker import Worker
 
-from assistant.runs.registry import RunInfo, list_runs
+from assistant.core.errors import UserError
+from assistant.runs.registry import RunInfo, RunStatus, delete_run, list_runs, load_run
+from assistant.runs.schema import JsonObject
+from assistant.tui import workers
 from assistant.tui.actions import Scope, bindings
-from assistant.tui.messages import ActivateRun
+from assistant.tui.messages import ActivateRun, RunDeleted
+from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.state import ReaderState
+from assistant.tui.training_process import EventTail
+from assistant.tui.widgets.loss_plot import CurvePlot, RunHistory, loss_series
+from assistant.tui.widgets.run_compare import RunCompareScreen
 
 REFERENCES = [
     ("DistilBERT (published)", "distilbert-base-uncased", "SQuAD v1.1", 77.7, 85.8),
@@ -23,10 +40,33 @@ REFERENCES = [
     ("BERT-base (published)", "bert-base-uncased", "SQuAD v1.1", 81.2, 88.5),
 ]
 
-
 NAME_WIDTH = 32
 MODEL_WIDTH = 28
 """The widest run name, base model and data shown: at 160 columns the status column keeps its room."""
+COMPACT_NAME_WIDTH = 24
+"""The widest run name when the terminal is narrow (80 columns): EM/F1 and the status follow it."""
+COLUMNS = {
+    "mark": "",
+    "run": "run",
+    "base": "base model",
+    "data": "data",
+    "em": "EM",
+    "f1": "F1",
+    "speed": "windows/s",
+    "duration": "duration",
+    "date": "date",
+    "status": "status",
+}
+FULL = tuple(COLUMNS)
+COMPACT = ("mark", "run", "em", "f1", "status", "date", "duration", "speed", "base", "data")
+TABLE_CHROME = 4
+"""Columns the table's border and scroll bar take."""
+NARROW = 100
+"""Below this width the panel drops its per-epoch plot, so that the loss curve keeps its room."""
+POLL_S = 1.0
+"""How often a training run's events.jsonl is read for new lines."""
+ENDED = ("done", "failed", "cancelled")
+DELETE = "metrics-delete"
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -42,6 +82,71 @@ def _clip(text: str, width: int) -> str:
     return last if len(last) <= width else text[: width - 1] + "…"
 
 
+def run_cells(run: RunInfo, name_width: int) -> dict[str, str]:
+    """A run's row, by column key."""
+    record, results = run.record, run.results
+    source = record.train_data.source if record.train_data else None
+    wall = results.wall_time_s
+    return {
+        "mark": "●" if run.active else "",
+        "run": _clip(run.name, name_width),
+        "base": _clip(record.base_model or "—", MODEL_WIDTH),
+        "data": _clip(source or "—", MODEL_WIDTH),
+        "em": _fmt(run.exact_match),
+        "f1": _fmt(run.f1),
+        "speed": _fmt(results.train_windows_per_second),
+        "duration": f"{wall / 60:.1f} min" if wall else "—",
+        "date": (record.started_at or "—")[:16],
+        "status": str(run.status),
+    }
+
+
+def reference_cells(reference: tuple[str, str, str, float, float], name_width: int) -> dict[str, str]:
+    name, base, data, em, f1 = reference
+    dashes = dict.fromkeys(("speed", "duration", "date"), "—")
+    cells = {"mark": "", "run": _clip(name, name_width), "base": base, "data": data, "em": _fmt(em), "f1": _fmt(f1)}
+    return cells | dashes | {"status": "reference"}
+
+
+def full_layout_fits(rows: list[dict[str, str]], width: int) -> bool:
+    """Whether every column up to F1 fits in ``width`` when all columns are shown in their usual order."""
+    shown = FULL[: FULL.index("f1") + 1]
+    needed = sum(max(len(COLUMNS[key]), *(len(row[key]) for row in rows)) + 2 for key in shown)
+    return needed + TABLE_CHROME <= width
+
+
+class LiveRun:
+    """A run that is training: its events so far, read a few new lines at a time."""
+
+    def __init__(self, run: RunInfo) -> None:
+        self.run = run
+        self.tail = EventTail(run.path / "events.jsonl")
+        self.events: list[JsonObject] = []
+        self.poll()
+
+    def poll(self) -> list[JsonObject]:
+        """The events appended since the last poll (whole lines only)."""
+        new = self.tail.poll()
+        self.events.extend(new)
+        return new
+
+    def status(self) -> str:
+        """ "running", with how far when a step has been logged."""
+        steps = [e for e in self.events if e.get("phase") == "train" and isinstance(e.get("step"), int)]
+        total = steps[-1].get("total") if steps else None
+        if not isinstance(total, int) or total <= 0:
+            return "running"
+        return f"running {min(100, 100 * steps[-1]['step'] // total)}%"
+
+    def scores(self) -> tuple[float | None, float | None]:
+        """EM and F1 of the latest evaluation, if any."""
+        evals = [e for e in self.events if isinstance(e.get("f1"), (int, float))]
+        if not evals:
+            return None, None
+        em = evals[-1].get("exact_match")
+        return (float(em) if isinstance(em, (int, float)) else None), float(evals[-1]["f1"])
+
+
 class MetricsScreen(Screen[None]):
     CSS_PATH = "metrics.tcss"
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="metrics-back"), *bindings("metrics")]
@@ -50,21 +155,25 @@ class MetricsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.runs: list[RunInfo] = []
+        self.live: dict[str, LiveRun] = {}
+        """The runs that are training, by name."""
+        self.marked: list[str] = []
+        """The runs marked to compare (at most two; marking a third drops the first)."""
+        self.columns = FULL
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical():
             yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="details"):
-                yield PlotextPlot(id="loss-plot")
-                yield PlotextPlot(id="eval-plot")
+                yield CurvePlot(id="loss-plot")
+                yield CurvePlot(id="eval-plot")
                 yield Static(id="settings")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#runs", DataTable)
-        table.add_columns("", "run", "base model", "data", "EM", "F1", "windows/s", "duration", "date", "status")
         self.watch(self.app, "reader_state", self._reader_changed)  # the first call loads the table
+        self.set_interval(POLL_S, self._poll)
 
     def _reader_changed(self, state: ReaderState) -> None:
         """Another reader (an activated run) changes the active marker."""
@@ -73,33 +182,74 @@ class MetricsScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.action_reload()
 
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < NARROW, "narrow")
+        if self._layout() != self.columns:
+            self._fill()
+
+    # --- the table --------------------------------------------------------------------------------
     def action_reload(self) -> None:
-        table = self.query_one("#runs", DataTable)
-        table.clear()
         self.runs = list_runs()
-        for r in self.runs:
-            record, results = r.record, r.results
-            source = record.train_data.source if record.train_data else None
-            wall = results.wall_time_s
-            table.add_row(
-                "●" if r.active else "",
-                _clip(r.name, NAME_WIDTH),
-                _clip(record.base_model or "—", MODEL_WIDTH),
-                _clip(source or "—", MODEL_WIDTH),
-                _fmt(r.exact_match),
-                _fmt(r.f1),
-                _fmt(results.train_windows_per_second),
-                f"{wall / 60:.1f} min" if wall else "—",
-                (record.started_at or "—")[:16],
-                str(r.status),
-                key=r.name,
-            )
-        for name, base, data, em, f1 in REFERENCES:
-            table.add_row("", name, base, data, _fmt(em), _fmt(f1), "—", "—", "—", "reference", key=f"ref:{name}")
-        if self.runs:
-            self.show_run(self.runs[0])
+        names = {r.name for r in self.runs}
+        self.marked = [name for name in self.marked if name in names]
+        running = [r for r in self.runs if r.status is RunStatus.RUNNING]
+        self.live = {r.name: self.live.get(r.name) or LiveRun(r) for r in running}
+        self._fill()
+
+    def _rows(self, name_width: int) -> list[tuple[str, dict[str, str]]]:
+        """Every row by key: the runs (with what their events say while they train), then the references."""
+        rows = []
+        for run in self.runs:
+            cells = run_cells(run, name_width) | {"mark": self._mark(run)}
+            live = self.live.get(run.name)
+            if live is not None:
+                em, f1 = live.scores()
+                cells |= {"em": _fmt(em), "f1": _fmt(f1), "status": live.status()}
+            rows.append((run.name, cells))
+        rows += [(f"ref:{ref[0]}", reference_cells(ref, name_width)) for ref in REFERENCES]
+        return rows
+
+    def _layout(self) -> tuple[str, ...]:
+        full = [cells for _, cells in self._rows(NAME_WIDTH)]
+        return FULL if full_layout_fits(full, self.app.size.width) else COMPACT
+
+    def _fill(self) -> None:
+        """Rebuild the table in the layout that fits, keeping the cursor on the same row."""
+        table = self.query_one("#runs", DataTable)
+        selected = self._selected_key()
+        layout = self._layout()
+        if layout != self.columns or not table.columns:
+            self.columns = layout
+            table.clear(columns=True)  # only then: a table whose widths did not change would not redraw them
+            for key in self.columns:
+                table.add_column(COLUMNS[key], key=key)
+        else:
+            table.clear()
+        name_width = NAME_WIDTH if self.columns is FULL else COMPACT_NAME_WIDTH
+        for key, cells in self._rows(name_width):
+            table.add_row(*(cells[column] for column in self.columns), key=key)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        run = self._selected_run() or (self.runs[0] if self.runs else None)
+        if run is not None:
+            self.show_run(run)
         else:
             self.query_one("#settings", Static).update("No runs yet: train one from the Train screen (ctrl+t).")
+
+    def _mark(self, run: RunInfo) -> str:
+        return ("●" if run.active else "") + ("✓" if run.name in self.marked else "")
+
+    def _selected_key(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        return key if isinstance(key, str) else None
+
+    def _selected_run(self) -> RunInfo | None:
+        """The run under the cursor; None on a reference row."""
+        key = self._selected_key()
+        return next((r for r in self.runs if r.name == key), None)
 
     @on(DataTable.RowHighlighted, "#runs")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -109,44 +259,123 @@ class MetricsScreen(Screen[None]):
             self.show_run(run)
 
     def show_run(self, run: RunInfo) -> None:
-        loss = self.query_one("#loss-plot", PlotextPlot)
-        loss.plt.clear_data()
-        loss.plt.title("training loss")
-        curve = run.results.loss_curve
-        if curve:
-            loss.plt.plot([s for s, _ in curve], [v for _, v in curve])
-        loss.refresh()
-        ev = self.query_one("#eval-plot", PlotextPlot)
-        ev.plt.clear_data()
-        ev.plt.title("eval per epoch (EM, F1)")
-        history = run.results.eval_per_epoch
-        if history:
-            epochs = [h.epoch if h.epoch is not None else i + 1 for i, h in enumerate(history)]
-            ev.plt.plot(epochs, [h.exact_match or 0 for h in history], label="EM")
-            ev.plt.plot(epochs, [h.f1 or 0 for h in history], label="F1")
-        ev.refresh()
+        history = self._history(run)
+        self.query_one("#loss-plot", CurvePlot).draw("training loss", [loss_series("", history)])
+        epochs, em, f1 = history.eval_points()
+        series = [("EM", epochs, em), ("F1", epochs, f1)]
+        self.query_one("#eval-plot", CurvePlot).draw("eval per epoch (EM, F1)", series)
         settings = run.record.settings
-        shown = {
-            k: settings.get(k)
-            for k in (
-                "base_model",
-                "data",
-                "epochs",
-                "learning_rate",
-                "batch_size",
-                "max_train_samples",
-                "freeze_layers",
-                "teacher",
-                "precision",
-            )
-        }
+        keys = ("base_model", "data", "epochs", "learning_rate", "batch_size", "max_train_samples")
+        shown: dict[str, Any] = {k: settings.get(k) for k in (*keys, "freeze_layers", "teacher", "precision")}
         shown |= {"device": run.record.device, "error": run.record.error}
         text = json.dumps({k: v for k, v in shown.items() if v is not None}, indent=1)
         self.query_one("#settings", Static).update(f"[b]{run.name}[/b]\n{text}")
 
-    def action_activate(self) -> None:
+    def _history(self, run: RunInfo) -> RunHistory:
+        live = self.live.get(run.name)
+        return RunHistory.of(run, live.events if live is not None else None)
+
+    # --- live runs --------------------------------------------------------------------------------
+    def _poll(self) -> None:
+        """Show what the training runs appended to their events.jsonl; reload when one has ended."""
+        ended = False
+        for name, live in self.live.items():
+            new = live.poll()
+            if new:
+                self._update_row(name, live)
+                ended = ended or any(e.get("phase") in ENDED for e in new)
+        if ended or any(load_run(live.run.path).status is not RunStatus.RUNNING for live in self.live.values()):
+            self.action_reload()
+
+    def _update_row(self, name: str, live: LiveRun) -> None:
         table = self.query_one("#runs", DataTable)
-        if table.cursor_row is None or not self.runs or table.cursor_row >= len(self.runs):
+        em, f1 = live.scores()
+        for column, value in (("em", _fmt(em)), ("f1", _fmt(f1)), ("status", live.status())):
+            table.update_cell(name, column, value, update_width=True)
+        if self._selected_key() == name:
+            self.show_run(live.run)
+
+    # --- actions (the list is assistant.tui.actions) ----------------------------------------------
+    def action_activate(self) -> None:
+        run = self._selected_run()
+        if run is None:
             self.notify("Select a run (not a reference row).", severity="warning")
             return
-        self.post_message(ActivateRun(self.runs[table.cursor_row].name))
+        self.post_message(ActivateRun(run.name))
+
+    def action_mark(self) -> None:
+        run = self._selected_run()
+        if run is None:
+            self.notify("Only runs can be marked, not the published references.", severity="warning")
+            return
+        if run.name in self.marked:
+            self.marked.remove(run.name)
+        else:
+            self.marked = [*self.marked, run.name][-2:]
+        table = self.query_one("#runs", DataTable)
+        for each in self.runs:
+            table.update_cell(each.name, "mark", self._mark(each))
+
+    def action_compare(self) -> None:
+        names = self.marked
+        selected = self._selected_run()
+        if len(names) == 1 and selected is not None and selected.name != names[0]:
+            names = [names[0], selected.name]
+        if len(names) != 2:
+            self.notify("Mark two runs with space (or one, then select the other), then press c.", severity="warning")
+            return
+        a, b = (next(r for r in self.runs if r.name == name) for name in names)
+        self.app.push_screen(RunCompareScreen((a, b), (self._history(a), self._history(b))))
+
+    def action_delete(self) -> None:
+        run = self._selected_run()
+        if run is None:
+            self.notify("Select a run to delete; the published references cannot be.", severity="warning")
+            return
+        problem = self._delete_problem(run)
+        if problem:
+            self.notify(problem, severity="warning")
+            return
+        question = escape(f"Delete the run {run.name}?\n\nIts folder goes, weights, metrics and log:\n{run.path}")
+        self.app.push_screen(ConfirmScreen(question, default=False), self._delete_answered(run.name))
+
+    def _delete_problem(self, run: RunInfo) -> str | None:
+        """Why the run must not be deleted now, or None."""
+        if run.active:
+            return f"{run.name} is the active reader; make another run active before deleting it."
+        train = self.app.get_screen("train") if self.app.is_screen_installed("train") else None
+        process = getattr(train, "process", None)
+        training_here = process is not None and process.running and process.run_path == run.path
+        if run.name in self.live or training_here:
+            return f"{run.name} is still training; cancel it on the Train screen (ctrl+t) before deleting it."
+        return None
+
+    def _delete_answered(self, name: str) -> Callable[[bool | None], None]:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(name)
+
+        return answered
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group=DELETE)
+    def _delete(self, name: str) -> None:
+        try:
+            delete_run(name)
+        except UserError as exc:
+            self.post_message(RunDeleted(name, str(exc)))
+            return
+        self.post_message(RunDeleted(name))
+
+    @on(RunDeleted)
+    def _deleted(self, message: RunDeleted) -> None:
+        if message.error:
+            self.notify(message.error, title="Not deleted", severity="error")
+        else:
+            self.notify(f"Deleted the run {message.name}.")
+        self.action_reload()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        error = workers.failure(event)
+        if error is not None and event.worker.group == DELETE:
+            self.notify(error, title="Could not delete the run", severity="error", timeout=10)
+            self.action_reload()

@@ -1,116 +1,66 @@
-"""The Train screen: choose base model, data and settings, then watch a trainer subprocess run.
+"""The Train screen: the form (base model, data, settings), a check of the data, then a trainer subprocess.
 
-The form is built from ``TrainConfig``'s fields (defaults, types, help), and a run starts from a
-``TrainConfig`` written to a file: the settings are typed once, in assistant.runs.config.
+The form is built from ``TrainConfig``'s fields (assistant.tui.widgets.train_form) and remembered between
+sessions. Start checks the base model and the data in a worker, as the trainer will read them, so a wrong
+file fails in a second rather than after the model has loaded; a run then starts from a ``TrainConfig``
+written to a file. Its progress is shown here and, in one line, on the chat screen.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
+import math
 import time
-import types
 import typing
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widget import Widget
-from textual.widgets import Button, Footer, Header, Input, Label, Log, ProgressBar, Select, Static
-from textual.worker import Worker
+from textual.widgets import Button, Footer, Header, Input, Log, ProgressBar, Static
+from textual.worker import Worker, get_current_worker
 
-from assistant.core.defaults import DEFAULT_DATASET
-from assistant.core.errors import UserError
 from assistant.paths import annotations_path, models_dir
+from assistant.runs.registry import active_run_path, load_run
+from assistant.runs.schema import is_number
 from assistant.tui import workers
 from assistant.tui.actions import Scope, bindings
-from assistant.tui.messages import ActivateRun, TrainingEvent, TrainingFinished, TrainingOutcome
+from assistant.tui.messages import (
+    ActivateRun,
+    OfflineBase,
+    TrainingActivity,
+    TrainingChecked,
+    TrainingEvent,
+    TrainingFinished,
+    TrainingOutcome,
+)
 from assistant.tui.screens.dialogs import ConfirmScreen
+from assistant.tui.train_memory import load_form_values, save_form_values
 from assistant.tui.training_process import TrainingProcess
+from assistant.tui.widgets.train_form import FORM_AFTER_DATA as FORM_AFTER_DATA
+from assistant.tui.widgets.train_form import FORM_BEFORE_DATA as FORM_BEFORE_DATA
+from assistant.tui.widgets.train_form import TrainForm, check_markup
 
 if TYPE_CHECKING:  # the config imports torch: it is imported when the screen is first shown
     from assistant.runs.config import TrainConfig
     from assistant.runs.registry import RunInfo
 
-DATA_CHOICES = [
-    ("SQuAD v1.1 (hub)", "squad"),
-    ("SQuAD v2.0 (hub)", "squad_v2"),
-    ("A local file", "file"),
-    ("My annotations", "annotations"),
-    ("SQuAD + my annotations", "squad+annotations"),
-]
-DEVICE_CHOICES = [("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda")]
-
-
-@dataclass(frozen=True)
-class FormField:
-    """One input of the form: a TrainConfig field, shown with its default, typed by its type, helped by its help."""
-
-    name: str
-    label: str | None = None
-    """Default: the field's name in words ("learning_rate" -> "Learning rate")."""
-    also: tuple[str, ...] = ()
-    """More TrainConfig fields that take the same value."""
-
-
-FORM_BEFORE_DATA = (FormField("base_model"),)
-FORM_AFTER_DATA = (
-    FormField("epochs"),
-    FormField("learning_rate"),
-    FormField("batch_size"),
-    FormField("max_train_samples", "Sample limit (empty = all)", also=("max_eval_samples",)),
-)
-
-
-def _config_fields() -> dict[str, tuple[dataclasses.Field[Any], Any]]:
-    """Each TrainConfig field with its resolved type."""
-    from assistant.runs.config import TrainConfig
-
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: (f, hints.get(f.name, str)) for f in dataclasses.fields(TrainConfig)}
-
-
-def _scalar(hint: Any) -> tuple[type, bool]:
-    """The value type of a field's type and whether it may be None (``int | None`` -> ``(int, True)``)."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return (args[0] if len(args) == 1 and isinstance(args[0], type) else str), type(None) in typing.get_args(hint)
-    return (hint if isinstance(hint, type) else str), False
-
-
-def _default(field: dataclasses.Field[Any]) -> Any:
-    if field.default is not dataclasses.MISSING:
-        return field.default
-    if field.default_factory is not dataclasses.MISSING:
-        return field.default_factory()
-    return None
-
-
-def _shown(value: Any) -> str:
-    """A default as the form shows it: 2.0 -> "2", 5e-05 -> "5e-5", None -> ""."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return re.sub(r"e([+-])0*(\d)", lambda m: f"e{'-' if m[1] == '-' else ''}{m[2]}", f"{value:g}")
-    return str(value)
-
-
-def _label(spec: FormField) -> str:
-    return spec.label or spec.name.replace("_", " ").capitalize()
-
-
-def _help(field: dataclasses.Field[Any]) -> str | None:
-    """The field's ``metadata["help"]``, when the config has one."""
-    help_text = field.metadata.get("help") if field.metadata else None
-    return help_text if isinstance(help_text, str) and help_text else None
+CHECK = "train-check"
+"""The worker group of data checks: its own, so that a check never cancels the run's worker."""
+OFFLINE = "train-offline"
+PHASE_ACTIVITY = {
+    "load": "loading the model",
+    "prepare": "preparing the data",
+    "eval": "evaluating",
+    "save": "saving the model",
+}
+"""The chat screen's line for the phases that have no step count."""
 
 
 def _scores(info: RunInfo) -> str:
@@ -123,8 +73,6 @@ def _scores(info: RunInfo) -> str:
 def activation_question(run_path: Path) -> tuple[str, bool]:
     """The question that offers a completed run as the active reader, beside the active run's figures, and the
     answer to default to: No when the new run is worse (a lower F1, or none) than the active run."""
-    from assistant.runs.registry import active_run_path, load_run
-
     new = load_run(run_path)
     lines = [f"Make {new.name} the active reader?", "", f"  new     {new.name}: {_scores(new)}"]
     active_path = active_run_path(run_path.parent)
@@ -149,6 +97,23 @@ def new_run_path() -> Path:
     return path
 
 
+def activity_summary(event: Mapping[str, Any], epochs: float) -> str | None:
+    """The chat screen's one line for a progress event ("epoch 1/2 · 40%"), or None to keep the last."""
+    step, total, phase = event.get("step"), event.get("total"), event.get("phase")
+    if phase == "train" and isinstance(step, int) and isinstance(total, int) and total > 0:
+        epoch = event.get("epoch")
+        done = epoch if is_number(epoch) else step / total * epochs
+        last = max(1, math.ceil(epochs))
+        return f"epoch {min(int(done) + 1, last)}/{last} · {min(100, 100 * step // total)}%"
+    return PHASE_ACTIVITY.get(str(phase))
+
+
+def _is_data_file(path: Path) -> bool:
+    from assistant.tui.train_check import DATA_SUFFIXES
+
+    return path.suffix.lower() in DATA_SUFFIXES
+
+
 QUIET_PHASES = ("cancelled", "failed")
 """Events whose message is the run's outcome: the status line says it, the log does not repeat it."""
 
@@ -159,7 +124,7 @@ class TrainScreen(Screen[None]):
     SCOPE: Scope = "train"
 
     running: reactive[bool] = reactive(False)
-    """A run is being started, trained or stopped: Start is off and Cancel on."""
+    """A run is being started (its data checked), trained or stopped: Start is off and Cancel on."""
 
     def __init__(self, command: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None) -> None:
         """``command`` replaces ``python -m trainer``; ``overrides`` are TrainConfig fields set over the form."""
@@ -172,25 +137,17 @@ class TrainScreen(Screen[None]):
         """(epoch, EM, F1) of the last evaluation logged: the final evaluation and "done" repeat them."""
         self.offer: Path | None = None
         """A completed run to offer as the active reader when this screen is next shown."""
+        self._prefill_pending = False
+        """prefill_offline was called before the screen was first shown: it runs once the form exists."""
+        self._activity = ""
+        """The last line posted to the chat screen, so that the same line is not posted again."""
+        self.checking = False
+        """Start was pressed and the base model and data are being checked; the run starts once they pass."""
 
     def compose(self) -> ComposeResult:
-        config = _config_fields()
         yield Header()
         with Horizontal(id="train-body"):
-            with VerticalScroll(id="form"):
-                for spec in FORM_BEFORE_DATA:
-                    yield from self._field_widgets(spec, *config[spec.name])
-                yield Label("Data")
-                yield Select(DATA_CHOICES, value="squad", allow_blank=False, id="data-choice")
-                yield Input(placeholder="path to SQuAD JSON / JSONL / CSV", id="data-path")
-                for spec in FORM_AFTER_DATA:
-                    yield from self._field_widgets(spec, *config[spec.name])
-                yield Label(_label(FormField("device")))
-                device = str(_default(config["device"][0]))
-                yield Select(DEVICE_CHOICES, value=device, allow_blank=False, id="device")
-                with Horizontal(id="buttons"):
-                    yield Button("Start", variant="primary", id="start")
-                    yield Button("Cancel", variant="error", id="cancel", disabled=True)
+            yield TrainForm(active_run_path(), id="form")
             with Vertical(id="progress-pane"):
                 yield Static("No run yet.", id="run-status")
                 yield ProgressBar(id="train-progress", show_eta=True)
@@ -198,91 +155,137 @@ class TrainScreen(Screen[None]):
                 yield Log(id="train-log", max_lines=500)
         yield Footer()
 
-    @staticmethod
-    def _field_widgets(spec: FormField, field: dataclasses.Field[Any], hint: Any) -> Iterator[Widget]:
-        kind, _ = _scalar(hint)
-        input_type: typing.Literal["integer", "number", "text"] = (
-            "integer" if kind is int else "number" if kind is float else "text"
-        )
-        yield Label(_label(spec))
-        widget = Input(_shown(_default(field)), id=spec.name, type=input_type)
-        widget.tooltip = _help(field)
-        yield widget
+    @property
+    def form(self) -> TrainForm:
+        return self.query_one("#form", TrainForm)
 
     def on_mount(self) -> None:
-        self.query_one("#data-path").display = False
         self.query_one("#train-progress").display = False  # indeterminate until the first step arrives
-
-    @on(Select.Changed, "#data-choice")
-    def _data_changed(self, event: Select.Changed) -> None:
-        self.query_one("#data-path").display = event.value == "file"
+        self.form.restore(load_form_values())
+        if self._prefill_pending:
+            self._prefill()
 
     def watch_running(self, running: bool) -> None:
         self.query_one("#start", Button).disabled = running
         self.query_one("#cancel", Button).disabled = not running
 
-    # --- the form to a TrainConfig ----------------------------------------------------------------
-    def _data(self) -> tuple[str, list[str]]:
-        """``data`` and ``extra_data`` from the data choice; raises ValueError with a message for the user."""
-        choice = self.query_one("#data-choice", Select).value
-        notes = annotations_path()
-        if choice == "file":
-            path = self.query_one("#data-path", Input).value.strip()
-            if not path or not Path(path).expanduser().exists():
-                raise ValueError("Give the path of an existing data file.")
-            return path, []
-        if choice == "annotations":
-            if not notes.exists():
-                raise ValueError("No annotations yet: mark an answer right or save a span in the chat first.")
-            return str(notes), []
-        data = "rajpurkar/squad_v2" if choice == "squad_v2" else DEFAULT_DATASET
-        return data, [str(notes)] if choice == "squad+annotations" and notes.exists() else []
+    # --- offline: what can train without the hub ---------------------------------------------------
+    def prefill_offline(self) -> None:
+        """Fill the fields that can work offline: a local base model (looked for in a worker) and the user's
+        annotations as data, else the data file field with a hint to pick one."""
+        if not self.is_mounted:
+            self._prefill_pending = True
+            return
+        self._prefill()
 
-    def _field_value(self, spec: FormField, field: dataclasses.Field[Any], hint: Any) -> Any:
-        """One input's value as its field's type: empty is None where allowed, else the default."""
-        text = self.query_one(f"#{spec.name}", Input).value.strip()
-        kind, optional = _scalar(hint)
-        if not text:
-            return None if optional else _default(field)
-        if kind not in (int, float):
-            return text
+    def _prefill(self) -> None:
+        self._prefill_pending = False
+        form = self.form
+        if annotations_path().exists():
+            form.choose_data("annotations")
+            form.show_note("#data-status", "Offline: training on your annotations.")
+        else:
+            form.choose_data("file")
+            form.show_note(
+                "#data-status",
+                "Offline, the hub datasets cannot be downloaded: pick a local SQuAD JSON or CSV file (Browse…).",
+            )
+        form.show_note("#base-note", "Looking for a base model that works offline…")
+        self._find_offline_base()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group=OFFLINE)
+    def _find_offline_base(self) -> None:
+        from assistant.tui.train_check import offline_base
+
+        base, note = offline_base()
+        self.post_message(OfflineBase(base, note))
+
+    @on(OfflineBase)
+    def _offline_base(self, message: OfflineBase) -> None:
+        if message.base is None:
+            self.form.show_note("#base-note", f"[yellow]{escape(message.note)}[/]")
+            return
+        self.form.set_base(message.base)
+        self.form.show_note("#base-note", f"Offline: starting from {escape(message.note)}.")
+
+    # --- the data: picked, then checked ------------------------------------------------------------
+    @on(Button.Pressed, "#browse")
+    def action_browse_data(self) -> None:
+        from textual_fspicker import FileOpen, Filters
+
+        filters = Filters(("SQuAD data (.json .jsonl .csv)", _is_data_file), ("Any file", lambda _: True))
+        self.app.push_screen(FileOpen(Path.cwd(), "Training data", filters=filters), self._data_picked)
+
+    def _data_picked(self, path: Path | None) -> None:
+        if path is not None:
+            self.form.set_data_file(path)
+            self.action_check_data()
+
+    @on(Input.Submitted, "#data-path")
+    def action_check_data(self) -> None:
+        """Check the base model and the data now, without starting; the outcome is shown on the form."""
+        if self.running:
+            return
         try:
-            return kind(text)
-        except ValueError:
-            what = "a whole number" if kind is int else "a number"
-            raise ValueError(f"{_label(spec)} must be {what} (got {text!r}).") from None
+            config = self.form.build_config(self.overrides)
+        except ValueError as exc:
+            self.form.show_note("#data-status", f"[b red]✗[/] {escape(str(exc))}")
+            return
+        self.form.show_note("#data-status", "Checking the base model and the data…")
+        self._check(config, False)
 
-    def build_config(self, run_path: Path) -> TrainConfig:
-        """The run's settings from the form; raises ValueError with a message for the user."""
-        from assistant.runs.config import TrainConfig
+    @work(thread=True, exclusive=True, exit_on_error=False, group=CHECK)
+    def _check(self, config: TrainConfig, start: bool) -> None:
+        from assistant.tui.train_check import check_training
 
-        config = _config_fields()
-        data, extra = self._data()
-        values: dict[str, Any] = {"data": data, "extra_data": extra, "output": str(run_path)}
-        for spec in (*FORM_BEFORE_DATA, *FORM_AFTER_DATA):
-            value = self._field_value(spec, *config[spec.name])
-            values |= {name: value for name in (spec.name, *spec.also)}
-        values["device"] = str(self.query_one("#device", Select).value)
-        try:
-            train_config = dataclasses.replace(TrainConfig(**values), **self.overrides)
-            train_config.validate()
-        except (TypeError, UserError) as exc:
-            raise ValueError(str(exc)) from None
-        return train_config
+        check = check_training(config)
+        if not get_current_worker().is_cancelled:  # a newer check replaced this one
+            self.post_message(TrainingChecked(config, check, start))
+
+    @on(TrainingChecked)
+    def _checked(self, message: TrainingChecked) -> None:
+        check = message.check
+        if message.start and not self.checking:  # Cancel came while it was checked: nothing to show or start
+            return
+        self.form.show_note("#data-status", check_markup(check))
+        if not message.start:
+            return
+        self.checking = False
+        if check.problem:
+            self.running = False
+            self.query_one("#run-status", Static).update("No run started: the check failed.")
+            self.notify(check.problem, title="Cannot start training", severity="error", timeout=10)
+            return
+        if check.warning:
+            self.notify(check.warning, title="Few questions to evaluate", severity="warning", timeout=10)
+        self._launch(message.config)
 
     # --- a run ------------------------------------------------------------------------------------
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
         if self.running:
-            self.notify("A run is already in progress.", severity="warning")
+            self.notify("A run is already starting or in progress.", severity="warning")
             return
-        run_path = new_run_path()
         try:
-            config = self.build_config(run_path)
+            config = self.form.build_config(self.overrides)
         except ValueError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.process = TrainingProcess(config, run_path, self.command)
+        self._remember()
+        self.checking = self.running = True
+        self.query_one("#run-status", Static).update("Checking the base model and the data…")
+        self.form.show_note("#data-status", "Checking the base model and the data…")
+        self._check(config, True)
+
+    def _remember(self) -> None:
+        try:
+            save_form_values(self.form.values())
+        except OSError as exc:
+            self.notify(f"The form could not be saved for next time ({exc.strerror or exc}).", severity="warning")
+
+    def _launch(self, config: TrainConfig) -> None:
+        run_path = new_run_path()
+        self.process = TrainingProcess(dataclasses.replace(config, output=str(run_path)), run_path, self.command)
         self.started_at = time.time()
         self.query_one("#train-log", Log).clear()
         self.query_one("#train-figures", Static).update("")  # nothing of the previous run's
@@ -292,6 +295,7 @@ class TrainScreen(Screen[None]):
         bar.update(total=None, progress=0)
         self.query_one("#run-status", Static).update(f"Running [b]{run_path.name}[/b]…")
         self.running = True
+        self._post_activity(True, "starting")
         self._run(self.process)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=workers.TRAIN)
@@ -299,23 +303,46 @@ class TrainScreen(Screen[None]):
         process.run(self.post_message)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Following the run raised (a bug, a full disk): the run ends as crashed, the app goes on."""
+        """A worker raised (a bug, a full disk): a check ends with its error shown, a run ends as crashed."""
         error = workers.failure(event)
-        if error is not None and event.worker.group == workers.TRAIN:
+        if error is None:
+            return
+        if event.worker.group == workers.TRAIN:
             run_path = self.process.run_path if self.process else None
             self._finished(TrainingFinished(run_path, TrainingOutcome.CRASHED, -1, error))
+        elif event.worker.group in (CHECK, OFFLINE):
+            if self.checking:
+                self.checking = self.running = False
+                self.query_one("#run-status", Static).update("No run started.")
+            self.form.show_note("#data-status", f"[b red]✗[/] The check failed: {escape(error)}")
+            self.notify(error, title="The check failed", severity="error", timeout=10)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        if self.process and self.running:
+        if self.checking:  # the run has not started: the check's outcome is dropped
+            self.checking = self.running = False
+            self.workers.cancel_group(self, CHECK)
+            self.query_one("#run-status", Static).update("Cancelled before it started.")
+            self.form.show_note("#data-status", "")
+        elif self.process and self.running:
             self.process.cancel()
             self.query_one("#run-status", Static).update("Cancelling…")
+
+    def _post_activity(self, running: bool, summary: str = "") -> None:
+        """Tell the chat screen (its training indicator) that a run is going, and how far, or has ended."""
+        if running and summary == self._activity:
+            return
+        self._activity = summary if running else ""
+        if self.app.is_screen_installed("chat"):
+            self.app.get_screen("chat").post_message(TrainingActivity(running, summary))
 
     @on(TrainingEvent)
     def _event(self, message: TrainingEvent) -> None:
         e = message.event
         if e.get("phase") == "train" and isinstance(e.get("step"), int):
             self._show_step(e)
+        if self.process is not None and (summary := activity_summary(e, self.process.config.epochs)):
+            self._post_activity(True, summary)
         log = self.query_one("#train-log", Log)
         em, f1, epoch = e.get("exact_match"), e.get("f1"), e.get("epoch")
         if isinstance(f1, (int, float)) and isinstance(em, (int, float)):
@@ -341,6 +368,7 @@ class TrainScreen(Screen[None]):
     @on(TrainingFinished)
     def _finished(self, message: TrainingFinished) -> None:
         self.running = False
+        self._post_activity(False)
         status = self.query_one("#run-status", Static)
         name = message.run_path.name if message.run_path else "run"
         bar = self.query_one("#train-progress", ProgressBar)
@@ -379,6 +407,7 @@ class TrainScreen(Screen[None]):
         )
 
     def on_screen_resume(self) -> None:
+        self.form.refresh_base_choices(active_run_path())  # another run may have been activated meanwhile
         if self.offer is not None and self.app.screen is self:
             self._offer_activation()
 

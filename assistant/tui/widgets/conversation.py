@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Group
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+
+from assistant.tui.messages import JumpToAnswer
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
     from assistant.core.engine import AskResult
@@ -19,7 +23,9 @@ class QuestionBubble(Static):
 
 
 class AnswerCard(Static):
-    """One answer: text, confidence, line and the sentence around it; candidates on request."""
+    """One answer: text, confidence, line and the sentence around it; candidates on request.
+
+    A click shows the answer (or the candidate clicked) in the document."""
 
     DEFAULT_CSS = """
     AnswerCard { padding: 0 1; margin: 0 4 0 0; border-left: thick $success; }
@@ -42,6 +48,8 @@ class AnswerCard(Static):
         """The annotation this answer's verdict saved in this session (its one annotation)."""
         self.note: str | None = None
         """Why a question was not asked (shown instead of "thinking…")."""
+        self.current = 0
+        """The candidate shown in the document (0: the answer), in bold."""
 
     def on_mount(self) -> None:
         self.refresh_card()
@@ -60,6 +68,11 @@ class AnswerCard(Static):
         from assistant.core.engine import AskResult
 
         self.set_result(AskResult(self.question, [], [], {}, no_answer_reason=error), None)
+
+    def on_click(self, event: events.Click) -> None:
+        """Each candidate's lines carry its rank (style meta); a click elsewhere on the card means the answer."""
+        if self.result is not None and self.result.answers:
+            self.post_message(JumpToAnswer(self, int(event.style.meta.get("candidate", 0))))
 
     def refresh_card(self) -> None:
         self.set_class(self.result is None, "-pending")
@@ -80,11 +93,12 @@ class AnswerCard(Static):
         parts = []
         shown = answers if self.show_candidates else answers[:1]
         for rank, a in enumerate(shown):
-            head = Text()
-            head.append(" ".join(a.text.split()), style="bold" if rank == 0 else "")  # one line, whatever it spans
+            clickable = Style(meta={"candidate": rank})
+            head = Text(style=clickable)
+            head.append(" ".join(a.text.split()), style="bold" if rank == self.current else "")  # one line, always
             head.append(f"  {a.score:.0%} · line {a.line}{by if rank == 0 else ''}", style="dim")
             parts.append(head)
-            parts.append(Text(a.context.replace("\n", " "), style="italic dim"))
+            parts.append(Text(a.context.replace("\n", " "), style=Style.parse("italic dim") + clickable))
         if not self.show_candidates and len(answers) > 1:
             parts.append(Text(f"{len(answers) - 1} more candidate(s): ctrl+j", style="dim"))
         if self.feedback:

@@ -1,0 +1,63 @@
+"""The open dialog's first step: the documents asked about most recently, or browse for another file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+from textual_fspicker import Filters
+
+from assistant.tui.screens.dialogs import MODAL_CSS
+
+BROWSE: Literal["browse"] = "browse"
+RecentChoice = Path | Literal["browse"] | None
+"""A document to open again, BROWSE for the file dialog, or None (escape: open nothing)."""
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".text", ".log", ".csv", ".tsv", ".json", ".html", ".xml")
+
+
+def text_file_filters() -> Filters:
+    """The file dialog's filters: text files first (the default), then everything."""
+    return Filters(
+        ("Text files", lambda path: path.suffix.lower() in TEXT_SUFFIXES),
+        ("All files", lambda _: True),
+    )
+
+
+def _label(path: Path, open_path: Path | None) -> str:
+    home = str(Path.home())
+    folder = str(path.parent)
+    if folder.startswith(home):
+        folder = "~" + folder[len(home) :]
+    is_open = "  (open)" if open_path is not None and path == open_path.resolve() else ""
+    return f"{path.name}{is_open}  ·  {folder}"
+
+
+class RecentDocuments(ModalScreen[RecentChoice]):
+    """Enter opens the highlighted document again; the last entry browses for a file."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="RecentDocuments")
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="recent-close")]
+
+    def __init__(self, paths: list[Path], open_path: Path | None = None) -> None:
+        super().__init__()
+        self.paths = paths
+        self.open_path = open_path
+
+    def compose(self) -> ComposeResult:
+        options = [Option(_label(path, self.open_path)) for path in self.paths]
+        with Vertical():
+            yield Label("Open a document")
+            yield OptionList(*options, Option("Browse…", id=BROWSE), id="recent")
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        index = event.option_index
+        self.dismiss(self.paths[index] if index < len(self.paths) else BROWSE)

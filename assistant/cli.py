@@ -113,6 +113,12 @@ def _add_eval(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     ev.add_argument("--limit", type=_positive_int, default=None, help="evaluate the first N questions (N >= 1)")
     ev.add_argument("--device", default="auto")
     ev.add_argument("--int8", action="store_true")
+    ev.add_argument(
+        "--backend",
+        choices=["auto", "onnx", "torch"],
+        default="auto",
+        help="what runs the reader, as for `assistant ask` (default: auto, ONNX Runtime on the CPU)",
+    )
     ev.add_argument("--output", help="where to save metrics JSON (default: the run's eval.json or stdout only)")
 
 

@@ -11,6 +11,10 @@ unmeasured first so the files are in the page cache. Finally the warm in-process
 backend (``assistant.bench.bench_reader``, fresh process each, after a warm-up question).
 
     python benchmarks/cold_start.py [--runs 5] [--words 130000] [--questions 20] [--json results.json]
+        [--model DIR] [--document FILE]
+
+``--model`` times a model folder of your own (a copy is exported into the benchmark's fresh cache) and
+``--document`` a real text instead of the synthetic one.
 
 Run it on an idle machine: other work on the cores shows up in every figure.
 """
@@ -132,16 +136,19 @@ def main() -> int:
     parser.add_argument("--words", type=int, default=130_000)
     parser.add_argument("--questions", type=int, default=20, help="questions timed warm, per backend")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--model", type=Path, help="model folder to time (default: a random full-size DistilBERT)")
+    parser.add_argument("--document", type=Path, help="text file to ask about (default: a synthetic document)")
     args = parser.parse_args()
 
     from assistant.bench import _questions, synthetic_document
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        text = synthetic_document(args.words)
+        text = args.document.read_text(encoding="utf-8") if args.document else synthetic_document(args.words)
         doc = root / "document.txt"
         doc.write_text(text, encoding="utf-8")
-        model = _make_model(doc, root / "distilbert-random")
+        model = args.model.resolve() if args.model else _make_model(doc, root / "distilbert-random")
+        args.words = len(text.split())
         env = dict(os.environ, HF_HUB_OFFLINE="1", ASSISTANT_CACHE_DIR=str(root / "cache"))
         for name in ("MODELS", "DATA", "CONFIG"):  # no user settings (int8, top_k) change what is timed
             env[f"ASSISTANT_{name}_DIR"] = str(root / name.lower())

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from transformers import AutoTokenizer, BertTokenizer
 
@@ -115,6 +116,30 @@ def test_the_export_is_complete(bundle, tiny_model_dir):
     config = json.loads((tiny_model_dir / "config.json").read_text())
     assert bundle.max_positions == config["max_position_embeddings"]
     assert bundle.pad_token_id == 0
+
+
+def test_the_export_is_saved_fused_without_the_sdpa_nan_guard(bundle):
+    """The cached graph is the fast one: no IsNaN/Where pass over every attention matrix, fusions done once."""
+    ops = {node.op_type for node in onnx.load(str(bundle.model), load_external_data=False).graph.node}
+    assert "SkipLayerNormalization" in ops and "BiasGelu" in ops
+    assert "IsNaN" not in ops
+
+
+def test_an_export_the_optimizer_cannot_fuse_is_kept_plain(torch_reader, tmp_path, monkeypatch):
+    def refuse(source: Path, target: Path) -> None:
+        target.write_bytes(b"half a graph")  # what a crash part-way leaves
+        raise RuntimeError("fusion failed")
+
+    monkeypatch.setattr(onnx_export, "_optimize", refuse)
+    plain = onnx_export.export_reader(torch_reader.model, torch_reader.tokenizer, tmp_path / "entry")
+    ops = {node.op_type for node in onnx.load(str(plain.model), load_external_data=False).graph.node}
+    assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops
+    assert {p.name for p in plain.directory.iterdir()} == {
+        "model.onnx",
+        "model.onnx.data",
+        "tokenizer.json",
+        "reader.json",
+    }
 
 
 def test_onnx_logits_match_torch_in_padded_batches(torch_reader, onnx_reader):

@@ -36,13 +36,32 @@ class InferenceBackend(Protocol):
         ...
 
 
+def physical_cores() -> int:
+    """Cores this process may run on, counting each core once however many hardware threads it has.
+
+    Two math threads on the two halves of one hyper-threaded core only fight over its vector units.
+    """
+    try:
+        allowed = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+    cores: set[str] = set()
+    for cpu in allowed:
+        siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        try:
+            cores.add(siblings.read_text().strip())
+        except OSError:
+            cores.add(str(cpu))
+    return max(1, len(cores))
+
+
 def cpu_threads() -> int:
-    """``OMP_NUM_THREADS`` when set, else every core: best latency for one question at a time."""
+    """``OMP_NUM_THREADS`` when set, else the physical cores: best latency for one question at a time."""
     try:
         requested = int(os.environ.get("OMP_NUM_THREADS", "0"))
     except ValueError:
         requested = 0
-    return requested if requested > 0 else max(1, os.cpu_count() or 1)
+    return requested if requested > 0 else physical_cores()
 
 
 class OnnxBackend:
@@ -56,6 +75,9 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no memory pattern: it plans one block for every intermediate of the largest batch seen and keeps
+        # it (+45 MiB at two 384-token windows); the arena alone reuses buffers as fast on the CPU
+        options.enable_mem_pattern = False
         options.log_severity_level = 3  # errors only: no optimizer chatter on the user's stderr
         self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

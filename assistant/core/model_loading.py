@@ -70,12 +70,14 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def configure_cpu_threads() -> None:
-    """Use the physical cores for math and one inter-op thread: best latency on small machines."""
+    """Use the physical cores for math, as the ONNX backend does: best latency on small machines."""
     import torch
+
+    from assistant.core.backends import physical_cores
 
     if os.environ.get("OMP_NUM_THREADS"):
         return
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(physical_cores())
 
 
 def _offline() -> bool:
@@ -395,8 +397,8 @@ def _shipped_model(shipped: OnnxBundle, quantize: bool, cache_dir: Path | None, 
 
     if not quantize:
         return shipped.model
-    if shipped.int8.is_file():
-        return shipped.int8
+    if shipped.int8.is_file() and shipped.int8.stat().st_mtime_ns >= shipped.model.stat().st_mtime_ns:
+        return shipped.int8  # the trainer's (--export-int8); one older than model.onnx is of other weights
     if cache_dir is None:
         notify("fallback", f"{shipped.directory} has no model.int8.onnx and no cache to make one in; reading in fp32.")
         return shipped.model

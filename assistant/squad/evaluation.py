@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.core.decoding import DecodeSettings, decode
 from assistant.core.errors import UserError
 from assistant.core.reader import Context, Reader
 from assistant.squad.formats import QAExample
 from assistant.squad.metric import compute
+
+if TYPE_CHECKING:
+    from assistant.core.model_loading import Backend
 
 
 def predict(
@@ -39,6 +43,20 @@ def predict(
         if progress:
             progress(min(start + batch_examples, len(examples)), len(examples))
     return predictions, na_prob
+
+
+def load_eval_reader(ref: str, device: str, int8: bool, backend: Backend = "auto") -> Reader:
+    """The reader `assistant ask` would use: ONNX Runtime on the CPU by default, exported into the user cache once.
+
+    Scores are then those of the answers people get; the export and any fallback to torch are one line on stderr.
+    """
+    from assistant.core.model_loading import load_reader
+    from assistant.paths import user_cache_dir
+
+    def notice(kind: str, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    return load_reader(ref, device=device, quantize=int8, backend=backend, cache_dir=user_cache_dir(), notify=notice)
 
 
 def unique_ids(examples: list[QAExample]) -> list[QAExample]:

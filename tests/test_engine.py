@@ -101,6 +101,21 @@ def test_long_document_reads_only_the_best_passages(reader):
     assert all(any(p.start <= a.start and a.end <= p.end for p in result.passages) for a in result.answers)
 
 
+def test_a_first_question_tokenizes_only_the_passages_it_ranks(reader):
+    """A cold `assistant ask` on a long document must not tokenize the whole document to pick a few passages."""
+    text = "\n\n".join(f"Paragraph {i} talks about the weather and nothing else at all." for i in range(3000))
+    engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL, read_windows=1))
+    indexed = engine.index(Document.from_text(text))
+    counted: list[str] = []
+
+    def count(texts: list[str]) -> list[int]:
+        counted.extend(texts)
+        return reader.token_lengths(texts)
+
+    spans = indexed.select("Which paragraph talks about weather?", reader.context_token_budget("q"), count)
+    assert spans and len(counted) < len(indexed.passages) / 10
+
+
 def test_short_document_is_read_whole(reader):
     text = "The cat sat on the mat.\n\nThe dog ran in the park."
     engine = QAEngine(reader, EngineSettings(decode=ANSWER_ALL))

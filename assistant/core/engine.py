@@ -139,17 +139,25 @@ class IndexedDocument:
     words: int
     index_ms: float
     passage_words: list[int]
-    passage_tokens: list[int] | None = None
-    """Tokens of each passage for the reader's tokenizer, counted on the first question."""
+    passage_tokens: dict[int, int] = field(default_factory=dict)
+    """Tokens of the passages counted so far, for the reader's tokenizer (counted when first ranked)."""
 
     @property
     def read_whole(self) -> bool:
         return self.retriever is None
 
-    def token_counts(self, count: TokenCounter) -> list[int]:
-        if self.passage_tokens is None:
-            self.passage_tokens = count([p.text for p in self.passages]) if self.passages else []
-        return self.passage_tokens
+    def _tokens(self, indices: Sequence[int], count: TokenCounter) -> list[int]:
+        """Token counts of some passages, counting only those not counted before (a cold ask pays for few)."""
+        missing = [i for i in indices if i not in self.passage_tokens]
+        if missing:
+            self.passage_tokens.update(zip(missing, count([self.passages[i].text for i in missing]), strict=True))
+        return [self.passage_tokens[i] for i in indices]
+
+    def _fits(self, budget_tokens: int, count: TokenCounter) -> bool:
+        """Every word is at least one token, so a document with more words than the budget cannot fit."""
+        if self.words > budget_tokens:
+            return False
+        return sum(self._tokens(range(len(self.passages)), count)) <= budget_tokens
 
     def select(self, question: str, budget_tokens: int, count: TokenCounter) -> list[ReadSpan]:
         """The best passages that fit in ``budget_tokens``, in document order.
@@ -157,13 +165,14 @@ class IndexedDocument:
         A document that fits is read whole; otherwise passages are taken best first, skipping one that
         would overflow the budget while a smaller one further down still fits.
         """
-        tokens = self.token_counts(count)
-        if self.retriever is None or sum(tokens) <= budget_tokens:
+        if self.retriever is None or self._fits(budget_tokens, count):
             return [ReadSpan(p.start, p.end, 0.0) for p in self.passages]
         order, scores = self.retriever.ranked(question)
+        candidates = order[: 8 * max(1, budget_tokens // 40)].tolist()
+        tokens = dict(zip(candidates, self._tokens(candidates, count), strict=True))
         picked: list[ReadSpan] = []
         total = 0
-        for idx in order[: 8 * max(1, budget_tokens // 40)].tolist():
+        for idx in candidates:
             if total + tokens[idx] > budget_tokens and picked:
                 continue
             picked.append(ReadSpan(self.passages[idx].start, self.passages[idx].end, float(scores[idx])))

@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,20 @@ def test_the_qa_trainers_evaluate_writes_one_evaluation_per_epoch(tmp_path, monk
     assert metrics["eval"]["f1"] == evals[-1]["f1"]
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "completed" and run["settings"]["epochs"] == 2 and run["settings"]["output"] == str(out)
+
+
+def _updates(config: TrainConfig, n_windows: int, tmp_path: Path) -> tuple[Any, int]:
+    from trainer.trainers import training_arguments
+
+    args = training_arguments(config, "cpu", tmp_path, n_windows)
+    batches = -(-n_windows // config.batch_size)
+    return args, int(config.epochs * batches)
+
+
+def test_a_warmup_ratio_of_one_warms_up_over_every_step(tmp_path):
+    """The Trainer reads a warm-up of 1 or more as steps: a ratio of 1.0 once warmed up for a single step."""
+    args, total = _updates(TrainConfig(warmup_ratio=1.0, epochs=2, batch_size=16), 160, tmp_path)
+    assert args.get_warmup_steps(total) == total == 20
+    args, total = _updates(TrainConfig(warmup_ratio=0.1, epochs=2, batch_size=16), 160, tmp_path)
+    assert args.get_warmup_steps(total) == 2
+

@@ -147,6 +147,27 @@ def test_freeze_layers_keeps_the_head_trainable(tiny_base):
     assert not any(p.requires_grad for p in model.distilbert.transformer.layer.parameters())
 
 
+def test_the_seed_draws_the_new_qa_head(tiny_base, synthetic_files, tmp_path):
+    """A base encoder gets a new QA head: --seed must draw it (as run_qa.py), so one seed trains one reader."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    encoder = tmp_path / "encoder"
+    AutoModelForQuestionAnswering.from_pretrained(str(tiny_base)).distilbert.save_pretrained(encoder)
+    AutoTokenizer.from_pretrained(str(tiny_base)).save_pretrained(encoder)
+    train, test = synthetic_files
+    heads = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        torch.manual_seed(len(heads))  # whatever ran before in the process must not matter
+        config = _config(encoder, train, test, tmp_path / name, seed=seed, max_steps=2, max_eval_samples=5)
+        result = run_training(config)
+        assert result.status == "completed", result.message
+        heads.append(load_file(str(tmp_path / name / "model.safetensors"))["qa_outputs.weight"])
+    assert torch.equal(heads[0], heads[1])
+    assert not torch.equal(heads[0], heads[2])
+
+
 def _trainer_cmd(base: Path, train: Path, test: Path, out: Path, *extra: str) -> list[str]:
     return [
         sys.executable,

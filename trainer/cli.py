@@ -206,9 +206,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
 
 def run_eval_command(args: argparse.Namespace) -> int:
     """`assistant eval`: EM/F1 of a reader on SQuAD-format data, printed and saved."""
-    from assistant.core.model_loading import load_reader
     from assistant.settings import resolve_model
-    from assistant.squad.evaluation import check_output_path, evaluate_reader, save_result, unique_ids
+    from assistant.squad.evaluation import check_output_path, evaluate_reader, load_eval_reader, save_result, unique_ids
     from assistant.squad.formats import load_data
     from assistant.squad.validate import require_evaluable, validate
 
@@ -222,7 +221,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     examples, report = validate(chosen)
     require_evaluable(chosen, report, data)
     examples = unique_ids(examples)
-    reader = load_reader(choice.ref, device=args.device, quantize=args.int8)
+    reader = load_eval_reader(choice.ref, args.device, args.int8, args.backend)
     t0 = time.perf_counter()
     with Progress(
         TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
@@ -237,6 +236,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
         "fingerprint": data.fingerprint,
         "questions": len(examples),
         "int8": bool(args.int8),
+        "backend": reader.backend.kind,
         **result,
         "seconds": round(time.perf_counter() - t0, 2),
     }

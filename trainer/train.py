@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, set_seed
 from transformers.trainer_utils import TrainOutput, get_last_checkpoint
 
 from assistant.core.errors import UserError
@@ -51,6 +51,7 @@ from trainer.callbacks import (
     TrainingStopped,
 )
 from trainer.data import Examples, load_examples, training_dataset
+from trainer.export_onnx import export_after_training
 from trainer.trainers import DistillationTrainer, QATrainer, QuestionSet, training_arguments
 
 __all__ = ["CancelToken", "RunResult", "TrainingCancelled", "freeze_layers", "run_training"]
@@ -275,6 +276,7 @@ class _Session:
     def prepare(self) -> _Prepared:
         """The base model (with frozen layers), validated examples and label-checked training windows."""
         self.emit("load", message=f"loading {self.config.base_model}")
+        set_seed(self.config.seed)  # before the model, as run_qa.py: the new QA head is drawn from --seed too
         tokenizer, model = _load_base(self.config.base_model)
         if self.config.freeze_layers:
             freeze_layers(model, self.config.freeze_layers)
@@ -424,8 +426,9 @@ class _Session:
             prepared.model.save_pretrained(str(run.path), safe_serialization=True)
             prepared.tokenizer.save_pretrained(str(run.path))
         metrics = self.metrics(trainer, output, final, prepared)
+        onnx_int8 = export_after_training(run.path, config, prepared.examples, final, self.emit) if run.writer else None
         if config.export_int8:
-            metrics.int8 = self.int8_eval(prepared, final)
+            metrics.int8 = onnx_int8 or self.int8_eval(prepared, final)
         run.write_metrics(metrics)
         run.write_card(model_card(replace(run.load_run(), name=run.path.name), metrics))
         if not config.keep_checkpoints and run.writer:

@@ -3,6 +3,7 @@ distillation from a teacher on top of it."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,12 +127,29 @@ def precision(config: TrainConfig, device: str) -> Precision:
     return Precision(fp16=True)
 
 
+def warmup_steps(config: TrainConfig, batches_per_epoch: int) -> float:
+    """``warmup_ratio`` as the Trainer's ``warmup_steps``: a fraction below 1, else every step's count.
+
+    The Trainer reads a value of 1 or more as a step count, so a ratio of 1.0 used to warm up for one step.
+    """
+    if config.warmup_ratio < 1:
+        return config.warmup_ratio
+    updates = math.ceil(batches_per_epoch / config.gradient_accumulation)
+    return config.max_steps if config.max_steps > 0 else math.ceil(updates * config.epochs)
+
+
 def training_arguments(config: TrainConfig, device: str, output_dir: Path, n_windows: int) -> TrainingArguments:
-    """The Trainer's arguments: checkpoints every ``save_steps`` for resuming, an evaluation after every epoch."""
+    """The Trainer's arguments: checkpoints every ``save_steps`` for resuming, an evaluation after every epoch.
+
+    Optimizer and schedule are the plain recipe's (the Trainer's default fused AdamW, linear decay); windows
+    are grouped by length, which on under 128 windows is the recipe's plain shuffle (see
+    ``benchmarks/trainer_ablation.py``).
+    """
     use_cuda = device.startswith("cuda")
     if use_cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    batches = math.ceil(n_windows / config.batch_size)
     steps_per_epoch = max(1, n_windows // (config.batch_size * config.gradient_accumulation))
     workers = config.workers if config.workers is not None else (min(4, (os.cpu_count() or 1) - 1) if use_cuda else 0)
     mixed = precision(config, device)
@@ -142,7 +160,7 @@ def training_arguments(config: TrainConfig, device: str, output_dir: Path, n_win
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation,
-        warmup_steps=config.warmup_ratio,
+        warmup_steps=warmup_steps(config, batches),
         weight_decay=config.weight_decay,
         lr_scheduler_type="linear",
         train_sampling_strategy="group_by_length",
@@ -156,7 +174,7 @@ def training_arguments(config: TrainConfig, device: str, output_dir: Path, n_win
         disable_tqdm=True,
         seed=config.seed,
         use_cpu=not use_cuda,
-        optim="adamw_torch_fused" if use_cuda else "adamw_torch",
+        optim="adamw_torch_fused",
         dataloader_num_workers=workers,
         dataloader_pin_memory=use_cuda,
         torch_compile=config.compile,

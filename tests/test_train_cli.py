@@ -192,4 +192,3 @@ def test_a_warmup_ratio_of_one_warms_up_over_every_step(tmp_path):
     assert args.get_warmup_steps(total) == total == 20
     args, total = _updates(TrainConfig(warmup_ratio=0.1, epochs=2, batch_size=16), 160, tmp_path)
     assert args.get_warmup_steps(total) == 2
-

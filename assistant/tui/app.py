@@ -7,7 +7,7 @@ through messages.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
 from assistant.settings import ModelChoice, Settings, resolve_model
@@ -128,7 +129,10 @@ class AssistantApp(App[None]):
         """Remember a theme picked from the palette."""
         if self.settings_loaded and theme != self.settings.theme:
             self.settings.theme = theme
-            self.settings.save()
+            try:
+                self.settings.save()
+            except OSError as exc:
+                self.notify(f"The theme is not kept for next time: {exc.strerror or exc}.", severity="warning")
 
     # --- the reader model -------------------------------------------------------------------------
     def switch_reader(self, ref: str | None) -> None:
@@ -272,13 +276,20 @@ class AssistantApp(App[None]):
     def action_open_document(self) -> None:
         self.chat.post_message(PickDocument())
 
+    def _go_to(self, kind: type[Screen[Any]], make: Callable[[], Screen[Any] | str]) -> None:
+        """Show the screen of ``kind``: one already open is gone back to (the screens above it close), so that
+        going between Train and Metrics never stacks them, nor puts the one Train screen in the stack twice."""
+        if not any(isinstance(screen, kind) for screen in self.screen_stack):
+            self.push_screen(make())
+            return
+        while not isinstance(self.screen, kind):
+            self.pop_screen()
+
     def action_train(self) -> None:
-        if not isinstance(self.screen, TrainScreen):
-            self.push_screen("train")
+        self._go_to(TrainScreen, lambda: "train")
 
     def action_metrics(self) -> None:
-        if not isinstance(self.screen, MetricsScreen):
-            self.push_screen(MetricsScreen())
+        self._go_to(MetricsScreen, MetricsScreen)
 
     def action_switch_model(self) -> None:
         def picked(ref: str | None) -> None:
@@ -288,8 +299,7 @@ class AssistantApp(App[None]):
         self.push_screen(ModelPicker(self.reader_state), picked)
 
     def action_settings(self) -> None:
-        if not isinstance(self.screen, SettingsScreen):
-            self.push_screen(SettingsScreen(self.settings))
+        self._go_to(SettingsScreen, lambda: SettingsScreen(self.settings))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

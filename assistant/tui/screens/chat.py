@@ -11,9 +11,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from assistant.core.errors import UserError
 from assistant.settings import Settings
@@ -142,7 +143,7 @@ class ChatScreen(Screen[None]):
     def update_status(self) -> None:
         doc = self.document_path.name if self.document_path else "no document"
         words = f" · {self.indexed.words:,} words" if self.indexed is not None else ""
-        self.query_one("#status", Static).update(f" {doc}{words} │ {self.reader.label}")
+        self.query_one("#status", Static).update(escape(f" {doc}{words} │ {self.reader.label}"))  # names as named
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The screen's workers end here: a worker that raised is a notification, never the end of the app."""
@@ -198,7 +199,7 @@ class ChatScreen(Screen[None]):
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
         bar.update(total=100, progress=0)
-        self.query_one(DocumentView).border_title = f"opening {path.name}…"
+        self.query_one(DocumentView).border_title = f"opening {escape(path.name)}…"
         self.opening = path
         self._index_document(path)
 
@@ -209,14 +210,19 @@ class ChatScreen(Screen[None]):
         try:
             document = load_document(path)
         except UserError as exc:
-            self.post_message(DocumentFailed(path, str(exc)))
+            self._post_unless_replaced(DocumentFailed(path, str(exc)))
             return
         from assistant.core.engine import EngineSettings, index_document
 
         def progress(stage: str, fraction: float) -> None:
-            self.post_message(IndexProgress(stage, fraction))
+            self._post_unless_replaced(IndexProgress(stage, fraction))
 
-        self.post_message(DocumentIndexed(path, index_document(document, EngineSettings(), progress=progress)))
+        self._post_unless_replaced(DocumentIndexed(path, index_document(document, EngineSettings(), progress=progress)))
+
+    def _post_unless_replaced(self, message: DocumentIndexed | DocumentFailed | IndexProgress) -> None:
+        """A document opened after this one cancelled its worker: a slow first document must not come in last."""
+        if not get_current_worker().is_cancelled:
+            self.post_message(message)
 
     @on(IndexProgress)
     def _index_progress(self, message: IndexProgress) -> None:
@@ -229,8 +235,8 @@ class ChatScreen(Screen[None]):
     def _index_failed(self, error: str) -> None:
         self.query_one("#index-progress").display = False
         view = self.query_one(DocumentView)
-        view.border_title = self.document_path.name if self.document_path else NO_DOCUMENT
-        self.notify(error, title="Cannot open document", severity="error", timeout=8)
+        view.border_title = escape(self.document_path.name) if self.document_path else NO_DOCUMENT
+        self.notify(error, title="Cannot open document", severity="error", timeout=8, markup=False)  # a path
         failed = self.opening
         self.opening = None
         for _, card, about in self.pending:
@@ -246,7 +252,7 @@ class ChatScreen(Screen[None]):
         self.document_path = message.path
         self.indexed = message.indexed
         self.query_one(DocumentPane).show(message.indexed.document.text)
-        self.query_one(DocumentView).border_title = f"{message.path.name}"
+        self.query_one(DocumentView).border_title = escape(message.path.name)  # "notes [draft].txt" as it is
         self.restore_history()
         conversation = self.query_one(Conversation)  # the questions asked while it opened, after its history
         waiting = [(q, about) for q, _, about in self.pending if about == message.path]  # others left with theirs
@@ -313,6 +319,8 @@ class ChatScreen(Screen[None]):
     ) -> None:
         """Not exclusive: questions asked in a row are all answered."""
         result = engine.ask(indexed, question)
+        if get_current_worker().is_cancelled:  # the conversation was cleared meanwhile: nothing to keep
+            return
         turn_id = None
         if self.store is not None and path is not None:
             try:  # a history failure costs the saved turn, never the answer on screen
@@ -323,6 +331,8 @@ class ChatScreen(Screen[None]):
 
     @on(AnswerReady)
     def _answer_ready(self, message: AnswerReady) -> None:
+        if not message.card.is_attached:  # about a document no longer open: kept in its history, shown there
+            return
         message.card.set_result(message.result, message.turn_id)
         best = message.result.best
         view = self.query_one(DocumentView)
@@ -408,6 +418,7 @@ class ChatScreen(Screen[None]):
         self.notify(
             f"Saved “{note.answer_text[:60]}” as {what} to “{note.question[:60]}”; train on it from the Train screen.",
             title="Annotation saved",
+            markup=False,  # the question and the answer are text: "list[int]" or "[/]" are their words
         )
 
     def action_mark_right(self) -> None:
@@ -536,7 +547,7 @@ class ChatScreen(Screen[None]):
         text = answers[min(card.current, len(answers) - 1)].text
         self.app.copy_to_clipboard(text)
         short = " ".join(text.split())
-        self.notify(f"Copied “{short[:60]}{'…' if len(short) > 60 else ''}” to the clipboard.")
+        self.notify(f"Copied “{short[:60]}{'…' if len(short) > 60 else ''}” to the clipboard.", markup=False)
 
     # --- training elsewhere -----------------------------------------------------------------------
     @on(TrainingActivity)
@@ -558,7 +569,7 @@ class ChatScreen(Screen[None]):
 
         about = f" about {self.document_path.name}" if self.document_path else ""
         question = f"Clear the conversation{about}? Its questions and answers will be forgotten."
-        self.app.push_screen(ConfirmScreen(question, default=False), answered)
+        self.app.push_screen(ConfirmScreen(escape(question), default=False), answered)
 
     def clear_conversation(self) -> None:
         if self.document_path and self.store:
@@ -566,6 +577,7 @@ class ChatScreen(Screen[None]):
                 self.store.clear(self.document_path)
             except STORE_ERRORS as exc:
                 self._history_failed("clear", exc)
+        self.workers.cancel_group(self, workers.ASK)  # an answer on its way is neither saved nor shown
         self.query_one(Conversation).clear()
         self.pending, self.correcting, self.shown = [], None, None
 
@@ -588,4 +600,4 @@ class ChatScreen(Screen[None]):
         except STORE_ERRORS as exc:
             self.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
             return
-        self.notify(f"Saved {out}", title="Conversation exported")
+        self.notify(f"Saved {out}", title="Conversation exported", markup=False)

@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
@@ -52,8 +53,8 @@ def reader_options(state: ReaderState) -> list[Option]:
     choices.append((DEFAULT_READER, f"{DEFAULT_READER}  ·  hub default"))
     if state.ref and not any(state.is_loaded(ref) for ref, _ in choices):
         choices.append((state.ref, f"{state.name}  ·  {state.ref}"))
-    options = [
-        Option(f"{LOADED} {label}  ·  loaded" if state.is_loaded(ref) else f"  {label}", id=ref)
+    options = [  # a prompt is markup: a run named "run [b]" is escaped to read as named
+        Option(escape(f"{LOADED} {label}  ·  loaded" if state.is_loaded(ref) else f"  {label}"), id=ref)
         for ref, label in choices
     ]
     options.append(Option("  Browse for a checkpoint folder…", id=BROWSE))

@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, ProgressBar, Static
 from textual.worker import Worker
@@ -106,7 +107,7 @@ class FirstRunScreen(Screen[None]):
         status = self.query_one("#first-run-status", Static)
         status.update(f"{self.asked or 'Loading a reader'}…" if loading else "")
         if state.error:
-            self.query_one("#first-run-error", Static).update(what_is_missing(state.error))
+            self.query_one("#first-run-error", Static).update(escape(what_is_missing(state.error)))  # paths, ids
         if state.status is ReaderStatus.READY and state.switching_to is None and self.is_current:
             self._done(state)
 

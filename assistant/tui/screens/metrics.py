@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from rich.markup import escape as escape_cell
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -227,7 +228,7 @@ class MetricsScreen(Screen[None]):
             table.clear()
         name_width = NAME_WIDTH if self.columns is FULL else COMPACT_NAME_WIDTH
         for key, cells in self._rows(name_width):
-            table.add_row(*(cells[column] for column in self.columns), key=key)
+            table.add_row(*(escape_cell(cells[column]) for column in self.columns), key=key)  # "run [b]" as named
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
         run = self._selected_run() or (self.runs[0] if self.runs else None)
@@ -269,7 +270,7 @@ class MetricsScreen(Screen[None]):
         shown: dict[str, Any] = {k: settings.get(k) for k in (*keys, "freeze_layers", "teacher", "precision")}
         shown |= {"device": run.record.device, "error": run.record.error}
         text = json.dumps({k: v for k, v in shown.items() if v is not None}, indent=1)
-        self.query_one("#settings", Static).update(f"[b]{run.name}[/b]\n{text}")
+        self.query_one("#settings", Static).update(f"[b]{escape(run.name)}[/b]\n{escape(text)}")
 
     def _history(self, run: RunInfo) -> RunHistory:
         live = self.live.get(run.name)

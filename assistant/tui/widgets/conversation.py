@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
 class QuestionBubble(Static):
     DEFAULT_CSS = "QuestionBubble { color: $text; background: $boost; padding: 0 1; margin: 1 0 0 4; }"
 
+    def __init__(self, question: str) -> None:
+        super().__init__(question, markup=False)  # the user's words: "list[int]" or "[/]" is what they typed
+
 
 class AnswerCard(Static):
     """One answer: text, confidence, line and the sentence around it; candidates on request.

@@ -29,6 +29,7 @@ class DocumentPane(Vertical):
     def show(self, text: str) -> None:
         self.view.show(text)
         self.query_one(FindBar).set_text(text)
+        self.query_one(LineBar).set_lines(self.view.line_count)
 
     def open_find(self) -> None:
         self.query_one(LineBar).display = False

@@ -77,6 +77,8 @@ class FindBar(Horizontal):
         self.action_step(1)
 
     def _find(self) -> None:
+        if not self.input.value:  # the query was emptied: its last match must not stay highlighted
+            self.post_message(FindMatch(None))
         self._show(self.search.find(self.input.value, self.find_from))
 
     def _show(self, span: tuple[int, int] | None) -> None:

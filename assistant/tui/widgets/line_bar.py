@@ -29,8 +29,12 @@ class LineBar(Horizontal):
     def input(self) -> Input:
         return self.query_one("#line-input", Input)
 
-    def open(self, lines: int) -> None:
+    def set_lines(self, lines: int) -> None:
+        """The range the placeholder offers: the open document's (a new one may have come in while open)."""
         self.input.placeholder = f"1–{lines:,}"
+
+    def open(self, lines: int) -> None:
+        self.set_lines(lines)
         self.display = True
         self.input.focus()
 

@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
@@ -37,7 +38,7 @@ def _label(path: Path, open_path: Path | None) -> str:
     if folder.startswith(home):
         folder = "~" + folder[len(home) :]
     is_open = "  (open)" if open_path is not None and path == open_path.resolve() else ""
-    return f"{path.name}{is_open}  ·  {folder}"
+    return escape(f"{path.name}{is_open}  ·  {folder}")  # an option's prompt is markup: "[draft]" is a name here
 
 
 class RecentDocuments(ModalScreen[RecentChoice]):

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -72,7 +73,8 @@ class RunComparison(Vertical):
 
     def compose(self) -> ComposeResult:
         a, b = self.runs
-        yield Static(f"[b]{a.name}[/b]  vs  [b]{b.name}[/b]   (differences in yellow)", id="compare-title")
+        title = f"[b]{escape(a.name)}[/b]  vs  [b]{escape(b.name)}[/b]   (differences in yellow)"
+        yield Static(title, id="compare-title")
         with Horizontal(id="compare-body"):
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             with Vertical(id="compare-plots"):
@@ -82,7 +84,7 @@ class RunComparison(Vertical):
     def on_mount(self) -> None:
         a, b = self.runs
         table = self.query_one("#compare-table", DataTable)
-        table.add_columns("", a.name, b.name)
+        table.add_columns("", Text(a.name), Text(b.name))  # a name, not markup
         for what, left, right in comparison_rows(a, b):
             style = "bold yellow" if left != right else ""
             table.add_row(what, Text(left, style=style), Text(right, style=style), key=what)

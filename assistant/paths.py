@@ -38,6 +38,11 @@ def user_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
+def index_cache_dir() -> Path:
+    """Saved indexes of documents already opened (``assistant.core.index_cache``); safe to delete."""
+    return user_cache_dir() / "index"
+
+
 def user_config_dir() -> Path:
     env = os.environ.get("ASSISTANT_CONFIG_DIR")
     return Path(env).expanduser() if env else Path(platformdirs.user_config_dir(APP_NAME))

@@ -13,8 +13,9 @@ backend (``assistant.bench.bench_reader``, fresh process each, after a warm-up q
     python benchmarks/cold_start.py [--runs 5] [--words 130000] [--questions 20] [--json results.json]
         [--model DIR] [--document FILE]
 
-``--model`` times a model folder of your own (a copy is exported into the benchmark's fresh cache) and
-``--document`` a real text instead of the synthetic one.
+``--model`` times a model folder of your own (a copy is exported into the benchmark's fresh cache),
+``--document`` a real text instead of the synthetic one, and ``--baseline DIR`` also times the cold ask
+of an older checkout (``git worktree add DIR COMMIT``), e.g. the main before the ONNX path.
 
 Run it on an idle machine: other work on the cores shows up in every figure.
 """
@@ -36,11 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _timed(argv: list[str], env: dict[str, str], out: Path) -> dict[str, Any]:
-    """Run ``argv`` to the end: wall seconds, the child's own peak RSS (MiB) and exit code."""
+def _timed(argv: list[str], env: dict[str, str], out: Path, cwd: Path = ROOT) -> dict[str, Any]:
+    """Run ``argv`` in ``cwd`` to the end: wall seconds, the child's own peak RSS (MiB) and exit code."""
     with (out / "stdout").open("w") as stdout, (out / "stderr").open("w") as stderr:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -64,24 +65,28 @@ def _make_model(doc: Path, directory: Path) -> Path:
     return directory
 
 
-def _commands(doc: Path, model: Path, question: str) -> dict[str, list[str]]:
+def _commands(doc: Path, model: Path, question: str, baseline: Path | None) -> dict[str, tuple[list[str], Path]]:
+    """Each timed command and the folder it runs in (``python -m assistant`` runs that folder's code)."""
     ask = [sys.executable, "-m", "assistant", "ask", str(doc), question, "--model", str(model), "--json"]
-    return {
-        "ask, onnx backend": [*ask, "--backend", "onnx"],
-        "ask, torch backend": [*ask, "--backend", "torch"],
-        'python -c "import torch, transformers"': [sys.executable, "-c", "import torch, transformers"],
+    commands = {
+        "ask, onnx backend": ([*ask, "--backend", "onnx"], ROOT),
+        "ask, torch backend": ([*ask, "--backend", "torch"], ROOT),
+        'python -c "import torch, transformers"': ([sys.executable, "-c", "import torch, transformers"], ROOT),
     }
+    if baseline is not None:
+        commands[f"ask, {baseline.name} checkout"] = (ask, baseline)
+    return commands
 
 
 def _cold_runs(
-    commands: dict[str, list[str]], env: dict[str, str], runs: int, out: Path
+    commands: dict[str, tuple[list[str], Path]], env: dict[str, str], runs: int, out: Path
 ) -> dict[str, list[dict[str, Any]]]:
-    for argv in commands.values():  # unmeasured: the export, and every file in the page cache
-        _timed(argv, env, out)
+    for argv, cwd in commands.values():  # unmeasured: the export, and every file in the page cache
+        _timed(argv, env, out, cwd)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in commands}
     for i in range(runs):
-        for name, argv in commands.items():
-            results[name].append(_timed(argv, env, out))
+        for name, (argv, cwd) in commands.items():
+            results[name].append(_timed(argv, env, out, cwd))
             print(f"  run {i + 1}/{runs} {name}: {results[name][-1]['wall_s']:.2f} s", file=sys.stderr)
     return results
 
@@ -138,6 +143,9 @@ def main() -> int:
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--model", type=Path, help="model folder to time (default: a random full-size DistilBERT)")
     parser.add_argument("--document", type=Path, help="text file to ask about (default: a synthetic document)")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of an older commit (git worktree) whose cold ask is timed alongside"
+    )
     args = parser.parse_args()
 
     from assistant.bench import _questions, synthetic_document
@@ -153,7 +161,7 @@ def main() -> int:
         for name in ("MODELS", "DATA", "CONFIG"):  # no user settings (int8, top_k) change what is timed
             env[f"ASSISTANT_{name}_DIR"] = str(root / name.lower())
         env.pop("ASSISTANT_MODEL", None)
-        commands = _commands(doc, model, _questions(text, 1)[0])
+        commands = _commands(doc, model, _questions(text, 1)[0], args.baseline.resolve() if args.baseline else None)
         print("timing cold starts...", file=sys.stderr)
         raw = _cold_runs(commands, env, args.runs, root)
         cold = {name: _summary(runs) for name, runs in raw.items()}

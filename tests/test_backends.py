@@ -154,6 +154,41 @@ def test_onnx_logits_match_torch_in_padded_batches(torch_reader, onnx_reader):
         np.testing.assert_allclose(e2, e1, atol=1e-4)
 
 
+def test_a_short_lived_reader_skips_prepacking_and_reads_the_same(bundle, onnx_reader):
+    quick = OnnxBackend(bundle.model, bundle.max_positions, prepack=False)
+    assert quick.session.get_session_options().get_session_config_entry("session.disable_prepacking") == "1"
+    with pytest.raises(RuntimeError):  # never set: prepacking on, the default
+        onnx_reader.backend.session.get_session_options().get_session_config_entry("session.disable_prepacking")
+    ids = [[5, 9, 12, 7, 30, 2], [8, 8, 3]]
+    for (s1, e1), (s2, e2) in zip(
+        onnx_reader._forward(ids, None),
+        Reader(quick, onnx_reader.tokenizer, window=WINDOW)._forward(ids, None),
+        strict=True,
+    ):
+        np.testing.assert_allclose(s2, s1, atol=1e-5)
+        np.testing.assert_allclose(e2, e1, atol=1e-5)
+
+
+@pytest.mark.parametrize(("questions", "short"), [(["where?"], True), (["-"], False), (["q"] * 11, False)])
+def test_ask_loads_for_a_quick_start_only_for_a_few_questions(questions, short, tiny_model_dir, tmp_path, monkeypatch):
+    import assistant.core.model_loading as loading
+    from assistant.cli import main
+
+    seen = {}
+    real = loading.load_reader
+
+    def spy(*args, **kwargs):
+        seen["short_lived"] = kwargs.get("short_lived")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loading, "load_reader", spy)
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("where did the cat sit?\n"))
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The cat sat on the mat.", encoding="utf-8")
+    assert main(["ask", str(doc), *questions, "--model", str(tiny_model_dir), "--json", "--backend", "onnx"]) == 0
+    assert seen == {"short_lived": short}
+
+
 DOCUMENT = "\n\n".join(
     [
         "The cat sat on the mat. The dog ran in the park.",

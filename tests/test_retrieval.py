@@ -24,7 +24,7 @@ QUESTION = "When does the keeper feed the zebras?"
 
 
 def contextual(weight: float) -> ContextualRetriever:
-    return ContextualRetriever(PASSAGES, PARAGRAPHS, OWNER, weight)
+    return ContextualRetriever.build(PASSAGES, PARAGRAPHS, OWNER, weight)
 
 
 # --- plain BM25 over passages ---------------------------------------------------------------------------------
@@ -94,14 +94,14 @@ def test_a_heavier_paragraph_weight_lets_context_beat_a_stronger_passage():
     passages = ["Keepers feed lions daily.", "Zebras sleep standing.", "Keepers feed the zebras at noon, keepers say."]
     owner = [0, 0, 1]
     question = "Do zebras sleep?"
-    light = ContextualRetriever(passages, paragraphs, owner, 0.01).ranked(question)[0].tolist()
-    heavy = ContextualRetriever(passages, paragraphs, owner, 10.0).ranked(question)[0].tolist()
+    light = ContextualRetriever.build(passages, paragraphs, owner, 0.01).ranked(question)[0].tolist()
+    heavy = ContextualRetriever.build(passages, paragraphs, owner, 10.0).ranked(question)[0].tolist()
     assert light[0] == 1, "with little weight the passage's own words decide"
     assert heavy.index(0) < heavy.index(2), "the first paragraph also holds 'sleep', so its passages rise"
 
 
 def test_identical_passages_in_identical_paragraphs_tie_in_document_order():
-    retriever = ContextualRetriever(["keeper feeds zebras"] * 3, ["keeper feeds zebras"] * 3, [0, 1, 2], 1.0)
+    retriever = ContextualRetriever.build(["keeper feeds zebras"] * 3, ["keeper feeds zebras"] * 3, [0, 1, 2], 1.0)
     order, scores = retriever.ranked("keeper zebras")
     assert order.tolist() == [0, 1, 2] and scores[0] == scores[1] == scores[2] > 0
 

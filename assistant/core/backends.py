@@ -67,7 +67,10 @@ def cpu_threads() -> int:
 class OnnxBackend:
     """A QA model exported to ONNX, run by ONNX Runtime on the CPU."""
 
-    def __init__(self, path: Path, max_positions: int | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, max_positions: int | None = None, threads: int | None = None, prepack: bool = True
+    ) -> None:
+        """``prepack``: lay the weights out for the matrix kernels at load (slower start, faster passes)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -78,6 +81,8 @@ class OnnxBackend:
         # no memory pattern: it plans one block for every intermediate of the largest batch seen and keeps
         # it (+45 MiB at two 384-token windows); the arena alone reuses buffers as fast on the CPU
         options.enable_mem_pattern = False
+        if not prepack:
+            options.add_session_config_entry("session.disable_prepacking", "1")
         options.log_severity_level = 3  # errors only: no optimizer chatter on the user's stderr
         self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -11,11 +11,13 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from assistant.core.decoding import DecodeSettings, decode
 from assistant.core.documents import Document
-from assistant.core.passages import Passage, SentenceIndex, paragraph_spans, split_passages
+from assistant.core.index_cache import IndexParts, cache_key, load_index, save_index
+from assistant.core.passages import Passage, SentenceIndex, Span, paragraph_spans, sentence_spans, split_passages
 from assistant.core.reader import Context, Reader
 from assistant.core.retrieval import ContextualRetriever
 
@@ -200,36 +202,62 @@ def merge_contiguous(text: str, spans: Sequence[ReadSpan]) -> list[ReadSpan]:
 
 
 def index_document(
-    document: Document, settings: EngineSettings | None = None, progress: ProgressCallback | None = None
+    document: Document,
+    settings: EngineSettings | None = None,
+    progress: ProgressCallback | None = None,
+    cache_dir: Path | None = None,
 ) -> IndexedDocument:
-    """Split and (for documents longer than a few sentences) BM25-index a document; no model needed."""
+    """Split and (for documents longer than a few sentences) BM25-index a document; no model needed.
+
+    With ``cache_dir`` an index saved there for the same text and settings is loaded instead, and a
+    new one is saved (see :mod:`assistant.core.index_cache`).
+    """
     settings = settings or EngineSettings()
     t0 = time.perf_counter()
+    folder = None
+    if cache_dir is not None:
+        folder = cache_dir / cache_key(document.text, settings.passage_words, settings.paragraph_weight)
+    parts = load_index(folder, document.text) if folder is not None else None
+    if parts is None:
+        parts = _build_index(document.text, settings, progress)
+        if folder is not None and parts.retriever is not None:
+            save_index(folder, parts)
+    if progress:
+        progress("done", 1.0)
+    passages = [Passage(i, s.start, s.end, document.text[s.start : s.end]) for i, s in enumerate(parts.passages)]
+    elapsed = (time.perf_counter() - t0) * 1000
+    return IndexedDocument(
+        document,
+        passages,
+        parts.retriever,
+        SentenceIndex(parts.sentences),
+        sum(parts.passage_words),
+        elapsed,
+        parts.passage_words,
+    )
+
+
+def _build_index(text: str, settings: EngineSettings, progress: ProgressCallback | None) -> IndexParts:
     if progress:
         progress("splitting", 0.0)
-    passages = split_passages(document.text, settings.passage_words)
+    sentences = sentence_spans(text)
+    passages = split_passages(text, settings.passage_words, sentences)
     passage_words = [len(p.text.split()) for p in passages]
-    words = sum(passage_words)
     retriever = None
-    if words > MIN_WORDS_TO_RANK and len(passages) > 1:
+    if sum(passage_words) > MIN_WORDS_TO_RANK and len(passages) > 1:
         if progress:
             progress("indexing", 0.4)
-        paragraphs = paragraph_spans(document.text)
+        paragraphs = paragraph_spans(text)
         starts = [para.start for para in paragraphs]
         owner = [bisect_right(starts, p.start) - 1 for p in passages]
-        retriever = ContextualRetriever(
+        retriever = ContextualRetriever.build(
             [p.text for p in passages],
-            [document.text[para.start : para.end] for para in paragraphs],
+            [text[para.start : para.end] for para in paragraphs],
             owner,
             settings.paragraph_weight,
         )
-    if progress:
-        progress("sentences", 0.8)
-    sentences = SentenceIndex(document.text)
-    if progress:
-        progress("done", 1.0)
-    elapsed = (time.perf_counter() - t0) * 1000
-    return IndexedDocument(document, passages, retriever, sentences, words, elapsed, passage_words)
+    spans = [Span(p.start, p.end) for p in passages]
+    return IndexParts(spans, passage_words, sentences, retriever)
 
 
 MIN_WORDS_TO_RANK = 200
@@ -262,8 +290,10 @@ class QAEngine:
     def with_settings(self, **changes: Any) -> QAEngine:
         return QAEngine(self.reader, replace(self.settings, **changes), self.load_model_ms)
 
-    def index(self, document: Document, progress: ProgressCallback | None = None) -> IndexedDocument:
-        return index_document(document, self.settings, progress)
+    def index(
+        self, document: Document, progress: ProgressCallback | None = None, cache_dir: Path | None = None
+    ) -> IndexedDocument:
+        return index_document(document, self.settings, progress, cache_dir)
 
     def _fit(self, question: str, text: str, spans: list[ReadSpan], max_windows: int | None) -> list[list[ReadSpan]]:
         """Group the spans read (document order) into as few windows as fit, one question per window.

@@ -247,6 +247,7 @@ def load_reader(
     backend: Backend = "auto",
     cache_dir: Path | None = None,
     notify: Notify | None = None,
+    short_lived: bool = False,
 ) -> Reader:
     """Load a QA model for reading; any failure becomes one sentence saying what to do.
 
@@ -254,6 +255,8 @@ def load_reader(
     own ``model.onnx``, else an export cached under ``cache_dir`` (made on first use); with no cache
     folder, or when the export fails, the reader runs on torch. ``quantize``: dynamic int8 (onnxruntime's
     for ONNX, torch's for torch), CPU only. ``notify`` hears the one-line notices (default: stderr).
+    ``short_lived``: a process that answers a few questions and exits (``assistant ask``) skips ONNX
+    Runtime's weight prepacking, which costs ~0.23 s at load and saves ~8% per pass after.
     """
     if backend not in BACKENDS:
         raise ModelUnavailableError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
@@ -262,7 +265,7 @@ def load_reader(
         raise ModelUnavailableError("The ONNX backend runs on the CPU; use --device cpu, or --backend torch.")
     if backend == "torch" or where != "cpu" or not _onnx_runtime_installed(backend == "onnx"):
         return _torch_reader(ref, where, quantize, window)
-    reader = _onnx_reader(ref, quantize, window, cache_dir, notify or _stderr_notice)
+    reader = _onnx_reader(ref, quantize, window, cache_dir, notify or _stderr_notice, not short_lived)
     return reader if reader is not None else _torch_reader(ref, where, quantize, window)
 
 
@@ -309,17 +312,19 @@ def _hub_snapshot(ref: str) -> Path | None:
     return path
 
 
-def _open_bundle(bundle: OnnxBundle, model_path: Path, ref: str, window: WindowSettings | None) -> Reader:
+def _open_bundle(
+    bundle: OnnxBundle, model_path: Path, ref: str, window: WindowSettings | None, prepack: bool
+) -> Reader:
     from assistant.core.backends import OnnxBackend
     from assistant.core.tokenizer import JsonTokenizer
 
-    backend = OnnxBackend(model_path, bundle.max_positions)
+    backend = OnnxBackend(model_path, bundle.max_positions, prepack=prepack)
     tokenizer = JsonTokenizer.from_directory(bundle.directory, bundle.pad_token_id)
     return Reader(backend, tokenizer, name=ref, window=window)
 
 
 def _onnx_reader(
-    ref: str, quantize: bool, window: WindowSettings | None, cache_dir: Path | None, notify: Notify
+    ref: str, quantize: bool, window: WindowSettings | None, cache_dir: Path | None, notify: Notify, prepack: bool
 ) -> Reader | None:
     """The ONNX reader of ``ref``; None when it has no ``model.onnx`` and there is no cache to export into."""
     from assistant.core import onnx_export
@@ -329,7 +334,7 @@ def _onnx_reader(
     if shipped is not None:
         model_path = _shipped_model(shipped, quantize, cache_dir, notify)
         try:
-            return _open_bundle(shipped, model_path, ref, window)
+            return _open_bundle(shipped, model_path, ref, window, prepack)
         except Exception as exc:  # onnxruntime raises its own types for a bad file
             raise ModelUnavailableError(
                 f"{model_path} could not be loaded by onnxruntime: {_first_line(exc)}."
@@ -342,7 +347,7 @@ def _onnx_reader(
         local = _hub_snapshot(ref)
         if local is None:
             return _torch_reader(ref, "cpu", quantize, window, loaded)
-    return _cached_onnx_reader(ref, local, quantize, window, cache_dir / "onnx", notify, loaded)
+    return _cached_onnx_reader(ref, local, quantize, window, cache_dir / "onnx", notify, loaded, prepack)
 
 
 def _cached_onnx_reader(
@@ -353,6 +358,7 @@ def _cached_onnx_reader(
     root: Path,
     notify: Notify,
     loaded: tuple[Any, torch.nn.Module] | None,
+    prepack: bool,
 ) -> Reader:
     """Read from the cached export of ``local``, making it first if needed; torch if that fails."""
     from assistant.core import onnx_export
@@ -373,7 +379,7 @@ def _cached_onnx_reader(
         notify("fallback", f"The ONNX export of {ref} failed ({exc}); answering with torch instead.")
         return _torch_reader(ref, "cpu", quantize, window, loaded)
     try:
-        return _open_bundle(bundle, model_path, ref, window)
+        return _open_bundle(bundle, model_path, ref, window, prepack)
     except Exception as exc:  # a damaged cache entry: drop it (the next start exports again), torch this time
         import shutil
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from assistant.core.sentences import sentence_ends
 
@@ -12,8 +14,10 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _WORD = re.compile(r"\S+")
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
+    """Character offsets ``[start, end)``; a tuple, as a long document has tens of thousands (a cached index
+    loads them all)."""
+
     start: int
     end: int
 
@@ -64,18 +68,24 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     return spans
 
 
-def split_passages(text: str, max_words: int = 100) -> list[Passage]:
+def split_passages(text: str, max_words: int = 100, sentences: Sequence[Span] | None = None) -> list[Passage]:
     """Pack whole sentences of one paragraph into passages of at most ``max_words`` words.
 
     A sentence longer than the limit is cut at word boundaries; paragraphs are never merged, so a
-    passage never straddles a topic break.
+    passage never straddles a topic break. ``sentences`` are ``sentence_spans(text)`` when the caller
+    has them already (splitting sentences is most of the cost).
     """
+    sentences = sentence_spans(text) if sentences is None else sentences
     passages: list[Passage] = []
+    first = 0
     for paragraph in paragraph_spans(text):
+        last = first
+        while last < len(sentences) and sentences[last].start < paragraph.end:
+            last += 1
         chunk_start: int | None = None
         chunk_end = 0
         words = 0
-        for sentence in _bounded_sentences(text, paragraph, max_words):
+        for sentence in _bounded_sentences(text, sentences[first:last], max_words):
             n = _count_words(text, sentence.start, sentence.end)
             if chunk_start is not None and words + n > max_words:
                 passages.append(Passage(len(passages), chunk_start, chunk_end, text[chunk_start:chunk_end]))
@@ -87,6 +97,7 @@ def split_passages(text: str, max_words: int = 100) -> list[Passage]:
             words += n
         if chunk_start is not None:
             passages.append(Passage(len(passages), chunk_start, chunk_end, text[chunk_start:chunk_end]))
+        first = last
     return passages
 
 
@@ -94,9 +105,9 @@ def _count_words(text: str, start: int, end: int) -> int:
     return sum(1 for _ in _WORD.finditer(text, start, end))
 
 
-def _bounded_sentences(text: str, paragraph: Span, max_words: int) -> list[Span]:
+def _bounded_sentences(text: str, sentences: Sequence[Span], max_words: int) -> list[Span]:
     out: list[Span] = []
-    for sentence in sentence_spans(text, paragraph.start, paragraph.end):
+    for sentence in sentences:
         words = list(_WORD.finditer(text, sentence.start, sentence.end))
         for i in range(0, len(words), max_words):
             piece = words[i : i + max_words]
@@ -107,14 +118,19 @@ def _bounded_sentences(text: str, paragraph: Span, max_words: int) -> list[Span]
 class SentenceIndex:
     """Finds the sentence around an answer in O(log n)."""
 
-    def __init__(self, text: str) -> None:
-        self._spans = sentence_spans(text)
-        self._starts = [s.start for s in self._spans]
+    def __init__(self, spans: Sequence[Span]) -> None:
+        """``spans``: ``sentence_spans(text)``, sorted and not overlapping."""
+        self.spans = list(spans)
+        self._starts = [s.start for s in self.spans]
+
+    @classmethod
+    def of(cls, text: str) -> SentenceIndex:
+        return cls(sentence_spans(text))
 
     def around(self, start: int, end: int) -> Span:
         """The sentence(s) covering ``[start, end)``."""
-        if not self._spans:
+        if not self.spans:
             return Span(start, end)
         first = max(0, bisect_right(self._starts, start) - 1)
         last = max(first, bisect_right(self._starts, max(start, end - 1)) - 1)
-        return Span(min(self._spans[first].start, start), max(self._spans[last].end, end))
+        return Span(min(self.spans[first].start, start), max(self.spans[last].end, end))

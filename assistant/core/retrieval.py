@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -31,7 +32,7 @@ _QUERY_STOPWORDS = list(dict.fromkeys([*STOPWORDS_EN, *QUESTION_WORDS]))
 
 
 class PassageRetriever:
-    """A BM25 index over passage texts, built once per document."""
+    """A BM25 index over passage texts, built once per document (or loaded from where it was saved)."""
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.size = len(texts)
@@ -39,6 +40,20 @@ class PassageRetriever:
         tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False)
         self._vocab = tokens.vocab
         self._bm25.index(tokens, show_progress=False)
+
+    def save(self, directory: Path) -> None:
+        """bm25s's own format: JSON and ``.npy`` arrays, nothing pickled."""
+        self._bm25.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path, size: int) -> PassageRetriever:
+        """An index saved by :meth:`save`, memory-mapped; ``size`` passages are expected (else ValueError)."""
+        bm25 = bm25s.BM25.load(str(directory), mmap=True, allow_pickle=False, show_progress=False)
+        if bm25.scores.get("num_docs") != size or not isinstance(bm25.vocab_dict, dict):
+            raise ValueError(f"a saved index of {bm25.scores.get('num_docs')} passages, not {size}")
+        retriever = cls.__new__(cls)
+        retriever.size, retriever._bm25, retriever._vocab = size, bm25, bm25.vocab_dict
+        return retriever
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every passage for the question (zeros when no query word is known)."""
@@ -68,12 +83,24 @@ class ContextualRetriever:
     """
 
     def __init__(
-        self, passages: Sequence[str], paragraphs: Sequence[str], owner: Sequence[int], paragraph_weight: float = 1.0
+        self,
+        passages: PassageRetriever,
+        paragraphs: PassageRetriever | None,
+        owner: Sequence[int] | np.ndarray,
+        paragraph_weight: float = 1.0,
     ) -> None:
-        self.passages = PassageRetriever(passages)
-        self.paragraphs = PassageRetriever(paragraphs) if paragraph_weight > 0 else None
+        self.passages = passages
+        self.paragraphs = paragraphs if paragraph_weight > 0 else None
         self.owner = np.asarray(owner, dtype=np.int64)
         self.paragraph_weight = paragraph_weight
+
+    @classmethod
+    def build(
+        cls, passages: Sequence[str], paragraphs: Sequence[str], owner: Sequence[int], paragraph_weight: float = 1.0
+    ) -> ContextualRetriever:
+        """Index the passages, and the paragraphs unless their weight is 0."""
+        para = PassageRetriever(paragraphs) if paragraph_weight > 0 else None
+        return cls(PassageRetriever(passages), para, owner, paragraph_weight)
 
     def scores(self, question: str) -> np.ndarray:
         own = self.passages.scores(question)

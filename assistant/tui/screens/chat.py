@@ -213,11 +213,13 @@ class ChatScreen(Screen[None]):
             self._post_unless_replaced(DocumentFailed(path, str(exc)))
             return
         from assistant.core.engine import EngineSettings, index_document
+        from assistant.paths import index_cache_dir
 
         def progress(stage: str, fraction: float) -> None:
             self._post_unless_replaced(IndexProgress(stage, fraction))
 
-        self._post_unless_replaced(DocumentIndexed(path, index_document(document, EngineSettings(), progress=progress)))
+        indexed = index_document(document, EngineSettings(), progress=progress, cache_dir=index_cache_dir())
+        self._post_unless_replaced(DocumentIndexed(path, indexed))
 
     def _post_unless_replaced(self, message: DocumentIndexed | DocumentFailed | IndexProgress) -> None:
         """A document opened after this one cancelled its worker: a slow first document must not come in last."""

@@ -54,3 +54,11 @@ def squad_sample() -> Path:
     if not SHARED_SQUAD.exists():
         pytest.skip("../shared/data/squad2-dev-sample.json is not present")
     return SHARED_SQUAD
+
+
+@pytest.fixture
+def doc(request, tmp_path) -> Path:
+    """A document the user opens: the requesting test module's ``TEXT``, written to ``tmp_path / "notes.txt"``."""
+    p = tmp_path / "notes.txt"
+    p.write_text(request.module.TEXT, encoding="utf-8")
+    return p

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
 from tests.helpers import save_tiny_model
-from tests.pilot import settle
+from tests.pilot import settle, write_squad_run
 
 SIZE = (110, 32)
 
@@ -23,32 +22,8 @@ def story(tmp_path, isolated_dirs):
     doc = tmp_path / "notes.txt"
     doc.write_text("The cat sat on the mat.\n\nThe dog ran in the park.\n\nBirds sing at dawn.\n", encoding="utf-8")
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
-    run = save_tiny_model(models / "squad-run", ["the", "cat", "sat", "on", "mat", "dog", "where", "did"])
-    (run / "run.json").write_text(
-        json.dumps(
-            {
-                "status": "completed",
-                "base_model": "distilbert/distilbert-base-uncased",
-                "started_at": "2026-11-25T09:30:00",
-                "train_data": {"source": "rajpurkar/squad"},
-                "settings": {"epochs": 2, "learning_rate": 5e-5},
-            }
-        )
-    )
-    (run / "metrics.json").write_text(
-        json.dumps(
-            {
-                "eval": {"exact_match": 77.9, "f1": 86.1},
-                "train_windows_per_second": 1912.4,
-                "wall_time_s": 101,
-                "loss_curve": [[i * 50, 5.5 / (1 + i)] for i in range(12)],
-                "eval_per_epoch": [
-                    {"epoch": 1, "exact_match": 75.2, "f1": 84.0},
-                    {"epoch": 2, "exact_match": 77.9, "f1": 86.1},
-                ],
-            }
-        )
-    )
+    model = save_tiny_model(tmp_path / "tiny", ["the", "cat", "sat", "on", "mat", "dog", "where", "did"])
+    write_squad_run(models, model, epochs=2, learning_rate=5e-5)
     (models / "ACTIVE").write_text("squad-run\n")
     return doc
 

@@ -12,7 +12,7 @@ import pytest
 
 from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
-from tests.pilot import settle, write_run
+from tests.pilot import settle, write_run, write_squad_run
 
 WORDS = ["the", "cat", "sat", "on", "mat", "dog", "where", "did"]
 
@@ -25,26 +25,7 @@ def runs(isolated_dirs, tmp_path):
     Settings(threshold=0.0).save()
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
     model = save_tiny_model(tmp_path / "tiny", WORDS)
-    write_run(
-        models,
-        "squad-run",
-        model,
-        status="completed",
-        base_model="distilbert/distilbert-base-uncased",
-        started_at="2026-11-25T09:30:00",
-        train_data={"source": "rajpurkar/squad"},
-        settings={"epochs": 2, "learning_rate": 5e-5, "batch_size": 32},
-        metrics={
-            "eval": {"exact_match": 77.9, "f1": 86.1},
-            "train_windows_per_second": 1912.4,
-            "wall_time_s": 101,
-            "loss_curve": [[i * 50, 5.5 / (1 + i)] for i in range(12)],
-            "eval_per_epoch": [
-                {"epoch": 1, "exact_match": 75.2, "f1": 84.0},
-                {"epoch": 2, "exact_match": 77.9, "f1": 86.1},
-            ],
-        },
-    )
+    write_squad_run(models, model, epochs=2, learning_rate=5e-5, batch_size=32)
     write_run(
         models,
         "distilled-from-bert-large-teacher",

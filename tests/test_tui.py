@@ -18,34 +18,25 @@ from assistant.tui.state import ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard
 from assistant.tui.widgets.document_view import DocumentView
 from tests.helpers import save_tiny_model
-from tests.pilot import fake_trainer_command, fill_train_form, settle, wait_for_widget, wait_until
+from tests.pilot import (
+    allow_every_answer,
+    ask,
+    fake_trainer_command,
+    fill_train_form,
+    settle,
+    wait_for_widget,
+    wait_until,
+)
 from tests.synthetic import VOCAB, make_examples, write_jsonl
 
 SIZE = (120, 36)
 TEXT = "The cat sat on the mat.\n\nThe dog ran in the park.\n"
 
 
-@pytest.fixture
-def doc(tmp_path) -> Path:
-    p = tmp_path / "notes.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
-
-
 @pytest.fixture(autouse=True)
 def always_answer():
     """Tiny random models give low confidence: let every answer through unless a test says otherwise."""
-    settings = Settings(threshold=0.0)
-    settings.save()
-    return settings
-
-
-async def _ask(app, pilot, question: str) -> AnswerCard:
-    await pilot.click("#question")
-    await pilot.press(*question)
-    await pilot.press("enter")
-    await settle(app, pilot)
-    return app.screen.query(AnswerCard).last()
+    return allow_every_answer()
 
 
 async def test_open_ask_and_see_the_highlighted_answer(tiny_model_dir, doc):
@@ -57,7 +48,7 @@ async def test_open_ask_and_see_the_highlighted_answer(tiny_model_dir, doc):
         assert app.reader_state.status is ReaderStatus.READY
         assert app.reader_state.label == f"model {tiny_model_dir.name}"
         assert app.reader_state.label in str(app.screen.query_one("#status").content)
-        card = await _ask(app, pilot, "where did the cat sit?")
+        card = await ask(app, pilot, "where did the cat sit?")
         best = card.result.best
         assert best is not None and TEXT[best.start : best.end] == best.text
         view = app.screen.query_one(DocumentView)
@@ -70,7 +61,7 @@ async def test_no_answer_says_not_found(tiny_model_dir, doc):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        card = await _ask(app, pilot, "what colour is the sky?")
+        card = await ask(app, pilot, "what colour is the sky?")
         assert card.result.answers == []
         assert card.has_class("-none")
         assert "Not found in this document" in card.plain_text
@@ -98,7 +89,7 @@ async def test_questions_wait_for_a_model_and_switching_model_answers_them(tiny_
         await settle(app, pilot)
         assert app.engine is None and app.reader_state.status is ReaderStatus.FAILED and app.reader_state.error
         assert "no model" in str(app.screen.query_one("#status").content)
-        card = await _ask(app, pilot, "where did the cat sit?")
+        card = await ask(app, pilot, "where did the cat sit?")
         assert card.result is None  # waiting for a model
         await pilot.press("f3")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "ModelPicker")
@@ -121,7 +112,7 @@ async def test_feedback_is_saved_as_an_annotation(tiny_model_dir, doc, isolated_
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        card = await _ask(app, pilot, "where did the cat sit?")
+        card = await ask(app, pilot, "where did the cat sit?")
         await pilot.press("ctrl+b")  # wrong
         view = app.screen.query_one(DocumentView)
         view.selection = Selection((0, 12), (0, 22))  # "on the mat"
@@ -140,7 +131,7 @@ async def test_history_is_restored_when_the_document_is_opened_again(tiny_model_
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await _ask(app, pilot, "what did the dog do?")
+        await ask(app, pilot, "what did the dog do?")
     again = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with again.run_test(size=SIZE) as pilot:
         await settle(again, pilot)
@@ -416,7 +407,7 @@ async def test_a_model_loader_that_raises_leaves_the_app_running_with_a_failed_r
         assert "RuntimeError: the loader broke" in app.reader_state.error
         assert any("the loader broke" in n.message and n.severity == "error" for n in app._notifications)
         assert "no model (f3 picks one)" in str(app.chat.query_one("#status").content)
-        card = await _ask(app, pilot, "where did the cat sit?")  # the question waits; the error is repeated
+        card = await ask(app, pilot, "where did the cat sit?")  # the question waits; the error is repeated
         assert card.result is None and app.is_running
 
 
@@ -439,7 +430,7 @@ async def test_indexing_and_answering_that_raise_are_notifications(monkeypatch, 
         app.chat.open_document(doc)
         await settle(app, pilot)
         monkeypatch.setattr(assistant.core.engine.QAEngine, "ask", broken)
-        card = await _ask(app, pilot, "where did the cat sit?")
+        card = await ask(app, pilot, "where did the cat sit?")
         assert app.is_running and card.result is not None and card.result.answers == []
         assert "Not found in this document" in card.plain_text
         assert any(n.title == "The reader failed" and "broken on purpose" in n.message for n in app._notifications)

@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 from textual.widgets.text_area import Selection
 
-from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.state import ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard
-from assistant.tui.widgets.document_view import DocumentView
 from tests.helpers import save_tiny_model
 from tests.pilot import (
+    allow_every_answer,
+    ask,
+    document_view,
     fake_trainer_command,
     fill_train_form,
     screen_text,
@@ -34,19 +35,10 @@ TEXT = "The cat sat on the mat.\n\nThe dog ran in the park.\n"
 QUESTION = "where did the cat sit?"
 
 
-@pytest.fixture
-def doc(tmp_path) -> Path:
-    p = tmp_path / "notes.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
-
-
 @pytest.fixture(autouse=True)
 def always_answer():
     """Tiny random models give low confidence: let every answer through unless a test says otherwise."""
-    settings = Settings(threshold=0.0)
-    settings.save()
-    return settings
+    return allow_every_answer()
 
 
 def _annotations() -> list[dict]:
@@ -60,38 +52,26 @@ def _messages(app) -> list[str]:
     return [n.message for n in app._notifications]
 
 
-async def _ask(app, pilot, question: str) -> AnswerCard:
-    await pilot.click("#question")
-    await pilot.press(*question)
-    await pilot.press("enter")
-    await settle(app, pilot)
-    return app.screen.query(AnswerCard).last()
-
-
-def _view(app) -> DocumentView:
-    return app.chat.query_one(DocumentView)
-
-
 # --- 1. ctrl+s saves only what the user selected, for the question it answers -------------------------------------
 async def test_ctrl_s_saves_only_a_span_the_user_selected(tiny_model_dir, doc):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        card = await _ask(app, pilot, QUESTION)
-        assert _view(app).selected_span() is not None  # the answer is highlighted...
+        card = await ask(app, pilot, QUESTION)
+        assert document_view(app).selected_span() is not None  # the answer is highlighted...
         await pilot.press("ctrl+s")  # ...but that is not a selection the user made
         await pilot.press("ctrl+b")
         await pilot.press("ctrl+s")  # "wrong", then ctrl+s at once: the wrong answer must not be saved as right
         await pilot.pause()
         assert _annotations() == []
         app.chat.settings.threshold = 0.99  # the next answer is "Not found"
-        not_found = await _ask(app, pilot, "what colour is the sky?")
+        not_found = await ask(app, pilot, "what colour is the sky?")
         assert not_found.result.answers == []
         await pilot.press("ctrl+s")  # the previous answer's highlight must not be saved for this question
         await pilot.pause()
         assert _annotations() == []
-        assert _view(app).selected_span() is None  # "Not found" highlights nothing
-        _view(app).selection = Selection((0, 12), (0, 22))  # the user selects "on the mat"
+        assert document_view(app).selected_span() is None  # "Not found" highlights nothing
+        document_view(app).selection = Selection((0, 12), (0, 22))  # the user selects "on the mat"
         await pilot.press("ctrl+s")
         await pilot.pause()
     [row] = _annotations()
@@ -105,9 +85,9 @@ async def test_ctrl_s_after_ctrl_b_saves_the_selection_for_the_question_marked_w
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        card = await _ask(app, pilot, QUESTION)
+        card = await ask(app, pilot, QUESTION)
         await pilot.press("ctrl+b")
-        _view(app).selection = Selection((0, 22), (0, 12))  # selected right to left
+        document_view(app).selection = Selection((0, 22), (0, 12))  # selected right to left
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert card.feedback == "wrong"
@@ -164,7 +144,7 @@ async def test_a_failed_model_switch_keeps_answering_with_the_old_reader(tiny_mo
         assert state.status is ReaderStatus.READY and state.name == tiny_model_dir.name and app.engine is not None
         assert any("broken-run" in n.title and n.severity == "error" for n in app._notifications)
         assert f"model {tiny_model_dir.name}" in str(app.chat.query_one("#status").content)
-        card = await _ask(app, pilot, QUESTION)
+        card = await ask(app, pilot, QUESTION)
         assert card.result is not None and card.result.answers  # answered, not "thinking…" forever
 
 
@@ -208,7 +188,7 @@ async def test_one_verdict_per_answer_and_a_changed_verdict_removes_its_annotati
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        card = await _ask(app, pilot, QUESTION)
+        card = await ask(app, pilot, QUESTION)
         best = card.result.best
         await pilot.press("ctrl+g")
         await pilot.press("ctrl+g")  # again: a no-op
@@ -218,7 +198,7 @@ async def test_one_verdict_per_answer_and_a_changed_verdict_removes_its_annotati
         await pilot.pause()
         assert _annotations() == [other] and card.feedback == "wrong"
         assert app.store.turns(doc)[-1].feedback == "wrong"
-        _view(app).selection = Selection((0, 12), (0, 22))
+        document_view(app).selection = Selection((0, 12), (0, 22))
         await pilot.press("ctrl+s")
         await pilot.press("ctrl+s")  # the same span again: a no-op
         await pilot.pause()
@@ -234,7 +214,7 @@ async def test_a_verdict_restored_from_history_is_changed_not_repeated(tiny_mode
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await _ask(app, pilot, QUESTION)
+        await ask(app, pilot, QUESTION)
         await pilot.press("ctrl+g")
         await pilot.pause()
     assert len(_annotations()) == 1
@@ -256,7 +236,7 @@ async def test_changing_the_theme_keeps_the_document_scroll_position(tiny_model_
     app = AssistantApp(document_path=long_doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        view = _view(app)
+        view = document_view(app)
         view.scroll_to(y=150, animate=False)  # the user scrolled down; the cursor is still on line 1
         await pilot.pause()
         for theme in ("nord", "textual-light", "gruvbox"):
@@ -452,8 +432,8 @@ async def test_a_reopened_conversation_highlights_the_last_answer_and_cards_name
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await _ask(app, pilot, "what did the dog do?")
-        card = await _ask(app, pilot, QUESTION)
+        await ask(app, pilot, "what did the dog do?")
+        card = await ask(app, pilot, QUESTION)
         assert f"· {tiny_model_dir.name}" in card.plain_text.splitlines()[0]
         assert [t.model for t in app.store.turns(doc)] == [tiny_model_dir.name] * 2
     again = AssistantApp(document_path=doc, model=str(tiny_model_dir))
@@ -461,7 +441,7 @@ async def test_a_reopened_conversation_highlights_the_last_answer_and_cards_name
         await settle(again, pilot)
         cards = list(again.chat.query(AnswerCard))
         best = cards[-1].result.best
-        assert _view(again).selected_span() == (best.start, best.end)
+        assert document_view(again).selected_span() == (best.start, best.end)
         assert all(f"· {tiny_model_dir.name}" in c.plain_text.splitlines()[0] for c in cards)
 
 

@@ -11,17 +11,15 @@ import pytest
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.text_area import Selection
 
-from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
 from assistant.tui.messages import TrainingActivity
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.widgets.conversation import AnswerCard
-from assistant.tui.widgets.document_view import DocumentView
 from assistant.tui.widgets.find_bar import FindBar
 from assistant.tui.widgets.line_bar import LineBar
 from assistant.tui.widgets.recent_documents import RecentDocuments
 from assistant.tui.widgets.text_search import TextSearch
-from tests.pilot import screen_text, settle, wait_until
+from tests.pilot import allow_every_answer, ask, document_view, screen_text, settle, wait_until
 
 SIZE = (120, 36)
 TEXT = (
@@ -33,30 +31,10 @@ TEXT = (
 CATS = [i for i in range(len(TEXT)) if TEXT[i : i + 3].lower() == "cat"]
 
 
-@pytest.fixture
-def doc(tmp_path) -> Path:
-    p = tmp_path / "notes.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
-
-
 @pytest.fixture(autouse=True)
 def always_answer():
     """Tiny random models give low confidence: let every answer through, with three candidates."""
-    settings = Settings(threshold=0.0, top_k=3)
-    settings.save()
-    return settings
-
-
-async def _ask(app, pilot, question: str) -> AnswerCard:
-    await pilot.click("#question")
-    await pilot.press(*question, "enter")
-    await settle(app, pilot)
-    return app.screen.query(AnswerCard).last()
-
-
-def _view(app) -> DocumentView:
-    return app.chat.query_one(DocumentView)
+    return allow_every_answer(top_k=3)
 
 
 def _count(app) -> str:
@@ -75,34 +53,34 @@ async def test_find_counts_matches_and_steps_through_them_highlighting_each(tiny
         await pilot.press("ctrl+f")
         await pilot.press(*"cat")
         await pilot.pause()
-        assert _count(app) == "1/3" and _view(app).selected_span() == (CATS[0], CATS[0] + 3)
+        assert _count(app) == "1/3" and document_view(app).selected_span() == (CATS[0], CATS[0] + 3)
         await pilot.press("enter")
-        assert _count(app) == "2/3" and _view(app).selected_text == "CAT"  # case-insensitive
+        assert _count(app) == "2/3" and document_view(app).selected_text == "CAT"  # case-insensitive
         await pilot.press("enter", "enter")
-        assert _count(app) == "1/3" and _view(app).selected_span() == (CATS[0], CATS[0] + 3)  # wraps round
+        assert _count(app) == "1/3" and document_view(app).selected_span() == (CATS[0], CATS[0] + 3)  # wraps round
         await pilot.press("shift+enter")
-        assert _count(app) == "3/3" and _view(app).selected_span() == (CATS[2], CATS[2] + 3)
+        assert _count(app) == "3/3" and document_view(app).selected_span() == (CATS[2], CATS[2] + 3)
         await pilot.press("up")
         assert _count(app) == "2/3"
         await pilot.press("down")
         assert _count(app) == "3/3"
         await pilot.press("escape")
         await pilot.pause()
-        assert not app.chat.query_one(FindBar).display and app.focused is _view(app)
-        assert _view(app).selected_span() == (CATS[2], CATS[2] + 3)  # the match stays where the user was taken
+        assert not app.chat.query_one(FindBar).display and app.focused is document_view(app)
+        assert document_view(app).selected_span() == (CATS[2], CATS[2] + 3)  # the match stays where the user was taken
 
 
 async def test_find_starts_at_the_reading_position_and_says_when_nothing_matches(tiny_model_dir, doc):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        _view(app).selection = Selection.cursor((4, 0))  # "A CAT slept…": the second cat is the next one
+        document_view(app).selection = Selection.cursor((4, 0))  # "A CAT slept…": the second cat is the next one
         await pilot.press("ctrl+f", *"cat")
         await pilot.pause()
         assert _count(app) == "2/3"
         await pilot.press(*"fish")
         await pilot.pause()
-        assert _count(app) == "no match" and _view(app).selected_span() is None
+        assert _count(app) == "no match" and document_view(app).selected_span() is None
         app.chat.query_one("#find-input", Input).value = "the"  # still from where the last match was
         await pilot.pause()
         the = [i for i in range(len(TEXT)) if TEXT[i : i + 3].lower() == "the"]
@@ -111,7 +89,7 @@ async def test_find_starts_at_the_reading_position_and_says_when_nothing_matches
         app.chat.action_find_next()  # the palette's "Next match": as enter in the bar
         await pilot.pause()
         assert _count(app) == f"{first + 2}/{len(the)}"
-        assert _view(app).selected_span() == (the[first + 1], the[first + 1] + 3)
+        assert document_view(app).selected_span() == (the[first + 1], the[first + 1] + 3)
 
 
 async def test_find_and_go_to_line_need_a_document(tiny_model_dir):
@@ -185,7 +163,7 @@ async def test_go_to_line_moves_there_and_an_impossible_line_says_why(tiny_model
         assert app.chat.query_one(LineBar).display  # still open, to correct the number
         await pilot.press("backspace", "backspace", "5", "enter")
         await pilot.pause()
-        assert _view(app).cursor_location == (4, 0) and app.focused is _view(app)
+        assert document_view(app).cursor_location == (4, 0) and app.focused is document_view(app)
         assert not app.chat.query_one(LineBar).display
 
 
@@ -219,40 +197,40 @@ async def test_clicking_an_answer_or_a_candidate_shows_it_in_the_document(tiny_m
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        card = await _ask(app, pilot, "where did the cat sit?")
+        card = await ask(app, pilot, "where did the cat sit?")
         answers = card.result.answers
         assert len(answers) >= 2
-        _view(app).selection = Selection.cursor((6, 0))  # the user has read on
+        document_view(app).selection = Selection.cursor((6, 0))  # the user has read on
         await pilot.click(card, offset=_candidate_point(app, card, 0))
         await pilot.pause()
-        assert _view(app).selected_span() == (answers[0].start, answers[0].end)
+        assert document_view(app).selected_span() == (answers[0].start, answers[0].end)
         await pilot.press("ctrl+j")  # the candidates
         await pilot.pause()
         await pilot.click(card, offset=_candidate_point(app, card, 1))
         await pilot.pause()
-        assert _view(app).selected_span() == (answers[1].start, answers[1].end) and card.current == 1
+        assert document_view(app).selected_span() == (answers[1].start, answers[1].end) and card.current == 1
 
 
 async def test_candidate_keys_step_through_the_candidates_and_ctrl_y_copies_the_one_shown(tiny_model_dir, doc):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        card = await _ask(app, pilot, "where did the cat sit?")
+        card = await ask(app, pilot, "where did the cat sit?")
         answers = card.result.answers
         await pilot.press("ctrl+y")
         assert app.clipboard == answers[0].text
         assert any(m.startswith("Copied “") and m.endswith("to the clipboard.") for m in _messages(app))
         await pilot.press("ctrl+down")
         await pilot.pause()
-        assert _view(app).selected_span() == (answers[1].start, answers[1].end)
+        assert document_view(app).selected_span() == (answers[1].start, answers[1].end)
         assert card.show_candidates and card.current == 1  # the card shows which candidate it is
-        _view(app).focus()  # the document's own ctrl+y (redo) must not take the key
+        document_view(app).focus()  # the document's own ctrl+y (redo) must not take the key
         await pilot.press("ctrl+y")
         assert app.clipboard == answers[1].text
         await pilot.press("ctrl+up", "ctrl+up")
         await pilot.pause()
         last = answers[-1]
-        assert _view(app).selected_span() == (last.start, last.end)  # wraps round to the last candidate
+        assert document_view(app).selected_span() == (last.start, last.end)  # wraps round to the last candidate
 
 
 async def test_copy_and_candidates_without_an_answer_say_why(tiny_model_dir, doc):
@@ -269,7 +247,7 @@ async def test_clear_asks_first_and_no_keeps_the_conversation(tiny_model_dir, do
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await _ask(app, pilot, "where did the cat sit?")
+        await ask(app, pilot, "where did the cat sit?")
         app.action_clear_conversation()
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=30)
         assert app.focused is app.screen.query_one("#no", Button)  # No is the default
@@ -295,11 +273,11 @@ async def test_ctrl_o_offers_recent_documents_and_reopens_one(tiny_model_dir, do
     app = AssistantApp(document_path=gone, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await _ask(app, pilot, "what?")
+        await ask(app, pilot, "what?")
         for path in (doc, other):
             app.chat.open_document(path)
             await settle(app, pilot)
-            await _ask(app, pilot, "who hunts?")
+            await ask(app, pilot, "who hunts?")
         gone.unlink()
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments), timeout=30)

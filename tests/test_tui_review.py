@@ -21,13 +21,6 @@ SMALL = (80, 24)
 TEXT = "The cat sat on the mat.\n\nThe dog ran in the park.\n\nA CAT slept by the door.\n"
 
 
-@pytest.fixture
-def doc(tmp_path) -> Path:
-    p = tmp_path / "notes.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
-
-
 def _messages(app) -> list[str]:
     return [n.message for n in app._notifications]
 

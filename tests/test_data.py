@@ -171,3 +171,27 @@ def test_hub_dataset_offline_is_one_sentence(monkeypatch):
         load_data("rajpurkar/squad", "train")
     message = str(exc.value)
     assert "\n" not in message and "--data" in message
+
+
+def test_replay_mixes_in_a_seeded_draw_of_the_base_readers_data(tmp_path):
+    """Fine-tuning on a few annotations replays questions the reader learned from, so it does not forget them."""
+    from assistant.runs.config import TrainConfig
+    from tests.synthetic import VOCAB, make_examples, write_jsonl
+    from trainer.data import load_examples
+
+    notes = write_jsonl(tmp_path / "notes.jsonl", make_examples(6, seed=1))
+    original = write_jsonl(tmp_path / "original.jsonl", make_examples(40, seed=2))
+    tokenizer = build_tokenizer(VOCAB)
+
+    def train_ids(**replay) -> list[str]:
+        config = TrainConfig(data=str(notes), eval_data=str(notes), seed=3, **replay)
+        return [e.id for e in load_examples(config, tokenizer).train]
+
+    plain = train_ids()
+    assert sorted(plain) == sorted(f"syn-1-{i}" for i in range(6))
+    mixed = train_ids(replay_data=str(original), replay_ratio=2.0)
+    replayed = [i for i in mixed if i.startswith("syn-2-")]
+    assert mixed[:6] == plain and len(replayed) == 12 and len(set(replayed)) == 12
+    assert mixed == train_ids(replay_data=str(original), replay_ratio=2.0), "the same seed draws the same questions"
+    assert train_ids(replay_data=str(original), replay_ratio=0.0) == plain
+    assert len(train_ids(replay_data=str(original), replay_ratio=100.0)) == 6 + 40, "never more than there is"

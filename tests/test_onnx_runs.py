@@ -52,7 +52,7 @@ def int8_run(data_files, tmp_path_factory):
         eval_data=str(test),
         output=str(tmp_path_factory.mktemp("runs") / "int8-run"),
         epochs=12,
-        learning_rate=2e-3,
+        learning_rate=1e-3,
         batch_size=16,
         max_length=64,
         stride=16,

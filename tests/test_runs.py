@@ -506,3 +506,30 @@ def test_deleting_a_run_removes_its_folder_and_nothing_else(name, runs, models):
     assert delete_run(name) == models / name
     assert sorted(p.name for p in models.iterdir()) == others  # no hidden leftover either
     assert name not in {r.name for r in list_runs()} and active_run_name() == "good"
+
+
+def test_a_run_on_annotations_replays_its_base_readers_local_data_only(tmp_path):
+    from assistant.runs.annotation_training import replay_source
+
+    squad = tmp_path / "squad.json"
+    squad.write_text("{}", encoding="utf-8")
+
+    def run(name: str, **settings: object) -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "run.json").write_text(json.dumps({"settings": settings}), encoding="utf-8")
+        return str(folder)
+
+    assert replay_source(run("local", data=str(squad))) == str(squad)
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("", encoding="utf-8")
+    chained = run("chained", data=str(notes), replay_data=str(squad))
+    assert replay_source(chained) == str(squad), "a run that learned from annotations replays what its base replayed"
+    assert replay_source(run("hub", data="rajpurkar/squad")) is None
+    assert replay_source(run("moved", data=str(tmp_path / "gone.json"))) is None
+    assert replay_source(str(tmp_path / "no-run")) is None
+    assert replay_source("distilbert/distilbert-base-uncased") is None
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "run.json").write_text("{not json", encoding="utf-8")
+    assert replay_source(str(broken)) is None

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from assistant.core.engine import Answer, AskResult
-from assistant.settings import Settings
 from assistant.store import MIGRATIONS, ConversationStore, Turn, _move_aside, conversation_markdown, document_key
 from assistant.tui.app import AssistantApp
 from assistant.tui.widgets.conversation import AnswerCard
-from tests.pilot import settle, wait_until
+from tests.pilot import allow_every_answer, ask, settle, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = AskResult("where?", [Answer("on the mat", 0, 10, 0.9, 3.5, 1, "on the mat", 0)], [], {"answer_ms": 1.0}, None)
@@ -263,18 +262,15 @@ TEXT = "The cat sat on the mat.\n\nThe dog ran in the park.\n"
 
 
 @pytest.fixture
-def doc(tmp_path) -> Path:
-    Settings(threshold=0.0).save()  # tiny random models have low confidence: let every answer through
-    p = tmp_path / "notes.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
+def doc(doc: Path) -> Path:
+    """conftest's document, with every answer let through."""
+    allow_every_answer()
+    return doc
 
 
 async def _ask(app, pilot, question: str) -> AnswerCard:
-    await pilot.click("#question")
-    await pilot.press(*question)
-    await pilot.press("enter")
-    await settle(app, pilot)
+    """Ask, and wait until the answer (not only the card) is there."""
+    await ask(app, pilot, question)
     await wait_until(pilot, lambda: app.screen.query(AnswerCard).last().result is not None, timeout=30)
     return app.screen.query(AnswerCard).last()
 

@@ -58,6 +58,9 @@ def _changed() -> TrainConfig:
         activate=True,
         keep_checkpoints=True,
         extra_data=["notes.jsonl", "more.jsonl"],
+        replay_data="squad.jsonl",
+        group_by_length=True,
+        replay_ratio=2.0,
     )
 
 

@@ -42,7 +42,7 @@ def synthetic_files(tmp_path_factory) -> tuple[Path, Path]:
 def _config(base: Path, train: Path, test: Path, out: Path, **kw) -> TrainConfig:
     settings = {
         "epochs": 12,
-        "learning_rate": 2e-3,
+        "learning_rate": 1e-3,  # shuffled as the plain recipe; 2e-3 overshoots (EM 81 at epoch 12)
         "batch_size": 16,
         "max_length": 64,
         "stride": 16,
@@ -81,7 +81,7 @@ def test_run_directory_is_complete(trained_run):
     assert not list(path.glob("*.bin")) and not (path / "checkpoints").exists()
     run = json.loads((path / "run.json").read_text())
     assert run["status"] == "completed"
-    assert run["settings"]["learning_rate"] == 2e-3 and run["train_data"]["fingerprint"].startswith("sha256:")
+    assert run["settings"]["learning_rate"] == 1e-3 and run["train_data"]["fingerprint"].startswith("sha256:")
     assert run["label_check"]["rate"] >= 0.99 and run["versions"]["torch"]
     metrics = json.loads((path / "metrics.json").read_text())
     assert metrics["eval"]["f1"] >= 90.0

@@ -515,3 +515,49 @@ async def test_at_80_by_24_the_train_form_scrolls_to_start_and_the_footer_shows_
         await pilot.pause()
         await pilot.click("#start")
         await wait_until(pilot, lambda: "hub cannot be reached" in _note(screen, "#data-status"), timeout=30)
+
+
+async def test_my_annotations_fill_in_the_measured_settings_and_replay_the_base_readers_data(
+    fake_trainer, tiny_model_dir, data, models
+):
+    from assistant.runs.annotation_training import ANNOTATION_SETTINGS, MEASURED
+
+    write_run(models, "best-run", tiny_model_dir, status="completed", settings={"data": str(data)})
+    (models / "ACTIVE").write_text("best-run\n")
+    annotations_path().parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(annotations_path(), make_examples(30))
+    app = AssistantApp(trainer_command=fake_trainer("complete"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_train(app, pilot)
+        screen.query_one("#base-choice").value = "active"
+        screen.query_one("#data-choice").value = "annotations"
+        await wait_until(pilot, lambda: screen.query_one("#annotation-note").display, timeout=10)
+        assert MEASURED in _note(screen, "#annotation-note")
+        shown = {name: float(screen.query_one(f"#{name}").value) for name in ("epochs", "learning_rate", "batch_size")}
+        assert shown == {name: ANNOTATION_SETTINGS[name] for name in shown}
+        await pilot.press("ctrl+r")
+        await wait_for_widget(pilot, ConfirmScreen, "#yes", timeout=60)
+        settings = json.loads((screen.process.run_path / "run.json").read_text())["settings"]
+        assert settings["data"] == str(annotations_path())
+        assert (settings["replay_data"], settings["replay_ratio"]) == (str(data), ANNOTATION_SETTINGS["replay_ratio"])
+        assert settings["learning_rate"] == ANNOTATION_SETTINGS["learning_rate"]
+        screen.query_one("#data-choice").value = "file"
+        await wait_until(pilot, lambda: not screen.query_one("#annotation-note").display, timeout=10)
+
+
+async def test_a_deleted_run_with_brackets_in_its_name_is_named_as_it_is(models):
+    from textual.content import Content
+
+    write_run(models, "notes[b]v2", status="failed", started_at="2026-11-20T10:00:00")
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f2")
+        await wait_for_widget(pilot, MetricsScreen, "#runs")
+        await pilot.press("d")
+        await wait_for_widget(pilot, ConfirmScreen, "#yes")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: not (models / "notes[b]v2").exists(), timeout=10)
+        await wait_until(pilot, lambda: any("Deleted" in n.message for n in app._notifications), timeout=10)
+        shown = [Content.from_markup(n.message).plain for n in app._notifications]
+        assert "Deleted the run notes[b]v2." in shown

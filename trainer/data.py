@@ -88,7 +88,23 @@ def load_examples(config: TrainConfig, tokenizer: Any) -> Examples:
     test, eval_report = validate(test, None, config.window)
     if not train:
         raise UserError("No usable training examples are left after validation.")
+    train += replayed(config, tokenizer, len(train))
     return Examples(train, test, version_2, train_data, train_source, extra, eval_source, eval_fp, report, eval_report)
+
+
+def replayed(config: TrainConfig, tokenizer: Any, n_train: int) -> list[QAExample]:
+    """``replay_ratio`` x ``n_train`` questions drawn (seeded) from ``replay_data``, validated.
+
+    Fine-tuning a trained reader on a few dozen new questions alone moves it away from what it knew;
+    mixing in questions of the data it learned from keeps it there (see ``benchmarks/annotation_forgetting.py``).
+    """
+    if not config.replay_data or config.replay_ratio <= 0:
+        return []
+    data = load_data(config.replay_data, "train")
+    wanted = min(len(data.examples), round(config.replay_ratio * n_train))
+    drawn = random.Random(config.seed).sample(data.examples, wanted)
+    kept, _ = validate(drawn, tokenizer, config.window, 0, allow_unanswerable=data.version_2)
+    return kept
 
 
 def training_dataset(examples: list[QAExample], tokenizer: Any, config: TrainConfig) -> tuple[Any, LabelCheck]:

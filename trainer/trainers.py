@@ -141,9 +141,10 @@ def warmup_steps(config: TrainConfig, batches_per_epoch: int) -> float:
 def training_arguments(config: TrainConfig, device: str, output_dir: Path, n_windows: int) -> TrainingArguments:
     """The Trainer's arguments: checkpoints every ``save_steps`` for resuming, an evaluation after every epoch.
 
-    Optimizer and schedule are the plain recipe's (the Trainer's default fused AdamW, linear decay); windows
-    are grouped by length, which on under 128 windows is the recipe's plain shuffle (see
-    ``benchmarks/trainer_ablation.py``).
+    Optimizer, schedule and batch order are the plain recipe's (the Trainer's default fused AdamW, linear
+    decay, a plain shuffle), so on the same data and seed it trains the recipe's model exactly; padding is
+    per batch. ``group_by_length`` sorts windows into batches of similar length: less padding, but a less
+    random order, which trained worse as often as better here (``benchmarks/trainer_ablation.py``; README).
     """
     use_cuda = device.startswith("cuda")
     if use_cuda:
@@ -163,7 +164,7 @@ def training_arguments(config: TrainConfig, device: str, output_dir: Path, n_win
         warmup_steps=warmup_steps(config, batches),
         weight_decay=config.weight_decay,
         lr_scheduler_type="linear",
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         logging_steps=config.logging_steps or max(1, min(50, steps_per_epoch // 10)),
         logging_strategy="steps",
         eval_strategy="epoch",

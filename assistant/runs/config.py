@@ -84,6 +84,10 @@ class TrainConfig:
     workers: int | None = field(
         default=None, metadata={"help": "data loader workers (default: 0 on CPU, up to 4 on CUDA)"}
     )
+    group_by_length: bool = field(
+        default=False,
+        metadata={"help": "batch windows of similar length together: less padding, a less random order"},
+    )
     seed: int = field(default=42, metadata={"help": "random seed (shuffling, --resplit, initialisation)"})
     resplit: bool = field(default=False, metadata={"help": "hold out --test-size of --data as the test set"})
     test_size: float = field(default=0.1, metadata={"help": "fraction of --data held out by --resplit"})
@@ -99,6 +103,16 @@ class TrainConfig:
     extra_data: list[str] = field(
         default_factory=list,
         metadata={"help": "more training data, e.g. your annotations (repeatable)", "metavar": "FILE"},
+    )
+    replay_data: str | None = field(
+        default=None,
+        metadata={
+            "help": "data the base reader learned from, replayed beside new data so it is not forgotten",
+            "metavar": "DATA",
+        },
+    )
+    replay_ratio: float = field(
+        default=1.0, metadata={"help": "replayed questions per training question (with --replay-data)"}
     )
 
     @property
@@ -246,7 +260,7 @@ _AT_LEAST_ONE = (
     "max_eval_samples",
     "logging_steps",
 )
-_NOT_NEGATIVE = ("stride", "freeze_layers", "workers", "weight_decay")
+_NOT_NEGATIVE = ("stride", "freeze_layers", "workers", "weight_decay", "replay_ratio")
 _ABOVE_ZERO = ("epochs", "learning_rate", "distill_temperature")
 _FRACTIONS = ("warmup_ratio", "distill_alpha")
 

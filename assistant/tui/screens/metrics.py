@@ -370,9 +370,9 @@ class MetricsScreen(Screen[None]):
     @on(RunDeleted)
     def _deleted(self, message: RunDeleted) -> None:
         if message.error:
-            self.notify(message.error, title="Not deleted", severity="error")
+            self.notify(escape(message.error), title="Not deleted", severity="error")
         else:
-            self.notify(f"Deleted the run {message.name}.")
+            self.notify(f"Deleted the run {escape(message.name)}.")
         self.action_reload()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -118,6 +118,24 @@ def base_choices(active: Path | None) -> list[tuple[str, str]]:
     return [*choices, ("Other (type it below)", BASE_OTHER)]
 
 
+def _in_form_words(message: str) -> str:
+    """A settings problem named by the form's labels, not the trainer's flags ("--batch-size" -> "Batch size")."""
+    from assistant.runs.config import flag
+
+    for spec in (*FORM_BEFORE_DATA, *FORM_AFTER_DATA, FormField("device")):
+        for name in (spec.name, *spec.also):
+            message = message.replace(flag(name), _label(spec))
+    return message
+
+
+def _replay(base_model: str) -> dict[str, Any]:
+    """Replay of the base reader's own data beside the annotations, when that data is at hand."""
+    from assistant.runs.annotation_training import ANNOTATION_SETTINGS, replay_source
+
+    source = replay_source(base_model)
+    return {"replay_data": source, "replay_ratio": ANNOTATION_SETTINGS["replay_ratio"]} if source else {}
+
+
 def check_markup(check: DataCheck) -> str:
     """A data check as the form shows it: the problem, else the warning and what the data holds."""
     if check.problem:
@@ -146,6 +164,7 @@ class TrainForm(VerticalScroll):
             yield Input(placeholder="SQuAD JSON / JSONL / CSV", id="data-path")
             yield Button("Browse…", id="browse")
         yield Static("", id="data-status", classes="note")
+        yield Static("", id="annotation-note", classes="note")
         for spec in FORM_AFTER_DATA:
             yield Label(_label(spec))
             yield self._input(spec, *config[spec.name])
@@ -224,6 +243,19 @@ class TrainForm(VerticalScroll):
     @on(Select.Changed, "#data-choice")
     def _data_chosen(self, event: Select.Changed) -> None:
         self.query_one("#data-file").display = event.select.value == "file"
+        self._show_annotation_settings(event.select.value == "annotations")
+
+    def _show_annotation_settings(self, chosen: bool) -> None:
+        """Learning from annotations alone has its own measured settings: fill them in and say why."""
+        from assistant.runs.annotation_training import ANNOTATION_SETTINGS, MEASURED
+
+        if not chosen:
+            self.show_note("#annotation-note", "")
+            return
+        for name in (spec.name for spec in FORM_AFTER_DATA):
+            if name in ANNOTATION_SETTINGS:
+                self.query_one(f"#{name}", Input).value = _shown(ANNOTATION_SETTINGS[name])
+        self.show_note("#annotation-note", escape(MEASURED))
 
     def set_data_file(self, path: Path | str) -> None:
         self.choose_data("file")
@@ -263,16 +295,25 @@ class TrainForm(VerticalScroll):
 
     def restore(self, values: Mapping[str, str]) -> None:
         """Show remembered values; one that no longer fits its widget (a choice gone) keeps the default."""
-        for widget_id in REMEMBERED:
-            value = values.get(widget_id)
-            widget = self.query_one(f"#{widget_id}")
-            if value is None or (widget_id == "base_model" and values.get("base-choice") != BASE_OTHER):
-                continue  # the default base and the active reader are what they are now
-            if isinstance(widget, Select):
-                if value in self._choices(widget_id):
+        with self.prevent(Select.Changed):  # remembered settings stay, even those of "My annotations"
+            for widget_id in REMEMBERED:
+                value = values.get(widget_id)
+                widget = self.query_one(f"#{widget_id}")
+                if value is None or (widget_id == "base_model" and values.get("base-choice") != BASE_OTHER):
+                    continue  # the default base and the active reader are what they are now
+                if isinstance(widget, Select):
+                    if value in self._choices(widget_id):
+                        widget.value = value
+                elif isinstance(widget, Input):
                     widget.value = value
-            elif isinstance(widget, Input):
-                widget.value = value
+        ref = self._choice_ref(self.query_one("#base-choice", Select).value)
+        if ref is not None:
+            self.query_one("#base_model", Input).value = ref
+        self.query_one("#data-file").display = self.data_choice() == "file"
+        if self.data_choice() == "annotations":
+            from assistant.runs.annotation_training import MEASURED
+
+            self.show_note("#annotation-note", escape(MEASURED))
 
     def _choices(self, select_id: str) -> set[str]:
         options = {"base-choice": base_choices(self.active), "data-choice": DATA_CHOICES, "device": DEVICE_CHOICES}
@@ -303,9 +344,11 @@ class TrainForm(VerticalScroll):
             value = self._field_value(spec, *config[spec.name])
             values |= {name: value for name in (spec.name, *spec.also)}
         values["device"] = str(self.query_one("#device", Select).value)
+        if self.data_choice() == "annotations":
+            values |= _replay(str(values["base_model"]))
         try:
             train_config = dataclasses.replace(TrainConfig(**values), **overrides)
             train_config.validate()
         except (TypeError, UserError) as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError(_in_form_words(str(exc))) from None
         return train_config

@@ -78,9 +78,7 @@ class Setup:
 
 SETUPS = {
     "ours": Setup("this trainer (dynamic padding, batch 32)", 32, mixed=True, optim="adamw_torch_fused"),
-    "ours+groups": Setup(
-        "this trainer, --group-by-length", 32, mixed=True, grouping=True, optim="adamw_torch_fused"
-    ),
+    "ours+groups": Setup("this trainer, --group-by-length", 32, mixed=True, grouping=True, optim="adamw_torch_fused"),
     "recipe": Setup("plain recipe (DataCollatorWithPadding, Trainer defaults, batch 16)", 16),
     "notebook": Setup("notebook (pad 384, fp32, batch 16)", 16, pad_to_384=True, optim="adamw_torch"),
 }

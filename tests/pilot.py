@@ -41,6 +41,11 @@ def allow_every_answer(**more) -> Settings:
     return settings
 
 
+def notifications(app) -> list[str]:
+    """The messages of the notifications the app has shown."""
+    return [n.message for n in app._notifications]
+
+
 async def ask(app, pilot, question: str) -> AnswerCard:
     """Type ``question`` in the question box and send it as a user would; return its answer card once settled."""
     await pilot.click("#question")

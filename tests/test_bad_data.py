@@ -296,7 +296,7 @@ def test_train_refuses_bad_extra_and_eval_data(
     good = _good_squad(tmp_path)
     bad = _write(tmp_path, Case("data-number", '{"data": 5}'))
     base = ["train", "--base", str(tiny_model_dir), "--data", str(good), "--device", "cpu", "--events-only"]
-    for i, flag in enumerate(["--extra-data", "--eval-data"]):
+    for i, flag in enumerate(["--extra-data", "--eval-data", "--replay-data"]):
         outcome = assistant(capsys, *base, "--output", str(tmp_path / f"run{i}"), flag, str(bad))
         assert_one_line_failure(outcome, bad.name)
 

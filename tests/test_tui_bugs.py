@@ -23,6 +23,7 @@ from tests.pilot import (
     document_view,
     fake_trainer_command,
     fill_train_form,
+    notifications,
     screen_text,
     settle,
     wait_for_widget,
@@ -46,10 +47,6 @@ def _annotations() -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def _messages(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 # --- 1. ctrl+s saves only what the user selected, for the question it answers -------------------------------------
@@ -169,7 +166,7 @@ async def test_a_question_asked_while_the_document_opens_is_answered_once_it_is_
         await pilot.click("#question")
         await pilot.press(*QUESTION, "enter")
         await pilot.pause()
-        assert not any("Open a document" in m for m in _messages(app))
+        assert not any("Open a document" in m for m in notifications(app))
         [card] = app.chat.query(AnswerCard)
         assert card.question == QUESTION and card.result is None
         opened.set()
@@ -347,7 +344,7 @@ async def test_the_make_active_dialog_waits_for_the_train_screen(tmp_path, tiny_
         assert isinstance(app.screen, ChatScreen)  # no dialog over the chat...
         await pilot.press("enter")  # ...so an Enter meant for the chat activates nothing
         await pilot.pause()
-        assert any("ctrl+t" in m for m in _messages(app))  # the notification says where to answer it
+        assert any("ctrl+t" in m for m in notifications(app))  # the notification says where to answer it
         await pilot.press("ctrl+t")
         await wait_for_widget(pilot, ConfirmScreen, "#yes", timeout=30)
         assert app.focused is app.screen.query_one("#yes")  # better than the active run: Yes

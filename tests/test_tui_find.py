@@ -19,7 +19,7 @@ from assistant.tui.widgets.find_bar import FindBar
 from assistant.tui.widgets.line_bar import LineBar
 from assistant.tui.widgets.recent_documents import RecentDocuments
 from assistant.tui.widgets.text_search import TextSearch
-from tests.pilot import allow_every_answer, ask, document_view, screen_text, settle, wait_until
+from tests.pilot import allow_every_answer, ask, document_view, notifications, screen_text, settle, wait_until
 
 SIZE = (120, 36)
 TEXT = (
@@ -39,10 +39,6 @@ def always_answer():
 
 def _count(app) -> str:
     return str(app.chat.query_one("#find-count", Static).content)
-
-
-def _messages(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 # --- find -----------------------------------------------------------------------------------------------------------
@@ -99,7 +95,7 @@ async def test_find_and_go_to_line_need_a_document(tiny_model_dir):
         await pilot.press("ctrl+f")
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert _messages(app).count("Open a document first (ctrl+o).") == 2
+        assert notifications(app).count("Open a document first (ctrl+o).") == 2
         assert not app.chat.query_one(FindBar).display and not app.chat.query_one(LineBar).display
 
 
@@ -159,7 +155,7 @@ async def test_go_to_line_moves_there_and_an_impossible_line_says_why(tiny_model
         await settle(app, pilot)
         await pilot.press("ctrl+n", *"99", "enter")
         await pilot.pause()
-        assert "There is no line 99: the document has lines 1 to 8." in _messages(app)
+        assert "There is no line 99: the document has lines 1 to 8." in notifications(app)
         assert app.chat.query_one(LineBar).display  # still open, to correct the number
         await pilot.press("backspace", "backspace", "5", "enter")
         await pilot.pause()
@@ -219,7 +215,7 @@ async def test_candidate_keys_step_through_the_candidates_and_ctrl_y_copies_the_
         answers = card.result.answers
         await pilot.press("ctrl+y")
         assert app.clipboard == answers[0].text
-        assert any(m.startswith("Copied “") and m.endswith("to the clipboard.") for m in _messages(app))
+        assert any(m.startswith("Copied “") and m.endswith("to the clipboard.") for m in notifications(app))
         await pilot.press("ctrl+down")
         await pilot.pause()
         assert document_view(app).selected_span() == (answers[1].start, answers[1].end)
@@ -239,7 +235,7 @@ async def test_copy_and_candidates_without_an_answer_say_why(tiny_model_dir, doc
         await settle(app, pilot)
         await pilot.press("ctrl+y", "ctrl+down")
         await pilot.pause()
-        assert _messages(app).count("Ask a question first.") == 2 and app.clipboard == ""
+        assert notifications(app).count("Ask a question first.") == 2 and app.clipboard == ""
 
 
 # --- clearing the conversation --------------------------------------------------------------------------------------
@@ -259,7 +255,7 @@ async def test_clear_asks_first_and_no_keeps_the_conversation(tiny_model_dir, do
         await pilot.click("#yes")
         await pilot.pause()
         assert len(app.chat.query(AnswerCard)) == 0 and app.store.turns(doc) == []
-        assert "Conversation cleared." in _messages(app)
+        assert "Conversation cleared." in notifications(app)
 
 
 # --- recent documents -----------------------------------------------------------------------------------------------

@@ -15,14 +15,10 @@ from assistant.tui.screens.train import TrainScreen
 from assistant.tui.widgets.document_view import DocumentView
 from assistant.tui.widgets.recent_documents import RecentDocuments
 from assistant.tui.widgets.run_compare import RunCompareScreen
-from tests.pilot import screen_text, settle, wait_until, write_run
+from tests.pilot import notifications, screen_text, settle, wait_until, write_run
 
 SMALL = (80, 24)
 TEXT = "The cat sat on the mat.\n\nThe dog ran in the park.\n\nA CAT slept by the door.\n"
-
-
-def _messages(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def test_emptying_the_find_query_takes_its_highlight_away(tiny_model_dir, doc):
@@ -76,7 +72,7 @@ async def test_a_theme_that_cannot_be_saved_is_a_warning_not_a_crash(tiny_model_
         await pilot.pause(0.3)
         await pilot.press(*"nord", "enter")
         await wait_until(pilot, lambda: app.theme == "nord")
-        assert any("theme is not kept" in m for m in _messages(app))
+        assert any("theme is not kept" in m for m in notifications(app))
     assert Settings.load().theme == Settings().theme
 
 
@@ -124,7 +120,7 @@ async def test_an_answer_about_the_previous_document_is_not_highlighted_in_the_n
         assert app.chat.query_one(DocumentView).selected_span() is None
         await pilot.press("ctrl+y")
         await pilot.pause()
-        assert _messages(app)[-1] == "Ask a question first."
+        assert notifications(app)[-1] == "Ask a question first."
 
 
 async def test_a_cleared_conversation_does_not_come_back_with_the_answer_that_was_coming(
@@ -140,7 +136,7 @@ async def test_a_cleared_conversation_does_not_come_back_with_the_answer_that_wa
         app.action_clear_conversation()
         await pilot.pause()
         await pilot.click("#yes")
-        await wait_until(pilot, lambda: "Conversation cleared." in _messages(app))
+        await wait_until(pilot, lambda: "Conversation cleared." in notifications(app))
         held_answers.set()
         await settle(app, pilot)
         store = app.chat.store
@@ -223,7 +219,7 @@ async def test_a_question_with_brackets_is_shown_as_typed_and_can_be_marked(tiny
         await pilot.press("ctrl+g")  # marked right: the notification quotes the question
         await pilot.pause()
         assert question in screen_text(app)
-        assert any(question in m for m in _messages(app))
+        assert any(question in m for m in notifications(app))
 
 
 async def test_the_document_opened_last_is_the_one_shown(tiny_model_dir, doc, tmp_path, monkeypatch):

@@ -68,6 +68,7 @@ def load_examples(config: TrainConfig, tokenizer: Any) -> Examples:
     """Training data (plus --extra-data), the test set (held out, --eval-data or the validation split), validated."""
     train_data = load_data(config.data, "train")
     extra = [load_data(p, "train") for p in config.extra_data]
+    replay = load_data(config.replay_data, "train") if config.replay_data and config.replay_ratio > 0 else None
     for more in extra:
         train_data.examples.extend(more.examples)
     train, held_out, train_source = split(train_data, config)
@@ -88,19 +89,17 @@ def load_examples(config: TrainConfig, tokenizer: Any) -> Examples:
     test, eval_report = validate(test, None, config.window)
     if not train:
         raise UserError("No usable training examples are left after validation.")
-    train += replayed(config, tokenizer, len(train))
+    if replay is not None:
+        train += replayed(replay, config, tokenizer, len(train))
     return Examples(train, test, version_2, train_data, train_source, extra, eval_source, eval_fp, report, eval_report)
 
 
-def replayed(config: TrainConfig, tokenizer: Any, n_train: int) -> list[QAExample]:
-    """``replay_ratio`` x ``n_train`` questions drawn (seeded) from ``replay_data``, validated.
+def replayed(data: LoadedData, config: TrainConfig, tokenizer: Any, n_train: int) -> list[QAExample]:
+    """``replay_ratio`` x ``n_train`` questions drawn (seeded) from ``data`` (``--replay-data``), validated.
 
     Fine-tuning a trained reader on a few dozen new questions alone moves it away from what it knew;
     mixing in questions of the data it learned from keeps it there (see ``benchmarks/annotation_forgetting.py``).
     """
-    if not config.replay_data or config.replay_ratio <= 0:
-        return []
-    data = load_data(config.replay_data, "train")
     wanted = min(len(data.examples), round(config.replay_ratio * n_train))
     drawn = random.Random(config.seed).sample(data.examples, wanted)
     kept, _ = validate(drawn, tokenizer, config.window, 0, allow_unanswerable=data.version_2)

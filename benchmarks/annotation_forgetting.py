@@ -16,6 +16,12 @@
    data (``--replay-data``: what the app replays when the base run's data is at hand).
 
 Variants set ``TrainConfig`` fields; the table gives F1 before and after, and the change.
+
+``--synthetic DIR`` measures where forgetting is real, with no download: a tiny DistilBERT (random weights,
+local vocabulary) learns the tests' synthetic facts (who lives, works, was born where) to 100 F1, and the
+user's document asks new kinds of question (who plays, drives what) on contexts that also state the known
+facts. DIR receives the base, the original data and the document; the reader trains with the tests'
+settings, and every training uses their short windows (64 tokens, stride 16).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 from assistant.squad.formats import QAExample, load_data  # noqa: E402
 
 READER_SETTINGS = {"epochs": 8.0, "learning_rate": 1e-4, "batch_size": 16, "warmup_ratio": 0.1, "seed": 0}
+SYNTHETIC_WINDOWS = {"max_length": 64, "stride": 16}
+SYNTHETIC_READER = {"epochs": 12.0, "learning_rate": 1e-3, "batch_size": 16, "warmup_ratio": 0.05, "seed": 0}
 
 
 def write_jsonl(path: Path, examples: list[QAExample]) -> Path:
@@ -51,6 +59,20 @@ def split_by_paragraph(examples: list[QAExample], fraction: float) -> tuple[list
     contexts = list(dict.fromkeys(e.context for e in examples))
     first = set(contexts[: round(len(contexts) * fraction)])
     return [e for e in examples if e.context in first], [e for e in examples if e.context not in first]
+
+
+def write_synthetic(folder: Path) -> tuple[str, str, str]:
+    """The tiny base, the facts it learns first and the user's document, written once into ``folder``."""
+    from tests.helpers import save_tiny_model
+    from tests.synthetic import DOCUMENT_VOCAB, make_document_examples, make_examples
+    from tests.synthetic import write_jsonl as write_rows
+
+    base = folder / "base"
+    if not (base / "config.json").exists():
+        save_tiny_model(base, DOCUMENT_VOCAB, dim=64, layers=2, heads=4, max_positions=128)
+    original = write_rows(folder / "original.jsonl", make_examples(1000, seed=0))
+    document = write_rows(folder / "document.jsonl", make_document_examples(400, seed=5))
+    return str(base), str(original), str(document)
 
 
 def train(base: str, data: Path, evaluate: Path, output: Path, extra: list[Path], **settings: Any) -> dict[str, Any]:
@@ -90,17 +112,32 @@ def parse_variant(spec: str) -> tuple[str, dict[str, Any]]:
     return name, settings
 
 
-def main() -> int:
+def parse_args() -> tuple[argparse.Namespace, dict[str, Any], dict[str, Any]]:
+    """The options, the reader's training settings, and the window settings every training uses."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--base", required=True, help="the pretrained encoder the reader starts from")
-    p.add_argument("--original", required=True, help="SQuAD JSON the reader learns first (60%% / 40%% held out)")
-    p.add_argument("--document", required=True, help="SQuAD JSON of the user's document (annotations)")
+    p.add_argument("--base", help="the pretrained encoder the reader starts from")
+    p.add_argument("--original", help="SQuAD JSON the reader learns first (60%% / 40%% held out)")
+    p.add_argument("--document", help="SQuAD JSON of the user's document (annotations)")
+    p.add_argument("--synthetic", type=Path, help="write a tiny base and synthetic data here and use them instead")
     p.add_argument("--reader", type=Path, help="where the reader is kept (trained once if absent)")
     p.add_argument("--sizes", type=int, nargs="+", default=[10, 30, 100])
     p.add_argument("--variants", nargs="+", default=["old:epochs=2,learning_rate=5e-5,batch_size=32"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jsonl", type=Path, help="append each row here as it finishes")
     a = p.parse_args()
+    windows: dict[str, Any] = {}
+    reader_settings = READER_SETTINGS
+    if a.synthetic:
+        a.synthetic.mkdir(parents=True, exist_ok=True)
+        a.base, a.original, a.document = write_synthetic(a.synthetic)
+        windows, reader_settings = SYNTHETIC_WINDOWS, SYNTHETIC_READER
+    elif not (a.base and a.original and a.document):
+        p.error("give --base, --original and --document, or --synthetic DIR")
+    return a, reader_settings, windows
+
+
+def main() -> int:
+    a, reader_settings, windows = parse_args()
     import torch
 
     torch.set_num_threads(2)
@@ -115,7 +152,7 @@ def main() -> int:
         write_jsonl(tmp / "learned.jsonl", learned)
         if not (reader / "config.json").exists():
             write_jsonl(tmp / "held_out.jsonl", held_out)
-            train(a.base, tmp / "learned.jsonl", tmp / "held_out.jsonl", reader, [], **READER_SETTINGS)
+            train(a.base, tmp / "learned.jsonl", tmp / "held_out.jsonl", reader, [], **reader_settings, **windows)
         sets = {"document": own, "held-out": held_out, "original": learned}
         before = f1_on(reader, sets)
         print(json.dumps({"reader": str(reader), "before": before, "sizes": {k: len(v) for k, v in sets.items()}}))
@@ -127,7 +164,7 @@ def main() -> int:
             for n in a.sizes:
                 notes = write_jsonl(tmp / f"notes-{n}.jsonl", document[:n])
                 out = tmp / f"{name}-{n}"
-                info = train(str(reader), notes, tmp / "own.jsonl", out, [], **{"seed": a.seed, **settings})
+                info = train(str(reader), notes, tmp / "own.jsonl", out, [], **{"seed": a.seed, **windows, **settings})
                 after = f1_on(out, sets)
                 row = {"variant": spec, "annotations": n, **info, "before": before, "after": after}
                 row["change"] = {k: round(after[k] - before[k], 2) for k in after}

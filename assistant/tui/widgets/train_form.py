@@ -247,15 +247,19 @@ class TrainForm(VerticalScroll):
 
     def _show_annotation_settings(self, chosen: bool) -> None:
         """Learning from annotations alone has its own measured settings: fill them in and say why."""
-        from assistant.runs.annotation_training import ANNOTATION_SETTINGS, MEASURED
+        from assistant.runs.annotation_training import ANNOTATION_SETTINGS
 
-        if not chosen:
-            self.show_note("#annotation-note", "")
-            return
-        for name in (spec.name for spec in FORM_AFTER_DATA):
-            if name in ANNOTATION_SETTINGS:
-                self.query_one(f"#{name}", Input).value = _shown(ANNOTATION_SETTINGS[name])
-        self.show_note("#annotation-note", escape(MEASURED))
+        if chosen:
+            for name in (spec.name for spec in FORM_AFTER_DATA):
+                if name in ANNOTATION_SETTINGS:
+                    self.query_one(f"#{name}", Input).value = _shown(ANNOTATION_SETTINGS[name])
+        self._show_annotation_note(chosen)
+
+    def _show_annotation_note(self, chosen: bool) -> None:
+        """What the annotation settings were chosen on, shown while "My annotations" is the data."""
+        from assistant.runs.annotation_training import MEASURED
+
+        self.show_note("#annotation-note", escape(MEASURED) if chosen else "")
 
     def set_data_file(self, path: Path | str) -> None:
         self.choose_data("file")
@@ -310,10 +314,7 @@ class TrainForm(VerticalScroll):
         if ref is not None:
             self.query_one("#base_model", Input).value = ref
         self.query_one("#data-file").display = self.data_choice() == "file"
-        if self.data_choice() == "annotations":
-            from assistant.runs.annotation_training import MEASURED
-
-            self.show_note("#annotation-note", escape(MEASURED))
+        self._show_annotation_note(self.data_choice() == "annotations")
 
     def _choices(self, select_id: str) -> set[str]:
         options = {"base-choice": base_choices(self.active), "data-choice": DATA_CHOICES, "device": DEVICE_CHOICES}

@@ -7,7 +7,6 @@ weights) and a WordPiece vocabulary from the document, so it runs offline.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import resource
 import statistics
@@ -24,6 +23,7 @@ from rich.table import Table
 from assistant.core.documents import Document, load_document
 from assistant.core.random_model import random_distilbert
 from assistant.core.reader import Reader
+from assistant.core.sanitize import json_for_terminal
 from assistant.paths import user_cache_dir
 from assistant.recall import GoldSet, load_gold_set
 
@@ -304,5 +304,5 @@ def run_bench(args: argparse.Namespace) -> int:
         recall = _bench_recall(gold_sets, args.model)
         console.print(_recall_table(recall))
         report["retrieval"] = recall
-    print(json.dumps(report), file=sys.stderr if sys.stdout.isatty() else sys.stdout)
+    print(json_for_terminal(report), file=sys.stderr if sys.stdout.isatty() else sys.stdout)
     return 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from assistant import __version__
+from assistant.core import sanitize
 from assistant.core.errors import UserError
 from assistant.guard import OneLineArgumentParser, run_guarded
 
@@ -179,15 +179,6 @@ def build_parser() -> argparse.ArgumentParser:
 SHORT_LIVED_QUESTIONS = 10
 """Up to this many questions on the command line, ``ask`` loads the reader for a quick start rather than for
 fast passes (no ONNX weight prepacking: 0.23 s sooner, about 18 ms slower a window on this machine)."""
-_LINE_BREAKS_JSON_KEEPS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"}
-
-
-def json_line(obj: object) -> str:
-    """One JSON record per line for every reader: escape the separators that some treat as line breaks."""
-    text = json.dumps(obj, ensure_ascii=False)
-    for raw, escaped in _LINE_BREAKS_JSON_KEEPS.items():
-        text = text.replace(raw, escaped)
-    return text
 
 
 def _questions(raw: Sequence[str]) -> Iterator[str]:
@@ -220,7 +211,7 @@ def _ask_settings(args: argparse.Namespace, top_k: int, threshold: float) -> Eng
 def _load_notice(kind: str, message: str) -> None:
     """A fallback to torch is always worth a line; export progress only when a person watches stderr."""
     if kind != "progress" or sys.stderr.isatty():
-        print(message, file=sys.stderr, flush=True)
+        print(sanitize.one_line(message), file=sys.stderr, flush=True)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -229,6 +220,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.core.documents import load_document
     from assistant.core.engine import QAEngine
     from assistant.core.model_loading import load_reader
+    from assistant.core.sanitize import json_for_terminal
     from assistant.paths import index_cache_dir, user_cache_dir
     from assistant.rendering import answer_panel
     from assistant.settings import Settings, resolve_model, resolve_reading
@@ -256,7 +248,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         asked += 1
         result = engine.ask(indexed, question)
         if args.json:
-            sys.stdout.write(json_line(result.to_json()) + "\n")
+            sys.stdout.write(json_for_terminal(result.to_json()) + "\n")
             sys.stdout.flush()
         else:
             console.print(answer_panel(result, document.name))
@@ -269,16 +261,19 @@ def cmd_models(args: argparse.Namespace) -> int:
     """List runs (a killed run shows as interrupted, with how to resume it) or make one the active reader."""
     from rich.console import Console
 
-    from assistant.rendering import runs_table
-    from assistant.runs.registry import activate, list_runs
+    from assistant.core.sanitize import json_for_terminal
+    from assistant.rendering import runs_table, safe_text
+    from assistant.runs.registry import activate, active_problem, list_runs
 
+    console = Console()
     if args.action == "activate":
         if args.run is None:
             raise UserError("Name the run to activate: `assistant models activate RUN`.")
         info = activate(args.run)
-        print(f"Active reader is now {info.name} ({info.path}).")
+        console.print(safe_text(f"Active reader is now {info.name} ({info.path})."))
         return 0
     runs = list_runs()
+    problem = active_problem()
     if args.json:
         rows = [
             {
@@ -292,15 +287,16 @@ def cmd_models(args: argparse.Namespace) -> int:
             }
             for r in runs
         ]
-        print(json.dumps(rows, indent=2))
+        print(json_for_terminal(rows, indent=2))
     elif not runs:
         print("No runs yet; train one with `assistant train`.")
     else:
-        console = Console()
         console.print(runs_table(runs))
         for r in runs:
             if r.hint:
-                console.print(f"{r.name}: {r.hint}", markup=False, highlight=False, soft_wrap=True)
+                console.print(safe_text(f"{r.name}: {r.hint}"), highlight=False, soft_wrap=True)
+    if problem:
+        print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr)
     return 0
 
 

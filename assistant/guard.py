@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
+from assistant.core import sanitize
 from assistant.core.errors import UserError
 
 EXIT_USER_ERROR = 2
@@ -20,8 +21,9 @@ EXIT_INTERRUPTED = 130
 
 
 def one_line(text: str, limit: int = 600) -> str:
-    """Collapse a message to one line so that stderr always holds exactly one line per failure."""
-    flat = " ".join(str(text).split())
+    """Collapse a message to one line so that stderr always holds exactly one line per failure; a path or a question
+    quoted in it reaches the terminal as text (control characters shown, never obeyed)."""
+    flat = " ".join(sanitize.one_line(str(text)).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

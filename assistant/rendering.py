@@ -1,4 +1,5 @@
-"""The terminal renderer: every Rich view the command line prints (`assistant ask`, `assistant models`).
+"""The terminal renderer: every Rich view the command line prints (`assistant ask`, `assistant models`), and
+:func:`safe_text`, the one way a string from outside reaches a terminal in the CLI and the chat app.
 
 The reading engine hands out typed ``AskResult`` objects and the runs module typed ``RunInfo`` rows;
 this module is the one place that turns them into Rich renderables for the terminal.
@@ -15,14 +16,22 @@ from rich.table import Table
 from rich.text import Text
 
 from assistant.core.engine import Answer, AskResult
+from assistant.core.sanitize import one_line, visible
 from assistant.runs.registry import RunInfo
 
 
+def safe_text(text: object, style: str = "", *, single_line: bool = False) -> Text:
+    """A string from outside (document text, a file or run name, a question, an error quoting them) as Rich text:
+    never parsed as markup, every control and bidi-control character shown as a visible stand-in, one for one
+    (so offsets into it still hold); ``single_line`` turns line breaks into spaces too."""
+    clean = one_line(str(text)) if single_line else visible(str(text))
+    return Text(clean, style=style)
+
+
 def _answer_lines(answer: Answer, best: bool) -> list[Text]:
-    head = Text()
-    head.append(answer.text, style="bold green" if best else "green")
+    head = safe_text(answer.text, "bold green" if best else "green", single_line=True)
     head.append(f"  {answer.score:.0%} · line {answer.line}", style="dim")
-    context = Text(answer.context.replace("\n", " "), style="italic")
+    context = safe_text(answer.context, "italic", single_line=True)
     offset = answer.start - answer.context_start
     context.stylize("bold underline", offset, offset + len(answer.text))
     return [head, context, Text("")]
@@ -34,14 +43,14 @@ def answer_panel(result: AskResult, document_name: str) -> Panel:
     if not result.answers:
         body.append(Text("Not found in this document", style="bold yellow"))
         if result.no_answer_reason:
-            body.append(Text(f"({result.no_answer_reason})", style="dim"))
+            body.append(safe_text(f"({result.no_answer_reason})", "dim"))
     for rank, answer in enumerate(result.answers):
         body.extend(_answer_lines(answer, rank == 0))
     ms = result.timings.get("answer_ms", 0.0)
     return Panel(
         Group(*body),
-        title=Text(result.question, style="bold"),
-        subtitle=f"{document_name} · {len(result.passages)} passage(s) read · {ms:.0f} ms",
+        title=safe_text(result.question, "bold", single_line=True),
+        subtitle=safe_text(f"{document_name} · {len(result.passages)} passage(s) read · {ms:.0f} ms", single_line=True),
         border_style="cyan",
     )
 
@@ -61,12 +70,12 @@ def runs_table(runs: Sequence[RunInfo]) -> Table:
     for r in runs:
         table.add_row(
             "●" if r.active else "",
-            Text(r.name),
+            safe_text(r.name, single_line=True),
             r.status.value,
-            Text(r.base_model or "—"),
+            safe_text(r.base_model or "—", single_line=True),
             _fmt(r.exact_match),
             _fmt(r.f1),
             _fmt(r.metrics.get("train_windows_per_second")),
-            str(r.run.get("started_at") or "—")[:16],
+            safe_text(str(r.run.get("started_at") or "—")[:16], single_line=True),
         )
     return table

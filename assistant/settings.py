@@ -13,7 +13,7 @@ from typing import Any
 
 import tomli_w
 
-from assistant import atomic
+from assistant.core import files
 from assistant.core.decoding import DecodeSettings
 from assistant.core.defaults import DEFAULT_READER
 from assistant.paths import user_config_dir
@@ -60,7 +60,7 @@ class Settings:
         return cls(**values)
 
     def save(self) -> None:
-        atomic.write_text(self.path(), tomli_w.dumps(asdict(self)))
+        files.write_text(self.path(), tomli_w.dumps(asdict(self)))
 
     def problem(self) -> str | None:
         """The first value that cannot be saved, in one sentence for the user; None when every value is valid."""

@@ -81,10 +81,14 @@ def test_unreadable_even_as_root(tmp_path, monkeypatch):
     p = tmp_path / "secret.txt"
     p.write_text("hidden")
 
-    def deny(self, *args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(type(p), "open", deny)
+    def deny(path, *args, **kwargs):
+        if str(path) == str(p):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(DocumentError) as exc:
         load_document(p)
     assert "Permission denied" in _message(exc)

@@ -4,6 +4,7 @@ answers the same, and a damaged, planted or unwritable cache never breaks an ans
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def _forbid_building(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_second_index_of_the_same_text_is_loaded_not_rebuilt(document, tmp_path, monkeypatch):
     uncached = index_document(document)
     built = index_document(document, cache_dir=tmp_path)
-    assert len(list(tmp_path.iterdir())) == 1
+    assert len(_entries(tmp_path)) == 1
     _forbid_building(monkeypatch)
     loaded = index_document(document, cache_dir=tmp_path)
     _same_index(built, loaded)
@@ -64,41 +65,34 @@ def test_changed_text_or_settings_index_afresh(document, tmp_path):
     changed = Document.from_text(document.text.replace("zebras", "giraffes"))
     assert index_document(changed, cache_dir=tmp_path).retriever.scores("giraffes").max() > 0
     index_document(document, EngineSettings(passage_words=20), cache_dir=tmp_path)
-    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 3
+    assert len(_entries(tmp_path)) == 3
+
+
+def _entries(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if not p.name.startswith(".")]
 
 
 def _entry(folder: Path) -> Path:
-    (entry,) = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    (entry,) = _entries(folder)
     return entry
 
 
-@pytest.mark.parametrize(
-    "damage",
-    ["truncated spans", "offsets past the text", "planted pickle", "garbage bm25 vocabulary", "missing bm25 arrays"],
-)
-def test_a_damaged_cache_is_rebuilt_with_the_same_answers(document, tmp_path, damage):
-    built = index_document(document, cache_dir=tmp_path)
-    entry = _entry(tmp_path)
-    spans = entry / "spans.npz"
-    if damage == "truncated spans":
-        spans.write_bytes(spans.read_bytes()[:100])
-    elif damage == "offsets past the text":
-        saved = dict(np.load(spans))
-        saved["passage_ends"] = saved["passage_ends"] + 10**6
-        np.savez(spans, **saved)
-    elif damage == "planted pickle":
-        marker = tmp_path / "unpickled"
-        saved = dict(np.load(spans))
-        saved["owner"] = np.array([_Payload(marker)], dtype=object)
-        np.savez(spans, **saved)
-    elif damage == "garbage bm25 vocabulary":
-        (entry / "passages" / "vocab.index.json").write_text("[not json", encoding="utf-8")
-    else:
-        for array in (entry / "paragraphs").glob("*.npy"):
-            array.unlink()
-    again = index_document(document, cache_dir=tmp_path)
-    _same_index(built, again)
-    assert not (tmp_path / "unpickled").exists()
+def _resave(path: Path, change) -> None:
+    """Rewrite a saved array with ``change`` applied, keeping the manifest (so only the checks below catch it)."""
+    array = np.load(path)
+    np.save(path, change(array))
+
+
+def _rehash(entry: Path) -> None:
+    """Make the manifest match the files again: a damage that a checksum alone would not catch."""
+    import hashlib
+    import json
+
+    manifest = json.loads((entry / "entry.json").read_text())
+    for name in manifest["files"]:
+        data = (entry / name).read_bytes()
+        manifest["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (entry / "entry.json").write_text(json.dumps(manifest))
 
 
 class _Payload:
@@ -109,6 +103,131 @@ class _Payload:
 
     def __reduce__(self):
         return (Path.touch, (self.marker,))
+
+
+def _damage(entry: Path, tmp_path: Path, damage: str) -> None:
+    bm25 = entry / "passages"
+    if damage == "truncated offsets":
+        spans = entry / "passage_ends.npy"
+        spans.write_bytes(spans.read_bytes()[:100])
+    elif damage.startswith("offsets past the text"):
+        _resave(entry / "passage_ends.npy", lambda a: a + 10**6)
+    elif damage.startswith("planted pickle"):
+        np.save(entry / "owner.npy", np.array([_Payload(tmp_path / "unpickled")], dtype=object), allow_pickle=True)
+    elif damage == "garbage bm25 vocabulary":
+        (bm25 / "vocab.index.json").write_text("[not json", encoding="utf-8")
+    elif damage == "missing bm25 arrays":
+        for array in (entry / "paragraphs").glob("*.npy"):
+            array.unlink()
+    elif damage.startswith("out-of-range ids"):
+        _resave(bm25 / "indices.csc.index.npy", lambda a: a + 10**6)
+    elif damage.startswith("negative ids"):
+        _resave(bm25 / "indices.csc.index.npy", lambda a: a - 10**6)
+    elif damage.startswith("NaN scores"):
+        _resave(bm25 / "data.csc.index.npy", lambda a: np.full_like(a, np.nan))
+    elif damage.startswith("pointers out of order"):
+        _resave(bm25 / "indptr.csc.index.npy", lambda a: a[::-1].copy())
+    elif damage == "a huge declared array":
+        header = b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (400000000000,), }"
+        (entry / "owner.npy").write_bytes(header.ljust(128 - 1) + b"\n")
+    elif damage == "manifest of another text":
+        manifest = (entry / "entry.json").read_text().replace(entry.name, "0" * 64)
+        (entry / "entry.json").write_text(manifest)
+    elif damage == "files linked elsewhere":
+        outside = tmp_path.parent / f"{tmp_path.name}-elsewhere.npy"
+        (entry / "owner.npy").rename(outside)
+        (entry / "owner.npy").symlink_to(outside)
+    if damage.endswith("(checksums redone)"):
+        _rehash(entry)
+
+
+DAMAGES = [
+    "truncated offsets",
+    "offsets past the text",
+    "offsets past the text (checksums redone)",
+    "planted pickle",
+    "planted pickle (checksums redone)",
+    "garbage bm25 vocabulary",
+    "missing bm25 arrays",
+    "out-of-range ids",
+    "out-of-range ids (checksums redone)",
+    "negative ids (checksums redone)",
+    "NaN scores (checksums redone)",
+    "pointers out of order (checksums redone)",
+    "a huge declared array",
+    "manifest of another text",
+    "files linked elsewhere",
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_cache_entry_is_rebuilt_with_the_same_answers(document, tmp_path, damage):
+    built = index_document(document, cache_dir=tmp_path)
+    _damage(_entry(tmp_path), tmp_path, damage)
+    again = index_document(document, cache_dir=tmp_path)
+    _same_index(built, again)
+    assert not (tmp_path / "unpickled").exists()
+    rebuilt = index_document(document, cache_dir=tmp_path)  # the bad entry was replaced: this one loads
+    _same_index(built, rebuilt)
+    assert not (_entry(tmp_path) / "owner.npy").is_symlink()
+
+
+def test_an_entry_swapped_for_another_documents_is_not_used(document, tmp_path):
+    other = Document.from_text(document.text.replace("zebras", "giraffes"))
+    index_document(document, cache_dir=tmp_path)
+    index_document(other, cache_dir=tmp_path)
+    mine, theirs = (tmp_path / cache_key(d.text, 40, 1.0) for d in (document, other))
+    shutil.rmtree(mine)
+    shutil.copytree(theirs, mine)  # the other document's entry under this document's name
+    again = index_document(document, cache_dir=tmp_path)
+    _same_index(index_document(document), again)
+
+
+def test_a_linked_entry_is_not_followed(document, tmp_path):
+    index_document(document, cache_dir=tmp_path)
+    entry = _entry(tmp_path)
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    entry.rename(moved)
+    entry.symlink_to(moved, target_is_directory=True)
+    again = index_document(document, cache_dir=tmp_path)
+    _same_index(index_document(document), again)
+    assert moved.is_dir() and (moved / "entry.json").is_file(), "the link's target is never deleted"
+
+
+def test_a_folder_the_program_did_not_make_is_never_written_or_pruned(document, tmp_path):
+    users = tmp_path / "index"
+    for i in range(70):
+        (users / f"project-{i}").mkdir(parents=True)
+    indexed = index_document(document, cache_dir=users)
+    _same_index(index_document(document), indexed)
+    assert sorted(p.name for p in users.iterdir()) == sorted(f"project-{i}" for i in range(70))
+    for i in range(70):
+        (users / f"{i:064x}").mkdir()  # named like entries, in a folder that is not the cache's
+    index_document(document, cache_dir=users)
+    prune(users, keep=3)
+    assert len(list(users.iterdir())) == 140
+
+
+def test_an_index_folder_of_an_earlier_version_is_adopted(document, tmp_path):
+    old = tmp_path / "index"
+    (old / ("a" * 64)).mkdir(parents=True)
+    (old / ".abcd-xyz").mkdir()
+    index_document(document, cache_dir=old)
+    assert len(_entries(old)) == 2 and (old / ".doc-assistant").is_file()
+
+
+def test_temporaries_a_killed_writer_left_are_swept(document, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    index_document(document, cache_dir=tmp_path)
+    left = tmp_path / f".{'b' * 16}.tmp-{proc.pid}-0a0b0c0d"
+    left.mkdir()
+    (left / "passage_starts.npy").write_bytes(b"half")
+    index_document(Document.from_text(document.text + " More."), cache_dir=tmp_path)
+    assert not left.exists() and len(_entries(tmp_path)) == 2
 
 
 def test_an_unwritable_cache_only_costs_time(document, tmp_path):
@@ -124,12 +243,15 @@ def test_a_short_document_is_not_cached(tmp_path):
 
 
 def test_the_least_recently_used_indexes_go_first(tmp_path):
+    from assistant.core.ownership import mark
+
+    mark(tmp_path, "index-cache")
     for i in range(5):
         entry = tmp_path / f"{i:064x}"
         entry.mkdir()
         os.utime(entry, (1000 + i, 1000 + i))
     prune(tmp_path, keep=3)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{i:064x}" for i in (2, 3, 4)]
+    assert sorted(p.name for p in _entries(tmp_path)) == [f"{i:064x}" for i in (2, 3, 4)]
 
 
 def test_the_key_follows_text_and_the_settings_that_shape_the_index():

@@ -21,7 +21,8 @@ from safetensors.torch import save_file
 from assistant.core.defaults import DEFAULT_READER
 from assistant.core.errors import UserError
 from assistant.runs.config import TrainConfig
-from assistant.runs.directory import RunDirectory, history_from_events, resumable_checkpoint
+from assistant.runs.directory import history_from_events, resumable_checkpoint
+from assistant.runs.opening import open_resume
 from assistant.runs.registry import HEARTBEAT_STALE_S, RunStatus, active_run_name, active_run_path, list_runs, load_run
 from assistant.runs.schema import DataRecord, EpochEval, EvalScores, RunMetrics, RunRecord
 from assistant.settings import resolve_model
@@ -118,9 +119,22 @@ def test_activation_of_a_run_name_prints_the_active_run(runs, models, capsys):
     assert active_run_path() == models / "other"
 
 
-@pytest.mark.parametrize("content", ["../outside", "link-out", "/etc", "good/../other", "missing", "failed/"])
-def test_a_hand_edited_active_pointing_elsewhere_is_ignored(content, runs, models):
+@pytest.mark.parametrize(
+    "content", ["../outside", "link-out", "/etc", "good/../other", "missing", "failed/", "failed", "good ", "two\nlines"]
+)
+def test_an_active_pointer_naming_no_usable_run_is_an_error_never_another_reader(content, runs, models, capsys):
     (models / "ACTIVE").write_text(content + "\n")
+    assert active_run_name() is None or content == "failed"
+    with pytest.raises(UserError, match="active reader"):
+        active_run_path()
+    with pytest.raises(UserError, match="models activate"):
+        resolve_model()
+    listing = assistant(capsys, "models")
+    assert listing.code == 0 and "warning: The active reader" in listing.err
+
+
+def test_no_active_pointer_means_the_default_reader(runs, models):
+    (models / "ACTIVE").unlink()
     assert active_run_name() is None and active_run_path() is None
     assert resolve_model().ref == DEFAULT_READER
 
@@ -128,11 +142,12 @@ def test_a_hand_edited_active_pointing_elsewhere_is_ignored(content, runs, model
 # --- listings that survive garbage and killed runs -----------------------------------------------------------
 
 
-def _list_ok(capsys) -> list[dict]:
-    table = assistant(capsys, "models")
-    assert table.code == 0 and table.err == "", table.err
-    listed = assistant(capsys, "models", "--json")
-    assert listed.code == 0 and listed.err == "", listed.err
+def _list_ok(capsys, warning: str = "") -> list[dict]:
+    """The listing, as a table and as JSON; stderr holds nothing, or one line starting with ``warning``."""
+    for flags in ([], ["--json"]):
+        listed = assistant(capsys, "models", *flags)
+        assert listed.code == 0, listed.err
+        assert listed.err.startswith(warning) and listed.err.count("\n") == (1 if warning else 0), listed.err
     return json.loads(listed.out)
 
 
@@ -146,8 +161,7 @@ def test_a_run_whose_process_died_lists_as_interrupted_with_a_resume_hint(models
     _run(models, "alive-but-silent", None, status="running", **(live | {"heartbeat": stale}))
     rows = {r["name"]: r for r in _list_ok(capsys)}
     assert rows["killed"]["status"] == "interrupted"
-    assert rows["killed"]["hint"].startswith(f"resume with: assistant train --resume --output {models / 'killed'}")
-    assert "--base base-dir --data train.jsonl" in rows["killed"]["hint"]
+    assert rows["killed"]["hint"] == f"resume with: assistant train --resume --output {models / 'killed'}"
     assert rows["alive"]["status"] == "running" and rows["alive"]["hint"] is None
     assert rows["alive-but-silent"]["status"] == "interrupted"
     assert "resume with: assistant train --resume" in assistant(capsys, "models").out
@@ -174,10 +188,11 @@ def test_garbage_run_files_do_not_crash_the_listing(garbage, models, tiny_model_
         path = _run(models, f"bad-{name}", tiny_model_dir)
         (path / name).write_bytes(garbage)
     (models / "ACTIVE").write_bytes(garbage)
-    rows = {r["name"]: r for r in _list_ok(capsys)}
+    rows = {r["name"]: r for r in _list_ok(capsys, warning="warning: The active reader cannot be used")}
     assert set(rows) == {"bad-metrics.json", "bad-run.json"}
     assert all(r["f1"] is None and r["exact_match"] is None and not r["active"] for r in rows.values())
-    assert active_run_path() is None and resolve_model().ref == DEFAULT_READER
+    with pytest.raises(UserError, match="active reader"):
+        resolve_model()
 
 
 def test_well_formed_metrics_still_show(models, tiny_model_dir, capsys):
@@ -265,13 +280,20 @@ def test_resuming_a_live_run_is_refused(tiny_model_dir, tmp_path):
 # --- run folder pieces ---------------------------------------------------------------------------------------
 
 
-def test_opening_a_run_again_removes_temp_files_of_killed_writes(tmp_path):
+def test_resuming_a_run_removes_temp_files_of_killed_writes(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    (out / ".run.json.abc123.tmp").write_text('{"status": "runn')
-    (out / "run.json").write_text("{}")
-    RunDirectory(out)
-    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
+    (out / ".run.json.abc123.tmp").write_text('{"status": "runn')  # an earlier version's temporary
+    (out / f".run.json.tmp-{_dead_pid()}-0a1b2c3d").write_text('{"status": "runn')
+    (out / f".metrics.json.tmp-{os.getpid()}-0a1b2c3d").write_text("{}")  # a live writer's: kept
+    (out / "run.json").write_text('{"status": "interrupted"}')
+    open_resume(out, {}).close()
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".doc-assistant",
+        ".lock",
+        f".metrics.json.tmp-{os.getpid()}-0a1b2c3d",
+        "run.json",
+    ]
 
 
 def _checkpoint(root: Path, step: int, state: str = '{"global_step": 1}', weights: bytes | None = None) -> Path:
@@ -332,8 +354,8 @@ class _Planted:
 
 
 def test_resume_skips_a_broken_checkpoint_and_keeps_the_whole_loss_curve(tmp_path, capsys):
-    """Three processes on one run (about 5 s): train with checkpoints, a resume that meets a planted pickle,
-    and a resume past a truncated trainer_state.json whose metrics still hold the first process's losses."""
+    """Three processes on one run (about 5 s): a run cancelled at step 11, past checkpoint-10, a resume that meets a
+    planted pickle, and a resume past a truncated trainer_state.json whose metrics still hold the first losses."""
     from tests.helpers import save_tiny_model
     from tests.synthetic import VOCAB, make_examples, write_jsonl
 
@@ -353,28 +375,34 @@ def test_resume_skips_a_broken_checkpoint_and_keeps_the_whole_loss_curve(tmp_pat
         "save_steps": 5,
         "logging_steps": 1,
         "sanity_steps": 1000,
+        "max_steps": 16,
     }
-    first = run_training(TrainConfig(**settings, max_steps=10, keep_checkpoints=True))
-    assert first.status is RunStatus.COMPLETED, first.message
+    token = CancelToken()
+
+    def stop_after_ten(event: dict) -> None:
+        if event.get("step") == 11 and event.get("loss") is not None:
+            token.request("SIGTERM")
+
+    first = run_training(TrainConfig(**settings), stop_after_ten, token)
+    assert first.status is RunStatus.CANCELLED, first.message
     checkpoints = out / "checkpoints"
+    assert (checkpoints / "checkpoint-10").is_dir()
 
     (checkpoints / "checkpoint-10" / "optimizer.pt").write_bytes(pickle.dumps(_Planted(), protocol=4))
-    argv = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
-    argv = [a.replace("--base-model=", "--base=") for a in argv]
-    planted = assistant(capsys, "train", *argv, "--max-steps=16", "--resume", "--events-only")
+    planted = assistant(capsys, "train", "--resume", f"--output={out}", "--events-only")  # the run's own settings
     assert_one_line_failure(planted, "checkpoint-10", "cannot be loaded")
     assert json.loads((out / "run.json").read_text())["status"] == "failed" and not _Planted.target().exists()
 
     state = checkpoints / "checkpoint-10" / "trainer_state.json"
     state.write_text(state.read_text()[:40])
     events: list[dict] = []
-    resumed = run_training(TrainConfig(**settings, max_steps=16, resume=True), events.append)
+    resumed = run_training(TrainConfig(**settings, resume=True), events.append)
     assert resumed.status is RunStatus.COMPLETED, resumed.message
     messages = [e.get("message", "") for e in events]
     assert any("skipping broken checkpoint checkpoint-10" in m for m in messages)
     assert "resuming from checkpoint-5" in messages
     first_step = next(e["step"] for e in events if e["phase"] == "train" and "step" in e)
-    assert first_step == 5  # the second process never logged steps 1-5 itself
+    assert first_step == 5  # the third process never logged steps 1-5 itself
     metrics = json.loads((out / "metrics.json").read_text())
     assert [step for step, _ in metrics["loss_curve"]] == list(range(1, 17))
     assert metrics["global_step"] == 16 and metrics["eval_per_epoch"][-1]["step"] == 16

@@ -28,11 +28,12 @@ def write_settings(text: str | bytes) -> Path:
 
 
 def make_active_run(name: str = "run-1") -> Path:
-    """A run folder with a config.json object and ACTIVE naming it, as `assistant models activate` leaves them."""
+    """A run folder with a config.json object, weights, and ACTIVE naming it, as `assistant models activate` leaves them."""
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
     run = models / name
     run.mkdir(parents=True)
     (run / "config.json").write_text("{}", encoding="utf-8")
+    (run / "model.safetensors").write_bytes(b"")  # what activation looks for; never loaded here
     (models / "ACTIVE").write_text(name + "\n", encoding="utf-8")
     return run
 

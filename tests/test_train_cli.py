@@ -106,7 +106,7 @@ def test_flags_override_the_config_file(tmp_path):
 
 
 BAD_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "not json": ("{batch_size: 8", ("could not be read as JSON",)),
+    "not json": ("{batch_size: 8", ("is not valid JSON",)),
     "not an object": ("[1, 2]", ("JSON object",)),
     "unknown key": ('{"batch_size": 8, "colour": "red"}', ("unknown settings", "colour")),
     "string for a number": ('{"batch_size": "8"}', ("batch_size", "whole number")),
@@ -116,8 +116,9 @@ BAD_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "null where required": ('{"data": null}', ("data", "not null")),
     "unknown precision": ('{"precision": "fp8"}', ("precision", "fp32")),
     "impossible value": ('{"epochs": 0}', ("--epochs",)),
-    "not a number": ('{"learning_rate": NaN}', ("--learning-rate",)),
-    "not UTF-8": ("\udcff", ("could not be read as JSON",)),
+    "not a number": ('{"learning_rate": NaN}', ("NaN",)),
+    "infinite": ('{"learning_rate": -Infinity}', ("Infinity",)),
+    "not UTF-8": ("\udcff", ("not UTF-8",)),
 }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 import time
@@ -21,9 +20,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from assistant.core.errors import UserError
+from assistant.core.sanitize import json_for_terminal
 from assistant.guard import EXIT_INTERRUPTED, OneLineArgumentParser
+from assistant.rendering import safe_text
 from assistant.runs.config import OptionSpec, TrainConfig, option_specs
 from assistant.runs.registry import RunStatus
 from assistant.runs.schema import EvalScores, RunMetrics
@@ -82,10 +84,25 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The config file's settings (or the defaults), with every flag given on the command line on top."""
+    """The config file's settings (or, resuming a run, the run's own; else the defaults), with every flag given on
+    the command line on top."""
     given = {k: v for k, v in vars(args).items() if k not in CLI_ONLY}
-    base = TrainConfig.load(args.config) if args.config is not None else TrainConfig()
+    if args.config is not None:
+        base = TrainConfig.load(args.config)
+    elif given.get("resume") and given.get("output"):
+        base = _resumed_config(Path(given["output"]).expanduser())
+    else:
+        base = TrainConfig()
     return replace(base, **given)
+
+
+def _resumed_config(run_path: Path) -> TrainConfig:
+    """The settings run.json says a run was started with, so that `--resume --output RUN` needs no other flag."""
+    from assistant.runs.config import checked_settings
+    from assistant.runs.opening import saved_settings
+
+    saved = saved_settings(run_path)
+    return TrainConfig(**checked_settings(saved, f"{run_path}/run.json")) if saved else TrainConfig()
 
 
 class ProgressView:
@@ -106,7 +123,7 @@ class ProgressView:
     def __call__(self, event: dict[str, Any]) -> None:
         phase = event["phase"]
         if event.get("message") and phase != "failed":  # a failure is printed once, as the error line
-            self.console.log(f"[{phase}] {event['message']}")
+            self.console.log(safe_text(f"[{phase}] {event['message']}"))
         if phase == "train" and "step" in event:
             loss = event.get("loss")
             self.progress.update(
@@ -160,7 +177,7 @@ def cancel_on_signals(token: CancelToken) -> Iterator[None]:
 
 
 def _print_event(event: dict[str, Any]) -> None:
-    print(json.dumps(event), flush=True)
+    print(json_for_terminal(event), flush=True)
 
 
 def _train(config: TrainConfig, sink: EventSink) -> RunResult:
@@ -176,12 +193,16 @@ def _report(result: RunResult, config: TrainConfig, console: Console) -> int:
     if result.status is RunStatus.COMPLETED:
         metrics = result.metrics or RunMetrics()
         scores = metrics.eval or EvalScores()
-        console.print(
-            f"[green]done[/]: {result.path}  EM {scores.exact_match or 0:.2f}  F1 {scores.f1 or 0:.2f}  "
-            f"({metrics.train_windows_per_second or 0:.1f} windows/s)"
+        line = Text("done", style="green")
+        line.append_text(
+            safe_text(
+                f": {result.path}  EM {scores.exact_match or 0:.2f}  F1 {scores.f1 or 0:.2f}  "
+                f"({metrics.train_windows_per_second or 0:.1f} windows/s)"
+            )
         )
+        console.print(line)
         if not config.activate:
-            console.print(f"make it the active reader: assistant models activate {result.path.name}")
+            console.print(safe_text(f"make it the active reader: assistant models activate {result.path.name}"))
         return 0
     if result.status is RunStatus.CANCELLED:
         console.print("cancelled; the active reader is unchanged")
@@ -240,11 +261,11 @@ def run_eval_command(args: argparse.Namespace) -> int:
         **result,
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    print(json.dumps(record))
+    print(json_for_terminal(record))
     out = chosen_out or (Path(choice.ref) / "eval.json" if Path(choice.ref).is_dir() else None)
     if out is not None:
         save_result(out, record)
-        console.print(f"saved {out}")
+        console.print(safe_text(f"saved {out}"))
     return 0
 
 

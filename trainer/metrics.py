@@ -6,10 +6,10 @@ It reads an official-format dataset and an ``{id: answer}`` predictions file and
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from assistant.core.sanitize import json_for_terminal
 from assistant.guard import OneLineArgumentParser, run_guarded
 from assistant.squad.metric import score_files
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> int:
-        print(json.dumps(score_files(args.dataset, args.predictions, args.na_prob)))
+        print(json_for_terminal(score_files(args.dataset, args.predictions, args.na_prob)))
         return 0
 
     return run_guarded(run)

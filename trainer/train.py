@@ -27,6 +27,7 @@ from transformers.trainer_utils import TrainOutput, get_last_checkpoint
 from assistant.core.errors import UserError
 from assistant.core.reader import Reader
 from assistant.paths import models_dir
+from assistant.runs import opening
 from assistant.runs.config import TrainConfig
 from assistant.runs.directory import (
     Heartbeat,
@@ -38,7 +39,7 @@ from assistant.runs.directory import (
     model_card,
     resumable_checkpoint,
 )
-from assistant.runs.registry import RunStatus, activate, load_run
+from assistant.runs.registry import RunStatus, activate
 from assistant.runs.schema import EpochEval, EvalScores, RunMetrics
 from assistant.squad.evaluation import evaluate_reader
 from trainer.callbacks import (
@@ -98,6 +99,7 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
         raise
     finally:
         heartbeat.stop()
+        run.close()
 
 
 def _device(config: TrainConfig) -> str:
@@ -122,19 +124,12 @@ def _open_run(config: TrainConfig) -> tuple[RunDirectory, bool]:
         if config.output
         else models_dir() / default_run_name(config.base_model, config.data)
     )
-    existed, writer = run_path.exists(), int(os.environ.get("RANK", "0")) == 0
-    if existed and any(run_path.iterdir()) and not config.resume:
-        raise UserError(f"{run_path} already exists; pass --resume to continue it or choose another --output.")
-    owner = load_run(run_path) if existed and config.resume and writer else None
-    if owner is not None and owner.status is RunStatus.RUNNING:
-        raise UserError(
-            f"{run_path} is still being trained by process {owner.record.pid} on {owner.record.hostname}; "
-            "wait for it or cancel it before resuming."
-        )
-    run = RunDirectory(run_path, writer=writer)
+    writer = int(os.environ.get("RANK", "0")) == 0
     if config.resume:
+        run = opening.open_resume(run_path, asdict(config), writer)
         run.load_run()
-    return run, not existed
+        return run, False
+    return opening.open_new(run_path, writer), True
 
 
 def _record_failure(session: _Session, message: str, created: bool) -> None:
@@ -142,8 +137,8 @@ def _record_failure(session: _Session, message: str, created: bool) -> None:
     run = session.run_dir
     run.set_status(RunStatus.FAILED, error=message)
     session.emit("failed", message=message)
-    if created and run.writer and not run.trained_anything():
-        shutil.rmtree(run.path, ignore_errors=True)
+    if created:
+        opening.discard_new(run)
 
 
 def _versions() -> dict[str, str]:

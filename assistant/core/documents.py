@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import codecs
 import os
-import stat
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.core import files
 from assistant.core.errors import DocumentError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 """Largest document accepted by default; settable with ASSISTANT_MAX_DOCUMENT_BYTES or max_bytes."""
+MAX_BYTES_LIMIT = 1024 * 1024 * 1024
+"""The most ASSISTANT_MAX_DOCUMENT_BYTES may allow: past this, reading and indexing would not fit in memory."""
+MAX_BYTES_ENV = "ASSISTANT_MAX_DOCUMENT_BYTES"
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -51,15 +55,24 @@ class Document:
 
 
 def max_document_bytes() -> int:
-    value = os.environ.get("ASSISTANT_MAX_DOCUMENT_BYTES")
-    if value:
-        try:
-            return int(value)
-        except ValueError:
-            raise DocumentError(
-                f"ASSISTANT_MAX_DOCUMENT_BYTES must be a whole number of bytes, not {value!r}."
-            ) from None
-    return DEFAULT_MAX_BYTES
+    """The document size cap: ``ASSISTANT_MAX_DOCUMENT_BYTES`` (1 byte to 1 GiB) or the default."""
+    value = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_BYTES
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_BYTES_LIMIT:
+        raise DocumentError(
+            f"{MAX_BYTES_ENV} must be a whole number of bytes from 1 to {MAX_BYTES_LIMIT:,} (1 GiB), "
+            f"not {value[:40]!r}."
+        )
+    return limit
+
+
+def document_kind(limit: int) -> files.FileKind:
+    return files.FileKind("text file", limit, DocumentError, MAX_BYTES_ENV)
 
 
 def _looks_binary(raw: bytes) -> bool:
@@ -98,12 +111,38 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
         raise ValueError("utf-16 without bom")
     if _looks_binary(raw):
         raise ValueError("binary")
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1"), "latin-1"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    mixed = _utf8_with_stray_bytes(raw)
+    if mixed is not None:
+        return mixed, "utf-8 (with cp1252 bytes)"
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
+
+
+_VALID_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
+_STRAY = re.compile("[\udc80-\udcff]")
+
+
+def _stray_byte(byte: int) -> str:
+    """One byte that is not UTF-8, read as cp1252 (latin-1 for the five bytes cp1252 leaves undefined)."""
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return chr(byte)
+
+
+def _utf8_with_stray_bytes(raw: bytes) -> str | None:
+    """UTF-8 text holding a few bytes that are not (a pasted cp1252 quote pair), decoded as UTF-8 everywhere it is
+    valid and each stray byte as cp1252; None when the text has no valid multi-byte UTF-8 (then it is cp1252)."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    if _VALID_NON_ASCII.search(text) is None:
+        return None
+    return _STRAY.sub(lambda m: _stray_byte(ord(m.group()) - 0xDC00), text)
 
 
 def normalise_newlines(text: str) -> str:
@@ -111,41 +150,11 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _read_limited(p: Path, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of a regular file: devices, FIFOs and sockets never reach ``read``."""
-    try:
-        info = p.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise DocumentError(f"{p} is not a regular file (a device, pipe or socket); give the path of a text file.")
-        if info.st_size > limit:
-            raise DocumentError(
-                f"{p} is {info.st_size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB limit "
-                "(raise it with ASSISTANT_MAX_DOCUMENT_BYTES)."
-            )
-        with p.open("rb") as fh:  # st_size can lie (/proc, growing files): read with a cap regardless
-            raw = fh.read(limit + 1)
-    except PermissionError:
-        raise DocumentError(f"Permission denied reading {p}.") from None
-    except OSError as exc:
-        raise DocumentError(f"Could not read {p}: {exc.strerror or exc}.") from None
-    if len(raw) > limit:
-        raise DocumentError(f"{p} is over the {limit / 1e6:.1f} MB limit (raise it with ASSISTANT_MAX_DOCUMENT_BYTES).")
-    return raw
-
-
 def load_document(path: str | os.PathLike[str], max_bytes: int | None = None) -> Document:
     """Read a text file, or raise DocumentError with one sentence saying what is wrong."""
     p = Path(path).expanduser()
     limit = max_document_bytes() if max_bytes is None else max_bytes
-    try:
-        exists, is_dir = p.exists(), p.is_dir()
-    except OSError as exc:  # a name too long, a path through a file
-        raise DocumentError(f"Could not open {p}: {exc.strerror or exc}.") from None
-    if not exists:
-        raise DocumentError(f"No such file: {p}.")
-    if is_dir:
-        raise DocumentError(f"{p} is a directory; give the path of a text file.")
-    raw = _read_limited(p, limit)
+    raw = files.read_bytes(p, document_kind(limit))
     try:
         text, encoding = decode_bytes(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -1,33 +1,53 @@
 """A document's index kept on disk, so that a cold ``assistant ask`` on a document seen before skips
 splitting it into sentences and passages and building its BM25 indexes (most of a cold answer's time).
 
-One folder per document text and index settings, named by their SHA-256: ``spans.npz`` (passage and
-sentence offsets, arrays only) and bm25s's own saved indexes, memory-mapped on load. Nothing is
-pickled. A folder is written under a temporary name and renamed, so a crash leaves no half-written
-index; one that does not load for any reason is rebuilt, and a cache that cannot be written only
-costs the time saved.
+One folder per document text and index settings, named by their SHA-256 (the key): ``.npy`` arrays of the
+passage and sentence offsets, bm25s's own saved indexes (memory-mapped on load), and ``entry.json``, which
+records the key, the format and the size and SHA-256 of every file. Nothing is pickled.
+
+An entry proves itself before it is used: the folder is a real folder (no link) named by the key asked for,
+``entry.json`` names the same key, every file it lists is a regular file of that size and checksum, and the
+arrays make sense (offsets inside the text and in order, ids in range, scores finite). Anything else, or any
+failure to load, means the entry is removed and rebuilt: a damaged cache never serves wrong passages and never
+fails an answer. The cache folder itself is the program's own (``assistant.core.ownership``): a folder that
+is not, such as a user's own ``index/``, is never written into or pruned. A folder is written under a
+temporary name (holding the writer's pid) and renamed, so a crash leaves no half-written entry, and what a
+kill leaves behind is swept by the next writer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 import shutil
-import tempfile
-import zipfile
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
 
+from assistant.core import files, ownership
+from assistant.core.errors import UserError
 from assistant.core.passages import Span
 from assistant.core.retrieval import ContextualRetriever, PassageRetriever
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bump when what is saved, or how text is split or indexed, changes: old folders are then ignored."""
 MAX_ENTRIES = 64
 """Documents kept; the least recently used beyond this are removed when a new one is saved."""
+CACHE_KIND = "index-cache"
+MANIFEST = "entry.json"
+MAX_ENTRY_BYTES = 2 * files.GiB
+"""An entry larger than this is not one this program wrote (a 50 MB document's index is a fraction of it)."""
+_KEY = re.compile(r"[0-9a-f]{64}")
+_OURS = re.compile(r"[0-9a-f]{64}|\..*")
+"""What an index folder made before folders were marked holds: key-named entries and hidden temporaries."""
+_LISTED = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?")
+_ARRAYS = ("passage_starts", "passage_ends", "sentence_starts", "sentence_ends", "passage_words", "owner")
 
 
 @dataclass(frozen=True)
@@ -47,90 +67,201 @@ def cache_key(text: str, passage_words: int, paragraph_weight: float) -> str:
     return digest.hexdigest()
 
 
+class BadEntry(ValueError):
+    """A cache entry that does not prove itself: it is removed and rebuilt."""
+
+
+# --- proving an entry ------------------------------------------------------------------------------------------
+
+
+def _verified_files(folder: Path, key: str) -> dict[str, Any]:
+    """``entry.json`` of ``folder`` once every file it lists is a regular file of its size and checksum."""
+    if not stat.S_ISDIR(os.lstat(folder).st_mode):
+        raise BadEntry("not a folder")
+    try:
+        manifest = files.read_json(folder / MANIFEST, files.RECORD, nofollow=True)
+    except UserError as exc:
+        raise BadEntry(str(exc)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != CACHE_FORMAT or manifest.get("key") != key:
+        raise BadEntry("made for another text, settings or format")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or not listed:
+        raise BadEntry("lists no files")
+    total = 0
+    for name, expected in listed.items():
+        size = expected.get("size") if isinstance(expected, dict) else None
+        if not isinstance(name, str) or not _LISTED.fullmatch(name) or ".." in name:
+            raise BadEntry(f"lists a file outside it ({name!r})")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise BadEntry("lists a file without its size")
+        total += size
+        if total > MAX_ENTRY_BYTES:
+            raise BadEntry("too large")
+        try:
+            data = files.read_bytes(folder / name, files.FileKind("cache file", size), nofollow=True)
+        except UserError as exc:
+            raise BadEntry(str(exc)) from None
+        if len(data) != size or hashlib.sha256(data).hexdigest() != expected.get("sha256"):
+            raise BadEntry(f"{name} does not match its checksum")
+    return manifest
+
+
+def _array(folder: Path, name: str) -> np.ndarray:
+    """A saved 1-d int64 array (its bytes were just checked against the manifest)."""
+    raw = files.read_bytes(folder / f"{name}.npy", files.CACHE_PART, nofollow=True)
+    array: np.ndarray = np.load(io.BytesIO(raw), allow_pickle=False)
+    if array.dtype != np.int64 or array.ndim != 1:
+        raise BadEntry(f"{name} is not a list of whole numbers")
+    return array
+
+
 def _spans(starts: np.ndarray, ends: np.ndarray, length: int) -> list[Span]:
     """Spans from saved offsets, which must lie inside a text of ``length`` characters in order."""
-    if starts.shape != ends.shape or starts.ndim != 1:
-        raise ValueError("offsets of different shapes")
-    if starts.size and (starts.min() < 0 or ends.max() > length or bool(np.any(ends <= starts))):
-        raise ValueError("offsets outside the text")
+    if starts.shape != ends.shape:
+        raise BadEntry("offsets of different shapes")
+    if starts.size and (
+        starts.min() < 0 or ends.max() > length or bool(np.any(ends <= starts)) or bool(np.any(np.diff(starts) < 0))
+    ):
+        raise BadEntry("offsets outside the text or out of order")
     return list(map(Span, starts.tolist(), ends.tolist()))
 
 
+def _check_bm25(retriever: PassageRetriever) -> None:
+    """The saved BM25 matrix makes sense: ids in range, pointers in order, scores finite and not negative."""
+    scores: dict[str, Any] = retriever.bm25.scores
+    data, indices, indptr = (np.asarray(scores[k]) for k in ("data", "indices", "indptr"))
+    vocab = retriever.vocabulary
+    columns = indptr.size - 1  # bm25s leaves the empty token, which no query holds, without a column
+    if indptr.ndim != 1 or columns not in (len(vocab) - 1, len(vocab)) or indptr[0] != 0 or indptr[-1] != indices.size:
+        raise BadEntry("BM25 pointers do not match its vocabulary")
+    if data.shape != indices.shape or bool(np.any(np.diff(indptr) < 0)):
+        raise BadEntry("BM25 pointers out of order")
+    if indices.size and (indices.min() < 0 or indices.max() >= retriever.size):
+        raise BadEntry("BM25 passage ids out of range")
+    if not bool(np.all(np.isfinite(data))) or (data.size and data.min() < 0):
+        raise BadEntry("BM25 scores that are not finite")
+    ids = list(vocab.values())
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or sorted(ids) != list(range(len(ids))):
+        raise BadEntry("BM25 vocabulary ids out of range")
+
+
+def _read_entry(folder: Path, text: str) -> IndexParts:
+    manifest = _verified_files(folder, folder.name)
+    arrays = {name: _array(folder, name) for name in _ARRAYS}
+    passages = _spans(arrays["passage_starts"], arrays["passage_ends"], len(text))
+    sentences = _spans(arrays["sentence_starts"], arrays["sentence_ends"], len(text))
+    words = arrays["passage_words"]
+    if words.shape != (len(passages),) or (words.size and words.min() < 0):
+        raise BadEntry("word counts do not match passages")
+    owner, weight, paragraphs = arrays["owner"], manifest.get("paragraph_weight"), manifest.get("paragraphs")
+    if not isinstance(weight, float | int) or not isinstance(paragraphs, int) or not 0 <= weight < 1e6:
+        raise BadEntry("index settings missing")
+    retriever = None
+    if owner.size:
+        if owner.shape != (len(passages),) or owner.min() < 0 or owner.max() >= paragraphs:
+            raise BadEntry("paragraph owners outside the paragraphs")
+        para = PassageRetriever.load(folder / "paragraphs", paragraphs) if weight > 0 else None
+        own = PassageRetriever.load(folder / "passages", len(passages))
+        for part in (own, para):
+            if part is not None:
+                _check_bm25(part)
+        retriever = ContextualRetriever(own, para, owner, float(weight))
+    return IndexParts(passages, words.tolist(), sentences, retriever)
+
+
 def load_index(folder: Path, text: str) -> IndexParts | None:
-    """The parts saved in ``folder`` for ``text``, or None when absent or unreadable (then rebuild)."""
-    if not (folder / "spans.npz").is_file():
+    """The parts saved in ``folder`` for ``text``, or None when there are none that prove themselves.
+
+    An entry that fails any check is removed (it is the program's own: its name is a key in its cache folder),
+    so that the index built instead can take its place.
+    """
+    if not _KEY.fullmatch(folder.name) or not ownership.is_ours(folder.parent, CACHE_KIND):
         return None
     try:
-        with np.load(folder / "spans.npz", allow_pickle=False) as saved:
-            passages = _spans(saved["passage_starts"], saved["passage_ends"], len(text))
-            sentences = _spans(saved["sentence_starts"], saved["sentence_ends"], len(text))
-            words = saved["passage_words"].tolist()
-            owner = saved["owner"]
-            weight = float(saved["paragraph_weight"])
-            paragraphs = int(saved["paragraphs"])
-        if len(words) != len(passages):
-            raise ValueError("word counts do not match passages")
-        retriever = None
-        if owner.size:
-            if owner.shape != (len(passages),):
-                raise ValueError("paragraph owners do not match passages")
-            if owner.min() < 0 or owner.max() >= paragraphs:
-                raise ValueError("paragraph owners outside the paragraphs")
-            para = PassageRetriever.load(folder / "paragraphs", paragraphs) if weight > 0 else None
-            own = PassageRetriever.load(folder / "passages", len(passages))
-            retriever = ContextualRetriever(own, para, owner, weight)
-        os.utime(folder)  # most recently used
-    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile):
+        if not os.path.lexists(folder):
+            return None
+        parts = _read_entry(folder, text)
+        os.utime(folder, follow_symlinks=False)  # most recently used
+    except Exception:  # BadEntry, OSError, numpy's and bm25s's own errors: whatever it is, rebuild
+        _remove(folder)
         return None
-    return IndexParts(passages, words, sentences, retriever)
+    return parts
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_symlink() or not path.is_dir():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path)
+    except OSError:
+        pass
+
+
+# --- saving an entry -------------------------------------------------------------------------------------------
 
 
 def save_index(folder: Path, parts: IndexParts) -> None:
-    """Write ``parts`` to ``folder`` atomically (temporary folder, then rename); failures are ignored."""
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name[:16]}-", dir=folder.parent))
-    except OSError:
+    """Write ``parts`` to ``folder`` atomically (temporary folder, then rename); failures only cost the time saved.
+
+    Nothing is written unless the cache folder is the program's own (created and marked by it).
+    """
+    root = folder.parent
+    if not _KEY.fullmatch(folder.name) or not ownership.claim(root, CACHE_KIND, adopt=_OURS):
         return
+    files.sweep_temps(root)  # folders that a killed writer left
+    tmp = files.temp_path(root, folder.name[:16])
     try:
-        _write(tmp, parts)
-        if folder.exists():  # another process indexed the same document first
+        tmp.mkdir()
+        _write(tmp, parts, folder.name)
+        if os.path.lexists(folder):  # another process indexed the same document first
             shutil.rmtree(tmp, ignore_errors=True)
             return
         os.replace(tmp, folder)
-    except OSError:
+    except (OSError, ValueError):
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    prune(folder.parent, keep=MAX_ENTRIES)
+    prune(root, keep=MAX_ENTRIES)
 
 
-def _write(tmp: Path, parts: IndexParts) -> None:
+def _write(tmp: Path, parts: IndexParts, key: str) -> None:
     retriever = parts.retriever
-    owner = retriever.owner if retriever is not None else np.zeros(0, dtype=np.int64)
-    np.savez(
-        tmp / "spans.npz",
-        passage_starts=np.array([s.start for s in parts.passages], dtype=np.int64),
-        passage_ends=np.array([s.end for s in parts.passages], dtype=np.int64),
-        sentence_starts=np.array([s.start for s in parts.sentences], dtype=np.int64),
-        sentence_ends=np.array([s.end for s in parts.sentences], dtype=np.int64),
-        passage_words=np.array(parts.passage_words, dtype=np.int64),
-        owner=owner,
-        paragraph_weight=np.float64(retriever.paragraph_weight if retriever is not None else 0.0),
-        paragraphs=np.int64(retriever.paragraphs.size if retriever and retriever.paragraphs else 0),
-    )
+    arrays = {
+        "passage_starts": [s.start for s in parts.passages],
+        "passage_ends": [s.end for s in parts.passages],
+        "sentence_starts": [s.start for s in parts.sentences],
+        "sentence_ends": [s.end for s in parts.sentences],
+        "passage_words": parts.passage_words,
+        "owner": retriever.owner if retriever is not None else [],
+    }
+    for name, values in arrays.items():
+        np.save(tmp / f"{name}.npy", np.asarray(values, dtype=np.int64), allow_pickle=False)
     if retriever is not None:
         retriever.passages.save(tmp / "passages")
         if retriever.paragraphs is not None:
             retriever.paragraphs.save(tmp / "paragraphs")
+    listed = {}
+    for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        listed[path.relative_to(tmp).as_posix()] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    manifest = {
+        "format": CACHE_FORMAT,
+        "key": key,
+        "paragraph_weight": float(retriever.paragraph_weight) if retriever is not None else 0.0,
+        "paragraphs": int(retriever.paragraphs.size) if retriever is not None and retriever.paragraphs else 0,
+        "files": listed,
+    }
+    files.write_json(tmp / MANIFEST, manifest)
 
 
 def prune(cache: Path, keep: int) -> None:
-    """Remove all but the ``keep`` most recently used index folders."""
+    """Remove all but the ``keep`` most recently used entries of the program's own cache folder."""
+    if not ownership.is_ours(cache, CACHE_KIND):
+        return
     try:
-        entries = [p for p in cache.iterdir() if p.is_dir()]
+        entries = [p for p in cache.iterdir() if _KEY.fullmatch(p.name) and not p.is_symlink() and p.is_dir()]
         entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     except OSError:
         return
-    named = [p for p in entries if not p.name.startswith(".")]
-    for old in named[keep:]:
-        shutil.rmtree(old, ignore_errors=True)
+    for old in entries[keep:]:
+        _remove(old)

@@ -36,14 +36,14 @@ class PassageRetriever:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.size = len(texts)
-        self._bm25 = bm25s.BM25()
+        self.bm25 = bm25s.BM25()
         tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False)
-        self._vocab = tokens.vocab
-        self._bm25.index(tokens, show_progress=False)
+        self.vocabulary: dict[str, int] = tokens.vocab
+        self.bm25.index(tokens, show_progress=False)
 
     def save(self, directory: Path) -> None:
         """bm25s's own format: JSON and ``.npy`` arrays, nothing pickled."""
-        self._bm25.save(str(directory), show_progress=False)
+        self.bm25.save(str(directory), show_progress=False)
 
     @classmethod
     def load(cls, directory: Path, size: int) -> PassageRetriever:
@@ -52,7 +52,7 @@ class PassageRetriever:
         if bm25.scores.get("num_docs") != size or not isinstance(bm25.vocab_dict, dict):
             raise ValueError(f"a saved index of {bm25.scores.get('num_docs')} passages, not {size}")
         retriever = cls.__new__(cls)
-        retriever.size, retriever._bm25, retriever._vocab = size, bm25, bm25.vocab_dict
+        retriever.size, retriever.bm25, retriever.vocabulary = size, bm25, bm25.vocab_dict
         return retriever
 
     def scores(self, question: str) -> np.ndarray:
@@ -60,10 +60,10 @@ class PassageRetriever:
         words = bm25s.tokenize(
             [question], stopwords=_QUERY_STOPWORDS, stemmer=_STEMMER, show_progress=False, return_ids=False
         )[0]
-        known = [w for w in words if w in self._vocab]
+        known = [w for w in words if w in self.vocabulary]
         if not known:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
     def top(self, question: str, k: int) -> list[tuple[int, float]]:
         """Indices and scores of the ``k`` best passages, best first (ties keep document order)."""

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from assistant import atomic
+from assistant.core import files
 from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
 from assistant.core.errors import UserError
 from assistant.core.reader import WindowSettings
@@ -133,7 +133,7 @@ class TrainConfig:
 
     def save(self, path: Path) -> None:
         """Write every setting as one JSON object, the file ``python -m trainer --config`` reads."""
-        atomic.write_json(path, asdict(self))
+        files.write_json(path, asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
@@ -228,24 +228,29 @@ def flag(name: str) -> str:
     return next(spec.flag for spec in option_specs() if spec.name == name)
 
 
+CONFIG_FILE = files.FileKind("config file", 16 * files.MiB)
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The settings in a config file, each checked against its field's type; any problem is one sentence."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise UserError(f"The config file {path} could not be read as JSON ({exc}).") from None
+    where = f"The config file {path}"
+    return checked_settings(files.parse_json(files.read_text(path, CONFIG_FILE), where, UserError), where)
+
+
+def checked_settings(data: Any, where: str) -> dict[str, Any]:
+    """``data`` as TrainConfig settings: an object of known settings, each of its field's type; else one sentence."""
     if not isinstance(data, dict):
-        raise UserError(f"The config file {path} must hold a JSON object of settings, not {type(data).__name__}.")
+        raise UserError(f"{where} must hold a JSON object of settings, not {type(data).__name__}.")
     specs = {spec.name: spec for spec in option_specs()}
     unknown = sorted(set(data) - set(specs))
     if unknown:
         guesses = [m for name in unknown for m in difflib.get_close_matches(name, specs, n=1)]
         hint = f"did you mean {', '.join(guesses)}?" if guesses else "`python -m trainer --help` lists the settings"
-        raise UserError(f"The config file {path} has unknown settings: {', '.join(map(repr, unknown))} ({hint}).")
+        raise UserError(f"{where} has unknown settings: {', '.join(map(repr, unknown))} ({hint}).")
     for name, value in data.items():
         expected = specs[name].type_problem(value)
         if expected:
-            raise UserError(f"The config file {path} sets {name} to {json.dumps(value)[:80]}; it must be {expected}.")
+            raise UserError(f"{where} sets {name} to {json.dumps(value)[:80]}; it must be {expected}.")
     return data
 
 

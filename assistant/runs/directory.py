@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from assistant import atomic
+from assistant.core import files, ownership
+from assistant.core.errors import UserError
 from assistant.runs.registry import HEARTBEAT_INTERVAL_S
 from assistant.runs.schema import (
     EpochEval,
@@ -50,18 +51,24 @@ def default_run_name(base: str, data: str) -> str:
 
 
 class RunDirectory:
-    """Owns ``models/<run>/``; only the main process of a distributed run writes."""
+    """Writes ``models/<run>/``; only the main process of a distributed run writes, under the folder's lock.
+
+    Made by :mod:`assistant.runs.opening`, which checks that the folder is a run this program owns first.
+    """
 
     def __init__(self, path: Path, writer: bool = True) -> None:
         self.path = path
         self.writer = writer
+        self.lock = ownership.FolderLock(path)
+        """Held by the writer from opening to :meth:`close`: one writer per run folder."""
         self._run = RunRecord()
         self._t0 = time.time()
         self._lock = threading.Lock()
         self._last_beat = 0.0
-        if writer:
-            path.mkdir(parents=True, exist_ok=True)
-            atomic.remove_stale_temps(path)  # left by a write that a kill cut off
+
+    def close(self) -> None:
+        """Let another process open the run (the lock also goes with this process, however it ends)."""
+        self.lock.release()
 
     @property
     def events_path(self) -> Path:
@@ -88,7 +95,7 @@ class RunDirectory:
         with self._lock:
             self._run = replace(self._run, **changes)
             if self.writer:
-                atomic.write_json(self.path / "run.json", self._run.to_json())
+                files.write_json(self.path / "run.json", self._run.to_json())
 
     def set_status(self, status: RunStatus, **changes: Any) -> None:
         self.write_run(
@@ -117,18 +124,21 @@ class RunDirectory:
             self.write_run(heartbeat=round(now, 3))
 
     def event(self, phase: str, **fields: Any) -> JsonObject:
-        """Append one progress event to events.jsonl (None-valued fields left out) and return it."""
+        """Append one progress event to events.jsonl (None-valued fields left out) and return it.
+
+        A number that is not finite (a NaN loss) is left out too: JSON has no NaN, and the run's sanity check
+        reports it in words."""
         record = {"time": round(time.time(), 3), "elapsed_s": round(time.time() - self._t0, 2), "phase": phase}
-        record.update({k: v for k, v in fields.items() if v is not None})
+        record.update({k: v for k, v in fields.items() if files.finite_or_none(v) is not None})
         if self.writer:
-            atomic.append_jsonl(self.events_path, record)
+            files.append_json(self.events_path, record)
         return record
 
     def read_events(self) -> list[JsonObject]:
         """Every whole event line, from every process that has trained this run; a torn last line is skipped."""
         try:
-            lines = self.events_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
+            lines = files.lines_of(files.read_bytes(self.events_path, files.EVENTS))
+        except UserError:
             return []
         events = []
         for line in lines:
@@ -148,11 +158,11 @@ class RunDirectory:
 
     def write_metrics(self, metrics: RunMetrics) -> None:
         if self.writer:
-            atomic.write_json(self.path / "metrics.json", metrics.to_json())
+            files.write_json(self.path / "metrics.json", metrics.to_json())
 
     def write_card(self, text: str) -> None:
         if self.writer:
-            atomic.write_text(self.path / "README.md", text)
+            files.write_text(self.path / "README.md", text)
 
 
 class Heartbeat:

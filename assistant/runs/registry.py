@@ -12,12 +12,11 @@ import shlex
 import shutil
 import socket
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant import atomic
+from assistant.core import files, ownership
 from assistant.core.errors import UserError
 from assistant.paths import models_dir
 from assistant.runs.schema import JsonObject, RunMetrics, RunRecord
@@ -30,7 +29,9 @@ HEARTBEAT_INTERVAL_S = 30.0
 """How often a training process rewrites its heartbeat in run.json."""
 HEARTBEAT_STALE_S = 180.0
 """A heartbeat older than this means the owner is gone (or hung), even if its pid now belongs to another process."""
-_MAX_ACTIVE_BYTES = 4096
+RUN_KIND = "run"
+"""The marker kind of a run directory (``assistant.core.ownership``)."""
+_RUN_STATUSES = {s.value for s in RunStatus}
 
 
 def _pid_alive(pid: Any) -> bool:
@@ -67,14 +68,9 @@ def derive_status(run: RunRecord, path: Path) -> RunStatus:
     return run.status
 
 
-def resume_hint(path: Path, settings: Mapping[str, Any]) -> str:
-    """The command that continues an interrupted run (the flags that pick model and data, then the rest)."""
-    parts = ["assistant", "train", "--resume", "--output", str(path)]
-    for key, flag in (("base_model", "--base"), ("data", "--data"), ("eval_data", "--eval-data")):
-        value = settings.get(key)
-        if isinstance(value, str) and value:
-            parts += [flag, value]
-    return f"resume with: {shlex.join(parts)} ... (the other flags as in run.json's settings)"
+def resume_hint(path: Path) -> str:
+    """The command that continues an interrupted run: it takes the run's own settings from its run.json."""
+    return f"resume with: {shlex.join(['assistant', 'train', '--resume', '--output', str(path)])}"
 
 
 @dataclass
@@ -87,6 +83,8 @@ class RunInfo:
     record: RunRecord = field(default_factory=RunRecord)
     results: RunMetrics = field(default_factory=RunMetrics)
     active: bool = False
+    problem: str | None = None
+    """Why the folder could not be read, when it could not."""
 
     @property
     def run(self) -> JsonObject:
@@ -116,9 +114,11 @@ class RunInfo:
 
     @property
     def hint(self) -> str | None:
-        """What to do about the run, for listings: only interrupted runs need it."""
+        """What to do about the run, for listings: interrupted runs, and folders that cannot be read."""
+        if self.problem:
+            return self.problem
         if self.status is RunStatus.INTERRUPTED:
-            return resume_hint(self.path, self.record.settings)
+            return resume_hint(self.path)
         return None
 
 
@@ -130,9 +130,11 @@ def load_run(path: Path, active_name: str | None = None) -> RunInfo:
 
 
 def _name_problem(name: str) -> str | None:
-    """Why ``name`` is not a run name (one folder name, no path), or None."""
+    """Why ``name`` is not a run name (one folder name, no path, as typed: nothing trimmed), or None."""
     if not name.strip():
         return "the run name is empty"
+    if name != name.strip():
+        return "a run name has no spaces at either end"
     if "\x00" in name:
         return "a run name cannot hold a NUL character"
     try:
@@ -162,6 +164,16 @@ def run_folder(name: str, root: Path | None = None) -> Path:
     return path
 
 
+def is_run_folder(path: Path) -> bool:
+    """A run directory ``assistant train`` made: its marker, or (made before markers) a run.json with a status."""
+    if ownership.is_ours(path, RUN_KIND):
+        return True
+    if path.is_symlink() or not path.is_dir() or (path / ownership.MARKER).exists():
+        return False
+    record = read_json_object(path / "run.json")
+    return record is not None and record.get("status") in _RUN_STATUSES
+
+
 def activation_problem(info: RunInfo) -> str | None:
     """Why a run cannot be the active reader, or None: only completed runs with a config and weights can."""
     if info.status is not RunStatus.COMPLETED:
@@ -181,54 +193,96 @@ def activate(name: str, root: Path | None = None) -> RunInfo:
     problem = activation_problem(info)
     if problem:
         raise UserError(f"Run {name!r} cannot be made active: {problem}.")
-    atomic.write_text(root / ACTIVE_FILE, name + "\n")
+    files.write_text(root / ACTIVE_FILE, name + "\n")
     info.active = True
     return info
+
+
+def _active_pointer(root: Path) -> str | None:
+    """What ACTIVE holds (its one line), None when there is no ACTIVE; a file that is not one line of UTF-8 text
+    (or not a regular file) is a UserError."""
+    path = root / ACTIVE_FILE
+    if not os.path.lexists(path):
+        return None
+    raw = files.read_bytes(path, files.POINTER)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text.") from None
+    name = text[:-1] if text.endswith("\n") else text
+    if "\n" in name or not name:
+        raise UserError(f"{path} does not hold one run name.")
+    return name
+
+
+def active_problem(root: Path | None = None) -> str | None:
+    """Why ACTIVE does not name a run that can answer, in one sentence with what to do; None when it does or there
+    is no ACTIVE (then no run is active)."""
+    root = root or models_dir()
+    fix = "activate a run with `assistant models activate RUN`, or delete that file to use no run"
+    try:
+        name = _active_pointer(root)
+        if name is None:
+            return None
+        info = load_run(run_folder(name, root))
+    except UserError as exc:
+        return f"The active reader cannot be used: {str(exc).rstrip('.')}; {fix}."
+    problem = activation_problem(info)
+    if problem:
+        return f"The active reader {name!r} cannot be used: {problem}; {fix}."
+    return None
 
 
 def active_run_name(root: Path | None = None) -> str | None:
     """The run ACTIVE names, if it is a valid run name inside ``root``; garbage or a path outside reads as none."""
     root = root or models_dir()
     try:
-        with open(root / ACTIVE_FILE, "rb") as fh:
-            raw = fh.read(_MAX_ACTIVE_BYTES + 1)
-    except OSError:
-        return None
-    try:
-        name = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        return None
-    if len(raw) > _MAX_ACTIVE_BYTES or not name:
-        return None
-    try:
-        run_folder(name, root)
+        name = _active_pointer(root)
+        if name is not None:
+            run_folder(name, root)
     except UserError:
         return None
     return name
 
 
 def active_run_path(root: Path | None = None) -> Path | None:
-    """The active run's folder, checked as at activation (inside ``root``, a config.json object), else None."""
+    """The active run's folder, checked as at activation; None when no run is active.
+
+    An ACTIVE that names no usable run is a UserError (``active_problem``): answering with another reader
+    instead would be silently wrong.
+    """
     root = root or models_dir()
+    problem = active_problem(root)
+    if problem:
+        raise UserError(problem)
     name = active_run_name(root)
-    if name and read_json_object(root / name / "config.json") is not None:
-        return root / name
-    return None
+    return root / name if name else None
+
+
+def _unreadable(path: Path, exc: OSError) -> RunInfo:
+    return RunInfo(path.name, path, RunStatus.UNKNOWN, problem=f"cannot be read ({exc.strerror or exc})")
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
-    """Every run directory (one with run.json or config.json), newest first."""
+    """Every run directory (one with run.json, config.json or the run marker), newest first; a folder that cannot
+    be read is listed as such, never left out."""
     root = root or models_dir()
     try:
-        entries = list(root.iterdir()) if root.is_dir() else []
+        entries = sorted(root.iterdir()) if root.is_dir() else []
     except OSError:
         return []
     active = active_run_name(root)
-    runs = [
-        load_run(p, active)
-        for p in entries
-        if p.is_dir() and ((p / "run.json").exists() or (p / "config.json").exists())
-    ]
+    runs = []
+    for path in entries:
+        if path.name.startswith(".") or not path.is_dir():
+            continue
+        try:
+            names = set(os.listdir(path))
+        except OSError as exc:
+            runs.append(_unreadable(path, exc))
+            continue
+        if names & {"run.json", "config.json", ownership.MARKER}:
+            runs.append(load_run(path, active))
     runs.sort(key=lambda r: r.record.started_at or "", reverse=True)
     return runs
 
@@ -244,19 +298,20 @@ def delete_run(name: str, root: Path | None = None) -> Path:
     path = run_folder(name, root)
     if path.is_symlink():
         raise UserError(f"Run {name!r} is a link; only run folders inside {root} are deleted.")
-    if not ((path / "run.json").is_file() or (path / "config.json").is_file()):
-        raise UserError(f"{path} is not a run folder (it has no run.json or config.json); it is left alone.")
+    if not is_run_folder(path):
+        raise UserError(f"{path} is not a run folder made by `assistant train`; it is left alone.")
     if active_run_name(root) == name:
         raise UserError(f"Run {name!r} is the active reader; make another run active before deleting it.")
-    if load_run(path).status is RunStatus.RUNNING:
+    if ownership.lock_is_held(path) or load_run(path).status is RunStatus.RUNNING:
         raise UserError(f"Run {name!r} is still running; cancel it before deleting it.")
-    doomed = root / f".{name}.deleting-{os.getpid()}-{time.time_ns()}"
+    files.sweep_temps(root)  # deletes a kill cut short
+    doomed = files.temp_path(root, name)
     try:
         os.replace(path, doomed)
     except OSError as exc:
         raise UserError(f"Run {name!r} could not be deleted ({exc.strerror or exc}); nothing was removed.") from None
     try:
-        for marker in ("run.json", "config.json"):
+        for marker in ("run.json", "config.json", ownership.MARKER):
             (doomed / marker).unlink(missing_ok=True)
         shutil.rmtree(doomed)
     except OSError as exc:

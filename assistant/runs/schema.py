@@ -8,12 +8,13 @@ this module does not know are kept in ``more`` and written back unchanged.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeGuard
+
+from assistant.core import files
 
 JsonObject = dict[str, Any]
 
@@ -52,12 +53,9 @@ def is_number(value: Any) -> TypeGuard[int | float]:
 
 
 def read_json_object(path: Path) -> JsonObject | None:
-    """The JSON object in ``path``; None when it is missing, unreadable, not UTF-8, not JSON or not an object."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
+    """The JSON object in ``path``; None when it is missing, unreadable, special, too large, not UTF-8, not JSON or
+    not an object (through the one opener: a FIFO in its place never blocks)."""
+    return files.read_json_object_or_none(path, files.RECORD)
 
 
 def _number(value: Any) -> int | float | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from assistant.atomic import append_jsonl
 from assistant.core.errors import DataError
+from assistant.core.files import append_json
 
 
 def write_annotation(
@@ -16,7 +16,7 @@ def write_annotation(
     if context[answer_start : answer_start + len(answer_text)] != answer_text:
         raise DataError("The annotated answer does not match the document text at its position.")
     digest = hashlib.sha1(f"{question}\n{answer_start}\n{context}".encode()).hexdigest()[:12]
-    append_jsonl(
+    append_json(
         path,
         {
             "id": f"note-{digest}",

@@ -93,9 +93,9 @@ def check_output_path(path: Path) -> Path:
 
 
 def save_result(path: Path, result: dict[str, Any]) -> None:
-    from assistant import atomic
+    from assistant.core import files
 
     try:
-        atomic.write_json(path, result)
+        files.write_json(path, result)
     except OSError as exc:
         raise UserError(f"The metrics could not be saved to {path}: {exc.strerror or exc}.") from None

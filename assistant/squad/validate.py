@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from assistant.core.errors import DataError
 from assistant.core.reader import WindowSettings
+from assistant.core.sanitize import one_line
 from assistant.squad.formats import Answer, LoadedData, QAExample
 
 REPAIR_RADIUS = 200
@@ -36,7 +38,7 @@ class DataReport:
         return self.__dict__.copy()
 
     def table(self, name: str) -> Table:
-        t = Table(title=f"Data report: {name}", show_header=False)
+        t = Table(title=Text(one_line(f"Data report: {name}")), show_header=False)
         t.add_column("what")
         t.add_column("value", justify="right")
         rows = [
@@ -58,8 +60,8 @@ class DataReport:
             ),
         ]
         rows += [(f"questions in '{title}'", n) for title, n in self.titles]
-        for what, value in rows:
-            t.add_row(what, str(value))
+        for what, value in rows:  # titles come from the data: text, never markup
+            t.add_row(Text(one_line(what)), Text(one_line(str(value))))
         return t
 
 

@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
+from assistant.core import files
 from assistant.settings import ModelChoice, Settings, resolve_model
 from assistant.store import ConversationStore
 from assistant.tui import workers
@@ -131,8 +132,8 @@ class AssistantApp(App[None]):
             self.settings.theme = theme
             try:
                 self.settings.save()
-            except OSError as exc:
-                self.notify(f"The theme is not kept for next time: {exc.strerror or exc}.", severity="warning")
+            except files.WRITE_ERRORS as exc:
+                self.notify(f"The theme is not kept for next time: {files.write_problem(exc)}.", severity="warning")
 
     # --- the reader model -------------------------------------------------------------------------
     def switch_reader(self, ref: str | None) -> None:

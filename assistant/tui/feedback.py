@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant import atomic
+from assistant.core import files
 
 CONTEXT_MARGIN = 1000
 """Characters kept either side of an answer that is not inside one paragraph."""
@@ -91,5 +91,5 @@ def remove(path: Path, note: Annotation) -> bool:
         return False
     if kept and not kept[-1].endswith("\n"):  # the next row is appended on a line of its own
         kept[-1] += "\n"
-    atomic.write_text(path, "".join(kept))
+    files.write_text(path, "".join(kept))
     return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from assistant import atomic
+from assistant.core import files
 from assistant.paths import user_config_dir
 from assistant.runs.schema import read_json_object
 
@@ -33,4 +33,4 @@ def load_form_values() -> dict[str, str]:
 
 def save_form_values(values: Mapping[str, str]) -> None:
     """Replace the saved values atomically; raises OSError when the config folder cannot be written."""
-    atomic.write_json(form_memory_path(), {"version": VERSION, "values": dict(values)})
+    files.write_json(form_memory_path(), {"version": VERSION, "values": dict(values)})

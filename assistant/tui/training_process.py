@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from assistant.core import files
 from assistant.runs.registry import RunStatus, load_run
 from assistant.tui.messages import TrainingEvent, TrainingFinished, TrainingOutcome
 
@@ -107,8 +108,9 @@ class TrainingProcess:
         """Blocking: call from a worker thread; posts TrainingEvent while it runs, then one TrainingFinished."""
         try:
             self.config.save(self.config_path)
-        except OSError as exc:
-            post(TrainingFinished(None, TrainingOutcome.CRASHED, -1, f"could not write the run's settings: {exc}"))
+        except files.WRITE_ERRORS as exc:
+            message = f"could not write the run's settings: {files.write_problem(exc)}"
+            post(TrainingFinished(None, TrainingOutcome.CRASHED, -1, message))
             return
         try:
             with tempfile.TemporaryFile() as log:

@@ -585,7 +585,7 @@ class ChatScreen(Screen[None]):
 
     @on(ExportConversation)
     def export_conversation(self) -> None:
-        from assistant import atomic
+        from assistant.core import files
         from assistant.paths import user_data_dir
         from assistant.store import conversation_markdown
 
@@ -598,8 +598,8 @@ class ChatScreen(Screen[None]):
             return
         out = user_data_dir() / "exports" / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
         try:
-            atomic.write_text(out, conversation_markdown(path, self.store.turns(path)))
-        except STORE_ERRORS as exc:
+            files.write_text(out, conversation_markdown(path, self.store.turns(path)))
+        except (*STORE_ERRORS, *files.WRITE_ERRORS) as exc:
             self.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
             return
         self.notify(f"Saved {out}", title="Conversation exported", markup=False)

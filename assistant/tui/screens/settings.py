@@ -11,6 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Switch
 
+from assistant.core import files
 from assistant.settings import Settings, form_settings
 from assistant.tui.messages import SettingsSaved
 from assistant.tui.screens.dialogs import checkpoint_dialog
@@ -90,8 +91,8 @@ class SettingsScreen(Screen[None]):
             return
         try:
             chosen.save()
-        except OSError as exc:
-            self.notify(f"Could not write {Settings.path()}: {exc.strerror or exc}.", severity="error")
+        except files.WRITE_ERRORS as exc:
+            self.notify(f"Could not write {Settings.path()}: {files.write_problem(exc)}.", severity="error")
             return
         self.app.post_message(SettingsSaved(chosen))
         self.dismiss(None)

@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Log, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
+from assistant.core import files
 from assistant.paths import annotations_path, models_dir
 from assistant.runs.registry import active_run_path, load_run
 from assistant.runs.schema import is_number
@@ -280,8 +281,8 @@ class TrainScreen(Screen[None]):
     def _remember(self) -> None:
         try:
             save_form_values(self.form.values())
-        except OSError as exc:
-            self.notify(f"The form could not be saved for next time ({exc.strerror or exc}).", severity="warning")
+        except files.WRITE_ERRORS as exc:
+            self.notify(f"The form could not be saved for next time ({files.write_problem(exc)}).", severity="warning")
 
     def _launch(self, config: TrainConfig) -> None:
         run_path = new_run_path()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from assistant import __version__
@@ -33,7 +34,7 @@ in models/, then the hub default distilbert/distilbert-base-uncased-distilled-sq
 
 def _add_model_options(p: argparse.ArgumentParser, int8_from_settings: bool = False) -> None:
     p.add_argument("--model", help="model directory or hub id (default: see `assistant --help`)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
+    p.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     if int8_from_settings:
         p.add_argument(
             "--int8",
@@ -43,6 +44,15 @@ def _add_model_options(p: argparse.ArgumentParser, int8_from_settings: bool = Fa
         )
     else:
         p.add_argument("--int8", action="store_true", help="dynamic int8 quantization on CPU (faster, see README)")
+
+
+def _device(text: str) -> str:
+    """The one device rule (``assistant.core.model_loading.DEVICE_PATTERN``): ``meta`` or ``xla`` never get in."""
+    from assistant.core.model_loading import DEVICE_WORDS, is_device
+
+    if not is_device(text):
+        raise argparse.ArgumentTypeError(f"expected {DEVICE_WORDS}, got {text!r}")
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -111,7 +121,7 @@ def _add_eval(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     ev.add_argument("--model", help="model directory or hub id")
     ev.add_argument("--data", required=True, help="SQuAD JSON/JSONL/CSV file, or a hub dataset id")
     ev.add_argument("--limit", type=_positive_int, default=None, help="evaluate the first N questions (N >= 1)")
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     ev.add_argument("--int8", action="store_true")
     ev.add_argument(
         "--backend",
@@ -119,7 +129,11 @@ def _add_eval(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
         default="auto",
         help="what runs the reader, as for `assistant ask` (default: auto, ONNX Runtime on the CPU)",
     )
-    ev.add_argument("--output", help="where to save metrics JSON (default: the run's eval.json or stdout only)")
+    ev.add_argument(
+        "--output",
+        help="where to save metrics JSON (default: eval.json in the run folder when --model is a run that"
+        " `assistant train` made; otherwise printed only)",
+    )
 
 
 def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
@@ -181,14 +195,33 @@ SHORT_LIVED_QUESTIONS = 10
 fast passes (no ONNX weight prepacking: 0.23 s sooner, about 18 ms slower a window on this machine)."""
 
 
+def _as_text(raw: bytes) -> str:
+    from assistant.core.documents import decode_text
+
+    return decode_text(raw)[0]
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Standard input's lines as text: its bytes decoded as a document's are, when it has bytes."""
+    source = getattr(sys.stdin, "buffer", None)
+    if source is None:
+        yield from sys.stdin
+        return
+    for raw in source:
+        yield _as_text(raw)
+
+
 def _questions(raw: Sequence[str]) -> Iterator[str]:
+    """Each question, as text however the terminal encoded it (a stray cp1252 byte too), checked for length."""
+    from assistant.core.limits import check_question
+
     for q in raw:
         if q == "-":
-            for line in sys.stdin:
+            for line in _stdin_lines():
                 if line.strip():
-                    yield line.strip()
+                    yield check_question(line)
         else:
-            yield q
+            yield check_question(_as_text(os.fsencode(q)))
 
 
 def _ask_settings(args: argparse.Namespace, top_k: int, threshold: float) -> EngineSettings:
@@ -218,7 +251,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from assistant.core.documents import load_document
-    from assistant.core.engine import QAEngine
+    from assistant.core.engine import NOT_FINITE, QAEngine
     from assistant.core.model_loading import load_reader
     from assistant.core.sanitize import json_for_terminal
     from assistant.paths import index_cache_dir, user_cache_dir
@@ -247,6 +280,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for question in _questions(args.questions):
         asked += 1
         result = engine.ask(indexed, question)
+        if result.no_answer_reason == NOT_FINITE:
+            print(f"warning: {NOT_FINITE}; retrain it or choose another with --model.", file=sys.stderr, flush=True)
         if args.json:
             sys.stdout.write(json_for_terminal(result.to_json()) + "\n")
             sys.stdout.flush()
@@ -317,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "train":
         from trainer.cli import main as train_main
 
-        return run_guarded(lambda: train_main(argv[1:], prog="assistant train"))
+        return run_guarded(_after_setup(lambda: train_main(argv[1:], prog="assistant train")))
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "chat"
@@ -330,7 +365,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eval": _cmd_eval,
         "bench": _cmd_bench,
     }
-    return run_guarded(lambda: handlers[command](args))
+    return run_guarded(_after_setup(lambda: handlers[command](args)))
+
+
+def _after_setup(command: Callable[[], int]) -> Callable[[], int]:
+    """``command``, once what every command needs of its environment is checked: the folders it reads and writes
+    (a file there is one sentence, before any work) and the thread counts it is told (lowered to the CPUs)."""
+
+    def run() -> int:
+        from assistant.core.limits import clamp_thread_variables
+        from assistant.paths import check_folders
+
+        check_folders()
+        for note in clamp_thread_variables():
+            print(f"note: {sanitize.one_line(note)}", file=sys.stderr)
+        return command()
+
+    return run
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

@@ -7,7 +7,6 @@ technical text has no SQuAD questions, so those are written by hand with the ans
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.core import files
 from assistant.core.documents import Document, load_document
 from assistant.core.errors import UserError
 from assistant.core.reader import Reader
@@ -30,17 +30,20 @@ class GoldSet:
     questions: list[Gold]
 
 
+GOLD_FILE = files.FileKind("gold questions file", 256 * files.MiB)
+
+
 def load_gold_set(path: Path) -> GoldSet:
     """A SQuAD JSON file, or a questions file naming its document; one sentence when it is neither."""
+    data = files.read_json(path, GOLD_FILE)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"Cannot read the gold questions in {path}: {exc}.") from exc
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        document, questions = _squad_as_one_document(data)
-        return GoldSet(path.name, document, questions)
-    if isinstance(data, dict) and isinstance(data.get("questions"), list) and isinstance(data.get("document"), str):
-        return _questions_about_document(path, data)
+        if isinstance(data, dict) and isinstance(data.get("data"), list):
+            document, questions = _squad_as_one_document(data)
+            return GoldSet(path.name, document, questions)
+        if isinstance(data, dict) and isinstance(data.get("questions"), list) and isinstance(data.get("document"), str):
+            return _questions_about_document(path, data)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UserError(f"{path} has gold questions of the wrong shape (see benchmarks/data for the format).") from None
     raise UserError(f"{path} is neither SQuAD JSON nor a questions file with 'document' and 'questions'.")
 
 

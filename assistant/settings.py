@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -16,8 +15,10 @@ import tomli_w
 from assistant.core import files
 from assistant.core.decoding import DecodeSettings
 from assistant.core.defaults import DEFAULT_READER
+from assistant.core.errors import UserError
+from assistant.core.model_loading import DEVICE_WORDS, is_device
 from assistant.paths import user_config_dir
-from assistant.runs.registry import active_run_path
+from assistant.runs.registry import active_problem, active_run_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,8 +49,8 @@ class Settings:
     def load(cls) -> Settings:
         """The saved settings; a missing or unreadable file, and every bad value in it, give the default."""
         try:
-            data = tomllib.loads(cls.path().read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = tomllib.loads(files.read_text(cls.path(), files.SETTINGS))
+        except (UserError, tomllib.TOMLDecodeError):  # missing, special, too large, not UTF-8, not TOML
             return cls()
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -76,11 +77,9 @@ PROBLEMS: dict[str, str] = {
     "threshold": "The minimum confidence must be a number from 0 to 1.",
     "theme": "The theme must be the name of a theme.",
     "int8": "int8 must be on or off.",
-    "device": "The device must be auto, cpu, cuda or cuda:N.",
+    "device": f"The device must be {DEVICE_WORDS}.",
 }
 """What each setting accepts, said when a form gives it something else."""
-
-_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 def form_settings(*, model: str, top_k: str, threshold: str, theme: str, int8: bool, device: str) -> Settings:
@@ -105,7 +104,7 @@ def _checked(name: str, value: object) -> object | None:
     if name in ("model", "theme"):
         return value if isinstance(value, str) else None
     if name == "device":
-        return value if isinstance(value, str) and _DEVICE.fullmatch(value) else None
+        return value if is_device(value) else None
     if name == "int8":
         return value if isinstance(value, bool) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -135,6 +134,9 @@ def resolve_model(cli_model: str | None = None, settings: Settings | None = None
     saved = (settings or Settings.load()).model.strip()
     if saved:
         return ModelChoice(saved, "settings.toml")
+    problem = active_problem()
+    if problem:  # answering with another reader than the one made active would be silently wrong
+        raise UserError(problem)
     active = active_run_path()
     if active is not None:
         return ModelChoice(str(active), "active run")

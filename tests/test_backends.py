@@ -21,7 +21,7 @@ import onnx
 import pytest
 from transformers import AutoTokenizer, BertTokenizer
 
-from assistant.core import onnx_export
+from assistant.core import onnx_cache, onnx_export
 from assistant.core.backends import OnnxBackend, TorchBackend
 from assistant.core.decoding import DecodeSettings
 from assistant.core.documents import Document
@@ -254,34 +254,34 @@ def test_auto_on_cpu_exports_once_then_reads_the_cached_onnx(tiny_model_dir, tmp
     def no_export(*args, **kwargs):
         raise AssertionError("exported again")
 
-    def no_hashing(path):
+    def no_hashing(path, *args):
         raise AssertionError(f"hashed {path} again")
 
     monkeypatch.setattr(onnx_export, "export_reader", no_export)
-    monkeypatch.setattr(onnx_export, "_file_digest", no_hashing)  # the weights digest is remembered
+    monkeypatch.setattr(onnx_cache, "file_digest", no_hashing)  # every checksum is remembered by the file's stamp
     again = Notices()
     second = load_reader(str(tiny_model_dir), device="cpu", cache_dir=cache, notify=again)
     assert second.backend.kind == "onnx" and again.lines == []
 
 
 def test_the_cache_key_follows_weights_config_and_tokenizer(tiny_model_dir, tmp_path):
-    root = tmp_path / "cache"
+    digests = onnx_cache.Digests(tmp_path / "cache")
     model = shutil.copytree(tiny_model_dir, tmp_path / "model")
-    keys = {onnx_export.model_key(model, root)}
-    assert onnx_export.model_key(model, root) in keys, "stable"
+    keys = {onnx_cache.model_key(model, digests)}
+    assert onnx_cache.model_key(model, digests) in keys, "stable"
     config = json.loads((model / "config.json").read_text())
     (model / "config.json").write_text(json.dumps(config | {"qa_dropout": 0.2}))
-    keys.add(onnx_export.model_key(model, root))
+    keys.add(onnx_cache.model_key(model, digests))
     tok = json.loads((model / "tokenizer.json").read_text())
     tok["normalizer"]["lowercase"] = False
     (model / "tokenizer.json").write_text(json.dumps(tok))
-    keys.add(onnx_export.model_key(model, root))
+    keys.add(onnx_cache.model_key(model, digests))
     weights = model / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 1
     time.sleep(0.01)
     weights.write_bytes(bytes(data))
-    keys.add(onnx_export.model_key(model, root))
+    keys.add(onnx_cache.model_key(model, digests))
     assert len(keys) == 4
 
 
@@ -347,9 +347,11 @@ def test_int8_quantizes_the_cached_export_once(tiny_model_dir, tmp_path, capfd):
 
 
 def _with_model_onnx(src: Path, bundle: onnx_export.OnnxBundle, dst: Path) -> Path:
+    """A model folder that ships the export of its own weights, recorded as the trainer records it."""
     folder = shutil.copytree(src, dst)
     for name in ("model.onnx", "model.onnx.data"):
         shutil.copy(bundle.directory / name, folder / name)
+    onnx_cache.record_shipped(folder, onnx_cache.Digests(None))
     return folder
 
 
@@ -374,12 +376,24 @@ def test_int8_of_a_shipped_model_onnx_is_made_in_the_cache(tiny_model_dir, bundl
     assert fallback.kinds() == ["fallback"], "no cache to quantize into: fp32, in one line"
 
 
-def test_a_model_onnx_older_than_the_weights_is_ignored(tiny_model_dir, bundle, tmp_path):
+@pytest.mark.parametrize("how", ["newer", "older (cp -p)", "unrecorded"])
+def test_a_model_onnx_of_other_weights_is_never_read(how, tiny_model_dir, bundle, tmp_path):
+    from tests.helpers import save_tiny_model
+
     folder = _with_model_onnx(tiny_model_dir, bundle, tmp_path / "model")
-    later = (folder / "model.onnx").stat().st_mtime + 10
-    os.utime(folder / "model.safetensors", (later, later))
-    assert onnx_export.shipped_bundle(folder) is None
+    other = save_tiny_model(tmp_path / "other", WORDS, seed=7)
+    weights = folder / "model.safetensors"
+    if how == "unrecorded":
+        (folder / "model.onnx.json").unlink()
+    else:
+        before = weights.stat().st_mtime_ns
+        shutil.copyfile(other / "model.safetensors", weights)
+        stamp = before - 10**10 if how.startswith("older") else before + 10**10
+        os.utime(weights, ns=(stamp, stamp))
+    assert onnx_cache.shipped_bundle(folder, onnx_cache.Digests(tmp_path / "cache")) is None
     assert load_reader(str(folder), device="cpu").backend.kind == "torch"
+    reader = load_reader(str(folder), device="cpu", cache_dir=tmp_path / "cache", notify=Notices())
+    assert reader.backend.kind == "onnx" and reader.backend.path != folder / "model.onnx", "exported afresh"
 
 
 def test_the_onnx_backend_is_cpu_only(tiny_model_dir):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -331,14 +332,14 @@ def test_permission_denied_is_a_data_error(
 ) -> None:
     good = _good_squad(tmp_path)
     locked = _good_squad(tmp_path, "locked.json")
-    real_open = open
+    real_open = os.open
 
     def deny(file: Any, *args: Any, **kwargs: Any) -> Any:
         if str(file) == str(locked):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr("builtins.open", deny)
+    monkeypatch.setattr(os, "open", deny)  # the one opener every read goes through
     with pytest.raises(DataError, match="ermission denied"):
         load_data(str(locked))
     assert_one_line_failure(_eval(capsys, tiny_model_dir, locked), locked.name, "permission denied")

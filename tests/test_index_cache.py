@@ -105,38 +105,59 @@ class _Payload:
         return (Path.touch, (self.marker,))
 
 
+def _truncate(entry: Path, tmp: Path) -> None:
+    spans = entry / "passage_ends.npy"
+    spans.write_bytes(spans.read_bytes()[:100])
+
+
+def _plant_pickle(entry: Path, tmp: Path) -> None:
+    np.save(entry / "owner.npy", np.array([_Payload(tmp / "unpickled")], dtype=object), allow_pickle=True)
+
+
+def _drop_bm25_arrays(entry: Path, tmp: Path) -> None:
+    for array in (entry / "paragraphs").glob("*.npy"):
+        array.unlink()
+
+
+def _declare_huge_array(entry: Path, tmp: Path) -> None:
+    header = b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (400000000000,), }"
+    (entry / "owner.npy").write_bytes(header.ljust(128 - 1) + b"\n")
+
+
+def _other_key(entry: Path, tmp: Path) -> None:
+    (entry / "entry.json").write_text((entry / "entry.json").read_text().replace(entry.name, "0" * 64))
+
+
+def _link_out(entry: Path, tmp: Path) -> None:
+    outside = tmp.parent / f"{tmp.name}-elsewhere.npy"
+    (entry / "owner.npy").rename(outside)
+    (entry / "owner.npy").symlink_to(outside)
+
+
+def _bm25(name: str, change):
+    return lambda entry, tmp: _resave(entry / "passages" / f"{name}.csc.index.npy", change)
+
+
+DAMAGE = {
+    "truncated offsets": _truncate,
+    "offsets past the text": lambda entry, tmp: _resave(entry / "passage_ends.npy", lambda a: a + 10**6),
+    "planted pickle": _plant_pickle,
+    "garbage bm25 vocabulary": lambda entry, tmp: (entry / "passages" / "vocab.index.json").write_text("[not json"),
+    "missing bm25 arrays": _drop_bm25_arrays,
+    "out-of-range ids": _bm25("indices", lambda a: a + 10**6),
+    "negative ids": _bm25("indices", lambda a: a - 10**6),
+    "NaN scores": _bm25("data", lambda a: np.full_like(a, np.nan)),
+    "pointers out of order": _bm25("indptr", lambda a: a[::-1].copy()),
+    "a huge declared array": _declare_huge_array,
+    "manifest of another text": _other_key,
+    "files linked elsewhere": _link_out,
+}
+
+
 def _damage(entry: Path, tmp_path: Path, damage: str) -> None:
-    bm25 = entry / "passages"
-    if damage == "truncated offsets":
-        spans = entry / "passage_ends.npy"
-        spans.write_bytes(spans.read_bytes()[:100])
-    elif damage.startswith("offsets past the text"):
-        _resave(entry / "passage_ends.npy", lambda a: a + 10**6)
-    elif damage.startswith("planted pickle"):
-        np.save(entry / "owner.npy", np.array([_Payload(tmp_path / "unpickled")], dtype=object), allow_pickle=True)
-    elif damage == "garbage bm25 vocabulary":
-        (bm25 / "vocab.index.json").write_text("[not json", encoding="utf-8")
-    elif damage == "missing bm25 arrays":
-        for array in (entry / "paragraphs").glob("*.npy"):
-            array.unlink()
-    elif damage.startswith("out-of-range ids"):
-        _resave(bm25 / "indices.csc.index.npy", lambda a: a + 10**6)
-    elif damage.startswith("negative ids"):
-        _resave(bm25 / "indices.csc.index.npy", lambda a: a - 10**6)
-    elif damage.startswith("NaN scores"):
-        _resave(bm25 / "data.csc.index.npy", lambda a: np.full_like(a, np.nan))
-    elif damage.startswith("pointers out of order"):
-        _resave(bm25 / "indptr.csc.index.npy", lambda a: a[::-1].copy())
-    elif damage == "a huge declared array":
-        header = b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (400000000000,), }"
-        (entry / "owner.npy").write_bytes(header.ljust(128 - 1) + b"\n")
-    elif damage == "manifest of another text":
-        manifest = (entry / "entry.json").read_text().replace(entry.name, "0" * 64)
-        (entry / "entry.json").write_text(manifest)
-    elif damage == "files linked elsewhere":
-        outside = tmp_path.parent / f"{tmp_path.name}-elsewhere.npy"
-        (entry / "owner.npy").rename(outside)
-        (entry / "owner.npy").symlink_to(outside)
+    """Damage an entry; "(checksums redone)" then makes the manifest match again, so that only the checks of what
+    the arrays hold can catch it."""
+    DAMAGE[damage.removesuffix(" (checksums redone)")](entry, tmp_path)
     if damage.endswith("(checksums redone)"):
         _rehash(entry)
 

@@ -70,7 +70,7 @@ def test_a_squad_file_is_one_document_with_every_answerable_question(tmp_path):
 
 @pytest.mark.parametrize(
     "content, fragment",
-    [("{not json", "Cannot read"), ('{"rows": []}', "neither SQuAD JSON nor a questions file")],
+    [("{not json", "is not valid JSON"), ('{"rows": []}', "neither SQuAD JSON nor a questions file")],
 )
 def test_a_bad_gold_file_is_one_sentence(tmp_path, content, fragment):
     path = tmp_path / "gold.json"

@@ -28,7 +28,8 @@ def write_settings(text: str | bytes) -> Path:
 
 
 def make_active_run(name: str = "run-1") -> Path:
-    """A run folder with a config.json object, weights, and ACTIVE naming it, as `assistant models activate` leaves them."""
+    """A run folder with a config.json object, weights, and ACTIVE naming it, as `assistant models activate` leaves
+    them."""
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
     run = models / name
     run.mkdir(parents=True)

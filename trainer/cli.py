@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -141,13 +142,24 @@ class ProgressView:
             self.console.print(DataReport(**event["report"]).table("training data"))
 
 
-def _check_local_models(config: TrainConfig) -> None:
-    """Refuse an unusable or unsafe local --base/--teacher folder before any progress is shown."""
+def preflight(config: TrainConfig) -> None:
+    """Refuse, before any progress is shown, what can be known wrong without loading anything: an unusable or
+    unsafe local --base/--teacher folder, a local data file that cannot be read, a --resume of a folder that is not
+    a run this program may continue."""
+    from assistant.core import files
     from assistant.core.model_loading import check_model_directory
+    from assistant.runs.opening import check_resume
+    from assistant.squad.formats import DATA_FILE
 
     for ref in (config.base_model, config.teacher):
         if ref and Path(ref).expanduser().is_dir():
             check_model_directory(Path(ref).expanduser())
+    for source in (config.data, config.eval_data, config.replay_data, *config.extra_data):
+        path = Path(source).expanduser() if source else None
+        if path is not None and os.path.lexists(path):
+            files.check_regular(path, DATA_FILE)
+    if config.resume and config.output:
+        check_resume(Path(config.output).expanduser(), asdict(config))
 
 
 @contextlib.contextmanager
@@ -214,7 +226,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
     args = build_parser(prog).parse_args(list(argv) if argv is not None else None)
     config = config_from_args(args)
     config.validate()  # one sentence for an impossible flag, before any folder, model or data
-    _check_local_models(config)
+    preflight(config)
     console = Console(stderr=True, log_path=False)
     if args.events_only:
         result = _train(config, _print_event)
@@ -262,11 +274,22 @@ def run_eval_command(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - t0, 2),
     }
     print(json_for_terminal(record))
-    out = chosen_out or (Path(choice.ref) / "eval.json" if Path(choice.ref).is_dir() else None)
+    out = chosen_out or _run_eval_file(Path(choice.ref).expanduser())
     if out is not None:
         save_result(out, record)
         console.print(safe_text(f"saved {out}"))
     return 0
+
+
+def _run_eval_file(model: Path) -> Path | None:
+    """Where eval saves its metrics without --output: a run folder's eval.json, if the model is a run this program
+    made and no trainer is writing; any other folder (a user's model) is never written into."""
+    from assistant.core.ownership import lock_is_held
+    from assistant.runs.registry import is_run_folder
+
+    if is_run_folder(model) and not lock_is_held(model):
+        return model / "eval.json"
+    return None
 
 
 if __name__ == "__main__":

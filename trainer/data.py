@@ -11,7 +11,7 @@ from assistant.core.errors import UserError
 from assistant.runs.config import TrainConfig
 from assistant.runs.schema import DataRecord
 from assistant.squad.formats import LoadedData, QAExample, load_data
-from assistant.squad.validate import DataReport, validate
+from assistant.squad.validate import DataReport, require_evaluable, validate
 from trainer.features import LabelCheck, check_labels, require_good_labels, training_features
 
 
@@ -73,6 +73,7 @@ def load_examples(config: TrainConfig, tokenizer: Any) -> Examples:
         train_data.examples.extend(more.examples)
     train, held_out, train_source = split(train_data, config)
     eval_fp: str | None
+    eval_data = train_data
     if held_out:
         test, eval_source, version_2, eval_fp = held_out, train_source, train_data.version_2, None
     else:
@@ -83,10 +84,12 @@ def load_examples(config: TrainConfig, tokenizer: Any) -> Examples:
         train = train[: config.max_train_samples]
     if config.max_eval_samples:
         test = test[: config.max_eval_samples]
+    chosen_test = test
+    test, eval_report = validate(test, None, config.window)
+    require_evaluable(chosen_test, eval_report, eval_data)  # before training, not after it
     train, report = validate(
         train, tokenizer, config.window, train_data.malformed, allow_unanswerable=train_data.version_2
     )
-    test, eval_report = validate(test, None, config.window)
     if not train:
         raise UserError("No usable training examples are left after validation.")
     if replay is not None:

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.core import onnx_export
+from assistant.core import onnx_cache, onnx_export
 from assistant.core.errors import UserError
 from assistant.core.reader import Reader, WindowSettings
 from assistant.runs.config import TrainConfig
@@ -26,7 +26,7 @@ Emit = Callable[..., None]
 INT8_HOW = "load the run with --int8: the CPU reader runs model.int8.onnx on ONNX Runtime"
 
 
-def export_run(run_path: Path, emit: Emit) -> onnx_export.OnnxBundle | None:
+def export_run(run_path: Path, emit: Emit) -> onnx_cache.OnnxBundle | None:
     """Write ``model.onnx`` (and its ``model.onnx.data``) beside the run's weights; None if it cannot be made.
 
     A failed export is one event line, never a failed run: the reader then exports or uses torch at load.
@@ -37,21 +37,23 @@ def export_run(run_path: Path, emit: Emit) -> onnx_export.OnnxBundle | None:
     staging = run_path / ".onnx-export"
     for leftover in run_path.glob(".onnx-export*"):  # left by a run killed mid-export
         shutil.rmtree(leftover, ignore_errors=True)
+    digests = onnx_cache.Digests(None)
     try:
         tokenizer, model = load_pretrained(str(run_path))
-        bundle = onnx_export.export_reader(model, tokenizer, staging)
+        bundle = onnx_export.export_reader(model, tokenizer, staging, digests=digests)
         for name in (onnx_export.WEIGHTS_FILE, onnx_export.MODEL_FILE):  # the graph last: it makes the pair visible
             os.replace(bundle.directory / name, run_path / name)
+        onnx_cache.record_shipped(run_path, digests)  # the weights it was made from: a stale one is never read
     except (onnx_export.ExportError, UserError, OSError) as exc:
         emit("save", message=f"no model.onnx ({exc}); the reader will export or use torch when loaded")
         return None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return onnx_export.read_bundle(run_path)
+    return onnx_cache.shipped_bundle(run_path, digests)
 
 
 def int8_scores(
-    bundle: onnx_export.OnnxBundle, window: WindowSettings, examples: Examples, float_eval: EvalScores, emit: Emit
+    bundle: onnx_cache.OnnxBundle, window: WindowSettings, examples: Examples, float_eval: EvalScores, emit: Emit
 ) -> EvalScores | None:
     """Quantize the run's ``model.onnx`` to ``model.int8.onnx`` and score that reader on the evaluation questions."""
     from assistant.core.backends import OnnxBackend
@@ -60,7 +62,8 @@ def int8_scores(
     emit("eval", message="quantizing model.onnx to int8 and measuring it on CPU")
     try:
         path = onnx_export.quantize_model(bundle.model, bundle.int8)
-    except onnx_export.ExportError as exc:
+        onnx_cache.record_shipped(bundle.directory, onnx_cache.Digests(None))
+    except (onnx_export.ExportError, UserError, OSError) as exc:
         emit("eval", message=f"no model.int8.onnx ({exc})")
         return None
     tokenizer = JsonTokenizer.from_directory(bundle.directory, bundle.pad_token_id)

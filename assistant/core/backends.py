@@ -56,12 +56,15 @@ def physical_cores() -> int:
 
 
 def cpu_threads() -> int:
-    """``OMP_NUM_THREADS`` when set, else the physical cores: best latency for one question at a time."""
+    """``OMP_NUM_THREADS`` when set (at most the CPUs this process may use), else the physical cores: best latency
+    for one question at a time."""
+    from assistant.core.limits import cpu_count
+
     try:
         requested = int(os.environ.get("OMP_NUM_THREADS", "0"))
     except ValueError:
         requested = 0
-    return requested if requested > 0 else physical_cores()
+    return min(requested, cpu_count()) if requested > 0 else physical_cores()
 
 
 class OnnxBackend:
@@ -73,6 +76,7 @@ class OnnxBackend:
         """``prepack``: lay the weights out for the matrix kernels at load (slower start, faster passes)."""
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(3)  # errors are raised and said in one line; never its own log on stderr
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or cpu_threads()
         options.inter_op_num_threads = 1

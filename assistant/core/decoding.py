@@ -9,6 +9,7 @@ is Haystack's calibrated sigmoid, which means the same thing in every window and
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,6 +71,8 @@ class Decoded:
     null_score: float
     best_score: float | None
     null_won: bool
+    not_finite: bool = False
+    """The model's logits held NaN or infinity: a broken model, so no answer (never a NaN-scored one)."""
 
 
 def _sigmoid(x: float) -> float:
@@ -141,6 +144,17 @@ def _widen_to_words(window: WindowLogits, s_tok: int, e_tok: int, max_tokens: in
     return (new_s, new_e) if new_e - new_s < max_tokens else (s_tok, e_tok)
 
 
+def _same_word(left: str, right: str) -> bool:
+    """Whether two neighbouring characters belong to one word: letters or digits, neither a wide (CJK) character,
+    which tokenizers read one by one."""
+    return (
+        left.isalnum()
+        and right.isalnum()
+        and unicodedata.east_asian_width(left) not in "WF"
+        and unicodedata.east_asian_width(right) not in "WF"
+    )
+
+
 def snap_to_words(text: str, start: int, end: int, max_widen: int = 32) -> tuple[int, int]:
     """Widen a span to whole words (by at most ``max_widen`` characters a side) and trim whitespace.
 
@@ -148,9 +162,9 @@ def snap_to_words(text: str, start: int, end: int, max_widen: int = 32) -> tuple
     keeps text with no spaces (CJK, one huge token) from turning an answer into the whole document.
     """
     new_start, new_end = start, end
-    while new_start > 0 and new_start < len(text) and text[new_start - 1].isalnum() and text[new_start].isalnum():
+    while 0 < new_start < len(text) and _same_word(text[new_start - 1], text[new_start]):
         new_start -= 1
-    while 0 < new_end < len(text) and text[new_end - 1].isalnum() and text[new_end].isalnum():
+    while 0 < new_end < len(text) and _same_word(text[new_end - 1], text[new_end]):
         new_end += 1
     start = new_start if start - new_start <= max_widen else start
     end = new_end if new_end - end <= max_widen else end
@@ -161,12 +175,18 @@ def snap_to_words(text: str, start: int, end: int, max_widen: int = 32) -> tuple
     return start, end
 
 
+def _finite(logits: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(logits)))
+
+
 def decode(windows: Sequence[WindowLogits], text: str, settings: DecodeSettings) -> Decoded:
     """Best answers for one question over all windows it was read in.
 
     ``text`` is the string the windows' offsets (plus ``base``) index: the document in chat, the
     context paragraph in evaluation.
     """
+    if not all(_finite(w.start_logits) and _finite(w.end_logits) for w in windows):
+        return Decoded([], math.nan, None, False, not_finite=True)
     candidates: list[Candidate] = []
     null_score = math.inf
     for window in windows:

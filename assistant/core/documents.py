@@ -111,6 +111,11 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
         raise ValueError("utf-16 without bom")
     if _looks_binary(raw):
         raise ValueError("binary")
+    return decode_text(raw)
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    """Text bytes with no BOM: UTF-8; else UTF-8 with its stray bytes read as cp1252; else cp1252; else latin-1."""
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

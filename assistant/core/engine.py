@@ -14,12 +14,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.core.decoding import DecodeSettings, decode
 from assistant.core.documents import Document
 from assistant.core.index_cache import IndexParts, cache_key, load_index, save_index
-from assistant.core.passages import Passage, SentenceIndex, Span, paragraph_spans, sentence_spans, split_passages
+from assistant.core.passages import (
+    Passage,
+    SentenceIndex,
+    Span,
+    count_words,
+    paragraph_spans,
+    sentence_spans,
+    split_passages,
+)
 from assistant.core.reader import Context, Reader
-from assistant.core.retrieval import ContextualRetriever
+from assistant.core.retrieval import ContextualRetriever, NothingToIndex
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -164,12 +174,16 @@ class IndexedDocument:
     def select(self, question: str, budget_tokens: int, count: TokenCounter) -> list[ReadSpan]:
         """The best passages that fit in ``budget_tokens``, in document order.
 
-        A document that fits is read whole; otherwise passages are taken best first, skipping one that
-        would overflow the budget while a smaller one further down still fits.
+        A document that fits is read whole; otherwise passages are taken best first (in document order when the
+        document is too short in words to be ranked), skipping one that would overflow the budget while a smaller
+        one further down still fits. The first one taken may be longer than the budget: the engine cuts it.
         """
-        if self.retriever is None or self._fits(budget_tokens, count):
+        if self._fits(budget_tokens, count):
             return [ReadSpan(p.start, p.end, 0.0) for p in self.passages]
-        order, scores = self.retriever.ranked(question)
+        if self.retriever is None:
+            order, scores = np.arange(len(self.passages)), np.zeros(len(self.passages), dtype=np.float32)
+        else:
+            order, scores = self.retriever.ranked(question)
         candidates = order[: 8 * max(1, budget_tokens // 40)].tolist()
         tokens = dict(zip(candidates, self._tokens(candidates, count), strict=True))
         picked: list[ReadSpan] = []
@@ -242,7 +256,7 @@ def _build_index(text: str, settings: EngineSettings, progress: ProgressCallback
         progress("splitting", 0.0)
     sentences = sentence_spans(text)
     passages = split_passages(text, settings.passage_words, sentences)
-    passage_words = [len(p.text.split()) for p in passages]
+    passage_words = [count_words(p.text) for p in passages]
     retriever = None
     if sum(passage_words) > MIN_WORDS_TO_RANK and len(passages) > 1:
         if progress:
@@ -250,18 +264,26 @@ def _build_index(text: str, settings: EngineSettings, progress: ProgressCallback
         paragraphs = paragraph_spans(text)
         starts = [para.start for para in paragraphs]
         owner = [bisect_right(starts, p.start) - 1 for p in passages]
-        retriever = ContextualRetriever.build(
-            [p.text for p in passages],
-            [text[para.start : para.end] for para in paragraphs],
-            owner,
-            settings.paragraph_weight,
-        )
+        try:
+            retriever = ContextualRetriever.build(
+                [p.text for p in passages],
+                [text[para.start : para.end] for para in paragraphs],
+                owner,
+                settings.paragraph_weight,
+            )
+        except NothingToIndex:  # nothing to rank by: the document is read in order, up to the budget
+            retriever = None
     spans = [Span(p.start, p.end) for p in passages]
     return IndexParts(spans, passage_words, sentences, retriever)
 
 
+NOT_FINITE = "the reader's scores were not finite numbers (NaN or infinity): the model is broken"
+"""Why a broken model gives no answer (the CLI also warns on stderr)."""
 MIN_WORDS_TO_RANK = 200
-"""Below this a document always fits one window and is read whole, so no index is built."""
+"""Below this a document is not ranked (no index is built): it is read in order, up to the reading budget."""
+MAX_CHARS_PER_TOKEN = 100
+"""The most characters one token stands for (WordPiece reads a longer word as one [UNK]): cutting a span after
+``n`` tokens tokenizes at most ``n`` times this many characters of it."""
 
 
 def _first_fit(spans: list[ReadSpan], lengths: dict[ReadSpan, int], budget: int) -> list[list[ReadSpan]]:
@@ -315,12 +337,37 @@ class QAEngine:
         groups = self._fit(question, text, spans, max_windows)
         return [Context.packed(text, [(s.start, s.end) for s in merge_contiguous(text, group)]) for group in groups]
 
+    def _cut(self, text: str, span: ReadSpan, tokens: int) -> ReadSpan:
+        """``span`` cut after its first ``tokens`` tokens (a span of one huge word, a blob with no spaces)."""
+        piece = text[span.start : min(span.end, span.start + tokens * MAX_CHARS_PER_TOKEN)]
+        offsets = self.reader.tokenizer(piece, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        end = span.start + (offsets[tokens - 1][1] if len(offsets) > tokens else len(piece))
+        return replace(span, end=max(end, span.start + 1))
+
+    def _within_budget(self, text: str, spans: list[ReadSpan], budget: int, per_window: int) -> list[ReadSpan]:
+        """The spans, best first, cut so that none holds more tokens than a window and all together no more than
+        ``budget``: the reading budget is counted in the unit the model pays for, whatever the text's shape."""
+        lengths = self.reader.token_lengths([text[s.start : s.end] for s in spans])
+        kept: list[ReadSpan] = []
+        used = 0
+        for span, n in sorted(zip(spans, lengths, strict=True), key=lambda pair: -pair[0].score):
+            room = min(budget - used, per_window)
+            if room <= 0:
+                break
+            if n > room:
+                span, n = self._cut(text, span, room), room
+            kept.append(span)
+            used += n
+        return sorted(kept, key=lambda span: span.start)
+
     def plan(self, indexed: IndexedDocument, question: str) -> tuple[list[ReadSpan], list[Context]]:
         """What is read for a question: the spans (contiguous ones merged) and the windows' contexts."""
         text = indexed.document.text
-        budget = int(self.settings.read_windows * self.reader.context_token_budget(question))
-        spans = indexed.select(question, budget, self.reader.token_lengths)
-        whole = len(spans) == len(indexed.passages)
+        per_window = self.reader.context_token_budget(question)
+        budget = int(self.settings.read_windows * per_window)
+        selected = indexed.select(question, budget, self.reader.token_lengths)
+        whole = len(selected) == len(indexed.passages)
+        spans = self._within_budget(text, selected, budget, per_window)
         groups = self._fit(question, text, spans, None if whole else math.ceil(self.settings.read_windows))
         contexts = [Context.packed(text, [(s.start, s.end) for s in merge_contiguous(text, group)]) for group in groups]
         return merge_contiguous(text, [s for group in groups for s in group]), contexts
@@ -350,7 +397,9 @@ class QAEngine:
                 )
             )
         reason = None
-        if not answers:
+        if decoded.not_finite:
+            reason = NOT_FINITE
+        elif not answers:
             reason = (
                 "the model judged the question unanswerable" if decoded.null_won else "no answer above the threshold"
             )

@@ -15,3 +15,9 @@ class ModelUnavailableError(UserError):
 
 class DataError(UserError):
     """Training or evaluation data could not be read."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type when it has none), for a one-sentence report."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__).rstrip(".")[:limit]

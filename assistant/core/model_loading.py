@@ -8,22 +8,22 @@ the reader runs on torch.
 
 from __future__ import annotations
 
-import json
 import os
+import re
+import stat
 import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from assistant.core import files
 from assistant.core.defaults import DEFAULT_READER
-from assistant.core.errors import ModelUnavailableError
+from assistant.core.errors import ModelUnavailableError, first_line
 from assistant.core.reader import Reader, WindowSettings
 
 if TYPE_CHECKING:
     import torch
-
-    from assistant.core.onnx_export import OnnxBundle
 
 Backend = Literal["auto", "onnx", "torch"]
 BACKENDS: tuple[Backend, ...] = ("auto", "onnx", "torch")
@@ -46,6 +46,15 @@ def _gpu_possible() -> bool:
     )
 
 
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+"""The devices a reader or a training run may be put on: the one rule for flags, settings and configs."""
+DEVICE_WORDS = "auto, cpu, cuda or cuda:N"
+
+
+def is_device(text: object) -> bool:
+    return isinstance(text, str) and DEVICE_PATTERN.fullmatch(text) is not None
+
+
 def resolve_device(requested: str | None = None) -> str:
     """``cpu``, ``cuda`` or ``cuda:N``; imports torch only to check a GPU that might be there."""
     if requested in (None, "", "auto") and not _gpu_possible():
@@ -59,10 +68,9 @@ def pick_device(requested: str | None = None) -> torch.device:
     import torch
 
     if requested and requested != "auto":
-        try:
-            device = torch.device(requested)
-        except RuntimeError:
-            raise ModelUnavailableError(f"Unknown device {requested!r}; use cpu, cuda or cuda:N.") from None
+        if not is_device(requested):
+            raise ModelUnavailableError(f"Unknown device {requested!r}; use {DEVICE_WORDS}.")
+        device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ModelUnavailableError("--device cuda was asked for but no CUDA GPU is available.")
         return device
@@ -103,16 +111,15 @@ _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
 """Without one of these, transformers 5 quietly builds an empty tokenizer that reads every word as [UNK]."""
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__).rstrip(".")[:200]
+MODEL_FILE_KIND = files.FileKind("model file", 64 * files.GiB, ModelUnavailableError)
+CONFIG_KIND = files.FileKind("config.json", 16 * files.MiB, ModelUnavailableError)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
     try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ModelUnavailableError(f"{path}/config.json could not be read as JSON ({_first_line(exc)}).") from None
+        config = files.read_json(path / "config.json", CONFIG_KIND)
+    except ModelUnavailableError as exc:
+        raise ModelUnavailableError(f"{path}/config.json could not be read as JSON ({first_line(exc)}).") from None
     if not isinstance(config, dict):
         raise ModelUnavailableError(f"{path}/config.json is not a JSON object, so {path} is not a model directory.")
     return config
@@ -122,15 +129,31 @@ def check_safetensors(path: Path) -> None:
     """Open the header of a weights file: a truncated, empty or corrupt file fails here, in one sentence."""
     from safetensors import safe_open
 
+    files.check_regular(path, MODEL_FILE_KIND)
     try:
         with safe_open(str(path), framework="numpy") as weights:  # "pt" would import torch
             empty = not list(weights.keys())
     except Exception as exc:  # SafetensorError, OSError: the file is not usable either way
         raise ModelUnavailableError(
-            f"{path} is not a valid safetensors file ({_first_line(exc)}); retrain or re-download the model."
+            f"{path} is not a valid safetensors file ({first_line(exc)}); retrain or re-download the model."
         ) from None
     if empty:
         raise ModelUnavailableError(f"{path} holds no tensors; retrain or re-download the model.")
+
+
+def _only_plain_files(path: Path) -> None:
+    """A model folder holds files and folders; a FIFO, device or socket there would hang the library reading it."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError as exc:
+        raise ModelUnavailableError(f"Could not read the model folder {path}: {exc.strerror or exc}.") from None
+    for entry in entries:
+        try:
+            mode = os.stat(entry.path).st_mode
+        except OSError:  # a dangling link: only what is read matters, and the checks below name it
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise ModelUnavailableError(f"{entry.path} is not a regular file (a device, pipe or socket).")
 
 
 def check_model_directory(path: Path, allow_onnx: bool = False) -> None:
@@ -142,6 +165,7 @@ def check_model_directory(path: Path, allow_onnx: bool = False) -> None:
     """
     if not (path / "config.json").is_file():
         raise ModelUnavailableError(f"{path} is not a model directory (it has no config.json).")
+    _only_plain_files(path)
     config = _read_config(path)
     if "auto_map" in config or any(path.glob("*.py")):
         raise ModelUnavailableError(
@@ -228,7 +252,7 @@ def load_pretrained(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module
     except ModelUnavailableError:
         raise
     except Exception as exc:  # transformers, tokenizers and safetensors raise many types for a bad folder
-        raise ModelUnavailableError(f"Could not load the model {path or ref}: {_first_line(exc)}.") from None
+        raise ModelUnavailableError(f"Could not load the model {path or ref}: {first_line(exc)}.") from None
     if not getattr(tokenizer, "is_fast", False):
         raise ModelUnavailableError(f"Model {ref!r} has no fast tokenizer, which the reader needs for offsets.")
     return tokenizer, model
@@ -264,9 +288,12 @@ def load_reader(
     if backend == "onnx" and where != "cpu":
         raise ModelUnavailableError("The ONNX backend runs on the CPU; use --device cpu, or --backend torch.")
     if backend == "torch" or where != "cpu" or not _onnx_runtime_installed(backend == "onnx"):
-        return _torch_reader(ref, where, quantize, window)
-    reader = _onnx_reader(ref, quantize, window, cache_dir, notify or _stderr_notice, not short_lived)
-    return reader if reader is not None else _torch_reader(ref, where, quantize, window)
+        return torch_reader(ref, where, quantize, window)
+    from assistant.core.onnx_reader import onnx_reader
+
+    local = _local_directory(ref, allow_onnx=True) or hub_snapshot(ref)
+    reader = onnx_reader(ref, local, quantize, window, cache_dir, notify or _stderr_notice, not short_lived)
+    return reader if reader is not None else torch_reader(ref, where, quantize, window)
 
 
 def _onnx_runtime_installed(required: bool) -> bool:
@@ -279,7 +306,7 @@ def _onnx_runtime_installed(required: bool) -> bool:
     return False
 
 
-def _torch_reader(
+def torch_reader(
     ref: str,
     device: str,
     quantize: bool,
@@ -300,7 +327,7 @@ def _torch_reader(
     return Reader(TorchBackend(model, torch_device, kind), tokenizer, name=ref, window=window)
 
 
-def _hub_snapshot(ref: str) -> Path | None:
+def hub_snapshot(ref: str) -> Path | None:
     """The hub model's folder in the local Hugging Face cache, if whole (config, tokenizer, safetensors)."""
     try:
         from huggingface_hub import snapshot_download
@@ -310,111 +337,6 @@ def _hub_snapshot(ref: str) -> Path | None:
     except Exception:  # not cached, partly cached, or not a plain checkpoint: the torch loader decides
         return None
     return path
-
-
-def _open_bundle(
-    bundle: OnnxBundle, model_path: Path, ref: str, window: WindowSettings | None, prepack: bool
-) -> Reader:
-    from assistant.core.backends import OnnxBackend
-    from assistant.core.tokenizer import JsonTokenizer
-
-    backend = OnnxBackend(model_path, bundle.max_positions, prepack=prepack)
-    tokenizer = JsonTokenizer.from_directory(bundle.directory, bundle.pad_token_id)
-    return Reader(backend, tokenizer, name=ref, window=window)
-
-
-def _onnx_reader(
-    ref: str, quantize: bool, window: WindowSettings | None, cache_dir: Path | None, notify: Notify, prepack: bool
-) -> Reader | None:
-    """The ONNX reader of ``ref``; None when it has no ``model.onnx`` and there is no cache to export into."""
-    from assistant.core import onnx_export
-
-    local = _local_directory(ref, allow_onnx=True) or _hub_snapshot(ref)
-    shipped = onnx_export.shipped_bundle(local) if local is not None else None
-    if shipped is not None:
-        model_path = _shipped_model(shipped, quantize, cache_dir, notify)
-        try:
-            return _open_bundle(shipped, model_path, ref, window, prepack)
-        except Exception as exc:  # onnxruntime raises its own types for a bad file
-            raise ModelUnavailableError(
-                f"{model_path} could not be loaded by onnxruntime: {_first_line(exc)}."
-            ) from None
-    if cache_dir is None:
-        return None
-    loaded = None
-    if local is None:  # a hub model not downloaded yet: the torch loader fetches it, then it is on disk
-        loaded = load_pretrained(ref)
-        local = _hub_snapshot(ref)
-        if local is None:
-            return _torch_reader(ref, "cpu", quantize, window, loaded)
-    return _cached_onnx_reader(ref, local, quantize, window, cache_dir / "onnx", notify, loaded, prepack)
-
-
-def _cached_onnx_reader(
-    ref: str,
-    local: Path,
-    quantize: bool,
-    window: WindowSettings | None,
-    root: Path,
-    notify: Notify,
-    loaded: tuple[Any, torch.nn.Module] | None,
-    prepack: bool,
-) -> Reader:
-    """Read from the cached export of ``local``, making it first if needed; torch if that fails."""
-    from assistant.core import onnx_export
-
-    entry = root / onnx_export.model_key(local, root)
-    bundle = onnx_export.read_bundle(entry)
-    if bundle is None:
-        loaded = loaded or load_pretrained(str(local))  # before any notice: a bad model fails in one line
-        notify("progress", f"Exporting {ref} to ONNX for fast CPU answers (once; cached in {root})...")
-        try:
-            bundle = onnx_export.export_reader(loaded[1], loaded[0], entry)
-        except onnx_export.ExportError as exc:
-            notify("fallback", f"The ONNX export of {ref} failed ({exc}); answering with torch instead.")
-            return _torch_reader(ref, "cpu", quantize, window, loaded)
-    try:
-        model_path = _quantized(bundle.model, bundle.int8, ref, notify) if quantize else bundle.model
-    except onnx_export.ExportError as exc:
-        notify("fallback", f"The ONNX export of {ref} failed ({exc}); answering with torch instead.")
-        return _torch_reader(ref, "cpu", quantize, window, loaded)
-    try:
-        return _open_bundle(bundle, model_path, ref, window, prepack)
-    except Exception as exc:  # a damaged cache entry: drop it (the next start exports again), torch this time
-        import shutil
-
-        shutil.rmtree(entry, ignore_errors=True)
-        notify("fallback", f"The ONNX export of {ref} is unusable ({_first_line(exc)}); answering with torch instead.")
-        return _torch_reader(ref, "cpu", quantize, window, loaded)
-
-
-def _quantized(source: Path, target: Path, ref: str, notify: Notify) -> Path:
-    from assistant.core import onnx_export
-
-    if not target.is_file():
-        notify("progress", f"Quantizing the ONNX export of {ref} to int8 (once)...")
-        onnx_export.quantize_model(source, target)
-    return target
-
-
-def _shipped_model(shipped: OnnxBundle, quantize: bool, cache_dir: Path | None, notify: Notify) -> Path:
-    """The shipped ``model.onnx``, or for int8 a ``model.int8.onnx`` beside it or quantized into the cache."""
-    from assistant.core import onnx_export
-
-    if not quantize:
-        return shipped.model
-    if shipped.int8.is_file() and shipped.int8.stat().st_mtime_ns >= shipped.model.stat().st_mtime_ns:
-        return shipped.int8  # the trainer's (--export-int8); one older than model.onnx is of other weights
-    if cache_dir is None:
-        notify("fallback", f"{shipped.directory} has no model.int8.onnx and no cache to make one in; reading in fp32.")
-        return shipped.model
-    root = cache_dir / "onnx"
-    target = root / f"shipped-{onnx_export.model_key(shipped.directory, root)}" / onnx_export.INT8_FILE
-    try:
-        return _quantized(shipped.model, target, str(shipped.directory), notify)
-    except onnx_export.ExportError as exc:
-        notify("fallback", f"{exc}; reading {shipped.directory} in fp32.")
-        return shipped.model
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:

@@ -1,9 +1,10 @@
-"""ONNX exports of reader models, made once and cached by a hash of the weights, config and tokenizer.
+"""Making ONNX exports of reader models (where they are kept and how they are checked: ``onnx_cache``).
 
-An export folder holds ``model.onnx`` (dynamic batch and sequence axes), the ``tokenizer.json`` the model
-was loaded with, and ``reader.json`` (window limit, padding id); ``--int8`` adds ``model.int8.onnx``, a
-dynamic quantization of the export. Reading one needs onnxruntime and tokenizers only; making one needs
-torch (the TorchScript exporter, which works offline with ``onnx`` alone) and, for int8, ``onnx``.
+An export folder holds ``model.onnx`` (dynamic batch and sequence axes) with its weights in ``model.onnx.data``,
+the ``tokenizer.json`` the model was loaded with, and ``reader.json`` (window limit, padding id, key and file
+checksums); ``--int8`` adds ``model.int8.onnx``, a dynamic quantization of the export. Reading one needs
+onnxruntime and tokenizers only; making one needs torch (the TorchScript exporter, which works offline with
+``onnx`` alone) and, for int8, ``onnx``.
 
 The graph is traced with eager attention (the SDPA trace guards every attention row against NaN, an
 extra ``IsNaN``/``Where`` pass over each ``(rows, heads, length, length)`` tensor: 13% of the CPU time)
@@ -14,166 +15,37 @@ so the cached graph is saved optimized and every start only loads it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.core import files, onnx_cache
 from assistant.core.backends import takes_token_types
+from assistant.core.errors import first_line
+from assistant.core.onnx_cache import (
+    INT8_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    Digests,
+    OnnxBundle,
+)
 
 if TYPE_CHECKING:
     import torch
 
-EXPORT_FORMAT = "reader-onnx-2"
-"""Part of every cache key: change it when the export itself changes, so old exports are not reused."""
 OPSET = 17
-MODEL_FILE = "model.onnx"
-WEIGHTS_FILE = "model.onnx.data"
-"""The export's weights, outside the graph: onnxruntime maps them instead of parsing 260 MB of protobuf."""
-INT8_FILE = "model.int8.onnx"
-TOKENIZER_FILE = "tokenizer.json"
-META_FILE = "reader.json"
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "spiece.model",
-    "sentencepiece.bpe.model",
-)
-_DIGESTS = "weights-digests.json"
+__all__ = ["INT8_FILE", "MODEL_FILE", "WEIGHTS_FILE", "ExportError", "OnnxBundle", "export_reader", "quantize_model"]
 
 
 class ExportError(Exception):
     """An export that could not be made or does not reproduce the torch model's logits."""
-
-
-@dataclass(frozen=True)
-class OnnxBundle:
-    """A folder with an ONNX reader: the model, its tokenizer and what the reader needs to know."""
-
-    directory: Path
-    model: Path
-    max_positions: int | None
-    pad_token_id: int | None
-
-    @property
-    def tokenizer(self) -> Path:
-        return self.directory / TOKENIZER_FILE
-
-    @property
-    def int8(self) -> Path:
-        return self.directory / INT8_FILE
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def read_bundle(directory: Path) -> OnnxBundle | None:
-    """The ONNX reader in ``directory`` (an export folder, or a model folder that ships ``model.onnx``), if any."""
-    model = directory / MODEL_FILE
-    if not model.is_file() or not (directory / TOKENIZER_FILE).is_file():
-        return None
-    meta: dict[str, Any] = {}
-    for name in (META_FILE, "config.json"):
-        try:
-            loaded = json.loads((directory / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            continue
-        if isinstance(loaded, dict):
-            meta = loaded
-            break
-    return OnnxBundle(
-        directory, model, _int_or_none(meta.get("max_position_embeddings")), _int_or_none(meta.get("pad_token_id"))
-    )
-
-
-def shipped_bundle(model_dir: Path) -> OnnxBundle | None:
-    """A ``model.onnx`` saved beside the weights, unless a ``.safetensors`` file is newer (a stale export)."""
-    bundle = read_bundle(model_dir)
-    if bundle is None:
-        return None
-    exported = bundle.model.stat().st_mtime_ns
-    if any(w.stat().st_mtime_ns > exported for w in model_dir.glob("*.safetensors")):
-        return None
-    return bundle
-
-
-# --- the cache key -------------------------------------------------------------------------------------------
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _weights_digest(path: Path, memo: dict[str, Any]) -> str:
-    """sha256 of a weights file, remembered by path, size, inode and mtime: no 260 MB read per start."""
-    st = path.stat()
-    stamp = [st.st_size, st.st_ino, st.st_mtime_ns]
-    key = str(path.resolve())
-    entry = memo.get(key)
-    if isinstance(entry, dict) and entry.get("stat") == stamp and isinstance(entry.get("sha256"), str):
-        return str(entry["sha256"])
-    digest = _file_digest(path)
-    memo[key] = {"stat": stamp, "sha256": digest}
-    return digest
-
-
-def _load_memo(path: Path) -> dict[str, Any]:
-    try:
-        memo = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return memo if isinstance(memo, dict) else {}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def model_key(model_dir: Path, cache_root: Path) -> str:
-    """A hash of everything an export depends on: config, tokenizer files, weights and the export format."""
-    digest = hashlib.sha256(EXPORT_FORMAT.encode())
-    for name in ("config.json", *TOKENIZER_FILES):  # a shipped model.onnx counts as weights, below
-        path = model_dir / name
-        if path.is_file():
-            digest.update(f"\0{name}\0".encode())
-            digest.update(path.read_bytes())
-    memo_path = cache_root / _DIGESTS
-    memo = _load_memo(memo_path)
-    before = json.dumps(memo, sort_keys=True)
-    for weights in [*sorted(model_dir.glob("*.safetensors")), *sorted(model_dir.glob(MODEL_FILE))]:
-        digest.update(f"\0{weights.name}\0{_weights_digest(weights, memo)}".encode())
-    if json.dumps(memo, sort_keys=True) != before:
-        memo = {path: entry for path, entry in memo.items() if Path(path).exists()}  # forget deleted models
-        with contextlib.suppress(OSError):  # a read-only cache still works, it only hashes again next time
-            _write_atomically(memo_path, json.dumps(memo, indent=1))
-    return digest.hexdigest()[:32]
 
 
 # --- making an export ----------------------------------------------------------------------------------------
@@ -321,51 +193,51 @@ def _check_export(path: Path, inputs: dict[str, np.ndarray], expected: dict[str,
             raise ExportError(f"the ONNX {name} differ from torch by {gap:.2g}")
 
 
-def export_reader(model: torch.nn.Module, tokenizer: Any, destination: Path) -> OnnxBundle:
+def export_reader(
+    model: torch.nn.Module, tokenizer: Any, destination: Path, key: str = "", digests: Digests | None = None
+) -> OnnxBundle:
     """Export a QA model and its fast tokenizer to ``destination`` (made whole or not at all); checked against torch.
 
-    Any failure is an :class:`ExportError` whose message is one line.
+    ``reader.json`` records ``key`` (what the cache entry is named by) and every file's checksum. Any failure is an
+    :class:`ExportError` whose message is one line.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
+    work = files.temp_path(destination.parent, destination.name)
+    digests = digests or Digests(None)
     try:
+        work.mkdir()
         config = getattr(model, "config", None)
         vocab = getattr(config, "vocab_size", None) or len(tokenizer)
         inputs = _dummy_inputs(int(vocab), takes_token_types(model))
         expected = _torch_export(model, inputs, work / "single.onnx")
         _write_checked(work, inputs, expected)
         tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
+        max_positions = onnx_cache.whole_or_none(getattr(config, "max_position_embeddings", None))
+        pad_token_id = onnx_cache.whole_or_none(getattr(tokenizer, "pad_token_id", None))
         meta = {
-            "format": EXPORT_FORMAT,
-            "max_position_embeddings": _int_or_none(getattr(config, "max_position_embeddings", None)),
-            "pad_token_id": _int_or_none(getattr(tokenizer, "pad_token_id", None)),
+            "max_position_embeddings": max_positions,
+            "pad_token_id": pad_token_id,
             "model_type": getattr(config, "model_type", None),
             "inputs": list(inputs),
         }
-        (work / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        try:
-            work.rename(destination)
-        except OSError:  # another process finished the same export first: keep theirs
-            if read_bundle(destination) is None:
-                raise
+        onnx_cache.record_entry(work, key, meta, digests)
+        work.rename(destination)
     except ExportError:
         raise
     except Exception as exc:  # torch.onnx, onnxruntime and the file system raise many types
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ExportError(first) from exc
+        raise ExportError(first_line(exc)) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    bundle = read_bundle(destination)
-    if bundle is None:
-        raise ExportError(f"{destination} holds no model.onnx after the export")
-    return bundle
+    for name in (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE):  # renaming the folder kept each file's stamp
+        digests.remember(destination / name, digests.of(destination / name))
+    digests.save()
+    return OnnxBundle(destination, destination / MODEL_FILE, max_positions, pad_token_id)
 
 
 def quantize_model(source: Path, target: Path) -> Path:
     """onnxruntime's dynamic int8 quantization of ``source`` into ``target`` (written whole or not at all)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".int8.", suffix=".onnx")
-    os.close(fd)
+    tmp = files.temp_path(target.parent, target.name)
     try:
         with _quiet():
             from onnx import TensorProto
@@ -376,8 +248,7 @@ def quantize_model(source: Path, target: Path) -> Path:
             quantize_dynamic(source, tmp, weight_type=QuantType.QInt8, extra_options=options)
         os.replace(tmp, target)
     except Exception as exc:  # onnx and onnxruntime.quantization raise many types
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ExportError(f"int8 quantization failed: {first}") from exc
+        raise ExportError(f"int8 quantization failed: {first_line(exc)}") from exc
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return target

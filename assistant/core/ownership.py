@@ -15,7 +15,7 @@ import fcntl
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -102,27 +102,27 @@ def require_ours(folder: Path, kind: str, what: str) -> None:
         )
 
 
-class FolderLock:
-    """An exclusive OS lock on a folder's ``.lock`` file, held until :meth:`release` (or the process ends)."""
+class FileLock:
+    """An exclusive OS lock on a lock file, held until :meth:`release` (or until the process ends, however)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._fd: int | None = None
 
     def acquire(self, wait: bool = False) -> bool:
         """Take the lock; with ``wait`` block until the holder lets go, else return False at once if it is held."""
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(self.folder / LOCK, flags, 0o644)
+            fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
-            raise UserError(f"Could not lock {self.folder}: {exc.strerror or exc}.") from None
+            raise UserError(f"Could not lock {self.path.parent}: {exc.strerror or exc}.") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 return False
-            raise UserError(f"Could not lock {self.folder}: {exc.strerror or exc}.") from None
+            raise UserError(f"Could not lock {self.path.parent}: {exc.strerror or exc}.") from None
         self._fd = fd
         return True
 
@@ -136,12 +136,22 @@ class FolderLock:
         return self._fd is not None
 
 
+class FolderLock(FileLock):
+    """The lock of a whole folder: its ``.lock`` file (one writer per run folder)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder / LOCK)
+        self.folder = folder
+
+
 @contextlib.contextmanager
-def locked(folder: Path, busy_message: str, wait: bool = False) -> Iterator[FolderLock]:
-    """Hold ``folder``'s lock for the block; another holder is :class:`Busy` with ``busy_message`` (unless ``wait``)."""
-    lock = FolderLock(folder)
-    if not lock.acquire(wait=wait):
-        raise Busy(busy_message)
+def waiting_for(lock_file: Path, on_wait: Callable[[], None] | None = None) -> Iterator[FileLock]:
+    """Hold the lock for the block, waiting for another holder to finish first (``on_wait`` says so once)."""
+    lock = FileLock(lock_file)
+    if not lock.acquire():
+        if on_wait is not None:
+            on_wait()
+        lock.acquire(wait=True)
     try:
         yield lock
     finally:

@@ -11,7 +11,15 @@ from typing import NamedTuple
 from assistant.core.sentences import sentence_ends
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-_WORD = re.compile(r"\S+")
+MAX_WORD_CHARS = 32
+"""A run of more characters without a space (a base64 blob, a minified line) counts as several words, so that no
+"word" can make a passage, and what is read of it, grow without bound."""
+_WORD = re.compile(rf"\S{{1,{MAX_WORD_CHARS}}}")
+
+
+def count_words(text: str, start: int = 0, end: int | None = None) -> int:
+    """Words in ``text[start:end]`` as passages count them (runs of at most ``MAX_WORD_CHARS`` non-spaces)."""
+    return sum(1 for _ in _WORD.finditer(text, start, len(text) if end is None else end))
 
 
 class Span(NamedTuple):
@@ -86,7 +94,7 @@ def split_passages(text: str, max_words: int = 100, sentences: Sequence[Span] | 
         chunk_end = 0
         words = 0
         for sentence in _bounded_sentences(text, sentences[first:last], max_words):
-            n = _count_words(text, sentence.start, sentence.end)
+            n = count_words(text, sentence.start, sentence.end)
             if chunk_start is not None and words + n > max_words:
                 passages.append(Passage(len(passages), chunk_start, chunk_end, text[chunk_start:chunk_end]))
                 chunk_start = None
@@ -99,10 +107,6 @@ def split_passages(text: str, max_words: int = 100, sentences: Sequence[Span] | 
             passages.append(Passage(len(passages), chunk_start, chunk_end, text[chunk_start:chunk_end]))
         first = last
     return passages
-
-
-def _count_words(text: str, start: int, end: int) -> int:
-    return sum(1 for _ in _WORD.finditer(text, start, end))
 
 
 def _bounded_sentences(text: str, sentences: Sequence[Span], max_words: int) -> list[Span]:

@@ -17,6 +17,7 @@ import numpy as np
 from assistant.core.backends import InferenceBackend, TorchBackend
 from assistant.core.decoding import WindowLogits
 from assistant.core.errors import UserError
+from assistant.core.limits import MAX_QUESTION_CHARS
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def effective_stride(window: WindowSettings) -> int:
 
 def truncate_question(tokenizer: Any, question: str, max_tokens: int) -> str:
     """Keep at most ``max_tokens`` tokens so every window has room for context."""
-    question = question.strip()
+    question = question.strip()[:MAX_QUESTION_CHARS]  # never tokenize megabytes to keep 64 tokens
     if not question:
         raise UserError("The question is empty.")
     offsets = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]

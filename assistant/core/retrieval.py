@@ -31,6 +31,10 @@ otherwise rank a passage that merely says "does not do what" above the one with 
 _QUERY_STOPWORDS = list(dict.fromkeys([*STOPWORDS_EN, *QUESTION_WORDS]))
 
 
+class NothingToIndex(ValueError):
+    """Texts with no word BM25 can index (stop words, single letters, symbols): there is nothing to rank by."""
+
+
 class PassageRetriever:
     """A BM25 index over passage texts, built once per document (or loaded from where it was saved)."""
 
@@ -38,6 +42,8 @@ class PassageRetriever:
         self.size = len(texts)
         self.bm25 = bm25s.BM25()
         tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False)
+        if not any(word for word in tokens.vocab):
+            raise NothingToIndex("no indexable word")
         self.vocabulary: dict[str, int] = tokens.vocab
         self.bm25.index(tokens, show_progress=False)
 

@@ -9,13 +9,14 @@ with the same tokens, so the CPU path reads without importing transformers. It m
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tokenizers import Encoding, Tokenizer
+
+from assistant.core import files
 
 
 class Encoded:
@@ -78,7 +79,7 @@ class JsonTokenizer:
     @classmethod
     def from_directory(cls, directory: Path, pad_token_id: int | None = None) -> JsonTokenizer:
         """``tokenizer.json`` of a model directory; the padding token from ``tokenizer_config.json`` if not given."""
-        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        tokenizer = Tokenizer.from_str(files.read_text(directory / "tokenizer.json", files.TOKENIZER))
         if pad_token_id is None:
             pad_token_id = _pad_id_from_config(directory, tokenizer)
         return cls(tokenizer, pad_token_id, copy=False)
@@ -140,11 +141,10 @@ class JsonTokenizer:
 def _pad_id_from_config(directory: Path, tokenizer: Tokenizer) -> int | None:
     """The id of ``pad_token`` in ``tokenizer_config.json`` (or ``special_tokens_map.json``), else ``[PAD]``'s."""
     for name in ("tokenizer_config.json", "special_tokens_map.json"):
-        try:
-            config = json.loads((directory / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
+        config = files.read_json_object_or_none(directory / name)
+        if config is None:
             continue
-        token = _special_token(config, "pad_token") if isinstance(config, dict) else None
+        token = _special_token(config, "pad_token")
         found = None if token is None else tokenizer.token_to_id(token)
         if found is not None:
             return int(found)

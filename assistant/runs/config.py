@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 import typing
 from collections.abc import Iterator
 from dataclasses import Field, asdict, dataclass, field, fields
@@ -21,13 +20,13 @@ from typing import Any
 from assistant.core import files
 from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
 from assistant.core.errors import UserError
+from assistant.core.model_loading import DEVICE_WORDS, is_device
 from assistant.core.reader import WindowSettings
 from assistant.runs.schema import is_number
 
 MIN_MAX_LENGTH = 32
 """Shorter windows leave a question of a few tokens and almost no context."""
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-_DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclass
@@ -315,8 +314,8 @@ def _config_problems(config: TrainConfig) -> Iterator[str]:
         )
     if not (_is_whole(config.max_steps) and (config.max_steps == -1 or config.max_steps >= 1)):
         yield f"--max-steps must be at least 1, or -1 to train for --epochs (got {config.max_steps})."
-    if not _DEVICE_PATTERN.fullmatch(str(config.device)):
-        yield f"--device must be auto, cpu, cuda or cuda:N (got {config.device!r})."
+    if not is_device(config.device):
+        yield f"--device must be {DEVICE_WORDS} (got {config.device!r})."
     yield from _output_problems(config.output, config.resume)
 
 

@@ -90,11 +90,9 @@ def settings_changed(saved: Mapping[str, Any], given: Mapping[str, Any]) -> list
     ]
 
 
-def open_resume(path: Path, settings: Mapping[str, Any], writer: bool = True) -> RunDirectory:
-    """The run in ``path`` to continue: a run folder this program made, not complete, not being trained, and
-    resumed with the settings it was started with. Anything else is refused before any work."""
-    if not writer:
-        return RunDirectory(path, writer=False)
+def check_resume(path: Path, settings: Mapping[str, Any]) -> None:
+    """Refuse, in one sentence, to resume ``path`` unless it is a run folder this program made, that did not
+    complete, that no process is training, resumed with the settings it was started with."""
     if not path.is_dir():
         raise UserError(f"--resume: {path} is not a run folder (it does not exist); start a new run without --resume.")
     if not is_run_folder(path):
@@ -102,6 +100,17 @@ def open_resume(path: Path, settings: Mapping[str, Any], writer: bool = True) ->
             f"--resume: {path} was not made by `assistant train` (it has no {ownership.MARKER} marker or run.json), "
             "so nothing in it is written; choose a run folder or a new --output."
         )
+    if ownership.lock_is_held(path):
+        raise ownership.Busy(_busy(path))
+    _check_resumable(path, settings)
+
+
+def open_resume(path: Path, settings: Mapping[str, Any], writer: bool = True) -> RunDirectory:
+    """The run in ``path`` to continue (see :func:`check_resume`), locked by this process; anything else is
+    refused before any work."""
+    if not writer:
+        return RunDirectory(path, writer=False)
+    check_resume(path, settings)
     run = RunDirectory(path)
     if not run.lock.acquire():
         raise ownership.Busy(_busy(path))

@@ -246,17 +246,11 @@ def active_run_name(root: Path | None = None) -> str | None:
 
 
 def active_run_path(root: Path | None = None) -> Path | None:
-    """The active run's folder, checked as at activation; None when no run is active.
-
-    An ACTIVE that names no usable run is a UserError (``active_problem``): answering with another reader
-    instead would be silently wrong.
-    """
+    """The active run's folder, checked as at activation; None when no run is active or ACTIVE names no usable
+    run (say why with :func:`active_problem`: choosing a reader, that is an error, never another reader)."""
     root = root or models_dir()
-    problem = active_problem(root)
-    if problem:
-        raise UserError(problem)
     name = active_run_name(root)
-    return root / name if name else None
+    return root / name if name and active_problem(root) is None else None
 
 
 def _unreadable(path: Path, exc: OSError) -> RunInfo:

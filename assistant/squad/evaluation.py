@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.core import files
 from assistant.core.decoding import DecodeSettings, decode
 from assistant.core.errors import UserError
 from assistant.core.reader import Context, Reader
@@ -30,11 +31,13 @@ def predict(
     settings = DecodeSettings(allow_null=version_2, min_confidence=0.0, top_k=1)
     predictions: dict[str, str] = {}
     na_prob: dict[str, float] = {}
+    broken = 0
     for start in range(0, len(examples), batch_examples):
         batch = examples[start : start + batch_examples]
         windows = reader.read([(e.question, [Context(e.context)]) for e in batch])
         for ex, ex_windows in zip(batch, windows, strict=True):
             decoded = decode(ex_windows, ex.context, settings)
+            broken += decoded.not_finite
             predictions[ex.id] = (
                 ex.context[decoded.answers[0].start : decoded.answers[0].end] if decoded.answers else ""
             )
@@ -42,6 +45,11 @@ def predict(
             na_prob[ex.id] = 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, best - decoded.null_score))))
         if progress:
             progress(min(start + batch_examples, len(examples)), len(examples))
+    if broken:
+        raise UserError(
+            f"The reader's scores were not finite numbers (NaN or infinity) on {broken} of {len(examples)} questions: "
+            "the model is broken, so its EM/F1 would mean nothing."
+        )
     return predictions, na_prob
 
 
@@ -78,10 +86,12 @@ def evaluate_reader(
 
 
 def check_output_path(path: Path) -> Path:
-    """Refuse an --output the metrics could not be saved to before minutes of evaluation, not after."""
+    """Refuse an --output the metrics could not be saved to before minutes of evaluation, not after; a special file
+    there (a FIFO, /dev/null, a socket) is never replaced by a regular file."""
     try:
         if path.is_dir():
             raise UserError(f"--output {path} is a directory; give a file name such as {path / 'eval.json'}.")
+        files.write_target(path)
         parent = next((p for p in path.parents if p.exists()), Path("."))
         if not parent.is_dir():
             raise UserError(f"--output {path}: {parent} is a file, not a directory.")
@@ -93,9 +103,7 @@ def check_output_path(path: Path) -> Path:
 
 
 def save_result(path: Path, result: dict[str, Any]) -> None:
-    from assistant.core import files
-
     try:
         files.write_json(path, result)
-    except OSError as exc:
-        raise UserError(f"The metrics could not be saved to {path}: {exc.strerror or exc}.") from None
+    except files.WRITE_ERRORS as exc:
+        raise UserError(f"The metrics could not be saved to {path}: {files.write_problem(exc)}.") from None

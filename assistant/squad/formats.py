@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.core import files
 from assistant.core.errors import DataError
 
 MAX_ANSWER_START = 2**31 - 1
@@ -273,18 +274,12 @@ def _from_nested(data: dict[str, Any], source: str) -> Rows:
     return rows
 
 
+DATA_FILE = files.FileKind("data file", 2 * files.GiB, DataError)
+
+
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes; a missing, unreadable or special file is a DataError naming it."""
-    try:
-        if path.is_dir():
-            raise DataError(f"{path} is a directory; give a SQuAD JSON, JSONL or CSV file.")
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise DataError(f"No such data file: {path}.") from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise DataError(f"{path} could not be read: {reason}.") from None
+    """The file's bytes; a missing, unreadable, special or oversized file is a DataError naming it."""
+    return files.read_bytes(path, DATA_FILE)
 
 
 def decode_text(raw: bytes, path: Path) -> str:
@@ -300,13 +295,8 @@ def decode_text(raw: bytes, path: Path) -> str:
 
 
 def parse_json(text: str, path: Path) -> Any:
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise DataError(f"{path} could not be parsed: nesting too deep.") from None
-    except ValueError as exc:  # JSONDecodeError, and integers past Python's 4,300-digit limit
-        reason = "a number has more than 4,300 digits" if "integer string conversion" in str(exc) else str(exc)
-        raise DataError(f"{path} is not valid JSON: {reason}.") from None
+    """JSON (NaN and infinities refused, as everywhere), or a DataError naming the file."""
+    return files.parse_json(text, str(path), DataError)
 
 
 def read_json(path: Path) -> Any:

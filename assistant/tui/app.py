@@ -147,8 +147,15 @@ class AssistantApp(App[None]):
         self._start_loading(ref)
 
     def _start_loading(self, ref: str | None) -> None:
-        """Resolve ``ref`` here, on the UI thread, so the App knows which rule chose the reader it waits for."""
-        self.loading = resolve_model(ref, self.settings)
+        """Resolve ``ref`` here, on the UI thread, so the App knows which rule chose the reader it waits for; an
+        ACTIVE that names no usable run is said, never replaced by another reader."""
+        from assistant.core.errors import UserError
+
+        try:
+            self.loading = resolve_model(ref, self.settings)
+        except UserError as exc:
+            self._reader_failed(str(exc))
+            return
         self.load_model(self.loading)
 
     @property

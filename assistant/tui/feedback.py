@@ -7,6 +7,7 @@ answer's when it has the same question, context and answer (what its determinist
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,15 +67,18 @@ def _row(line: str) -> Any:
         return None
 
 
+ANNOTATIONS_FILE = files.FileKind("annotations file", 512 * files.MiB)
+
+
 def _lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines(keepends=True)
-    except FileNotFoundError:
+    """The file's lines (none when it does not exist yet); a file that cannot be read is a UserError."""
+    if not os.path.lexists(path):
         return []
+    return files.read_text(path, ANNOTATIONS_FILE).splitlines(keepends=True)
 
 
 def save(path: Path, note: Annotation) -> bool:
-    """Append ``note`` unless the file already holds it; whether it was written. Raises OSError, DataError."""
+    """Append ``note`` unless the file already holds it; whether it was written. Raises OSError or a UserError."""
     from assistant.squad.annotations import write_annotation
 
     if any(note.matches(_row(line)) for line in _lines(path)):

@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 from textual.message import Message
 
 from assistant.core import files
+from assistant.core.errors import UserError
 from assistant.runs.registry import RunStatus, load_run
 from assistant.tui.messages import TrainingEvent, TrainingFinished, TrainingOutcome
 
@@ -32,6 +33,8 @@ TRAINER_COMMAND = [sys.executable, "-m", "trainer"]
 POLL_S = 0.25
 """How often events.jsonl is read while the trainer runs."""
 LOG_TAIL_LINES = 40
+POLL_BYTES = 8 * 1024 * 1024
+"""Read at most this much of events.jsonl per poll; the rest comes at the next."""
 
 
 class EventTail:
@@ -44,11 +47,15 @@ class EventTail:
 
     def poll(self) -> list[dict[str, Any]]:
         try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self._offset)
-                chunk = fh.read()
-        except OSError:  # not created yet
+            fd = files.open_regular(self.path, files.EVENTS)
+        except UserError:  # not created yet (or not a file the trainer wrote)
             return []
+        try:
+            chunk = os.pread(fd, POLL_BYTES, self._offset)
+        except OSError:
+            return []
+        finally:
+            os.close(fd)
         self._offset += len(chunk)
         *lines, self._partial = (self._partial + chunk).split(b"\n")
         events = []

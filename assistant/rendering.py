@@ -28,6 +28,16 @@ def safe_text(text: object, style: str = "", *, single_line: bool = False) -> Te
     return Text(clean, style=style)
 
 
+def assemble(*parts: str | tuple[str, str]) -> Text:
+    """Text from pieces, each shown as it is (control characters visible, never markup); a ``(text, style)`` pair
+    is styled. What the chat app writes where it once wrote markup around a name or an error."""
+    text = Text()
+    for part in parts:
+        content, style = (part, "") if isinstance(part, str) else part
+        text.append(visible(content), style=style)
+    return text
+
+
 def _answer_lines(answer: Answer, best: bool) -> list[Text]:
     head = safe_text(answer.text, "bold green" if best else "green", single_line=True)
     head.append(f"  {answer.score:.0%} · line {answer.line}", style="dim")

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.core import files
+from assistant.core.sanitize import visible
+
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here (turns() imports it to read)
     from assistant.core.engine import AskResult
 
@@ -45,7 +48,7 @@ MIGRATIONS: list[str] = [
 
 # What a history read or write can raise: a damaged, locked or closed database, a full or read-only disk, or a
 # stored answer that is not JSON (or not an answer). The UI catches these so that history trouble never costs an answer.
-STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, ValueError)
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, ValueError, files.FileProblem)
 
 BUSY_TIMEOUT_S = 5.0  # how long a writer waits for another process's write lock before giving up
 
@@ -105,6 +108,7 @@ class ConversationStore:
     """
 
     def __init__(self, path: Path, timeout: float = BUSY_TIMEOUT_S) -> None:
+        files.write_target(path)  # a FIFO or a device there is refused (FileProblem), never opened or set aside
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
@@ -260,6 +264,8 @@ def _result(turn_id: int, payload: str) -> AskResult:
 
 
 def conversation_markdown(path: Path, turns: list[Turn]) -> str:
+    """The conversation as Markdown; document text and names in it keep no control or bidi-control character (a
+    file that is later shown with `cat` must not drive the terminal either)."""
     lines = [f"# Conversation about {path.name}", "", f"Document: `{path}`", ""]
     for turn in turns:
         lines.append(f"## {turn.question}")
@@ -275,4 +281,4 @@ def conversation_markdown(path: Path, turns: list[Turn]) -> str:
         if turn.feedback:
             lines.append(f"- Feedback: {turn.feedback}")
         lines.append("")
-    return "\n".join(lines)
+    return visible("\n".join(lines))

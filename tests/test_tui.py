@@ -178,7 +178,7 @@ async def test_metrics_table_lists_runs_beside_references(isolated_dirs):
         await pilot.pause()
         assert isinstance(app.screen, MetricsScreen)
         table = app.screen.query_one("#runs")
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
         assert rows[0][1] == "run-a" and rows[0][4] == "76.5" and rows[0][5] == "84.9" and rows[0][6] == "1850.0"
         names = [r[1] for r in rows]
         assert "DistilBERT (published)" in names and "BERT-base (published)" in names

@@ -59,10 +59,11 @@ async def test_going_between_train_and_metrics_never_stacks_screens(tiny_model_d
 
 
 async def test_a_theme_that_cannot_be_saved_is_a_warning_not_a_crash(tiny_model_dir, tmp_path, monkeypatch):
-    """Picking a theme in the palette wrote settings.toml unguarded: an unwritable config folder ended the app."""
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file where the config folder should be", encoding="utf-8")
-    monkeypatch.setenv("ASSISTANT_CONFIG_DIR", str(blocker / "config"))
+    """Picking a theme in the palette wrote settings.toml unguarded: a settings file that cannot be written ended the
+    app. (A folder where settings.toml should be: even root cannot replace it with a file.)"""
+    config = tmp_path / "config"
+    (config / "settings.toml").mkdir(parents=True)
+    monkeypatch.setenv("ASSISTANT_CONFIG_DIR", str(config))
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SMALL) as pilot:
         await settle(app, pilot)

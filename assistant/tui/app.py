@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
 from assistant.core import files
+from assistant.core.sanitize import one_line, visible
 from assistant.settings import ModelChoice, Settings, resolve_model
 from assistant.store import ConversationStore
 from assistant.tui import workers
@@ -90,6 +92,19 @@ class AssistantApp(App[None]):
         self.started = time.perf_counter()
         self.loading: ModelChoice | None = None
         """The reader asked for last, and which rule chose it."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification, from any screen or worker, is text: paths, run names and errors are shown as they
+        are (never parsed as markup, control characters visible, never obeyed)."""
+        super().notify(visible(message), title=one_line(title), severity=severity, timeout=timeout, markup=False)
 
     @property
     def engine(self) -> QAEngine | None:

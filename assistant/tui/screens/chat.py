@@ -11,12 +11,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from assistant.core.errors import UserError
+from assistant.core.sanitize import one_line
+from assistant.rendering import safe_text
 from assistant.settings import Settings
 from assistant.store import STORE_ERRORS, ConversationStore
 from assistant.tui import workers
@@ -143,7 +144,7 @@ class ChatScreen(Screen[None]):
     def update_status(self) -> None:
         doc = self.document_path.name if self.document_path else "no document"
         words = f" · {self.indexed.words:,} words" if self.indexed is not None else ""
-        self.query_one("#status", Static).update(escape(f" {doc}{words} │ {self.reader.label}"))  # names as named
+        self.query_one("#status", Static).update(safe_text(f" {doc}{words} │ {self.reader.label}", single_line=True))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The screen's workers end here: a worker that raised is a notification, never the end of the app."""
@@ -199,7 +200,7 @@ class ChatScreen(Screen[None]):
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
         bar.update(total=100, progress=0)
-        self.query_one(DocumentView).border_title = f"opening {escape(path.name)}…"
+        self.query_one(DocumentView).border_title = safe_text(f"opening {path.name}…", single_line=True)
         self.opening = path
         self._index_document(path)
 
@@ -237,8 +238,8 @@ class ChatScreen(Screen[None]):
     def _index_failed(self, error: str) -> None:
         self.query_one("#index-progress").display = False
         view = self.query_one(DocumentView)
-        view.border_title = escape(self.document_path.name) if self.document_path else NO_DOCUMENT
-        self.notify(error, title="Cannot open document", severity="error", timeout=8, markup=False)  # a path
+        view.border_title = safe_text(self.document_path.name, single_line=True) if self.document_path else NO_DOCUMENT
+        self.notify(error, title="Cannot open document", severity="error", timeout=8)
         failed = self.opening
         self.opening = None
         for _, card, about in self.pending:
@@ -254,14 +255,14 @@ class ChatScreen(Screen[None]):
         self.document_path = message.path
         self.indexed = message.indexed
         self.query_one(DocumentPane).show(message.indexed.document.text)
-        self.query_one(DocumentView).border_title = escape(message.path.name)  # "notes [draft].txt" as it is
+        self.query_one(DocumentView).border_title = safe_text(message.path.name, single_line=True)
         self.restore_history()
         conversation = self.query_one(Conversation)  # the questions asked while it opened, after its history
         waiting = [(q, about) for q, _, about in self.pending if about == message.path]  # others left with theirs
         self.pending = [(q, conversation.add_question(q), about) for q, about in waiting]
         self._ask_pending()
         self.update_status()
-        self.app.sub_title = message.path.name
+        self.app.sub_title = one_line(message.path.name)
         freeze_heap()
         self.query_one(QuestionInput).focus()
 
@@ -420,7 +421,6 @@ class ChatScreen(Screen[None]):
         self.notify(
             f"Saved “{note.answer_text[:60]}” as {what} to “{note.question[:60]}”; train on it from the Train screen.",
             title="Annotation saved",
-            markup=False,  # the question and the answer are text: "list[int]" or "[/]" are their words
         )
 
     def action_mark_right(self) -> None:
@@ -549,7 +549,7 @@ class ChatScreen(Screen[None]):
         text = answers[min(card.current, len(answers) - 1)].text
         self.app.copy_to_clipboard(text)
         short = " ".join(text.split())
-        self.notify(f"Copied “{short[:60]}{'…' if len(short) > 60 else ''}” to the clipboard.", markup=False)
+        self.notify(f"Copied “{short[:60]}{'…' if len(short) > 60 else ''}” to the clipboard.")
 
     # --- training elsewhere -----------------------------------------------------------------------
     @on(TrainingActivity)
@@ -557,7 +557,7 @@ class ChatScreen(Screen[None]):
         """The Train screen's run, shown here while it goes; hidden once it has ended."""
         indicator = self.query_one("#training", Static)
         indicator.display = message.running
-        indicator.update(Text(f"⏵ training {message.summary}".rstrip(), no_wrap=True, overflow="ellipsis"))
+        indicator.update(Text(one_line(f"⏵ training {message.summary}".rstrip()), no_wrap=True, overflow="ellipsis"))
 
     # --- the conversation as a whole --------------------------------------------------------------
     @on(ClearConversation)
@@ -571,7 +571,7 @@ class ChatScreen(Screen[None]):
 
         about = f" about {self.document_path.name}" if self.document_path else ""
         question = f"Clear the conversation{about}? Its questions and answers will be forgotten."
-        self.app.push_screen(ConfirmScreen(escape(question), default=False), answered)
+        self.app.push_screen(ConfirmScreen(question, default=False), answered)
 
     def clear_conversation(self) -> None:
         if self.document_path and self.store:
@@ -602,4 +602,4 @@ class ChatScreen(Screen[None]):
         except (*STORE_ERRORS, *files.WRITE_ERRORS) as exc:
             self.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
             return
-        self.notify(f"Saved {out}", title="Conversation exported", markup=False)
+        self.notify(f"Saved {out}", title="Conversation exported")

@@ -8,7 +8,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
@@ -16,6 +15,7 @@ from textual_fspicker import SelectDirectory
 
 from assistant.core.defaults import DEFAULT_READER
 from assistant.paths import models_dir
+from assistant.rendering import safe_text
 from assistant.runs.registry import RunStatus, list_runs
 from assistant.tui.actions import help_markdown
 from assistant.tui.state import ReaderState
@@ -53,8 +53,11 @@ def reader_options(state: ReaderState) -> list[Option]:
     choices.append((DEFAULT_READER, f"{DEFAULT_READER}  ·  hub default"))
     if state.ref and not any(state.is_loaded(ref) for ref, _ in choices):
         choices.append((state.ref, f"{state.name}  ·  {state.ref}"))
-    options = [  # a prompt is markup: a run named "run [b]" is escaped to read as named
-        Option(escape(f"{LOADED} {label}  ·  loaded" if state.is_loaded(ref) else f"  {label}"), id=ref)
+    options = [  # a prompt is text: a run named "run [b]" or holding control characters reads as named
+        Option(
+            safe_text(f"{LOADED} {label}  ·  loaded" if state.is_loaded(ref) else f"  {label}", single_line=True),
+            id=ref,
+        )
         for ref, label in choices
     ]
     options.append(Option("  Browse for a checkpoint folder…", id=BROWSE))
@@ -124,14 +127,15 @@ class ConfirmScreen(ModalScreen[bool]):
     """
 
     def __init__(self, question: str, default: bool = True) -> None:
-        """``default``: the answer that has the focus (what Enter answers)."""
+        """``question``: text, shown as it is (run names, paths); ``default``: the answer that has the focus (what
+        Enter answers)."""
         super().__init__()
         self.question = question
         self.default = default
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, id="confirm-text")
+            yield Label(safe_text(self.question), id="confirm-text")
             with Horizontal():
                 yield Button("Yes", variant="primary", id="yes")
                 yield Button("No", id="no")

@@ -9,12 +9,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, ProgressBar, Static
 from textual.worker import Worker
 
 from assistant.core.defaults import DEFAULT_READER
+from assistant.rendering import safe_text
 from assistant.tui import workers
 from assistant.tui.messages import HubChecked, SwitchReader
 from assistant.tui.screens.dialogs import checkpoint_dialog
@@ -96,7 +96,7 @@ class FirstRunScreen(Screen[None]):
         error = workers.failure(event)
         if error is not None and event.worker.group == HUB_CHECK:
             self.hub_reachable = False
-            self.query_one("#download-hint", Static).update(f"Could not check the hub: {error}")
+            self.query_one("#download-hint", Static).update(safe_text(f"Could not check the hub: {error}"))
 
     # --- the reader -----------------------------------------------------------------------------------------------
     def _reader_changed(self, state: ReaderState) -> None:
@@ -105,9 +105,9 @@ class FirstRunScreen(Screen[None]):
         self.query_one("#download", Button).disabled = loading or not self.hub_reachable
         self.query_one("#first-run-progress").display = loading
         status = self.query_one("#first-run-status", Static)
-        status.update(f"{self.asked or 'Loading a reader'}…" if loading else "")
+        status.update(safe_text(f"{self.asked or 'Loading a reader'}…" if loading else ""))
         if state.error:
-            self.query_one("#first-run-error", Static).update(escape(what_is_missing(state.error)))  # paths, ids
+            self.query_one("#first-run-error", Static).update(safe_text(what_is_missing(state.error)))  # paths, ids
         if state.status is ReaderStatus.READY and state.switching_to is None and self.is_current:
             self._done(state)
 

@@ -7,23 +7,22 @@ terminal is too narrow for every column before EM/F1, EM/F1 and the status move 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from rich.markup import escape as escape_cell
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.events import Resize
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
 from assistant.core.errors import UserError
+from assistant.core.sanitize import json_for_terminal
+from assistant.rendering import assemble, safe_text
 from assistant.runs.registry import RunInfo, RunStatus, delete_run, list_runs, load_run
 from assistant.runs.schema import JsonObject
 from assistant.tui import workers
@@ -228,7 +227,7 @@ class MetricsScreen(Screen[None]):
             table.clear()
         name_width = NAME_WIDTH if self.columns is FULL else COMPACT_NAME_WIDTH
         for key, cells in self._rows(name_width):
-            table.add_row(*(escape_cell(cells[column]) for column in self.columns), key=key)  # "run [b]" as named
+            table.add_row(*(safe_text(cells[column], single_line=True) for column in self.columns), key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
         run = self._selected_run() or (self.runs[0] if self.runs else None)
@@ -269,8 +268,8 @@ class MetricsScreen(Screen[None]):
         keys = ("base_model", "data", "epochs", "learning_rate", "batch_size", "max_train_samples")
         shown: dict[str, Any] = {k: settings.get(k) for k in (*keys, "freeze_layers", "teacher", "precision")}
         shown |= {"device": run.record.device, "error": run.record.error}
-        text = json.dumps({k: v for k, v in shown.items() if v is not None}, indent=1)
-        self.query_one("#settings", Static).update(f"[b]{escape(run.name)}[/b]\n{escape(text)}")
+        text = json_for_terminal({k: v for k, v in shown.items() if v is not None}, indent=1)
+        self.query_one("#settings", Static).update(assemble((run.name, "b"), "\n", text))
 
     def _history(self, run: RunInfo) -> RunHistory:
         live = self.live.get(run.name)
@@ -337,7 +336,7 @@ class MetricsScreen(Screen[None]):
         if problem:
             self.notify(problem, severity="warning")
             return
-        question = escape(f"Delete the run {run.name}?\n\nIts folder goes, weights, metrics and log:\n{run.path}")
+        question = f"Delete the run {run.name}?\n\nIts folder goes, weights, metrics and log:\n{run.path}"
         self.app.push_screen(ConfirmScreen(question, default=False), self._delete_answered(run.name))
 
     def _delete_problem(self, run: RunInfo) -> str | None:
@@ -370,9 +369,9 @@ class MetricsScreen(Screen[None]):
     @on(RunDeleted)
     def _deleted(self, message: RunDeleted) -> None:
         if message.error:
-            self.notify(escape(message.error), title="Not deleted", severity="error")
+            self.notify(message.error, title="Not deleted", severity="error")
         else:
-            self.notify(f"Deleted the run {escape(message.name)}.")
+            self.notify(f"Deleted the run {message.name}.")
         self.action_reload()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

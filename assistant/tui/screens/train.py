@@ -20,14 +20,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Log, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from assistant.core import files
+from assistant.core.sanitize import one_line
 from assistant.paths import annotations_path, models_dir
+from assistant.rendering import assemble
 from assistant.runs.registry import active_run_path, load_run
 from assistant.runs.schema import is_number
 from assistant.tui import workers
@@ -46,7 +47,7 @@ from assistant.tui.train_memory import load_form_values, save_form_values
 from assistant.tui.training_process import TrainingProcess
 from assistant.tui.widgets.train_form import FORM_AFTER_DATA as FORM_AFTER_DATA
 from assistant.tui.widgets.train_form import FORM_BEFORE_DATA as FORM_BEFORE_DATA
-from assistant.tui.widgets.train_form import TrainForm, check_markup
+from assistant.tui.widgets.train_form import TrainForm, check_note
 
 if TYPE_CHECKING:  # the config imports torch: it is imported when the screen is first shown
     from assistant.runs.config import TrainConfig
@@ -204,10 +205,10 @@ class TrainScreen(Screen[None]):
     @on(OfflineBase)
     def _offline_base(self, message: OfflineBase) -> None:
         if message.base is None:
-            self.form.show_note("#base-note", f"[yellow]{escape(message.note)}[/]")
+            self.form.show_note("#base-note", assemble((message.note, "yellow")))
             return
         self.form.set_base(message.base)
-        self.form.show_note("#base-note", f"Offline: starting from {escape(message.note)}.")
+        self.form.show_note("#base-note", f"Offline: starting from {message.note}.")
 
     # --- the data: picked, then checked ------------------------------------------------------------
     @on(Button.Pressed, "#browse")
@@ -230,7 +231,7 @@ class TrainScreen(Screen[None]):
         try:
             config = self.form.build_config(self.overrides)
         except ValueError as exc:
-            self.form.show_note("#data-status", f"[b red]✗[/] {escape(str(exc))}")
+            self.form.show_note("#data-status", assemble(("✗", "b red"), f" {exc}"))
             return
         self.form.show_note("#data-status", "Checking the base model and the data…")
         self._check(config, False)
@@ -248,7 +249,7 @@ class TrainScreen(Screen[None]):
         check = message.check
         if message.start and not self.checking:  # Cancel came while it was checked: nothing to show or start
             return
-        self.form.show_note("#data-status", check_markup(check))
+        self.form.show_note("#data-status", check_note(check))
         if not message.start:
             return
         self.checking = False
@@ -294,7 +295,7 @@ class TrainScreen(Screen[None]):
         bar = self.query_one("#train-progress", ProgressBar)
         bar.display = True
         bar.update(total=None, progress=0)
-        self.query_one("#run-status", Static).update(f"Running [b]{run_path.name}[/b]…")
+        self.query_one("#run-status", Static).update(assemble("Running ", (run_path.name, "b"), "…"))
         self.running = True
         self._post_activity(True, "starting")
         self._run(self.process)
@@ -315,7 +316,7 @@ class TrainScreen(Screen[None]):
             if self.checking:
                 self.checking = self.running = False
                 self.query_one("#run-status", Static).update("No run started.")
-            self.form.show_note("#data-status", f"[b red]✗[/] The check failed: {escape(error)}")
+            self.form.show_note("#data-status", assemble(("✗", "b red"), f" The check failed: {error}"))
             self.notify(error, title="The check failed", severity="error", timeout=10)
 
     @on(Button.Pressed, "#cancel")
@@ -354,7 +355,7 @@ class TrainScreen(Screen[None]):
                 log.write_line(f"eval: EM {em:.2f}  F1 {f1:.2f}{when}")
                 self._last_eval = (epoch, em, f1)
         if e.get("message") and e.get("phase") not in QUIET_PHASES:
-            log.write_line(f"[{e.get('phase')}] {e['message']}")
+            log.write_line(one_line(f"[{e.get('phase')}] {e['message']}"))
 
     def _show_step(self, e: dict[str, Any]) -> None:
         total = e.get("total") if isinstance(e.get("total"), int) else None
@@ -374,7 +375,7 @@ class TrainScreen(Screen[None]):
         name = message.run_path.name if message.run_path else "run"
         bar = self.query_one("#train-progress", ProgressBar)
         if message.outcome is TrainingOutcome.COMPLETED:
-            status.update(f"[green]Completed[/] {name}")
+            status.update(assemble(("Completed", "green"), f" {name}"))
             bar.update(total=bar.total or 100, progress=bar.total or 100)
             if message.run_path is not None:
                 self._completed(message.run_path)
@@ -382,15 +383,15 @@ class TrainScreen(Screen[None]):
         if bar.total is None:  # no step was measured: an indeterminate bar would go on animating
             bar.display = False
         if message.outcome is TrainingOutcome.CANCELLED:
-            status.update(f"[yellow]Cancelled[/] {name}; the active reader is unchanged")
+            status.update(assemble(("Cancelled", "yellow"), f" {name}; the active reader is unchanged"))
             self.notify("Training cancelled.", severity="warning")
         else:
             detail = message.message or f"exit code {message.returncode}"
-            status.update(f"[red]{str(message.outcome).capitalize()}[/] {name}: {escape(detail)}")
+            status.update(assemble((str(message.outcome).capitalize(), "red"), f" {name}: {detail}"))
             if message.outcome is TrainingOutcome.CRASHED and message.log_tail:
                 log = self.query_one("#train-log", Log)
                 log.write_line("--- the trainer's last output ---")
-                log.write_lines(message.log_tail)
+                log.write_lines(one_line(line) for line in message.log_tail)
             self.notify(detail, title=f"Training {message.outcome}", severity="error", timeout=10)
 
     def _completed(self, run_path: Path) -> None:

@@ -11,6 +11,7 @@ from textual import events
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from assistant.rendering import assemble, safe_text
 from assistant.tui.messages import JumpToAnswer
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
@@ -22,7 +23,7 @@ class QuestionBubble(Static):
     DEFAULT_CSS = "QuestionBubble { color: $text; background: $boost; padding: 0 1; margin: 1 0 0 4; }"
 
     def __init__(self, question: str) -> None:
-        super().__init__(question, markup=False)  # the user's words: "list[int]" or "[/]" is what they typed
+        super().__init__(safe_text(question))  # the user's words: "list[int]" or "[/]" is what they typed
 
 
 class AnswerCard(Static):
@@ -88,20 +89,22 @@ class AnswerCard(Static):
 
     def _lines(self) -> list[Text]:
         if self.result is None:
-            return [Text(self.note or "thinking…", style="italic")]
+            return [safe_text(self.note or "thinking…", "italic")]
         by = f" · {self.model}" if self.model else ""
         answers = self.result.answers
         if not answers:
-            return [Text.assemble(("Not found in this document", "bold yellow"), (by, "dim"))]
+            return [assemble(("Not found in this document", "bold yellow"), (by, "dim"))]
         parts = []
         shown = answers if self.show_candidates else answers[:1]
         for rank, a in enumerate(shown):
             clickable = Style(meta={"candidate": rank})
-            head = Text(style=clickable)
-            head.append(" ".join(a.text.split()), style="bold" if rank == self.current else "")  # one line, always
-            head.append(f"  {a.score:.0%} · line {a.line}{by if rank == 0 else ''}", style="dim")
+            head = assemble((" ".join(a.text.split()), "bold" if rank == self.current else ""))  # one line, always
+            head.append_text(assemble((f"  {a.score:.0%} · line {a.line}{by if rank == 0 else ''}", "dim")))
+            head.stylize(clickable)
             parts.append(head)
-            parts.append(Text(a.context.replace("\n", " "), style=Style.parse("italic dim") + clickable))
+            context = safe_text(a.context, single_line=True)
+            context.stylize(Style.parse("italic dim") + clickable)
+            parts.append(context)
         if not self.show_candidates and len(answers) > 1:
             parts.append(Text(f"{len(answers) - 1} more candidate(s): ctrl+j", style="dim"))
         if self.feedback:

@@ -9,6 +9,8 @@ from typing import Any
 from textual.widgets import TextArea
 from textual.widgets.text_area import Selection, WrappedDocument
 
+from assistant.core.sanitize import visible
+
 
 class _RowIndexedWrap(WrappedDocument):
     """A wrapped document whose height costs nothing.
@@ -36,7 +38,6 @@ class DocumentView(TextArea):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("", read_only=True, show_line_numbers=True, soft_wrap=True, **kwargs)
         self._line_starts: list[int] = [0]
-        self.document_text = ""
         self._highlighted: Selection | None = None
         """The answer's highlight while it is the selection: the app's, not a span the user chose."""
 
@@ -73,11 +74,12 @@ class DocumentView(TextArea):
     """Characters up to which lines are soft-wrapped: wrapping a longer text would stall the UI."""
 
     def show(self, text: str) -> None:
-        self.document_text = text
+        """Show a document: its control and bidi-control characters as visible stand-ins, one for one, so that the
+        terminal never obeys them and every document offset still points at the same character."""
         self.soft_wrap = len(text) <= self.WRAP_LIMIT
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self._highlighted = None
-        self.load_text(text)
+        self.load_text(visible(text))
         self.wrapped_document.__class__ = _RowIndexedWrap  # the same wrapping, read in O(1): see the class
         self.border_title = None
 

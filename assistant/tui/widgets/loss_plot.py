@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from textual_plotext import PlotextPlot
 
+from assistant.core.sanitize import one_line
 from assistant.runs.directory import history_from_events
 from assistant.runs.registry import RunInfo
 from assistant.runs.schema import EpochEval, JsonObject
@@ -51,10 +52,10 @@ class CurvePlot(PlotextPlot):
         """Replace the plot with ``series``, each (label, x, y); an empty label draws without a legend entry."""
         self.series = series
         self.plt.clear_data()
-        self.plt.title(title)
+        self.plt.title(one_line(title))
         for label, xs, ys in series:
             if xs:
-                self.plt.plot(xs, ys, label=label or None)
+                self.plt.plot(xs, ys, label=one_line(label) or None)  # labels are run names: text, as named
         self.refresh()
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 from textual_fspicker import Filters
 
+from assistant.rendering import safe_text
 from assistant.tui.screens.dialogs import MODAL_CSS
 
 BROWSE: Literal["browse"] = "browse"
@@ -32,13 +33,13 @@ def text_file_filters() -> Filters:
     )
 
 
-def _label(path: Path, open_path: Path | None) -> str:
+def _label(path: Path, open_path: Path | None) -> Text:
     home = str(Path.home())
     folder = str(path.parent)
     if folder.startswith(home):
         folder = "~" + folder[len(home) :]
     is_open = "  (open)" if open_path is not None and path == open_path.resolve() else ""
-    return escape(f"{path.name}{is_open}  ·  {folder}")  # an option's prompt is markup: "[draft]" is a name here
+    return safe_text(f"{path.name}{is_open}  ·  {folder}", single_line=True)  # "[draft]" is a name here
 
 
 class RecentDocuments(ModalScreen[RecentChoice]):

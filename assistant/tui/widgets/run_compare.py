@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from assistant.rendering import assemble, safe_text
 from assistant.runs.registry import RunInfo
 from assistant.tui.widgets.loss_plot import CurvePlot, RunHistory, loss_series
 
@@ -73,7 +72,7 @@ class RunComparison(Vertical):
 
     def compose(self) -> ComposeResult:
         a, b = self.runs
-        title = f"[b]{escape(a.name)}[/b]  vs  [b]{escape(b.name)}[/b]   (differences in yellow)"
+        title = assemble((a.name, "b"), "  vs  ", (b.name, "b"), "   (differences in yellow)")
         yield Static(title, id="compare-title")
         with Horizontal(id="compare-body"):
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
@@ -84,10 +83,12 @@ class RunComparison(Vertical):
     def on_mount(self) -> None:
         a, b = self.runs
         table = self.query_one("#compare-table", DataTable)
-        table.add_columns("", Text(a.name), Text(b.name))  # a name, not markup
+        table.add_columns("", safe_text(a.name, single_line=True), safe_text(b.name, single_line=True))
         for what, left, right in comparison_rows(a, b):
             style = "bold yellow" if left != right else ""
-            table.add_row(what, Text(left, style=style), Text(right, style=style), key=what)
+            table.add_row(
+                what, safe_text(left, style, single_line=True), safe_text(right, style, single_line=True), key=what
+            )
         self.query_one("#compare-loss", CurvePlot).draw(
             "training loss", [loss_series(run.name, h) for run, h in zip(self.runs, self.histories, strict=True)]
         )

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.markup import escape
 from textual.widgets import Button, Input, Label, Select, Static
 
 from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
 from assistant.core.errors import UserError
 from assistant.paths import annotations_path
+from assistant.rendering import assemble, safe_text
 
 if TYPE_CHECKING:  # the config imports torch: it is imported when the form is first shown
     from assistant.runs.config import TrainConfig
@@ -136,12 +137,12 @@ def _replay(base_model: str) -> dict[str, Any]:
     return {"replay_data": source, "replay_ratio": ANNOTATION_SETTINGS["replay_ratio"]} if source else {}
 
 
-def check_markup(check: DataCheck) -> str:
+def check_note(check: DataCheck) -> Text:
     """A data check as the form shows it: the problem, else the warning and what the data holds."""
     if check.problem:
-        return f"[b red]✗[/] {escape(check.problem)}"
-    lines = [f"[b yellow]![/] {escape(check.warning)}"] if check.warning else []
-    return "\n".join([*lines, f"[green]✓[/] {escape(check.summary)}"])
+        return assemble(("✗", "b red"), f" {check.problem}")
+    warning: list[str | tuple[str, str]] = [("!", "b yellow"), f" {check.warning}\n"] if check.warning else []
+    return assemble(*warning, ("✓", "green"), f" {check.summary}")
 
 
 class TrainForm(VerticalScroll):
@@ -233,11 +234,12 @@ class TrainForm(VerticalScroll):
             self.query_one("#base-choice", Select).value = BASE_ACTIVE if is_active else BASE_OTHER
             self.query_one("#base_model", Input).value = ref
 
-    def show_note(self, selector: str, markup: str) -> None:
-        """A line under a field (the base model's or the data's); empty hides it."""
+    def show_note(self, selector: str, text: str | Text) -> None:
+        """A line under a field (the base model's or the data's), shown as text (names and errors as they are);
+        empty hides it."""
         note = self.query_one(selector, Static)
-        note.update(markup)
-        note.display = bool(markup)
+        note.update(text if isinstance(text, Text) else safe_text(text))
+        note.display = bool(text)
 
     # --- the data ---------------------------------------------------------------------------------
     @on(Select.Changed, "#data-choice")
@@ -259,7 +261,7 @@ class TrainForm(VerticalScroll):
         """What the annotation settings were chosen on, shown while "My annotations" is the data."""
         from assistant.runs.annotation_training import MEASURED
 
-        self.show_note("#annotation-note", escape(MEASURED) if chosen else "")
+        self.show_note("#annotation-note", MEASURED if chosen else "")
 
     def set_data_file(self, path: Path | str) -> None:
         self.choose_data("file")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -149,15 +148,14 @@ def preflight(config: TrainConfig) -> None:
     from assistant.core import files
     from assistant.core.model_loading import check_model_directory
     from assistant.runs.opening import check_resume
-    from assistant.squad.formats import DATA_FILE
+    from assistant.squad.formats import DATA_FILE, is_local_source
 
     for ref in (config.base_model, config.teacher):
         if ref and Path(ref).expanduser().is_dir():
             check_model_directory(Path(ref).expanduser())
     for source in (config.data, config.eval_data, config.replay_data, *config.extra_data):
-        path = Path(source).expanduser() if source else None
-        if path is not None and os.path.lexists(path):
-            files.check_regular(path, DATA_FILE)
+        if source and is_local_source(source):
+            files.check_regular(Path(source).expanduser(), DATA_FILE)
     if config.resume and config.output:
         check_resume(Path(config.output).expanduser(), asdict(config))
 

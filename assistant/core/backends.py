@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from assistant.core.errors import ReaderFailed, first_line
+
 if TYPE_CHECKING:
     import torch
 
@@ -76,7 +78,7 @@ class OnnxBackend:
         """``prepack``: lay the weights out for the matrix kernels at load (slower start, faster passes)."""
         import onnxruntime as ort
 
-        ort.set_default_logger_severity(3)  # errors are raised and said in one line; never its own log on stderr
+        ort.set_default_logger_severity(4)  # errors are raised and said in one line; never its own log on stderr
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or cpu_threads()
         options.inter_op_num_threads = 1
@@ -87,9 +89,11 @@ class OnnxBackend:
         options.enable_mem_pattern = False
         if not prepack:
             options.add_session_config_entry("session.disable_prepacking", "1")
-        options.log_severity_level = 3  # errors only: no optimizer chatter on the user's stderr
+        options.log_severity_level = 4  # fatal only: its errors are raised and said in one line, never logged
         self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4
         self.input_names = {i.name for i in self.session.get_inputs()}
         missing = {"input_ids", "attention_mask"} - self.input_names
         if missing:
@@ -108,8 +112,11 @@ class OnnxBackend:
         feed = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self.uses_token_types:
             feed["token_type_ids"] = np.zeros_like(input_ids) if token_type_ids is None else token_type_ids
-        start, end = self.session.run(self.output_names, feed)
-        return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
+        try:
+            start, end = self.session.run(self.output_names, feed, self._run_options)
+            return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
+        except Exception as exc:  # onnxruntime's own types: a graph that fails (or asks for 32 GiB) on real input
+            raise ReaderFailed(f"The reader {self.path} failed to run: {first_line(exc, 300)}.") from None
 
 
 def takes_token_types(model: Any) -> bool:
@@ -148,6 +155,9 @@ class TorchBackend:
         }
         if token_type_ids is not None and self.uses_token_types:
             inputs["token_type_ids"] = torch.from_numpy(token_type_ids).to(self.device)
-        with torch.inference_mode():
-            output = self.model(**inputs)
-        return output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy()
+        try:
+            with torch.inference_mode():
+                output = self.model(**inputs)
+            return output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy()
+        except (RuntimeError, ValueError, IndexError, AttributeError) as exc:  # a model that cannot read these inputs
+            raise ReaderFailed(f"The reader failed to run: {first_line(exc, 300)}.") from None

@@ -13,6 +13,10 @@ class ModelUnavailableError(UserError):
     """No reader model could be loaded."""
 
 
+class ReaderFailed(UserError):
+    """The reader model loaded but could not run on a question (a broken or hostile model file)."""
+
+
 class DataError(UserError):
     """Training or evaluation data could not be read."""
 

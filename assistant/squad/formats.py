@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -390,9 +391,18 @@ def load_hub(name: str, split: str) -> LoadedData:
     )
 
 
+def is_local_source(source: str) -> bool:
+    """Whether a data source names a local file (it exists, looks like a path or has a data suffix), not a hub id."""
+    path = Path(source).expanduser()
+    return (
+        os.path.lexists(path)
+        or path.suffix.lower() in (".json", ".jsonl", ".csv", ".ndjson")
+        or source.startswith((".", "/", "~"))
+    )
+
+
 def load_data(source: str, split: str = "train") -> LoadedData:
     """A local file path, or a hub dataset id such as ``rajpurkar/squad``."""
-    path = Path(source).expanduser()
-    if path.exists() or path.suffix.lower() in (".json", ".jsonl", ".csv", ".ndjson") or source.startswith((".", "/")):
-        return load_local(path)
+    if is_local_source(source):
+        return load_local(Path(source).expanduser())
     return load_hub(source, split)

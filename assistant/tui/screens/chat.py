@@ -42,6 +42,7 @@ from assistant.tui.widgets.document_pane import DocumentPane
 from assistant.tui.widgets.document_view import DocumentView
 from assistant.tui.widgets.find_bar import FindBar
 from assistant.tui.widgets.recent_documents import BROWSE, RecentChoice, RecentDocuments, text_file_filters
+from assistant.tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.engine import IndexedDocument, QAEngine
@@ -51,7 +52,7 @@ NO_DOCUMENT = "no document: ctrl+o opens one"
 RECENT_LIMIT = 10
 
 
-class QuestionInput(Input):
+class QuestionInput(TextInput):
     """Enter asks; Up/Down recall earlier questions."""
 
     BINDINGS = [
@@ -187,7 +188,7 @@ class ChatScreen(Screen[None]):
             self.open_document(choice)
 
     def _browse(self) -> None:
-        from textual_fspicker import FileOpen
+        from assistant.tui.file_dialogs import FileOpen
 
         start = self.document_path.parent if self.document_path else Path.cwd()
         self.app.push_screen(FileOpen(start, filters=text_file_filters()), self._picked)

@@ -11,13 +11,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
-from textual_fspicker import SelectDirectory
 
 from assistant.core.defaults import DEFAULT_READER
 from assistant.paths import models_dir
 from assistant.rendering import safe_text
 from assistant.runs.registry import RunStatus, list_runs
 from assistant.tui.actions import help_markdown
+from assistant.tui.file_dialogs import SelectDirectory
 from assistant.tui.state import ReaderState
 
 MODAL_CSS = """

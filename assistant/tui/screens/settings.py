@@ -15,6 +15,7 @@ from assistant.core import files
 from assistant.settings import Settings, form_settings
 from assistant.tui.messages import SettingsSaved
 from assistant.tui.screens.dialogs import checkpoint_dialog
+from assistant.tui.widgets.text_input import TextInput
 
 DEVICES: tuple[tuple[str, str], ...] = (
     ("auto: a GPU when there is one", "auto"),
@@ -48,9 +49,9 @@ class SettingsScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="settings-form"):
             yield Label("Answers per question (top-k, at least 1)")
-            yield Input(str(now.top_k), type="integer", id="top_k")
+            yield TextInput(str(now.top_k), type="integer", id="top_k")
             yield Label("Minimum confidence for an answer (0 to 1)")
-            yield Input(str(now.threshold), type="number", id="threshold")
+            yield TextInput(str(now.threshold), type="number", id="threshold")
             yield Label("int8: a quantized reader on the CPU (faster, slightly less exact)")
             yield Switch(now.int8, id="int8")
             yield Label("Device for the reader")
@@ -59,7 +60,7 @@ class SettingsScreen(Screen[None]):
             yield Select([(t, t) for t in themes], value=now.theme, allow_blank=False, id="theme")
             yield Label("Default model: a checkpoint folder or a hub id (empty: the active run, else the hub default)")
             with Horizontal(id="model-row"):
-                yield Input(now.model, placeholder="the active run, else the hub default", id="model")
+                yield TextInput(now.model, placeholder="the active run, else the hub default", id="model")
                 yield Button("Browse…", id="browse-model")
             with Horizontal(id="settings-buttons"):
                 yield Button("Save", variant="primary", id="save")

@@ -213,7 +213,7 @@ class TrainScreen(Screen[None]):
     # --- the data: picked, then checked ------------------------------------------------------------
     @on(Button.Pressed, "#browse")
     def action_browse_data(self) -> None:
-        from textual_fspicker import FileOpen, Filters
+        from assistant.tui.file_dialogs import FileOpen, Filters
 
         filters = Filters(("SQuAD data (.json .jsonl .csv)", _is_data_file), ("Any file", lambda _: True))
         self.app.push_screen(FileOpen(Path.cwd(), "Training data", filters=filters), self._data_picked)

@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
 from assistant.tui.messages import BarClosed, FindMatch
+from assistant.tui.widgets.text_input import TextInput
 from assistant.tui.widgets.text_search import TextSearch
 
 
@@ -37,7 +38,7 @@ class FindBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("find")
-        yield Input(placeholder="enter next · shift+enter previous", id="find-input", compact=True)
+        yield TextInput(placeholder="enter next · shift+enter previous", id="find-input", compact=True)
         yield Static(id="find-count")
 
     @property

@@ -9,6 +9,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Label
 
 from assistant.tui.messages import BarClosed, LineWanted
+from assistant.tui.widgets.text_input import TextInput
 
 
 class LineBar(Horizontal):
@@ -23,7 +24,7 @@ class LineBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("go to line")
-        yield Input(type="integer", id="line-input", compact=True)
+        yield TextInput(type="integer", id="line-input", compact=True)
 
     @property
     def input(self) -> Input:

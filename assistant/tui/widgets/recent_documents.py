@@ -13,9 +13,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
-from textual_fspicker import Filters
 
 from assistant.rendering import safe_text
+from assistant.tui.file_dialogs import Filters
 from assistant.tui.screens.dialogs import MODAL_CSS
 
 BROWSE: Literal["browse"] = "browse"

@@ -26,6 +26,7 @@ from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
 from assistant.core.errors import UserError
 from assistant.paths import annotations_path
 from assistant.rendering import assemble, safe_text
+from assistant.tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:  # the config imports torch: it is imported when the form is first shown
     from assistant.runs.config import TrainConfig
@@ -162,7 +163,7 @@ class TrainForm(VerticalScroll):
         yield Label("Data")
         yield Select(DATA_CHOICES, value="squad", allow_blank=False, id="data-choice")
         with Horizontal(id="data-file"):
-            yield Input(placeholder="SQuAD JSON / JSONL / CSV", id="data-path")
+            yield TextInput(placeholder="SQuAD JSON / JSONL / CSV", id="data-path")
             yield Button("Browse…", id="browse")
         yield Static("", id="data-status", classes="note")
         yield Static("", id="annotation-note", classes="note")
@@ -181,7 +182,7 @@ class TrainForm(VerticalScroll):
         input_type: typing.Literal["integer", "number", "text"] = (
             "integer" if kind is int else "number" if kind is float else "text"
         )
-        widget = Input(_shown(_default(field)), id=spec.name, type=input_type)
+        widget = TextInput(_shown(_default(field)), id=spec.name, type=input_type)
         widget.tooltip = _help(field)
         return widget
 

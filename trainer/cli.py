@@ -254,8 +254,13 @@ def run_eval_command(args: argparse.Namespace) -> int:
     examples = unique_ids(examples)
     reader = load_eval_reader(choice.ref, args.device, args.int8, args.backend)
     t0 = time.perf_counter()
-    with Progress(
-        TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    with Progress(  # transient: once done (or failed) the bar goes, so a failure is the one line left
+        TextColumn("evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         task = progress.add_task("eval", total=len(examples))
         result = evaluate_reader(

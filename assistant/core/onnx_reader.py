@@ -57,6 +57,8 @@ def onnx_reader(
             reason = first_line(exc)
             raise ModelUnavailableError(f"{model_path} could not be loaded by onnxruntime: {reason}.") from None
     if root is None:
+        if cache_dir is not None:
+            notify("fallback", f"{cache_dir / 'onnx'} is not a cache folder this program made; reading with torch.")
         return None
     loaded = None
     if local is None:  # a hub model not downloaded yet: the torch loader fetches it, then it is on disk

@@ -205,6 +205,12 @@ def checkpoint_problem(path: Path) -> str | None:
 
     if read_json_object(path / "trainer_state.json") is None:
         return "trainer_state.json is missing or not a JSON object"
+    try:
+        special = [p.name for p in path.iterdir() if not (p.is_file() or p.is_dir())]
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    if special:
+        return f"{special[0]} is not a regular file"
     weights = path / "model.safetensors"
     try:
         with safe_open(str(weights), framework="pt") as fh:

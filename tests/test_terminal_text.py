@@ -246,3 +246,54 @@ async def test_the_document_view_keeps_answer_offsets_with_stand_ins(tiny_model_
         start, end = view.selected_span()
         assert (start, end) == (answer.start, answer.end)
         assert view.text == visible(doc.read_text(encoding="utf-8")) and not unsafe(view.text)
+
+
+async def test_the_train_form_offers_a_hostile_active_run_as_text(tiny_model_dir):
+    from assistant.runs.registry import activate
+    from assistant.tui.app import AssistantApp
+    from assistant.tui.screens.train import TrainScreen
+    from tests.pilot import screen_text
+
+    models = Path(os.environ["ASSISTANT_MODELS_DIR"])
+    name = "run\x1b]0;OWNED\x07[reverse]x"
+    write_run(models, name, tiny_model_dir, status="completed")
+    activate(name)
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+t")
+        await wait_for_widget(pilot, TrainScreen, "#base-choice")
+        app.screen.query_one("#base-choice").expanded = True
+        await pilot.pause()
+        assert not screen_problems(app) and "Active reader: run␛]0;OWNED" in screen_text(app)
+
+
+async def test_inputs_show_a_pasted_control_character_as_its_stand_in(tiny_model_dir):
+    from assistant.tui.app import AssistantApp
+    from tests.pilot import screen_text
+
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        question = app.chat.query_one("#question")
+        question.focus()
+        question.insert_text_at_cursor("bell\x07 escape\x1b[2J end")
+        await pilot.pause()
+        assert question.value == "bell\x07 escape\x1b[2J end", "the value is what was pasted"
+        assert "bell␇ escape␛[2J end" in screen_text(app) and not screen_problems(app)
+
+
+async def test_an_exported_conversation_gets_a_file_name_any_shell_lists(hostile_doc, tiny_model_dir):
+    from assistant.paths import user_data_dir
+    from assistant.tui.app import AssistantApp
+
+    allow_every_answer()
+    app = AssistantApp(document_path=hostile_doc, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await ask(app, pilot, "where did the cat sit")
+        app.action_export_conversation()
+        await wait_until(pilot, lambda: any(n.title == "Conversation exported" for n in app._notifications))
+    (exported,) = (user_data_dir() / "exports").iterdir()
+    assert not unsafe(exported.name) and exported.name.startswith("notes-") and exported.suffix == ".md"
+    assert not unsafe(exported.read_text(encoding="utf-8"))

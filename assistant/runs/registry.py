@@ -219,7 +219,7 @@ def active_problem(root: Path | None = None) -> str | None:
     """Why ACTIVE does not name a run that can answer, in one sentence with what to do; None when it does or there
     is no ACTIVE (then no run is active)."""
     root = root or models_dir()
-    fix = "activate a run with `assistant models activate RUN`, or delete that file to use no run"
+    fix = f"activate a run with `assistant models activate RUN`, or delete {root / ACTIVE_FILE} to use no run"
     try:
         name = _active_pointer(root)
         if name is None:

@@ -26,8 +26,9 @@ __all__ = ["FileOpen", "Filters", "SelectDirectory"]
 class _Entry(directory_navigation.DirectoryEntry):
     @classmethod
     def _name(cls, location: Path) -> Text:
-        name = super()._name(location)
-        return safe_text(name.plain, single_line=True)
+        """The entry's name from the path itself (Rich would drop a BEL from it before the sanitizer saw it)."""
+        name = safe_text(location.name, single_line=True)
+        return Text.assemble(name, " ", cls.LINK_ICON if location.is_symlink() else "")
 
 
 class _CurrentDirectory(current_directory.CurrentDirectory):

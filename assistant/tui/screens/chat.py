@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from assistant.core.errors import UserError
-from assistant.core.sanitize import one_line
+from assistant.core.sanitize import one_line, visible
 from assistant.rendering import safe_text
 from assistant.settings import Settings
 from assistant.store import STORE_ERRORS, ConversationStore
@@ -547,7 +548,7 @@ class ChatScreen(Screen[None]):
         if not answers:
             self.notify("This question has no answer to copy.", severity="warning")
             return
-        text = answers[min(card.current, len(answers) - 1)].text
+        text = visible(answers[min(card.current, len(answers) - 1)].text)  # never a raw ESC for a later paste
         self.app.copy_to_clipboard(text)
         short = " ".join(text.split())
         self.notify(f"Copied “{short[:60]}{'…' if len(short) > 60 else ''}” to the clipboard.")
@@ -597,7 +598,8 @@ class ChatScreen(Screen[None]):
         if self.store is None:
             self.notify("Conversations are not kept this session, so there is nothing to export.", severity="warning")
             return
-        out = user_data_dir() / "exports" / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        stem = re.sub(r"[^\w.-]+", "-", path.stem).strip("-.")[:60] or "conversation"  # a name any shell lists
+        out = user_data_dir() / "exports" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
         try:
             files.write_text(out, conversation_markdown(path, self.store.turns(path)))
         except (*STORE_ERRORS, *files.WRITE_ERRORS) as exc:

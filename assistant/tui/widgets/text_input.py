@@ -35,3 +35,11 @@ class TextInput(Input):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("highlighter", TerminalSafe())
         super().__init__(*args, **kwargs)
+
+    @property
+    def _value(self) -> Text:
+        """The value as drawn, made from the value itself: Rich's Text would drop a BEL or a backspace before the
+        highlighter saw it, and the cursor (an index into the value) would land one cell off."""
+        if self.password:
+            return Text("•" * len(self.value), no_wrap=True, overflow="ignore", end="")
+        return Text(one_line(self.value), no_wrap=True, overflow="ignore", end="")

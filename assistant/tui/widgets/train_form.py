@@ -111,13 +111,15 @@ def _help(field: dataclasses.Field[Any]) -> str | None:
     return help_text if isinstance(help_text, str) and help_text else None
 
 
-def base_choices(active: Path | None) -> list[tuple[str, str]]:
-    """The base model's choices: the default base, the active reader when there is one, or a typed model."""
+def base_choices(active: Path | None) -> list[tuple[Text, str]]:
+    """The base model's choices: the default base, the active reader when there is one, or a typed model (each
+    prompt is text: a run's folder name is shown as it is, never as markup or terminal control)."""
     choices = [("Default base (hub)", BASE_DEFAULT)]
     if active is not None:
         name = active.name if len(active.name) <= CHOICE_NAME_WIDTH else active.name[: CHOICE_NAME_WIDTH - 1] + "…"
         choices.append((f"Active reader: {name}", BASE_ACTIVE))
-    return [*choices, ("Other (type it below)", BASE_OTHER)]
+    choices.append(("Other (type it below)", BASE_OTHER))
+    return [(safe_text(prompt, single_line=True), value) for prompt, value in choices]
 
 
 def _in_form_words(message: str) -> str:
@@ -320,8 +322,9 @@ class TrainForm(VerticalScroll):
         self._show_annotation_note(self.data_choice() == "annotations")
 
     def _choices(self, select_id: str) -> set[str]:
-        options = {"base-choice": base_choices(self.active), "data-choice": DATA_CHOICES, "device": DEVICE_CHOICES}
-        return {value for _, value in options[select_id]}
+        if select_id == "base-choice":
+            return {value for _, value in base_choices(self.active)}
+        return {value for _, value in {"data-choice": DATA_CHOICES, "device": DEVICE_CHOICES}[select_id]}
 
     def _field_value(self, spec: FormField, field: dataclasses.Field[Any], hint: Any) -> Any:
         """One input's value as its field's type: empty is None where allowed, else the default."""

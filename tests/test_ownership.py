@@ -85,6 +85,15 @@ def _run_folder(tmp_path: Path, status: str, **run: object) -> Path:
     return folder
 
 
+def test_a_failed_run_leaves_an_empty_output_folder_it_was_given_as_it_was(tmp_path, tiny_model_dir, capsys):
+    given = tmp_path / "empty-for-the-run"
+    given.mkdir()
+    missing = tmp_path / "missing.jsonl"
+    outcome = assistant(capsys, "train", "--base", str(tiny_model_dir), "--data", str(missing), "--output", str(given))
+    assert_one_line_failure(outcome, "missing.jsonl")
+    assert given.is_dir() and list(given.iterdir()) == []
+
+
 @pytest.mark.parametrize("status", ["completed", "unknown-status"])
 def test_resume_refuses_a_run_that_cannot_continue(status, tmp_path, tiny_model_dir, capsys):
     """A completed run (perhaps the active reader) is never reopened: a ctrl+c would have turned it "cancelled"."""

@@ -125,6 +125,28 @@ def test_error_lines_quote_paths_and_names_as_text(argv, tmp_path, tiny_model_di
     assert not unsafe(outcome.out + outcome.err), outcome.err
 
 
+def test_notices_and_warnings_quote_paths_as_text(tmp_path, tiny_model_dir, capsys):
+    import shutil
+
+    from tests.bad_inputs import run_entry
+    from trainer import metrics
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / f"model{HOSTILE_NAME}")
+    data = tmp_path / "data.jsonl"
+    row = {"id": "1", "question": "where?", "context": "The cat sat on the mat.", "answers": {"text": ["the mat"]}}
+    row["answers"]["answer_start"] = [15]
+    data.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    evaluated = assistant(capsys, "eval", "--model", str(model), "--data", str(data))  # says it exports the model
+    assert evaluated.code == 0 and "Exporting" in evaluated.err and not unsafe(evaluated.err + evaluated.out)
+    squad = tmp_path / "squad.json"
+    qas = [{"id": str(i), "question": "q?", "answers": [{"text": "cat", "answer_start": 4}]} for i in (1, 2)]
+    squad.write_text(json.dumps({"data": [{"paragraphs": [{"context": "The cat.", "qas": qas}]}]}), encoding="utf-8")
+    predictions = tmp_path / f"p{HOSTILE_NAME}.json"
+    predictions.write_text(json.dumps({"1": "cat"}), encoding="utf-8")
+    scored = run_entry(capsys, metrics.main, [str(squad), str(predictions)])
+    assert scored.code == 0 and "warning: 1 of 2" in scored.err and not unsafe(scored.err)
+
+
 def test_the_run_listing_shows_hostile_run_files_as_text(tiny_model_dir, capsys):
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
     write_run(models, f"run{HOSTILE_NAME}", tiny_model_dir, status="completed", started_at="[/]", base_model=MARKUP)

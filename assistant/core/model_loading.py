@@ -21,6 +21,7 @@ from assistant.core import files
 from assistant.core.defaults import DEFAULT_READER
 from assistant.core.errors import ModelUnavailableError, first_line
 from assistant.core.reader import Reader, WindowSettings
+from assistant.core.sanitize import one_line
 
 if TYPE_CHECKING:
     import torch
@@ -259,7 +260,7 @@ def load_pretrained(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module
 
 
 def _stderr_notice(kind: NoticeKind, message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(one_line(message), file=sys.stderr, flush=True)  # a path in it is text, never terminal control
 
 
 def load_reader(

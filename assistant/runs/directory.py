@@ -61,6 +61,8 @@ class RunDirectory:
         self.writer = writer
         self.lock = ownership.FolderLock(path)
         """Held by the writer from opening to :meth:`close`: one writer per run folder."""
+        self.created = False
+        """Whether this process made the folder (not an empty one it was given): only then may it remove it."""
         self._run = RunRecord()
         self._t0 = time.time()
         self._lock = threading.Lock()

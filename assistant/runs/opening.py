@@ -59,9 +59,11 @@ def open_new(path: Path, writer: bool = True) -> RunDirectory:
     """
     if not writer:
         return RunDirectory(path, writer=False)
+    created = True
     try:
         path.mkdir(parents=True)
     except FileExistsError:
+        created = False
         if path.is_symlink() or not path.is_dir() or _entries(path):
             raise UserError(
                 f"{path} already exists; pass --resume to continue it or choose another --output."
@@ -69,6 +71,7 @@ def open_new(path: Path, writer: bool = True) -> RunDirectory:
     except OSError as exc:
         raise UserError(f"--output {path} cannot be created: {exc.strerror or exc}.") from None
     run = RunDirectory(path)
+    run.created = created
     if not run.lock.acquire():
         raise ownership.Busy(_busy(path))
     if _entries(path):  # another process claimed it between our look and our lock
@@ -147,6 +150,15 @@ def _check_resumable(path: Path, settings: Mapping[str, Any]) -> None:
 
 
 def discard_new(run: RunDirectory) -> None:
-    """Remove a run folder this process created and never trained into (it holds only noise)."""
-    if run.writer and ownership.is_ours(run.path, RUN_KIND) and not run.trained_anything():
+    """Undo a new run that never trained a step (it holds only noise): the folder goes if this process created it;
+    an empty folder the user gave as --output is left empty, as it was."""
+    if not run.writer or not ownership.is_ours(run.path, RUN_KIND) or run.trained_anything():
+        return
+    if run.created:
         shutil.rmtree(run.path, ignore_errors=True)
+        return
+    for entry in list(run.path.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

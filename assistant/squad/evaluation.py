@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,10 +60,7 @@ def load_eval_reader(ref: str, device: str, int8: bool, backend: Backend = "auto
     from assistant.core.model_loading import load_reader
     from assistant.paths import user_cache_dir
 
-    def notice(kind: str, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    return load_reader(ref, device=device, quantize=int8, backend=backend, cache_dir=user_cache_dir(), notify=notice)
+    return load_reader(ref, device=device, quantize=int8, backend=backend, cache_dir=user_cache_dir())
 
 
 def unique_ids(examples: list[QAExample]) -> list[QAExample]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.errors import DataError
+from assistant.core.sanitize import one_line
 from assistant.squad.formats import Rows, is_unicode, json_kind, plural, read_json, squad_paragraphs, squad_question
 
 METRIC_PATH = Path(__file__).resolve().parent / "squad_metric" / "squad_metric.py"
@@ -135,7 +136,7 @@ def score_files(dataset: Path, predictions: Path, na_prob: Path | None) -> dict[
     missing = sum(qid not in preds for qid in refs)
     if missing:
         print(
-            f"warning: {missing} of {len(refs)} questions have no prediction in {predictions}; they score 0.",
+            one_line(f"warning: {missing} of {len(refs)} questions have no prediction in {predictions}; they score 0."),
             file=sys.stderr,
         )
     result = compute(preds, refs, na)

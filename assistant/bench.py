@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.core.documents import Document, load_document
+from assistant.core.errors import UserError
 from assistant.core.random_model import random_distilbert
 from assistant.core.reader import Reader
 from assistant.core.sanitize import json_for_terminal
@@ -52,8 +53,11 @@ def synthetic_document(words: int, seed: int = 0) -> str:
 
 
 def _questions(text: str, n: int, seed: int = 1) -> list[str]:
+    """``n`` questions made of the words of the document's longer sentences (more than 6 words)."""
     rng = random.Random(seed)
     sentences = [s for s in text.replace("\n", " ").split(". ") if len(s.split()) > 6]
+    if not sentences:
+        raise UserError("The document has no sentence of more than 6 words to make benchmark questions from.")
     out = []
     for _ in range(n):
         words = rng.choice(sentences).split()

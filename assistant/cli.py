@@ -66,14 +66,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+MAX_READ_WINDOWS = 64.0
+"""A budget past this reads a whole book per question: past any use, and its window count overflows."""
+
+
 def _read_windows(text: str) -> float:
     """A reading budget below one window would read less than the question's own window holds."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of windows, got {text!r}") from None
-    if not value >= 1 or value == float("inf"):  # NaN fails the first test
-        raise argparse.ArgumentTypeError(f"must be at least 1 and finite, got {text}")
+    if not 1 <= value <= MAX_READ_WINDOWS:  # NaN fails it too
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_READ_WINDOWS:g}, got {text}")
     return value
 
 
@@ -143,8 +147,8 @@ def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
         description="Index a long synthetic document and time answers, load and memory.",
     )
     bench.add_argument("--model", help="model directory (default: random-weight full-size DistilBERT)")
-    bench.add_argument("--words", type=int, default=130_000, help="document size in words (default: 130000)")
-    bench.add_argument("--questions", type=int, default=20, help="questions to time (default: 20)")
+    bench.add_argument("--words", type=_positive_int, default=130_000, help="document size in words (default: 130000)")
+    bench.add_argument("--questions", type=_positive_int, default=20, help="questions to time (default: 20)")
     bench.add_argument("--document", help="use this text file instead of a synthetic document")
     bench.add_argument(
         "--backend",
@@ -203,6 +207,8 @@ def _as_text(raw: bytes) -> str:
 
 def _stdin_lines() -> Iterator[str]:
     """Standard input's lines as text: its bytes decoded as a document's are, when it has bytes."""
+    if sys.stdin is None:
+        raise UserError("Standard input is closed, so '-' has no question to read; give the questions as arguments.")
     source = getattr(sys.stdin, "buffer", None)
     if source is None:
         yield from sys.stdin

@@ -7,6 +7,8 @@ line too (``ASSISTANT_DEBUG=1`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -39,10 +41,26 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USER_ERROR)
 
 
+ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ELOOP, errno.EIO}
+)
+"""What the user's machine refuses (a name too long, a full or read-only disk, a permission): one sentence, never
+reported as a bug."""
+
+
+def environment_problem(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}."
+
+
 def run_guarded(fn: Callable[[], int]) -> int:
-    """Run a command; every failure ends as one line on stderr and a non-zero exit code."""
+    """Run a command; every failure ends as one line on stderr and a non-zero exit code.
+
+    Standard output is flushed inside, so that a full disk or a closed pipe there is reported here too."""
     try:
-        return fn()
+        code = fn()
+        sys.stdout.flush()
+        return code
     except UserError as exc:
         print_error(str(exc))
         return EXIT_USER_ERROR
@@ -52,13 +70,23 @@ def run_guarded(fn: Callable[[], int]) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            return _unexpected(exc)
+        with contextlib.suppress(OSError):  # what could not be written is dropped, so exit does not retry it
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print_error(environment_problem(exc))
+        return EXIT_USER_ERROR
     except MemoryError:
         print_error("Out of memory; try a smaller input.")
         return EXIT_INTERNAL_ERROR
     except Exception as exc:  # the last line of defence: no traceback for users
-        if os.environ.get("ASSISTANT_DEBUG"):
-            raise
-        print_error(
-            f"unexpected {type(exc).__name__}: {exc} (a bug: please report it; ASSISTANT_DEBUG=1 shows the traceback)"
-        )
-        return EXIT_INTERNAL_ERROR
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    if os.environ.get("ASSISTANT_DEBUG"):
+        raise exc
+    name = type(exc).__name__
+    print_error(f"unexpected {name}: {exc} (a bug: please report it; ASSISTANT_DEBUG=1 shows the traceback)")
+    return EXIT_INTERNAL_ERROR

@@ -371,3 +371,83 @@ def test_bench_refuses_a_bad_flag_or_gold_file_in_one_sentence(flags, fragment, 
     doc.write_text("The cat sat on the mat.", encoding="utf-8")
     outcome = assistant(capsys, "bench", "--model", str(tiny_model_dir), "--document", str(doc), *flags)
     assert_one_line_failure(outcome, fragment)
+
+
+# --- what the hostile passes found: each is one sentence, never the catch-all -------------------------------------
+
+
+def _long(tmp: Path, what: str) -> str:
+    return str(tmp / (what * 300))
+
+
+HOSTILE_ARGV: dict[str, tuple[Callable[[Path, Path, Path], list[str]], str]] = {
+    "--read-windows 1e308": (
+        lambda t, m, d: ["ask", str(d), QUESTION, "--model", str(m), "--read-windows", "1e308"],
+        "64",
+    ),
+    "a model name too long": (lambda t, m, d: ["ask", str(d), QUESTION, "--model", _long(t, "m")], "too long"),
+    "a run name too long": (lambda t, m, d: ["models", "activate", "r" * 300], "255 bytes"),
+    "a run name with a line break": (lambda t, m, d: ["models", "activate", "a\nb"], "line break"),
+    "an --output name too long": (lambda t, m, d: ["train", "--resume", "--output", _long(t, "o")], "too long"),
+    "a cuda index past any GPU": (
+        lambda t, m, d: ["ask", str(d), QUESTION, "--device", "cuda:99999999999999999999"],
+        "cuda:N",
+    ),
+    "a seed past 32 bits": (lambda t, m, d: ["train", "--seed", str(2**64), "--output", str(t / "r")], "--seed"),
+    "bench --questions 0": (
+        lambda t, m, d: ["bench", "--model", str(m), "--document", str(d), "--questions", "0"],
+        "--questions",
+    ),
+    "bench on a document of short sentences": (
+        lambda t, m, d: ["bench", "--model", str(m), "--document", str(d), "--questions", "2", "--backend", "onnx"],
+        "6 words",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_ARGV, ids=list(HOSTILE_ARGV))
+def test_hostile_arguments_are_one_sentence(case, tmp_path, tiny_model_dir, doc, capsys):
+    make, fragment = HOSTILE_ARGV[case]
+    assert_one_line_failure(assistant(capsys, *make(tmp_path, tiny_model_dir, doc)), fragment)
+
+
+def test_a_full_disk_under_stdout_is_one_sentence(doc, tiny_model_dir, capsys, monkeypatch):
+    class Full:
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+        def flush(self) -> None:
+            raise OSError(28, "No space left on device")
+
+        def fileno(self) -> int:
+            return os.open(os.devnull, os.O_WRONLY)
+
+    monkeypatch.setattr("sys.stdout", Full())
+    assert_one_line_failure(assistant(capsys, "ask", str(doc), QUESTION, "--model", str(tiny_model_dir)), "No space")
+
+
+def test_closed_standard_input_is_one_sentence(doc, tiny_model_dir, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)
+    outcome = assistant(capsys, "ask", str(doc), "-", "--model", str(tiny_model_dir))
+    assert_one_line_failure(outcome, "Standard input is closed")
+
+
+@pytest.mark.parametrize("status", [["running"], {"a": 1}, 7, None])
+def test_a_run_json_status_of_any_type_is_one_sentence(status, tmp_path, tiny_model_dir, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run)
+    (run / "run.json").write_text(json.dumps({"status": status}), encoding="utf-8")
+    resumed = assistant(capsys, "train", "--resume", "--output", str(run))
+    assert_one_line_failure(resumed, "--resume")
+    data = tmp_path / "data.jsonl"
+    row = {"id": "1", "question": QUESTION, "context": "The cat sat on the mat.", "answers": {"text": ["the mat"]}}
+    row["answers"]["answer_start"] = [15]
+    data.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    evaluated = assistant(capsys, "eval", "--model", str(run), "--data", str(data))
+    assert evaluated.code == 0 and not (run / "eval.json").exists(), evaluated.err
+
+
+def test_a_rayon_thread_count_in_the_thousands_is_lowered(doc, tiny_model_dir, capsys, monkeypatch):
+    monkeypatch.setenv("RAYON_NUM_THREADS", "20000")
+    outcome = assistant(capsys, "ask", str(doc), QUESTION, "--model", str(tiny_model_dir), "--json")
+    assert outcome.code == 0 and "RAYON_NUM_THREADS=20000" in outcome.err

@@ -204,6 +204,32 @@ def test_an_entry_swapped_for_another_documents_is_not_used(document, tmp_path):
     _same_index(index_document(document), again)
 
 
+def test_an_entry_of_another_document_renamed_and_relabelled_is_not_used(document, tmp_path):
+    """A copy of another document's entry under this one's key, its manifest's key edited to match: the passages it
+    holds read other text here, so it is rebuilt."""
+    import json
+
+    other = Document.from_text(document.text.replace("zebras", "giraffes").replace("Note", "Memo"))
+    index_document(document, cache_dir=tmp_path)
+    index_document(other, cache_dir=tmp_path)
+    mine, theirs = (tmp_path / cache_key(d.text, 40, 1.0) for d in (document, other))
+    shutil.rmtree(mine)
+    shutil.copytree(theirs, mine)
+    manifest = json.loads((mine / "entry.json").read_text())
+    manifest["key"] = mine.name
+    (mine / "entry.json").write_text(json.dumps(manifest))
+    _same_index(index_document(document), index_document(document, cache_dir=tmp_path))
+
+
+def test_a_users_folder_of_hidden_files_is_not_adopted(document, tmp_path):
+    users = tmp_path / "index"
+    users.mkdir()
+    (users / ".DS_Store").write_text("x")
+    (users / ".git").mkdir()
+    index_document(document, cache_dir=users)
+    assert sorted(p.name for p in users.iterdir()) == [".DS_Store", ".git"]
+
+
 def test_a_linked_entry_is_not_followed(document, tmp_path):
     index_document(document, cache_dir=tmp_path)
     entry = _entry(tmp_path)
@@ -232,7 +258,7 @@ def test_a_folder_the_program_did_not_make_is_never_written_or_pruned(document, 
 def test_an_index_folder_of_an_earlier_version_is_adopted(document, tmp_path):
     old = tmp_path / "index"
     (old / ("a" * 64)).mkdir(parents=True)
-    (old / ".abcd-xyz").mkdir()
+    (old / f".{'b' * 16}-k2j4h1x0").mkdir()  # an earlier version's temporary folder
     index_document(document, cache_dir=old)
     assert len(_entries(old)) == 2 and (old / ".doc-assistant").is_file()
 

@@ -136,3 +136,39 @@ def test_parallel_first_int8_runs_share_one_export_and_one_quantization(tiny_mod
     meta = json.loads((entry / "reader.json").read_text())
     assert "model.int8.onnx" in meta["files"] and not list((cache / "onnx").glob(".*.tmp-*"))
     assert onnx_cache.verified_entry(entry, entry.name, onnx_cache.Digests(None)) is not None
+
+
+def test_an_export_lock_that_cannot_be_had_falls_back_to_torch(tiny_model_dir, tmp_path, monkeypatch):
+    from assistant.core import ownership
+
+    cache = tmp_path / "cache"
+    digests_root = onnx_cache.cache_root(cache)
+    assert digests_root is not None
+    key = onnx_cache.model_key(tiny_model_dir, onnx_cache.Digests(digests_root))
+    (digests_root / f".{key}.lock").mkdir()  # a folder where the lock file goes
+    notices = Notices()
+    reader = load_reader(str(tiny_model_dir), device="cpu", cache_dir=cache, notify=notices)
+    assert reader.backend.kind == "torch" and notices.kinds() == ["fallback"], notices.lines
+    (digests_root / f".{key}.lock").rmdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(120)",
+            str(digests_root / f".{key}.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        real = ownership.waiting_for
+        monkeypatch.setattr(ownership, "waiting_for", lambda path, on_wait=None: real(path, on_wait, timeout=1.0))
+        stuck = Notices()
+        reader = load_reader(str(tiny_model_dir), device="cpu", cache_dir=cache, notify=stuck)
+        assert reader.backend.kind == "torch" and stuck.kinds() == ["progress", "fallback"], stuck.lines
+        assert "held" in stuck.lines[-1][1]
+    finally:
+        holder.kill()
+        holder.wait()

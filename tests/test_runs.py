@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 
 from assistant.core.defaults import DEFAULT_READER
 from assistant.core.errors import UserError
+from assistant.core.ownership import mark
 from assistant.runs.config import TrainConfig
 from assistant.runs.directory import history_from_events, resumable_checkpoint
 from assistant.runs.opening import open_resume
@@ -268,6 +269,7 @@ def test_a_failed_training_removes_the_folder_it_made(tiny_model_dir, models, tm
 def test_a_failed_resume_keeps_the_existing_folder(tiny_model_dir, tmp_path):
     out = tmp_path / "existing"
     out.mkdir()
+    mark(out, "run")
     (out / "run.json").write_text(json.dumps({"status": "failed", "started_at": "2020-01-01T00:00:00"}))
     config = TrainConfig(base_model=str(tiny_model_dir), data=str(tmp_path / "missing.jsonl"), output=str(out))
     config.resume = True
@@ -279,7 +281,7 @@ def test_a_failed_resume_keeps_the_existing_folder(tiny_model_dir, tmp_path):
 def test_resuming_a_live_run_is_refused(tiny_model_dir, tmp_path):
     out = tmp_path / "live"
     live = {"pid": os.getpid(), "hostname": socket.gethostname(), "heartbeat": time.time()}
-    _run(tmp_path, "live", None, status="running", **live)
+    mark(_run(tmp_path, "live", None, status="running", **live), "run")
     config = TrainConfig(base_model=str(tiny_model_dir), data="x.jsonl", output=str(out), resume=True)
     with pytest.raises(UserError, match="still being trained"):
         run_training(config)
@@ -295,6 +297,7 @@ def test_resuming_a_run_removes_temp_files_of_killed_writes(tmp_path):
     (out / f".run.json.tmp-{_dead_pid()}-0a1b2c3d").write_text('{"status": "runn')
     (out / f".metrics.json.tmp-{os.getpid()}-0a1b2c3d").write_text("{}")  # a live writer's: kept
     (out / "run.json").write_text('{"status": "interrupted"}')
+    mark(out, "run")
     open_resume(out, {}).close()
     assert sorted(p.name for p in out.iterdir()) == [
         ".doc-assistant",

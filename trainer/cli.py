@@ -287,10 +287,10 @@ def run_eval_command(args: argparse.Namespace) -> int:
 def _run_eval_file(model: Path) -> Path | None:
     """Where eval saves its metrics without --output: a run folder's eval.json, if the model is a run this program
     made and no trainer is writing; any other folder (a user's model) is never written into."""
-    from assistant.core.ownership import lock_is_held
-    from assistant.runs.registry import is_run_folder
+    from assistant.core.ownership import is_ours, lock_is_held
+    from assistant.runs.registry import RUN_KIND
 
-    if is_run_folder(model) and not lock_is_held(model):
+    if is_ours(model, RUN_KIND) and not lock_is_held(model):
         return model / "eval.json"
     return None
 

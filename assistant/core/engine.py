@@ -235,7 +235,7 @@ def index_document(
     if parts is None:
         parts = _build_index(document.text, settings, progress)
         if folder is not None and parts.retriever is not None:
-            save_index(folder, parts)
+            save_index(folder, parts, document.text)
     if progress:
         progress("done", 1.0)
     passages = [Passage(i, s.start, s.end, document.text[s.start : s.end]) for i, s in enumerate(parts.passages)]

@@ -44,8 +44,8 @@ MANIFEST = "entry.json"
 MAX_ENTRY_BYTES = 2 * files.GiB
 """An entry larger than this is not one this program wrote (a 50 MB document's index is a fraction of it)."""
 _KEY = re.compile(r"[0-9a-f]{64}")
-_OURS = re.compile(r"[0-9a-f]{64}|\..*")
-"""What an index folder made before folders were marked holds: key-named entries and hidden temporaries."""
+_OURS = re.compile(r"[0-9a-f]{64}|\.[0-9a-f]{16}-\w+|\.[0-9a-f]{16}\.tmp-\d+-[0-9a-f]+")
+"""What an index folder made before folders were marked holds: key-named entries and the program's temporaries."""
 _LISTED = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?")
 _ARRAYS = ("passage_starts", "passage_ends", "sentence_starts", "sentence_ends", "passage_words", "owner")
 
@@ -64,6 +64,16 @@ def cache_key(text: str, passage_words: int, paragraph_weight: float) -> str:
     """Changes with the text, the settings that shape the index, the format and the BM25 library."""
     digest = hashlib.sha256(f"{CACHE_FORMAT}|{bm25s.__version__}|{passage_words}|{paragraph_weight!r}|".encode())
     digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def passages_digest(text: str, passages: list[Span]) -> str:
+    """SHA-256 of the text each passage covers: binds an entry to the text it was made from (a copy of another
+    document's entry under this one's name reads other text at its offsets), for about a millisecond a megabyte."""
+    digest = hashlib.sha256()
+    for span in passages:
+        digest.update(text[span.start : span.end].encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -150,6 +160,8 @@ def _read_entry(folder: Path, text: str) -> IndexParts:
     arrays = {name: _array(folder, name) for name in _ARRAYS}
     passages = _spans(arrays["passage_starts"], arrays["passage_ends"], len(text))
     sentences = _spans(arrays["sentence_starts"], arrays["sentence_ends"], len(text))
+    if manifest.get("passages_sha256") != passages_digest(text, passages):
+        raise BadEntry("made from another text (its passages read otherwise here)")
     words = arrays["passage_words"]
     if words.shape != (len(passages),) or (words.size and words.min() < 0):
         raise BadEntry("word counts do not match passages")
@@ -201,7 +213,7 @@ def _remove(path: Path) -> None:
 # --- saving an entry -------------------------------------------------------------------------------------------
 
 
-def save_index(folder: Path, parts: IndexParts) -> None:
+def save_index(folder: Path, parts: IndexParts, text: str) -> None:
     """Write ``parts`` to ``folder`` atomically (temporary folder, then rename); failures only cost the time saved.
 
     Nothing is written unless the cache folder is the program's own (created and marked by it).
@@ -213,7 +225,7 @@ def save_index(folder: Path, parts: IndexParts) -> None:
     tmp = files.temp_path(root, folder.name[:16])
     try:
         tmp.mkdir()
-        _write(tmp, parts, folder.name)
+        _write(tmp, parts, folder.name, text)
         if os.path.lexists(folder):  # another process indexed the same document first
             shutil.rmtree(tmp, ignore_errors=True)
             return
@@ -224,7 +236,7 @@ def save_index(folder: Path, parts: IndexParts) -> None:
     prune(root, keep=MAX_ENTRIES)
 
 
-def _write(tmp: Path, parts: IndexParts, key: str) -> None:
+def _write(tmp: Path, parts: IndexParts, key: str, text: str) -> None:
     retriever = parts.retriever
     arrays = {
         "passage_starts": [s.start for s in parts.passages],
@@ -247,6 +259,7 @@ def _write(tmp: Path, parts: IndexParts, key: str) -> None:
     manifest = {
         "format": CACHE_FORMAT,
         "key": key,
+        "passages_sha256": passages_digest(text, parts.passages),
         "paragraph_weight": float(retriever.paragraph_weight) if retriever is not None else 0.0,
         "paragraphs": int(retriever.paragraphs.size) if retriever is not None and retriever.paragraphs else 0,
         "files": listed,

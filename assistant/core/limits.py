@@ -11,7 +11,16 @@ import os
 
 from assistant.core.errors import UserError
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "RAYON_NUM_THREADS",
+    "RAYON_RS_NUM_CPUS",
+)
+"""Every thread pool a library here sizes from the environment: OpenMP and BLAS (torch, numpy, onnxruntime) and
+Rayon (the tokenizers)."""
 MAX_QUESTION_CHARS = 2000
 """Longer questions are refused: a question of 64 tokens (what a window keeps of it) is a few hundred characters."""
 

@@ -47,7 +47,7 @@ def _gpu_possible() -> bool:
     )
 
 
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
 """The devices a reader or a training run may be put on: the one rule for flags, settings and configs."""
 DEVICE_WORDS = "auto, cpu, cuda or cuda:N"
 

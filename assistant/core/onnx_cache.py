@@ -58,8 +58,17 @@ CACHE_KIND = "onnx-cache"
 DIGESTS = "weights-digests.json"
 ONNX_FILE = files.FileKind("ONNX file", 64 * files.GiB)
 WEIGHTS = files.FileKind("weights file", 64 * files.GiB)
-_OURS = re.compile(r"[0-9a-f]{32}|shipped-[0-9a-f]{32}|weights-digests\.json|\..*")
-"""What an ONNX cache folder made before folders were marked holds."""
+_OURS = re.compile(
+    r"(shipped-)?[0-9a-f]{32}|weights-digests\.json|\.[0-9a-f]{32}\.\w+|\.weights-digests\.json\.\w+"
+    r"|\.(shipped-)?[0-9a-f]{32}(\.lock|\.tmp-\d+-[0-9a-f]+)"
+)
+"""What an ONNX cache folder made before folders were marked holds: entries, the digest memo, the program's
+temporaries and locks."""
+
+
+class ExportError(Exception):
+    """An export that could not be made, does not reproduce the torch model's logits, or cannot be made here now
+    (its lock cannot be had)."""
 
 
 @dataclass(frozen=True)
@@ -302,9 +311,14 @@ def discard(entry: Path) -> None:
 
 @contextlib.contextmanager
 def entry_lock(root: Path, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Make or change the entry of ``key`` alone: another process doing it first is waited for."""
+    """Make or change the entry of ``key`` alone: another process doing it first is waited for (up to two minutes;
+    a lock that cannot be had is an ExportError, so the reader falls back to torch)."""
     files.sweep_temps(root)  # what exports a kill cut short left
-    with ownership.waiting_for(root / f".{key}.lock", on_wait):
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(ownership.waiting_for(root / f".{key}.lock", on_wait))
+        except UserError as exc:
+            raise ExportError(str(exc).rstrip(".")) from None
         yield
 
 

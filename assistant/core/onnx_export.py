@@ -34,6 +34,7 @@ from assistant.core.onnx_cache import (
     TOKENIZER_FILE,
     WEIGHTS_FILE,
     Digests,
+    ExportError,
     OnnxBundle,
 )
 
@@ -42,10 +43,6 @@ if TYPE_CHECKING:
 
 OPSET = 17
 __all__ = ["INT8_FILE", "MODEL_FILE", "WEIGHTS_FILE", "ExportError", "OnnxBundle", "export_reader", "quantize_model"]
-
-
-class ExportError(Exception):
-    """An export that could not be made or does not reproduce the torch model's logits."""
 
 
 # --- making an export ----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import fcntl
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -145,13 +146,20 @@ class FolderLock(FileLock):
 
 
 @contextlib.contextmanager
-def waiting_for(lock_file: Path, on_wait: Callable[[], None] | None = None) -> Iterator[FileLock]:
-    """Hold the lock for the block, waiting for another holder to finish first (``on_wait`` says so once)."""
+def waiting_for(
+    lock_file: Path, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
+) -> Iterator[FileLock]:
+    """Hold the lock for the block, waiting up to ``timeout`` seconds for another holder to finish first
+    (``on_wait`` says so once); a holder that keeps it longer is :class:`Busy`, never a hang."""
     lock = FileLock(lock_file)
     if not lock.acquire():
         if on_wait is not None:
             on_wait()
-        lock.acquire(wait=True)
+        deadline = time.monotonic() + timeout
+        while not lock.acquire():
+            if time.monotonic() > deadline:
+                raise Busy(f"Another process has held {lock_file} for over {timeout:.0f} s.")
+            time.sleep(0.2)
     try:
         yield lock
     finally:

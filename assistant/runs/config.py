@@ -314,6 +314,8 @@ def _config_problems(config: TrainConfig) -> Iterator[str]:
         )
     if not (_is_whole(config.max_steps) and (config.max_steps == -1 or config.max_steps >= 1)):
         yield f"--max-steps must be at least 1, or -1 to train for --epochs (got {config.max_steps})."
+    if not (_is_whole(config.seed) and 0 <= config.seed < 2**32):
+        yield f"--seed must be a whole number from 0 to {2**32 - 1} (got {config.seed})."
     if not is_device(config.device):
         yield f"--device must be {DEVICE_WORDS} (got {config.device!r})."
     yield from _output_problems(config.output, config.resume)

@@ -18,7 +18,7 @@ from assistant.core import files, ownership
 from assistant.core.errors import UserError
 from assistant.runs.config import flag
 from assistant.runs.directory import RunDirectory
-from assistant.runs.registry import RUN_KIND, RunStatus, is_run_folder, load_run
+from assistant.runs.registry import RUN_KIND, RunStatus, load_run
 from assistant.runs.schema import RunRecord, read_json_object
 
 RESUMABLE = (RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED)
@@ -83,7 +83,9 @@ def open_new(path: Path, writer: bool = True) -> RunDirectory:
 
 def saved_settings(path: Path) -> dict[str, Any]:
     """The settings a run was started with (run.json's), for ``--resume`` to start from; {} when there are none."""
-    return RunRecord.from_json(read_json_object(path / "run.json")).settings if is_run_folder(path) else {}
+    return (
+        RunRecord.from_json(read_json_object(path / "run.json")).settings if ownership.is_ours(path, RUN_KIND) else {}
+    )
 
 
 def settings_changed(saved: Mapping[str, Any], given: Mapping[str, Any]) -> list[str]:
@@ -98,9 +100,9 @@ def check_resume(path: Path, settings: Mapping[str, Any]) -> None:
     complete, that no process is training, resumed with the settings it was started with."""
     if not path.is_dir():
         raise UserError(f"--resume: {path} is not a run folder (it does not exist); start a new run without --resume.")
-    if not is_run_folder(path):
+    if not ownership.is_ours(path, RUN_KIND):
         raise ownership.NotOurs(
-            f"--resume: {path} was not made by `assistant train` (it has no {ownership.MARKER} marker or run.json), "
+            f"--resume: {path} was not made by `assistant train` (it has no {ownership.MARKER} marker), "
             "so nothing in it is written; choose a run folder or a new --output."
         )
     if ownership.lock_is_held(path):
@@ -119,8 +121,6 @@ def open_resume(path: Path, settings: Mapping[str, Any], writer: bool = True) ->
         raise ownership.Busy(_busy(path))
     try:
         _check_resumable(path, settings)
-        if not ownership.is_ours(path, RUN_KIND):
-            ownership.mark(path, RUN_KIND)  # a run made before markers: it is ours from now on
         files.sweep_temps(path, legacy=True)  # writes a kill cut off; this process alone owns the folder now
     except BaseException:
         run.close()

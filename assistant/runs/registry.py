@@ -135,8 +135,10 @@ def _name_problem(name: str) -> str | None:
         return "the run name is empty"
     if name != name.strip():
         return "a run name has no spaces at either end"
-    if "\x00" in name:
-        return "a run name cannot hold a NUL character"
+    if "\x00" in name or "\n" in name or "\r" in name:
+        return "a run name cannot hold a NUL character or a line break"
+    if len(name.encode("utf-8", "surrogateescape")) > 255:
+        return "a run name is at most 255 bytes, as a folder name is"
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -165,13 +167,15 @@ def run_folder(name: str, root: Path | None = None) -> Path:
 
 
 def is_run_folder(path: Path) -> bool:
-    """A run directory ``assistant train`` made: its marker, or (made before markers) a run.json with a status."""
+    """A run directory to list and to let the user delete: one ``assistant train`` made (its marker), or one made
+    before markers (a run.json with a status). Only a marked one is ever written into (``assistant.runs.opening``)."""
     if ownership.is_ours(path, RUN_KIND):
         return True
     if path.is_symlink() or not path.is_dir() or (path / ownership.MARKER).exists():
         return False
     record = read_json_object(path / "run.json")
-    return record is not None and record.get("status") in _RUN_STATUSES
+    status = record.get("status") if record is not None else None
+    return isinstance(status, str) and status in _RUN_STATUSES
 
 
 def activation_problem(info: RunInfo) -> str | None:

@@ -394,6 +394,8 @@ HOSTILE_ARGV: dict[str, tuple[Callable[[Path, Path, Path], list[str]], str]] = {
         "cuda:N",
     ),
     "a seed past 32 bits": (lambda t, m, d: ["train", "--seed", str(2**64), "--output", str(t / "r")], "--seed"),
+    "a window past 32 bits": (lambda t, m, d: ["train", "--max-length", str(2**70), "--output", str(t / "r")], "2,147"),
+    "a batch past 64 bits": (lambda t, m, d: ["train", "--batch-size", str(2**70), "--output", str(t / "r")], "2,147"),
     "bench --questions 0": (
         lambda t, m, d: ["bench", "--model", str(m), "--document", str(d), "--questions", "0"],
         "--questions",

@@ -293,12 +293,18 @@ def _range_problems(config: TrainConfig) -> Iterator[str]:
             yield f"{flag(name)} must be between 0 and 1 (got {value})."
 
 
+MAX_WHOLE = 2**31 - 1
+"""The largest whole-number setting: past it a count means nothing here and overflows the libraries it reaches."""
+
+
 def _type_problems(config: TrainConfig) -> Iterator[str]:
     for spec in option_specs():
         value = getattr(config, spec.name)
         expected = spec.type_problem(value)
         if expected:
             yield f"{spec.flag} must be {expected} (got {value!r})."
+        elif spec.kind is int and _is_whole(value) and abs(value) > MAX_WHOLE and spec.name != "seed":
+            yield f"{spec.flag} must be at most {MAX_WHOLE:,} (got {value})."
 
 
 def _config_problems(config: TrainConfig) -> Iterator[str]:

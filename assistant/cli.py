@@ -206,15 +206,24 @@ def _as_text(raw: bytes) -> str:
 
 
 def _stdin_lines() -> Iterator[str]:
-    """Standard input's lines as text: its bytes decoded as a document's are, when it has bytes."""
+    """Standard input's lines as text (its bytes decoded as a document's are); a line longer than any question is
+    refused as soon as that is known, without reading the rest of it."""
+    from assistant.core.limits import MAX_QUESTION_CHARS
+
     if sys.stdin is None:
         raise UserError("Standard input is closed, so '-' has no question to read; give the questions as arguments.")
     source = getattr(sys.stdin, "buffer", None)
-    if source is None:
-        yield from sys.stdin
-        return
-    for raw in source:
-        yield _as_text(raw)
+    limit = 4 * MAX_QUESTION_CHARS + 1  # bytes: a character is at most 4 of them in UTF-8
+    while True:
+        raw: bytes | str = source.readline(limit) if source is not None else sys.stdin.readline(limit)
+        if not raw:
+            return
+        line = _as_text(raw) if isinstance(raw, bytes) else raw
+        if len(raw) == limit and not line.endswith("\n"):
+            raise UserError(
+                f"A question on standard input is longer than the limit of {MAX_QUESTION_CHARS:,} characters."
+            )
+        yield line
 
 
 def _questions(raw: Sequence[str]) -> Iterator[str]:
@@ -355,6 +364,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    for name in ("stdout", "stderr"):  # closed by the shell (>&-): what would be printed goes nowhere, as it would
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process's life
     if argv and argv[0] == "train":
         from trainer.cli import main as train_main
 

@@ -453,3 +453,39 @@ def test_a_rayon_thread_count_in_the_thousands_is_lowered(doc, tiny_model_dir, c
     monkeypatch.setenv("RAYON_NUM_THREADS", "20000")
     outcome = assistant(capsys, "ask", str(doc), QUESTION, "--model", str(tiny_model_dir), "--json")
     assert outcome.code == 0 and "RAYON_NUM_THREADS=20000" in outcome.err
+
+
+def test_a_closed_stdout_is_not_an_error(doc, tiny_model_dir):
+    import subprocess
+    import sys
+
+    for flags in ([], ["--json"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "assistant", "ask", str(doc), QUESTION, "--model", str(tiny_model_dir), *flags],
+            preexec_fn=lambda: os.close(1),  # the shell's >&-
+            capture_output=False,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0 and "unexpected" not in proc.stderr, proc.stderr
+
+
+def test_an_endless_question_on_stdin_is_refused_without_reading_it_all(doc, tiny_model_dir, capsys, monkeypatch):
+    import io
+
+    class Endless(io.RawIOBase):
+        read_so_far = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            buffer[:] = b"w" * len(buffer)
+            Endless.read_so_far += len(buffer)
+            return len(buffer)
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(Endless())))
+    outcome = assistant(capsys, "ask", str(doc), "-", "--model", str(tiny_model_dir))
+    assert_one_line_failure(outcome, "longer than the limit")
+    assert Endless.read_so_far < 1_000_000

@@ -330,3 +330,35 @@ def test_a_saved_device_is_checked_like_every_other_setting():
     assert (Settings.load().device, Settings.load().top_k) == ("auto", 2)
     Settings.path().write_text('device = "cuda:1"\n', encoding="utf-8")
     assert Settings.load().device == "cuda:1"
+
+
+async def test_a_newcomer_trains_a_reader_from_the_first_run_screen_and_chats_with_it(tiny_model_dir, tmp_path):
+    """Offline, no reader: first-run screen, Train a reader, a run completes, Yes to making it active; the app
+    stays up and the chat opens with the new run loaded."""
+    from tests.pilot import fake_trainer_command
+    from tests.synthetic import make_examples, write_jsonl
+
+    data = write_jsonl(tmp_path / "data.jsonl", make_examples(40, seed=0))
+    app = AssistantApp(trainer_command=fake_trainer_command(tmp_path, tiny_model_dir, "complete"))
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await _first_run(app, pilot)
+        await pilot.click("#train")
+        train = await wait_for_widget(pilot, TrainScreen, "#start")
+        assert train is not None
+        form = app.screen
+        form.query_one("#base_model").value = str(tiny_model_dir)
+        form.query_one("#data-choice").value = "file"
+        await pilot.pause()
+        form.query_one("#data-path").value = str(data)
+        await pilot.press("ctrl+r")
+        from assistant.tui.screens.dialogs import ConfirmScreen
+
+        await wait_for_widget(pilot, ConfirmScreen, "#yes")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: app.reader_state.status is ReaderStatus.READY)
+        assert app.reader_state.name.startswith("tui-")
+        await pilot.press("escape")  # back from the Train screen: the first-run screen's work is done
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen) and not screen.is_attached)
+        assert app.reader_state.name in str(app.chat.query_one("#status").content)
+        assert app.return_code is None, "the app is still running"
+    assert app.return_code in (None, 0)

@@ -52,6 +52,8 @@ class FirstRunScreen(Screen[None]):
         """What this screen asked the App to load, in words for the status line."""
         self.state = ReaderState()
         """The App's reader, as last seen."""
+        self._leaving = False
+        """This screen has been dismissed (its work is done)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -108,7 +110,7 @@ class FirstRunScreen(Screen[None]):
         status.update(safe_text(f"{self.asked or 'Loading a reader'}…" if loading else ""))
         if state.error:
             self.query_one("#first-run-error", Static).update(safe_text(what_is_missing(state.error)))  # paths, ids
-        if state.status is ReaderStatus.READY and state.switching_to is None and self.is_current:
+        if state.status is ReaderStatus.READY and state.switching_to is None:
             self._done(state)
 
     def on_screen_resume(self) -> None:
@@ -117,7 +119,11 @@ class FirstRunScreen(Screen[None]):
             self.call_later(self._done, self.state)
 
     def _done(self, state: ReaderState) -> None:
-        if self.is_current:
+        """Leave for the chat, once, and only from the top of the stack: ``dismiss`` pops whatever screen is on top
+        (the Train screen, when a run was just made active over it), and a second dismiss would end the app. A
+        reader that loaded while this screen was covered is seen again when it comes back (``on_screen_resume``)."""
+        if self.app.screen is self and not self._leaving:
+            self._leaving = True
             self.notify(f"{state.name} is loaded: ask away.", title="Reader ready", timeout=6)
             self.dismiss(None)
 

@@ -15,7 +15,7 @@ from assistant.core.errors import UserError
 from assistant.guard import OneLineArgumentParser, run_guarded
 
 if TYPE_CHECKING:
-    from assistant.core.engine import EngineSettings
+    from rich.console import Console
 
 EPILOG = """commands:
   assistant                      open the chat app (same as `assistant chat`)
@@ -32,27 +32,21 @@ in models/, then the hub default distilbert/distilbert-base-uncased-distilled-sq
 """
 
 
-def _add_model_options(p: argparse.ArgumentParser, int8_from_settings: bool = False) -> None:
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    """The chat's and eval's reader flags (``ask`` takes every setting as a flag: ``add_setting_flags``)."""
+    from assistant.settings import flag_type
+
     p.add_argument("--model", help="model directory or hub id (default: see `assistant --help`)")
-    p.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    if int8_from_settings:
-        p.add_argument(
-            "--int8",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help="dynamic int8 quantization on CPU (faster, see README; default: settings.toml's int8, else off)",
-        )
-    else:
-        p.add_argument("--int8", action="store_true", help="dynamic int8 quantization on CPU (faster, see README)")
+    p.add_argument(
+        "--device", type=flag_type("device"), default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+    )
+    p.add_argument("--int8", action="store_true", help="dynamic int8 quantization on CPU (faster, see README)")
 
 
-def _device(text: str) -> str:
-    """The one device rule (``assistant.core.model_loading.DEVICE_PATTERN``): ``meta`` or ``xla`` never get in."""
-    from assistant.core.model_loading import DEVICE_WORDS, is_device
+def _add_backend(p: argparse.ArgumentParser, help_text: str) -> None:
+    from assistant.core.model_loading import BACKENDS
 
-    if not is_device(text):
-        raise argparse.ArgumentTypeError(f"expected {DEVICE_WORDS}, got {text!r}")
-    return text
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help=help_text)
 
 
 def _positive_int(text: str) -> int:
@@ -66,22 +60,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
-MAX_READ_WINDOWS = 64.0
-"""A budget past this reads a whole book per question: past any use, and its window count overflows."""
-
-
-def _read_windows(text: str) -> float:
-    """A reading budget below one window would read less than the question's own window holds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of windows, got {text!r}") from None
-    if not 1 <= value <= MAX_READ_WINDOWS:  # NaN fails it too
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_READ_WINDOWS:g}, got {text}")
-    return value
-
-
 def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
+    from assistant.settings import add_setting_flags
+
     ask = sub.add_parser(
         "ask",
         help="answer questions about a document",
@@ -91,28 +72,11 @@ def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     )
     ask.add_argument("path", metavar="PATH", help="text file (.txt, .md, .rst, ...)")
     ask.add_argument("questions", metavar="QUESTION", nargs="+", help="question(s), or '-' for stdin")
-    _add_model_options(ask, int8_from_settings=True)
-    ask.add_argument(
-        "--backend",
-        choices=["auto", "onnx", "torch"],
-        default="auto",
-        help="what runs the reader: auto is ONNX Runtime on the CPU (exported once, cached) and torch on a GPU",
+    ask.add_argument("--model", help="model directory or hub id (default: see `assistant --help`)")
+    _add_backend(
+        ask, "what runs the reader: auto is ONNX Runtime on the CPU (exported once, cached) and torch on a GPU"
     )
-    ask.add_argument(
-        "--top-k", type=int, default=None, help="answers per question (default: settings.toml's top_k, else 3)"
-    )
-    ask.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="minimum confidence in [0, 1] for an answer (default: settings.toml's threshold, else 0.1)",
-    )
-    ask.add_argument(
-        "--read-windows",
-        type=_read_windows,
-        default=None,
-        help="windows' worth of context tokens read per question in a long document (default: 1.4)",
-    )
+    add_setting_flags(ask)
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
 
@@ -122,17 +86,10 @@ def _add_eval(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
         help="evaluate a reader on SQuAD-format data",
         description="Print and save EM/F1 of a reader on SQuAD-format data.",
     )
-    ev.add_argument("--model", help="model directory or hub id")
+    _add_model_options(ev)
     ev.add_argument("--data", required=True, help="SQuAD JSON/JSONL/CSV file, or a hub dataset id")
     ev.add_argument("--limit", type=_positive_int, default=None, help="evaluate the first N questions (N >= 1)")
-    ev.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    ev.add_argument("--int8", action="store_true")
-    ev.add_argument(
-        "--backend",
-        choices=["auto", "onnx", "torch"],
-        default="auto",
-        help="what runs the reader, as for `assistant ask` (default: auto, ONNX Runtime on the CPU)",
-    )
+    _add_backend(ev, "what runs the reader, as for `assistant ask` (default: auto, ONNX Runtime on the CPU)")
     ev.add_argument(
         "--output",
         help="where to save metrics JSON (default: eval.json in the run folder when --model is a run that"
@@ -141,6 +98,8 @@ def _add_eval(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
 
 
 def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
+    from assistant.settings import flag_type
+
     bench = sub.add_parser(
         "bench",
         help="benchmark the reader on this machine",
@@ -158,7 +117,7 @@ def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     )
     bench.add_argument(
         "--read-windows",
-        type=_read_windows,
+        type=flag_type("read_windows"),
         default=None,
         help="reading budget per question in windows of context tokens (default: the engine's)",
     )
@@ -239,23 +198,6 @@ def _questions(raw: Sequence[str]) -> Iterator[str]:
             yield check_question(_as_text(os.fsencode(q)))
 
 
-def _ask_settings(args: argparse.Namespace, top_k: int, threshold: float) -> EngineSettings:
-    """Engine settings for `assistant ask`, after checking the values that came from flags."""
-    from dataclasses import replace
-
-    from assistant.core.engine import EngineSettings
-
-    if top_k < 1:
-        raise UserError("--top-k must be at least 1.")
-    if not 0.0 <= threshold <= 1.0:
-        raise UserError("--threshold must be between 0 and 1.")
-    settings = EngineSettings()
-    settings = replace(settings, decode=replace(settings.decode, top_k=top_k, min_confidence=threshold))
-    if args.read_windows is not None:
-        settings = replace(settings, read_windows=args.read_windows)
-    return settings
-
-
 def _load_notice(kind: str, message: str) -> None:
     """A fallback to torch is always worth a line; export progress only when a person watches stderr."""
     if kind != "progress" or sys.stderr.isatty():
@@ -271,24 +213,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.core.sanitize import json_for_terminal
     from assistant.paths import index_cache_dir, user_cache_dir
     from assistant.rendering import answer_panel
-    from assistant.settings import Settings, resolve_model, resolve_reading
+    from assistant.settings import Settings, engine_settings, resolve_model, with_flags
 
-    saved = Settings.load()
-    reading = resolve_reading(args.top_k, args.threshold, args.int8, saved)
-    settings = _ask_settings(args, reading.top_k, reading.threshold)
+    settings = with_flags(Settings.load(), args)
     document = load_document(args.path)
-    choice = resolve_model(args.model, saved)
+    choice = resolve_model(args.model, settings)
     t0 = time.perf_counter()
     reader = load_reader(
         choice.ref,
-        device=args.device,
-        quantize=reading.int8,
+        device=settings.device,
+        quantize=settings.int8,
         backend=args.backend,
         cache_dir=user_cache_dir(),
         notify=_load_notice,
         short_lived="-" not in args.questions and len(args.questions) <= SHORT_LIVED_QUESTIONS,
     )
-    engine = QAEngine(reader, settings, load_model_ms=(time.perf_counter() - t0) * 1000)
+    engine = QAEngine(reader, engine_settings(settings), load_model_ms=(time.perf_counter() - t0) * 1000)
     indexed = engine.index(document, cache_dir=index_cache_dir())
     console = Console()
     asked = 0
@@ -313,15 +253,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     from assistant.core.sanitize import json_for_terminal
     from assistant.rendering import runs_table, safe_text
-    from assistant.runs.registry import activate, active_problem, list_runs
+    from assistant.runs.registry import active_problem, list_runs
 
     console = Console()
     if args.action == "activate":
         if args.run is None:
             raise UserError("Name the run to activate: `assistant models activate RUN`.")
-        info = activate(args.run)
-        console.print(safe_text(f"Active reader is now {info.name} ({info.path})."))
-        return 0
+        return _activate(args.run, console)
     runs = list_runs()
     problem = active_problem()
     if args.json:
@@ -347,6 +285,27 @@ def cmd_models(args: argparse.Namespace) -> int:
                 console.print(safe_text(f"{r.name}: {r.hint}"), highlight=False, soft_wrap=True)
     if problem:
         print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr)
+    return 0
+
+
+def _activate(name: str, console: Console) -> int:
+    """Make run ``name`` what loads from now on: the active run, and settings.toml's model (which would win over
+    it) cleared, as activating a run in the app does."""
+    from assistant.core import files
+    from assistant.rendering import safe_text
+    from assistant.runs.registry import activatable
+    from assistant.settings import Settings, keep_choice
+
+    info = activatable(name)
+    settings = Settings.load()
+    before = settings.model
+    try:
+        keep_choice(settings, str(info.path), name)
+    except files.WRITE_ERRORS as exc:
+        raise UserError(f"Could not write {Settings.path()}: {files.write_problem(exc)}.") from None
+    console.print(safe_text(f"Active reader is now {info.name} ({info.path})."))
+    if before:
+        console.print(safe_text(f"settings.toml's default model ({before}) was cleared so that the active run loads."))
     return 0
 
 

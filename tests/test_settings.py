@@ -10,7 +10,7 @@ import pytest
 
 from assistant.cli import main
 from assistant.core.defaults import DEFAULT_READER
-from assistant.settings import ReadingChoice, Settings, resolve_model, resolve_reading
+from assistant.settings import Settings, resolve_model
 
 DEFAULTS = Settings()
 
@@ -62,7 +62,7 @@ def test_settings_toml_wins_over_active_run():
     make_active_run()
     write_settings('model = "from-settings"\n')
     choice = resolve_model()
-    assert (choice.ref, choice.source) == ("from-settings", "settings.toml")
+    assert (choice.ref, choice.source) == ("from-settings", "settings")
 
 
 def test_settings_passed_in_are_used_instead_of_the_file():
@@ -90,18 +90,26 @@ def test_blank_values_fall_through_to_the_next_rule(monkeypatch):
 # --- top_k, threshold, int8: flag, settings.toml, built-in default ---------------------------------------
 
 
+def reading(settings: Settings) -> tuple[int, float, bool]:
+    return settings.top_k, settings.threshold, settings.int8
+
+
 def test_reading_defaults_without_flags_or_file():
-    assert resolve_reading() == ReadingChoice(top_k=3, threshold=0.1, int8=False)
+    assert reading(Settings.load()) == (3, 0.1, False)
 
 
 def test_reading_takes_settings_toml_when_no_flag_is_given():
     write_settings("top_k = 5\nthreshold = 0.4\nint8 = true\n")
-    assert resolve_reading() == ReadingChoice(top_k=5, threshold=0.4, int8=True)
+    assert reading(Settings.load()) == (5, 0.4, True)
 
 
 def test_reading_flags_win_over_settings_toml():
+    from assistant.cli import build_parser
+    from assistant.settings import with_flags
+
     write_settings("top_k = 5\nthreshold = 0.4\nint8 = true\n")
-    assert resolve_reading(1, 0.0, False) == ReadingChoice(top_k=1, threshold=0.0, int8=False)
+    args = build_parser().parse_args(["ask", "f.txt", "q", "--top-k", "1", "--threshold", "0", "--no-int8"])
+    assert reading(with_flags(Settings.load(), args)) == (1, 0.0, False)
 
 
 def test_settings_round_trip():
@@ -136,7 +144,6 @@ BAD_VALUES = {
 def test_unreadable_settings_file_gives_defaults(content):
     write_settings(content)
     assert Settings.load() == DEFAULTS
-    assert resolve_reading() == ReadingChoice(DEFAULTS.top_k, DEFAULTS.threshold, DEFAULTS.int8)
     assert resolve_model().source == "default"
 
 
@@ -212,3 +219,90 @@ def test_ask_with_a_broken_settings_toml_uses_the_defaults(spy, doc, tiny_model_
     assert main(["ask", str(doc), "where?", "--json", "--model", str(tiny_model_dir)]) == 0
     assert spy == {"model": str(tiny_model_dir), "int8": False, "top_k": 3, "threshold": 0.1}
     assert json.loads(capsys.readouterr().out)["question"] == "where?"
+
+
+# --- one definition per setting: a setting added once is read, checked, edited, flagged and used ---------------------
+
+
+def _with_passage_words() -> type[Settings]:
+    from dataclasses import dataclass
+
+    from assistant.settings import Spec, setting, whole
+
+    @dataclass
+    class WithPassageWords(Settings):
+        passage_words: int = setting(
+            40,
+            Spec(
+                "Largest passage, in words (10 to 200)",
+                "The passage size must be a whole number of words from 10 to 200.",
+                whole(10, 200),
+                "integer",
+                flag="largest passage in words",
+                engine="passage_words",
+            ),
+        )
+
+    return WithPassageWords
+
+
+def test_a_setting_defined_once_is_read_and_checked_in_settings_toml():
+    schema = _with_passage_words()
+    write_settings("passage_words = 25\n")
+    assert schema.load().passage_words == 25
+    write_settings("passage_words = 5\ntop_k = 2\n")
+    assert (schema.load().passage_words, schema.load().top_k) == (40, 2)
+    assert schema(passage_words=500).problem() == "The passage size must be a whole number of words from 10 to 200."
+
+
+def test_a_setting_defined_once_is_a_flag_and_reaches_the_engine(capsys):
+    import argparse
+
+    from assistant.settings import add_setting_flags, engine_settings, with_flags
+
+    schema = _with_passage_words()
+    parser = argparse.ArgumentParser()
+    add_setting_flags(parser, schema)
+    assert "largest passage in words (default: settings.toml's passage_words, else 40)" in " ".join(
+        parser.format_help().split()
+    )
+    chosen = with_flags(schema(), parser.parse_args(["--passage-words", "60", "--top-k", "2"]))
+    engine = engine_settings(chosen)
+    assert (engine.passage_words, engine.decode.top_k, engine.decode.min_confidence) == (60, 2, DEFAULTS.threshold)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--passage-words", "5"])
+    assert "the passage size must be a whole number of words from 10 to 200 (got '5')" in capsys.readouterr().err
+
+
+async def test_a_setting_defined_once_has_its_editor_in_the_settings_form():
+    from textual import on
+    from textual.app import App
+    from textual.widgets import Input
+
+    from assistant.tui.messages import SettingsSaved
+    from assistant.tui.screens.settings import SettingsScreen
+
+    schema = _with_passage_words()
+    saved: list[Settings] = []
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(SettingsScreen(schema()))
+
+        @on(SettingsSaved)
+        def _saved(self, message: SettingsSaved) -> None:
+            saved.append(message.settings)
+
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        field = app.screen.query_one("#passage_words", Input)
+        assert field.value == "40"
+        field.value = "5"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not saved and isinstance(app.screen, SettingsScreen)  # refused, the form stays
+        field.value = "64"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert [s.passage_words for s in saved] == [64]

@@ -46,7 +46,7 @@ async def test_open_ask_and_see_the_highlighted_answer(tiny_model_dir, doc):
         assert isinstance(app.screen, ChatScreen)
         assert app.screen.indexed is not None and app.engine is not None
         assert app.reader_state.status is ReaderStatus.READY
-        assert app.reader_state.label == f"model {tiny_model_dir.name}"
+        assert app.reader_state.label == f"model {tiny_model_dir.name} (--model)"  # and where it came from
         assert app.reader_state.label in str(app.screen.query_one("#status").content)
         card = await ask(app, pilot, "where did the cat sit?")
         best = card.result.best
@@ -98,7 +98,7 @@ async def test_questions_wait_for_a_model_and_switching_model_answers_them(tiny_
         await settle(app, pilot)
         state = app.reader_state
         assert app.engine is not None and (state.name, state.exact_match, state.f1) == ("my-run", 12.5, 20.0)
-        assert "model my-run · EM 12.5 / F1 20.0" in str(app.screen.query_one("#status").content)
+        assert "model my-run (settings) · EM 12.5 / F1 20.0" in str(app.screen.query_one("#status").content)
         assert card.result is not None and card.result.answers
 
 

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, OptionList, Select, Switch
+from textual.widgets import Button, Input, OptionList, Select, Static, Switch
 from textual_fspicker import SelectDirectory
 from textual_fspicker.parts import DirectoryNavigation
 
@@ -247,10 +247,14 @@ async def test_settings_refuses_bad_values_and_writes_nothing(tiny_model_dir):
         await settle(app, pilot)
         screen = await _open_settings(app, pilot)
         for field, bad, sentence in (
-            ("#top_k", "0", "Answers per question (top-k) must be a whole number of at least 1."),
+            ("#top_k", "0", "Answers per question (top-k) must be a whole number from 1 to 100."),
             ("#threshold", "2", "The minimum confidence must be a number from 0 to 1."),
+            ("#threshold", "1.5", "The minimum confidence must be a number from 0 to 1."),
+            ("#read_windows", "-", "The reading budget must be a number of windows from 1 to 64."),
         ):
             await _type(pilot, field, bad)
+            problem = screen.query_one(f"{field}-problem", Static)
+            await wait_until(pilot, lambda p=problem, s=sentence: str(p.content) == s, timeout=10)  # said while typing
             await pilot.press("enter")
             await pilot.pause()
             assert app.screen is screen  # still here, with the value to fix
@@ -260,6 +264,18 @@ async def test_settings_refuses_bad_values_and_writes_nothing(tiny_model_dir):
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen), timeout=30)
     assert Settings.path().read_bytes() == before
+
+
+async def test_at_80_by_24_ctrl_s_saves_the_settings_with_save_out_of_sight(tiny_model_dir):
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        await _open_settings(app, pilot)
+        assert "^s Save" in screen_text(app).splitlines()[-1]
+        await _type(pilot, "#top_k", "4")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen), timeout=30)
+    assert Settings.load().top_k == 4
 
 
 async def test_settings_are_saved_and_apply_to_the_next_question_and_the_theme(tiny_model_dir, tmp_path):

@@ -172,7 +172,14 @@ LOST = {"context": "the cat sat on the mat.", "question": "where?", "answers": {
 WRONG_FILES = {
     "broken.json": ('{"data": [', "is not valid JSON"),
     "empty.json": ('{"data": []}', "holds no questions"),
-    "lost.jsonl": ("".join(json.dumps(LOST | {"id": str(i)}) + "\n" for i in range(20)), "no usable training question"),
+    "lost.jsonl": (
+        "".join(json.dumps(LOST | {"id": str(i)}) + "\n" for i in range(20)),
+        "none of its 18 training questions is usable (18 dropped because their answer is not in their context)",
+    ),
+    "one.jsonl": (
+        json.dumps(LOST | {"id": "1", "answers": {"text": ["cat"], "answer_start": [4]}}) + "\n",
+        "with 1 question held out to evaluate, none is left to train on; a run needs at least 2 questions",
+    ),
     "notes.txt": ("just some text", "unknown data format"),
 }
 
@@ -230,7 +237,7 @@ async def test_hub_defaults_offline_fail_at_once_instead_of_after_35_seconds(off
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_train(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: "hub cannot be reached" in _note(screen, "#data-status"), timeout=30)
+        await wait_until(pilot, lambda: "hub cannot be reached" in _note(screen, "#base-note"), timeout=30)
         assert screen.process is None
 
 
@@ -261,6 +268,49 @@ async def test_picking_a_data_file_in_the_dialog_checks_it(tiny_model_dir, data)
         app.screen.dismiss(data)
         await wait_until(pilot, lambda: "12 to evaluate" in _note(screen, "#data-status"), timeout=30)
         assert screen.query_one("#data-path").value == str(data) and screen.process is None
+
+
+async def test_a_problem_with_the_base_model_is_said_under_it_and_goes_once_the_base_changes(offline_hub, tmp_path):
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_train(app, pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "hub cannot be reached" in _note(screen, "#base-note"), timeout=30)
+        assert "hub cannot be reached" not in _note(screen, "#data-status")
+        screen.query_one("#base_model").value = str(tmp_path / "elsewhere")
+        await wait_until(pilot, lambda: not screen.query_one("#base-note").display, timeout=10)
+
+
+async def test_the_data_check_goes_once_the_data_changes(tiny_model_dir, data, tmp_path):
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(data.read_bytes())
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_train(app, pilot)
+        screen.query_one("#base_model").value = str(tiny_model_dir)
+        screen.query_one("#data-choice").value = "file"
+        screen.query_one("#data-path").value = str(data)
+        await pilot.pause()
+        screen.action_check_data()
+        await wait_until(pilot, lambda: "12 to evaluate" in _note(screen, "#data-status"), timeout=30)
+        screen.query_one("#data-path").value = str(other)
+        await wait_until(pilot, lambda: not screen.query_one("#data-status").display, timeout=10)
+        screen.action_check_data()
+        await wait_until(pilot, lambda: "12 to evaluate" in _note(screen, "#data-status"), timeout=30)
+        screen.query_one("#data-choice").value = "squad"
+        await wait_until(pilot, lambda: not screen.query_one("#data-status").display, timeout=10)
+
+
+async def test_other_base_model_clears_the_hub_id_for_a_path_to_be_typed(offline_hub):
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_train(app, pilot)
+        base = screen.query_one("#base_model")
+        assert base.value == DEFAULT_BASE
+        screen.query_one("#base-choice").value = "other"
+        await wait_until(pilot, lambda: base.value == "" and base.has_focus, timeout=10)
+        await pilot.press(*"/models/mine")
+        assert base.value == "/models/mine" and screen.query_one("#base-choice").value == "other"
 
 
 def test_the_check_holds_out_the_questions_the_trainer_will(tmp_path, data):
@@ -514,7 +564,7 @@ async def test_at_80_by_24_the_train_form_scrolls_to_start_and_the_footer_shows_
         form.scroll_end(animate=False)
         await pilot.pause()
         await pilot.click("#start")
-        await wait_until(pilot, lambda: "hub cannot be reached" in _note(screen, "#data-status"), timeout=30)
+        await wait_until(pilot, lambda: "hub cannot be reached" in _note(screen, "#base-note"), timeout=30)
 
 
 async def test_my_annotations_fill_in_the_measured_settings_and_replay_the_base_readers_data(

@@ -19,6 +19,7 @@ import numpy as np
 from assistant.core.decoding import DecodeSettings, decode
 from assistant.core.documents import Document
 from assistant.core.index_cache import IndexParts, cache_key, load_index, save_index
+from assistant.core.limits import READ_WINDOWS
 from assistant.core.passages import (
     Passage,
     SentenceIndex,
@@ -38,7 +39,7 @@ ProgressCallback = Callable[[str, float], None]
 class EngineSettings:
     passage_words: int = 40
     """Largest passage, in words; passages keep whole sentences of one paragraph."""
-    read_windows: float = 1.4
+    read_windows: float = READ_WINDOWS
     """Windows of context read per question: the best passages up to that many windows' worth of tokens
     (what the model pays for). A document that fits is read whole. See README for the recall curve."""
     paragraph_weight: float = 1.0

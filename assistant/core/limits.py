@@ -23,6 +23,10 @@ THREAD_VARIABLES = (
 Rayon (the tokenizers)."""
 MAX_QUESTION_CHARS = 2000
 """Longer questions are refused: a question of 64 tokens (what a window keeps of it) is a few hundred characters."""
+READ_WINDOWS = 1.4
+"""Windows of context read per question by default: the README's recall curve flattens here."""
+MIN_READ_WINDOWS, MAX_READ_WINDOWS = 1.0, 64.0
+"""Below one window a question reads less than its own window holds; past 64 it reads a whole book per question."""
 
 
 def cpu_count() -> int:

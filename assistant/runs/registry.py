@@ -190,13 +190,19 @@ def activation_problem(info: RunInfo) -> str | None:
     return None
 
 
-def activate(name: str, root: Path | None = None) -> RunInfo:
-    """Make a completed run the active reader; the pointer is replaced atomically."""
-    root = root or models_dir()
-    info = load_run(run_folder(name, root))
+def activatable(name: str, root: Path | None = None) -> RunInfo:
+    """Run ``name``, if it can be made the active reader; a UserError says why not."""
+    info = load_run(run_folder(name, root or models_dir()))
     problem = activation_problem(info)
     if problem:
         raise UserError(f"Run {name!r} cannot be made active: {problem}.")
+    return info
+
+
+def activate(name: str, root: Path | None = None) -> RunInfo:
+    """Make a completed run the active reader; the pointer is replaced atomically."""
+    root = root or models_dir()
+    info = activatable(name, root)
     files.write_text(root / ACTIVE_FILE, name + "\n")
     info.active = True
     return info

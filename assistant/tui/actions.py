@@ -150,6 +150,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("app-clear", "clear_conversation", "Clear conversation", "Forget this document's conversation"),
     Action("app-export", "export_conversation", "Export conversation", "Save the conversation as Markdown"),
     Action("app-help", "help", "Help", "Key bindings and how it works", "f1", "Help"),
+    Action(
+        "app-stop-loading",
+        "stop_loading",
+        "Stop loading the reader",
+        "Stop loading the reader being loaded; the one answering goes on and nothing is saved",
+        "escape",
+    ),
     # The Train screen's.
     Action(
         "train-start", "start", "Start training", "Start a run with the form's settings", "ctrl+r", "Start", "train"

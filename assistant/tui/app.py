@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from assistant.tui.messages import (
     ExportConversation,
     ModelFailed,
     ModelLoaded,
+    ModelNotice,
     PickDocument,
     SettingsSaved,
     SwitchReader,
@@ -47,6 +48,17 @@ from assistant.tui.state import ReaderState, ReaderStatus
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
     from assistant.core.engine import QAEngine
+
+
+@dataclass(frozen=True)
+class Keep:
+    """What the user chose in the app, remembered once the reader it names has loaded (never before)."""
+
+    ref: str
+    run: str | None = None
+    """A run to make active."""
+    form: tuple[Settings, Settings] | None = None
+    """A settings form saved with this default model, and the settings before it (what a failure goes back to)."""
 
 
 def _short_ref(ref: str | None) -> str:
@@ -92,6 +104,8 @@ class AssistantApp(App[None]):
         self.started = time.perf_counter()
         self.loading: ModelChoice | None = None
         """The reader asked for last, and which rule chose it."""
+        self.keep: Keep | None = None
+        """What the user chose, to remember once the reader being loaded has loaded."""
 
     def notify(
         self,
@@ -126,7 +140,7 @@ class AssistantApp(App[None]):
         self.install_screen(ChatScreen(self.document_path, self.store, self.settings), "chat")
         self.install_screen(TrainScreen(self.trainer_command, self.train_overrides), "train")
         self.push_screen("chat")
-        self.call_after_refresh(self._start_loading, self.cli_model)
+        self.call_after_refresh(self._start_loading, None)
 
     def _open_store(self) -> None:
         """A damaged file is moved aside; if even a fresh one cannot be made, run without history."""
@@ -151,23 +165,27 @@ class AssistantApp(App[None]):
                 self.notify(f"The theme is not kept for next time: {files.write_problem(exc)}.", severity="warning")
 
     # --- the reader model -------------------------------------------------------------------------
-    def switch_reader(self, ref: str | None) -> None:
-        """Load another reader. A working reader stays (and answers) until the new one has loaded, and goes on if
-        it fails; without one, questions asked meanwhile wait for the new one."""
+    def switch_reader(self, ref: str | None, keep: Keep | None = None) -> None:
+        """Load another reader (None: the usual resolution). With ``keep``, what the user chose is what the next
+        start loads, once the reader has loaded; one that fails to load changes nothing saved. A working reader
+        stays (and answers) until the new one has loaded, and goes on if it fails; without one, questions asked
+        meanwhile wait for the new one."""
         current = self.reader_state
         if current.engine is not None:
-            self.reader_state = replace(current, switching_to=_short_ref(ref))
+            self.reader_state = replace(current, switching_to=_short_ref(ref), note="")
         else:
             self.reader_state = ReaderState.loading()
-        self._start_loading(ref)
+        choice = None if ref is None else ModelChoice(ref, "active run" if keep and keep.run else "chosen")
+        self.keep = keep
+        self._start_loading(choice)
 
-    def _start_loading(self, ref: str | None) -> None:
-        """Resolve ``ref`` here, on the UI thread, so the App knows which rule chose the reader it waits for; an
-        ACTIVE that names no usable run is said, never replaced by another reader."""
+    def _start_loading(self, choice: ModelChoice | None) -> None:
+        """Resolve the reader here, on the UI thread, so the App knows which rule chose the reader it waits for;
+        an ACTIVE that names no usable run is said, never replaced by another reader."""
         from assistant.core.errors import UserError
 
         try:
-            self.loading = resolve_model(ref, self.settings)
+            self.loading = choice or resolve_model(self.cli_model, self.settings)
         except UserError as exc:
             self._reader_failed(str(exc))
             return
@@ -191,6 +209,7 @@ class AssistantApp(App[None]):
                 device=self.reader_device,
                 quantize=self.int8 or self.settings.int8,
                 cache_dir=user_cache_dir(),  # the ONNX path: no torch import once the export is cached
+                notify=lambda kind, text: self._post_unless_cancelled(ModelNotice(kind, text)),
             )
         except UserError as exc:
             self._post_unless_cancelled(ModelFailed(str(exc)))
@@ -202,17 +221,41 @@ class AssistantApp(App[None]):
         path = Path(choice.ref)
         if path.is_dir():
             info = load_run(path)
-            self._post_unless_cancelled(ModelLoaded(path.name, engine, info.exact_match, info.f1))
+            self._post_unless_cancelled(ModelLoaded(choice, path.name, engine, info.exact_match, info.f1))
         else:
-            self._post_unless_cancelled(ModelLoaded(choice.ref, engine))
+            self._post_unless_cancelled(ModelLoaded(choice, choice.ref, engine))
 
-    def _post_unless_cancelled(self, message: ModelLoaded | ModelFailed) -> None:
-        """A load replaced by a newer one (another pick) must not overwrite it."""
+    def _post_unless_cancelled(self, message: ModelLoaded | ModelFailed | ModelNotice) -> None:
+        """A load replaced by a newer one (another pick), or stopped, must not overwrite it."""
         if not get_current_worker().is_cancelled:
             self.post_message(message)
 
+    @on(ModelNotice)
+    def _model_notice(self, message: ModelNotice) -> None:
+        if message.kind == "progress" and self.reader_state.busy:
+            self.reader_state = replace(self.reader_state, note=message.text.rstrip(".").rstrip("…"))
+        elif message.kind != "progress":
+            self.notify(message.text, title="Reader", severity="warning", timeout=10)
+
+    def stop_loading(self) -> None:
+        """Stop waiting for the reader being loaded: the one answering goes on (or none); nothing is saved. An ONNX
+        export under way finishes in its thread and is cached for the next time."""
+        state = self.reader_state
+        if not state.busy:
+            return
+        self.workers.cancel_group(self, workers.MODEL)
+        self.keep = None
+        wanted = state.switching_to or "the reader"
+        if state.engine is not None:
+            self.reader_state = replace(state, switching_to=None, note="")
+            self.notify(f"Stopped loading {wanted}; still answering with {state.name}.", timeout=6)
+        else:
+            self.reader_state = ReaderState()
+            self.notify(f"Stopped loading {wanted}; f3 picks a reader.", timeout=6)
+
     @on(ModelLoaded)
     def _model_loaded(self, message: ModelLoaded) -> None:
+        source = self._keep_choice(message.choice)
         self.reader_state = ReaderState(
             ReaderStatus.READY,
             message.name,
@@ -220,8 +263,27 @@ class AssistantApp(App[None]):
             message.f1,
             engine=message.engine,
             ref=message.engine.reader.name,  # the loader names a reader by the ref it was given
+            source=source,
         )
         freeze_heap()
+
+    def _keep_choice(self, choice: ModelChoice) -> str:
+        """What the user chose in the app, now that it has loaded, is what the next start loads; the source the
+        status line shows ("not kept" when it could not be saved, with a warning saying why)."""
+        from assistant.core.errors import UserError
+        from assistant.settings import keep_choice
+
+        keep, self.keep = self.keep, None
+        if keep is None or keep.ref != choice.ref:
+            return choice.source
+        try:
+            return keep_choice(self.settings, keep.ref, keep.run)
+        except UserError as exc:
+            problem = str(exc)
+        except files.WRITE_ERRORS as exc:
+            problem = f"cannot write {Settings.path()}: {files.write_problem(exc)}"
+        self.notify(f"{problem.rstrip('.')}; the next start loads what it did before.", severity="warning")
+        return "not kept"
 
     @on(ModelFailed)
     def _model_failed(self, message: ModelFailed) -> None:
@@ -229,11 +291,15 @@ class AssistantApp(App[None]):
 
     def _reader_failed(self, error: str) -> None:
         current = self.reader_state
+        keep, self.keep = self.keep, None  # nothing is saved for a reader that does not load
+        if keep is not None and keep.form is not None:
+            self._form_refused(keep.form, error)
+            return
         if current.engine is not None:  # a switch failed: the reader that worked goes on answering
             wanted = current.switching_to or "the new reader"
-            self.reader_state = replace(current, switching_to=None)
+            self.reader_state = replace(current, switching_to=None, note="")
             self.notify(
-                f"{error}\nStill answering with {current.name}.",
+                f"{error}\nStill answering with {current.name}; nothing was saved.",
                 title=f"Could not switch to {wanted}",
                 severity="error",
                 timeout=12,
@@ -264,36 +330,64 @@ class AssistantApp(App[None]):
 
     @on(SwitchReader)
     def _switch_requested(self, message: SwitchReader) -> None:
-        self.switch_reader(message.ref)
+        self.switch_reader(message.ref, Keep(message.ref) if message.ref else None)
 
     @on(SettingsSaved)
     def _settings_saved(self, message: SettingsSaved) -> None:
-        """Apply saved settings: the theme now, top-k and threshold from the next question (the chat reads this
-        same object), and a reload when the model, int8 or the device changed."""
-        before = replace(self.settings)
+        """Save and apply the form's settings: the theme now, the reading settings from the next question (the chat
+        reads this same object), a reload when int8 or the device changed. With a new default model, the form is
+        applied and the model loaded first, and all of it saved only once the model has loaded."""
+        chosen, before = message.settings, replace(self.settings)
+        if chosen.model and chosen.model != before.model:
+            self._apply(replace(chosen, model=before.model))
+            self.notify(f"Loading {chosen.model}; the settings are saved once it has loaded.", timeout=6)
+            self.switch_reader(chosen.model, Keep(chosen.model, form=(chosen, before)))
+            return
+        try:
+            chosen.save()
+        except files.WRITE_ERRORS as exc:
+            self.notify(f"Could not write {Settings.path()}: {files.write_problem(exc)}.", severity="error")
+            return
+        self._apply(chosen)
+        self.notify("Settings saved.", timeout=4)
+        if chosen.model != before.model:  # cleared: the usual resolution
+            self.switch_reader(None)
+        elif (chosen.int8, chosen.device) != (before.int8, before.device) and self.loading is not None:
+            self.switch_reader(self.reader_state.ref or self.loading.ref)
+
+    def _apply(self, values: Settings) -> None:
+        """Make ``values`` the App's settings (the same object the screens read) and show the theme."""
         for f in fields(Settings):
-            setattr(self.settings, f.name, getattr(message.settings, f.name))
+            setattr(self.settings, f.name, getattr(values, f.name))
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
-        self.notify("Settings saved.", timeout=4)
-        after = self.settings
-        if after.model != before.model:
-            self.switch_reader(after.model or None)
-        elif (after.int8, after.device) != (before.int8, before.device):
-            self.switch_reader(self.reader_state.ref or self.cli_model)
+
+    def _form_refused(self, form: tuple[Settings, Settings], error: str) -> None:
+        """The default model of a settings form did not load: the settings before it come back, nothing is saved,
+        and the form is shown again with what was typed, to fix."""
+        chosen, before = form
+        self._apply(before)
+        current = self.reader_state
+        self.reader_state = (
+            replace(current, switching_to=None, note="") if current.engine else ReaderState.failed(error)
+        )
+        self.notify(f"{error}\nThe settings were not saved.", title="Default model not loaded", severity="error")
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen(chosen))
 
     @on(ActivateRun)
     def _activate_run(self, message: ActivateRun) -> None:
+        """Load the run, then make it active (and what the next start loads): a run that cannot load changes
+        nothing."""
         from assistant.core.errors import UserError
-        from assistant.runs.registry import activate
+        from assistant.runs.registry import activatable
 
         try:
-            info = activate(message.name)
+            info = activatable(message.name)
         except UserError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.notify(f"{message.name} is now the active reader.")
-        self.switch_reader(str(info.path))
+        self.switch_reader(str(info.path), Keep(str(info.path), run=message.name))
 
     # --- actions (the list is assistant.tui.actions) ----------------------------------------------
     def action_open_document(self) -> None:
@@ -317,12 +411,15 @@ class AssistantApp(App[None]):
     def action_switch_model(self) -> None:
         def picked(ref: str | None) -> None:
             if ref:
-                self.switch_reader(ref)
+                self.switch_reader(ref, Keep(ref))
 
         self.push_screen(ModelPicker(self.reader_state), picked)
 
     def action_settings(self) -> None:
         self._go_to(SettingsScreen, lambda: SettingsScreen(self.settings))
+
+    def action_stop_loading(self) -> None:
+        self.stop_loading()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -15,13 +15,15 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.engine import AskResult, IndexedDocument, QAEngine
-    from assistant.settings import Settings
+    from assistant.settings import ModelChoice, Settings
     from assistant.tui.widgets.conversation import AnswerCard
 
 
 # --- the reader model: load worker -> App --------------------------------------------------------------------------
 @dataclass
 class ModelLoaded(Message):
+    choice: ModelChoice
+    """What was asked for, and which rule chose it."""
     name: str
     engine: QAEngine
     exact_match: float | None = None
@@ -31,6 +33,14 @@ class ModelLoaded(Message):
 @dataclass
 class ModelFailed(Message):
     error: str
+
+
+@dataclass
+class ModelNotice(Message):
+    """Load worker -> App: what a long load is doing ("progress"), or that it fell back to torch ("fallback")."""
+
+    kind: str
+    text: str
 
 
 @dataclass
@@ -170,7 +180,8 @@ class HubChecked(Message):
 
 @dataclass
 class SettingsSaved(Message):
-    """Settings screen -> App: settings.toml now holds these values; apply them (theme, reading, reader)."""
+    """Settings screen -> App: the form's values, checked; the App saves and applies them (a new default model is
+    saved once it has loaded)."""
 
     settings: Settings
 

@@ -37,6 +37,10 @@ class ReaderState:
     """Another reader being loaded to replace this one; this one answers until it has (and if it fails)."""
     ref: str = ""
     """What was loaded, as given to the loader (a folder path or a hub id): ``name`` is only its short form."""
+    source: str = ""
+    """Where the reader came from, in the status line's words: active run, settings, --model, ..."""
+    note: str = ""
+    """What the load is doing now, when it takes a while (a first ONNX export)."""
 
     def is_loaded(self, ref: str) -> bool:
         """Whether ``ref`` (a folder path or a hub id) is the reader answering now."""
@@ -57,12 +61,19 @@ class ReaderState:
     @property
     def label(self) -> str:
         """The status line's words for the reader."""
+        doing = f": {self.note} (escape stops)" if self.note else "…"
         if self.status is ReaderStatus.LOADING:
-            return "loading model…"
+            return f"loading model{doing}"
         if self.status is ReaderStatus.READY:
-            switching = f" · loading {self.switching_to}…" if self.switching_to else ""
+            switching = f" · loading {self.switching_to}{doing}" if self.switching_to else ""
+            source = f" ({self.source})" if self.source else ""
             if self.f1 is None:
-                return f"model {self.name}{switching}"
+                return f"model {self.name}{source}{switching}"
             em = "—" if self.exact_match is None else f"{self.exact_match:.1f}"
-            return f"model {self.name} · EM {em} / F1 {self.f1:.1f}{switching}"
+            return f"model {self.name}{source} · EM {em} / F1 {self.f1:.1f}{switching}"
         return "no model (f3 picks one)"
+
+    @property
+    def busy(self) -> bool:
+        """A reader is being loaded (the first, or one to replace this one)."""
+        return self.status is ReaderStatus.LOADING or self.switching_to is not None

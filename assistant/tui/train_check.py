@@ -11,7 +11,7 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from assistant.core.errors import ModelUnavailableError, UserError
 from assistant.squad.formats import LoadedData, QAExample, load_data, plural
@@ -33,6 +33,8 @@ class DataCheck:
     problem: str | None = None
     warning: str | None = None
     summary: str = ""
+    about: Literal["base", "data"] = "data"
+    """What the problem is about: the form shows it under that field."""
 
 
 def is_local(source: str) -> bool:
@@ -45,6 +47,9 @@ def check_training(config: TrainConfig) -> DataCheck:
     """Whether a run with ``config`` can start: the base model is loadable and the data readable and evaluable."""
     try:
         check_base(config.base_model)
+    except UserError as exc:
+        return DataCheck(problem=str(exc), about="base")
+    try:
         summary, eval_questions = _check_data(config)
     except UserError as exc:
         return DataCheck(problem=str(exc))
@@ -150,11 +155,11 @@ def _check_data(config: TrainConfig) -> tuple[str, int | None]:
     data = load_data(config.data, "train")
     examples = data.examples + [e for more in extra for e in more.examples]
     if config.eval_data and not config.resplit:
-        _require_train(examples[: config.max_train_samples], data)
+        _require_train(examples[: config.max_train_samples], data, 0)
         evaluated = _evaluated_on(config.eval_data, config)
         return f"{plural(len(examples), 'question')} to train on, evaluated on {Path(config.eval_data).name}", evaluated
     train, test = held_out(examples, config)
-    _require_train(train, data)
+    _require_train(train, data, len(test))
     evaluated = _require_eval(test, data)
     return f"{plural(len(examples), 'question')}: {len(train)} to train on, {evaluated} to evaluate", evaluated
 
@@ -183,10 +188,21 @@ def held_out(examples: list[QAExample], config: TrainConfig) -> tuple[list[QAExa
     return shuffled[n_test:][: config.max_train_samples], shuffled[:n_test][: config.max_eval_samples]
 
 
-def _require_train(train: list[QAExample], data: LoadedData) -> None:
-    kept, _ = validate(train, allow_unanswerable=data.version_2)
+def _require_train(train: list[QAExample], data: LoadedData, held: int) -> None:
+    """At least one question to train on, or one sentence saying how many there are and how many a run needs."""
+    if not train:
+        raise UserError(
+            f"{data.source}: with {plural(held, 'question')} held out to evaluate, none is left to train on; a run "
+            f"needs at least 2 questions (one to train on, one to evaluate), and {MIN_EVAL_QUESTIONS} or more to "
+            "evaluate for figures worth reading."
+        )
+    kept, report = validate(train, allow_unanswerable=data.version_2)
     if not kept:
-        raise UserError(f"{data.source}: no usable training question is left after validation.")
+        raise UserError(
+            f"{data.source}: none of its {plural(len(train), 'training question')} is usable "
+            f"({report.examples_dropped} dropped because their answer is not in their context); "
+            "a run needs at least one whose answer is found in its context."
+        )
 
 
 def _require_eval(test: list[QAExample], data: LoadedData) -> int:

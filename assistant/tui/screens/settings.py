@@ -1,7 +1,9 @@
-"""The settings screen: the values of settings.toml as a form; Save writes the file and the App applies them."""
+"""The settings screen: a form made from the settings' one definition (``assistant.settings``), one editor per
+setting by its ``Spec.widget``; Save hands the checked values to the App, which saves and applies them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from textual import on
@@ -9,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Switch
+from textual.validation import Function
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
-from assistant.core import files
-from assistant.settings import Settings, form_settings
+from assistant.settings import Settings, Spec, from_form, specs
 from assistant.tui.messages import SettingsSaved
 from assistant.tui.screens.dialogs import checkpoint_dialog
 from assistant.tui.widgets.text_input import TextInput
@@ -33,10 +36,13 @@ def device_choices(current: str) -> list[tuple[str, str]]:
 
 
 class SettingsScreen(Screen[None]):
-    """Answers per question, confidence, int8, device, theme and the default model."""
+    """Every setting of ``Settings``, in its order; a value that cannot be saved is said as it is typed."""
 
     CSS_PATH = "settings.tcss"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="settings-back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="settings-back"),
+        Binding("ctrl+s", "save", "Save", id="settings-save"),
+    ]
 
     def __init__(self, settings: Settings) -> None:
         """``settings``: the values the form starts from (the App's, which this screen never changes)."""
@@ -44,56 +50,67 @@ class SettingsScreen(Screen[None]):
         self.current = settings
 
     def compose(self) -> ComposeResult:
-        now = self.current
-        themes = sorted(set(self.app.available_themes) | {now.theme})
         yield Header()
         with VerticalScroll(id="settings-form"):
-            yield Label("Answers per question (top-k, at least 1)")
-            yield TextInput(str(now.top_k), type="integer", id="top_k")
-            yield Label("Minimum confidence for an answer (0 to 1)")
-            yield TextInput(str(now.threshold), type="number", id="threshold")
-            yield Label("int8: a quantized reader on the CPU (faster, slightly less exact)")
-            yield Switch(now.int8, id="int8")
-            yield Label("Device for the reader")
-            yield Select(device_choices(now.device), value=now.device, allow_blank=False, id="device")
-            yield Label("Theme")
-            yield Select([(t, t) for t in themes], value=now.theme, allow_blank=False, id="theme")
-            yield Label("Default model: a checkpoint folder or a hub id (empty: the active run, else the hub default)")
-            with Horizontal(id="model-row"):
-                yield TextInput(now.model, placeholder="the active run, else the hub default", id="model")
-                yield Button("Browse…", id="browse-model")
+            for f, spec in specs(type(self.current)):
+                yield Label(spec.label)
+                yield from self._editor(f.name, spec, getattr(self.current, f.name))
             with Horizontal(id="settings-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
         yield Footer(compact=True)
 
+    def _editor(self, name: str, spec: Spec, value: object) -> Iterator[Widget]:
+        if spec.widget == "switch":
+            yield Switch(bool(value), id=name)
+        elif spec.widget == "device":
+            yield Select(device_choices(str(value)), value=str(value), allow_blank=False, id=name)
+        elif spec.widget == "theme":
+            themes = sorted(set(self.app.available_themes) | {str(value)})
+            yield Select([(t, t) for t in themes], value=str(value), allow_blank=False, id=name)
+        elif spec.widget == "model":
+            with Horizontal(id="model-row"):
+                yield TextInput(str(value), placeholder="the active run, else the hub default", id=name)
+                yield Button("Browse…", id="browse-model")
+        else:  # a number typed: said as soon as it cannot be saved
+            valid = Function(lambda typed: spec.parse(typed) is not None, spec.accepts)
+            kind = "integer" if spec.widget == "integer" else "number"
+            yield TextInput(str(value), type=kind, id=name, validators=[valid], validate_on=["changed"])
+            problem = Static("", id=f"{name}-problem", classes="problem")
+            problem.display = False
+            yield problem
+
     def on_mount(self) -> None:
-        self.query_one("#top_k", Input).focus()
+        self.query(Input).first().focus()
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        problem = self.query(f"#{event.input.id}-problem")
+        if problem and event.validation_result is not None:
+            failures = event.validation_result.failure_descriptions
+            line = problem.first(Static)
+            line.update(failures[0] if failures else "")
+            line.display = bool(failures)
 
     def _form(self) -> Settings:
         """The form's values; ValueError says which one cannot be saved."""
-        return form_settings(
-            model=self.query_one("#model", Input).value,
-            top_k=self.query_one("#top_k", Input).value,
-            threshold=self.query_one("#threshold", Input).value,
-            theme=str(self.query_one("#theme", Select).value),
-            int8=self.query_one("#int8", Switch).value,
-            device=str(self.query_one("#device", Select).value),
-        )
+        values: dict[str, object] = {}
+        for f, _ in specs(type(self.current)):
+            editor = self.query_one(f"#{f.name}")
+            if isinstance(editor, (Input, Switch)):
+                values[f.name] = editor.value
+            elif isinstance(editor, Select):
+                values[f.name] = str(editor.value)
+        return from_form(values, type(self.current))
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)
-    def save(self) -> None:
-        """Refuse a bad value with one sentence and write nothing; else write settings.toml and go back."""
+    def action_save(self) -> None:
+        """Refuse a bad value with one sentence and keep the form; else hand the values to the App and go back."""
         try:
             chosen = self._form()
         except ValueError as exc:
             self.notify(str(exc), title="Settings not saved", severity="error")
-            return
-        try:
-            chosen.save()
-        except files.WRITE_ERRORS as exc:
-            self.notify(f"Could not write {Settings.path()}: {files.write_problem(exc)}.", severity="error")
             return
         self.app.post_message(SettingsSaved(chosen))
         self.dismiss(None)

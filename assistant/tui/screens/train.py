@@ -185,14 +185,15 @@ class TrainScreen(Screen[None]):
         form = self.form
         if annotations_path().exists():
             form.choose_data("annotations")
-            form.show_note("#data-status", "Offline: training on your annotations.")
+            form.show_note("#data-status", "Offline: training on your annotations.", about=("data",))
         else:
             form.choose_data("file")
             form.show_note(
                 "#data-status",
                 "Offline, the hub datasets cannot be downloaded: pick a local SQuAD JSON or CSV file (Browse…).",
+                about=("data",),
             )
-        form.show_note("#base-note", "Looking for a base model that works offline…")
+        form.show_note("#base-note", "Looking for a base model that works offline…", about=())
         self._find_offline_base()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=OFFLINE)
@@ -205,10 +206,10 @@ class TrainScreen(Screen[None]):
     @on(OfflineBase)
     def _offline_base(self, message: OfflineBase) -> None:
         if message.base is None:
-            self.form.show_note("#base-note", assemble((message.note, "yellow")))
+            self.form.show_note("#base-note", assemble((message.note, "yellow")), about=("base",))
             return
         self.form.set_base(message.base)
-        self.form.show_note("#base-note", f"Offline: starting from {message.note}.")
+        self.form.show_note("#base-note", f"Offline: starting from {message.note}.", about=("base",))
 
     # --- the data: picked, then checked ------------------------------------------------------------
     @on(Button.Pressed, "#browse")
@@ -249,7 +250,11 @@ class TrainScreen(Screen[None]):
         check = message.check
         if message.start and not self.checking:  # Cancel came while it was checked: nothing to show or start
             return
-        self.form.show_note("#data-status", check_note(check))
+        if check.about == "base":  # said under the base model, the field to fix
+            self.form.show_note("#base-note", check_note(check), about=("base",))
+            self.form.show_note("#data-status", "")
+        else:
+            self.form.show_note("#data-status", check_note(check))
         if not message.start:
             return
         self.checking = False

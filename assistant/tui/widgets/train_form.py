@@ -155,6 +155,8 @@ class TrainForm(VerticalScroll):
         super().__init__(**kwargs)
         self.active = active
         """The active run's folder when the form was last refreshed ("start from the active reader")."""
+        self._noted: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        """Each note shown, with the inputs it is about and their values then: it goes when they change."""
 
     def compose(self) -> ComposeResult:
         config = _config_fields()
@@ -204,9 +206,15 @@ class TrainForm(VerticalScroll):
 
     @on(Select.Changed, "#base-choice")
     def _base_chosen(self, event: Select.Changed) -> None:
+        if event.value != event.select.value:  # a stale event of an earlier value
+            return
         ref = self._choice_ref(event.value)
-        if event.value == event.select.value and ref is not None:  # not a stale event of an earlier value
-            self.query_one("#base_model", Input).value = ref
+        typed = self.query_one("#base_model", Input)
+        if ref is not None:
+            typed.value = ref
+        elif typed.value.strip() in (DEFAULT_BASE, str(self.active)):  # "Other": the path or id is the user's to type
+            typed.value = ""
+            typed.focus()
 
     @on(Input.Changed, "#base_model")
     def _base_typed(self, event: Input.Changed) -> None:
@@ -237,12 +245,32 @@ class TrainForm(VerticalScroll):
             self.query_one("#base-choice", Select).value = BASE_ACTIVE if is_active else BASE_OTHER
             self.query_one("#base_model", Input).value = ref
 
-    def show_note(self, selector: str, text: str | Text) -> None:
+    def show_note(self, selector: str, text: str | Text, about: tuple[str, ...] = ("base", "data")) -> None:
         """A line under a field (the base model's or the data's), shown as text (names and errors as they are);
-        empty hides it."""
+        empty hides it. It is ``about`` some inputs ("base", "data"): it goes once one of them changes."""
         note = self.query_one(selector, Static)
         note.update(text if isinstance(text, Text) else safe_text(text))
         note.display = bool(text)
+        self._noted[selector] = (about, self._inputs(about))
+
+    def _inputs(self, about: tuple[str, ...]) -> tuple[str, ...]:
+        values = {
+            "base": (self.query_one("#base_model", Input).value.strip(),),
+            "data": (self.data_choice(), self.query_one("#data-path", Input).value.strip()),
+        }
+        return tuple(value for name in about for value in values[name])
+
+    @on(Input.Changed, "#base_model")
+    @on(Input.Changed, "#data-path")
+    @on(Select.Changed, "#data-choice")
+    def _hide_stale_notes(self) -> None:
+        """A check's outcome or a hint about a base model or data no longer chosen would mislead: it goes."""
+        for selector, (about, values) in list(self._noted.items()):
+            if self._inputs(about) != values:
+                del self._noted[selector]
+                note = self.query_one(selector, Static)
+                note.update("")
+                note.display = False
 
     # --- the data ---------------------------------------------------------------------------------
     @on(Select.Changed, "#data-choice")

@@ -41,6 +41,9 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(root / "data"))
     monkeypatch.setenv("ASSISTANT_CONFIG_DIR", str(root / "config"))
     monkeypatch.delenv("ASSISTANT_MODEL", raising=False)
+    from assistant.tui import file_dialogs
+
+    monkeypatch.setattr(file_dialogs, "LAST_FOLDER", None)  # the folder picked last is one session's memory
     return root
 
 

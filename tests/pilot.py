@@ -113,7 +113,9 @@ mode, model = sys.argv[1], Path(sys.argv[2])
 args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
 config = json.loads(Path(args["--config"]).read_text())
 out = Path(args["--output"])
-out.mkdir(parents=True)
+out.mkdir(parents=True, exist_ok=bool(config.get("resume")))  # a resumed run continues in its own folder
+from assistant.core.ownership import mark
+mark(out, "run")  # the trainer's marker: a folder it made, that it may resume
 events = open(out / "events.jsonl", "a")
 
 def record(**run):

@@ -14,6 +14,7 @@ from assistant.tui.app import AssistantApp
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.screens.metrics import MetricsScreen
+from assistant.tui.screens.train import TrainScreen
 from assistant.tui.state import ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard
 from assistant.tui.widgets.document_view import DocumentView
@@ -90,7 +91,7 @@ async def test_questions_wait_for_a_model_and_switching_model_answers_them(tiny_
         assert app.engine is None and app.reader_state.status is ReaderStatus.FAILED and app.reader_state.error
         assert "no model" in str(app.screen.query_one("#status").content)
         card = await ask(app, pilot, "where did the cat sit?")
-        assert card.result is None  # waiting for a model
+        assert card.result is None and "waiting for a reader model: f3 picks one" in card.plain_text
         await pilot.press("f3")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "ModelPicker")
         await pilot.pause()
@@ -488,3 +489,61 @@ async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir
         app.screen.dismiss(doc)
         await settle(app, pilot)
         assert app.chat.document_path == doc and app.chat.indexed is not None
+
+
+async def test_a_cancelled_run_stops_its_clock_and_can_be_resumed_from_the_metrics_panel(fake_trainer, training_inputs):
+    base, data = training_inputs
+    app = AssistantApp(trainer_command=fake_trainer("wait"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await fill_train_form(app, pilot, base, data, "1")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0, timeout=60)
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: "Cancelled" in str(screen.query_one("#run-status").content), timeout=60)
+        assert not screen.query_one("#train-progress #eta").display  # no ETA counting for a run that stopped
+        assert "f2, select it, R" in str(screen.query_one("#run-status").content)
+        run_path = screen.process.run_path
+        screen.command = fake_trainer("complete")  # this time the trainer runs to the end
+        await pilot.press("f2")
+        await wait_for_widget(pilot, MetricsScreen, "#runs")
+        await pilot.press("R")
+        await wait_for_widget(pilot, ConfirmScreen, "#yes", timeout=60)
+        assert screen.process.run_path == run_path  # the same run, continued
+        assert screen.query_one("#train-progress #eta").display
+        await pilot.click("#no")
+    record = json.loads((run_path / "run.json").read_text())
+    assert record["status"] == "completed" and record["settings"]["resume"] is True
+
+
+async def test_quitting_while_a_run_trains_asks_first_and_says_it_can_be_resumed(fake_trainer, training_inputs):
+    base, data = training_inputs
+    app = AssistantApp(trainer_command=fake_trainer("wait"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await fill_train_form(app, pilot, base, data, "1")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0, timeout=60)
+        await pilot.press("ctrl+q")
+        await wait_for_widget(pilot, ConfirmScreen, "#no")
+        assert "can be resumed" in str(app.screen.query_one("#confirm-text").content)
+        await pilot.press("enter")  # No has the focus: the run goes on
+        await wait_until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        assert screen.process.running
+        await pilot.press("ctrl+q")
+        await wait_for_widget(pilot, ConfirmScreen, "#yes")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: not app.is_running)
+    screen.process.proc.wait(timeout=30)  # stopped with the app
+    assert json.loads((screen.process.run_path / "run.json").read_text())["status"] == "cancelled"
+
+
+async def test_up_then_down_brings_back_the_question_being_typed(tiny_model_dir, doc):
+    app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await ask(app, pilot, "where did the cat sit?")
+        await pilot.press(*"who ran")
+        question = app.screen.query_one("#question")
+        await pilot.press("up")
+        assert question.value == "where did the cat sit?"
+        await pilot.press("down")
+        assert question.value == "who ran" and question.cursor_position == len("who ran")

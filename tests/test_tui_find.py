@@ -15,6 +15,7 @@ from assistant.tui.app import AssistantApp
 from assistant.tui.messages import TrainingActivity
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.widgets.conversation import AnswerCard
+from assistant.tui.widgets.document_view import DocumentView
 from assistant.tui.widgets.find_bar import FindBar
 from assistant.tui.widgets.line_bar import LineBar
 from assistant.tui.widgets.recent_documents import RecentDocuments
@@ -156,11 +157,12 @@ async def test_go_to_line_moves_there_and_an_impossible_line_says_why(tiny_model
         await pilot.press("ctrl+n", *"99", "enter")
         await pilot.pause()
         assert "There is no line 99: the document has lines 1 to 8." in notifications(app)
-        assert app.chat.query_one(LineBar).display  # still open, to correct the number
-        await pilot.press("backspace", "backspace", "5", "enter")
+        bar = app.chat.query_one(LineBar)
+        assert bar.display and bar.input.value == ""  # still open, empty for the right number
+        await pilot.press("escape", "ctrl+n", *"5", "enter")  # closed and opened again: a number of its own
         await pilot.pause()
         assert document_view(app).cursor_location == (4, 0) and app.focused is document_view(app)
-        assert not app.chat.query_one(LineBar).display
+        assert not bar.display
 
 
 async def test_the_last_line_of_a_long_wrapped_document_can_be_reached(tiny_model_dir, tmp_path):
@@ -325,3 +327,27 @@ async def test_the_footer_shows_the_main_keys_at_80x24(tiny_model_dir, doc):
         footer = screen_text(app).splitlines()[-1]
         for label in ("Ask", "Find", "Open"):
             assert label in footer, footer
+
+
+async def test_on_long_unwrapped_lines_each_answer_is_shown_from_its_line_start(tiny_model_dir, tmp_path, monkeypatch):
+    """A text too long to wrap scrolls sideways for an answer far along a line; the next answer near a line's start
+    (and the same answer after a resize) is shown from that start, never with it cut off."""
+    monkeypatch.setattr(DocumentView, "WRAP_LIMIT", 100)
+    text = "Start of the first line. " + "filler " * 200 + "\n" + "word " * 300 + "FARAWAY answer here.\n"
+    long = tmp_path / "long-lines.txt"
+    long.write_text(text, encoding="utf-8")
+    app = AssistantApp(document_path=long, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        view = document_view(app)
+        assert not view.soft_wrap
+        far = text.index("FARAWAY")
+        view.highlight(far, far + len("FARAWAY"))
+        await pilot.pause()
+        assert view.scroll_x > 0 and "FARAWAY" in screen_text(app)
+        view.highlight(0, len("Start"))
+        await pilot.pause()
+        assert view.scroll_x == 0 and "Start of the first line" in screen_text(app)
+        view.scroll_to(x=400, animate=False)
+        await pilot.resize_terminal(100, 30)
+        await wait_until(pilot, lambda: view.scroll_x == 0, timeout=10)

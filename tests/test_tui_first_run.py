@@ -217,6 +217,51 @@ async def test_the_picker_marks_the_loaded_reader_and_browses_to_any_checkpoint(
         assert [p for p in _prompts(app) if p.startswith("●")] == ["● my-run  ·  F1 20.0  ·  loaded"]
 
 
+async def _folder_dialog(app, pilot) -> DirectoryNavigation:
+    await pilot.press("f3")
+    await wait_for_widget(pilot, ModelPicker, "#models")
+    await pilot.press("end", "enter")
+    nav = await wait_for_widget(pilot, SelectDirectory, DirectoryNavigation)
+    await wait_until(pilot, lambda: nav.option_count > 1, timeout=30)
+    return nav
+
+
+async def test_in_the_folder_dialog_open_takes_the_folder_highlighted_and_typing_jumps_to_it(tiny_model_dir, models):
+    for name in ("alpha", "bravo", "charlie"):
+        _checkpoint(tiny_model_dir, models / name)
+    app = AssistantApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        await pilot.press("escape")  # the first-run screen
+        nav = await _folder_dialog(app, pilot)
+        assert nav.location == models.absolute()  # models/ holds runs: the dialog opens there
+        await pilot.press(*"br")
+        assert nav.highlighted_option.location.name == "bravo"
+        await pilot.press("tab", "tab")  # the list, the path, Open: Cancel is escape's, never in the way
+        assert isinstance(app.focused, Button) and app.focused.id == "select"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader_state.name == "bravo" and not app.reader_state.busy, timeout=60)
+        nav = await _folder_dialog(app, pilot)
+        assert nav.location == models.resolve()  # beside the folder picked last
+
+
+async def test_in_the_folder_dialog_a_typed_path_is_taken(tiny_model_dir, tmp_path):
+    folder = _checkpoint(tiny_model_dir, tmp_path / "deep" / "typed-reader")
+    app = AssistantApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await _folder_dialog(app, pilot)
+        path = app.screen.query_one("#folder-path", Input)
+        path.value = str(tmp_path / "nowhere")
+        path.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "No folder" in str(app.screen.query_one("Dialog").border_subtitle), timeout=10)
+        path.value = str(folder)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader_state.name == "typed-reader" and not app.reader_state.busy)
+
+
 # --- the settings screen ------------------------------------------------------------------------------------------
 async def _open_settings(app, pilot) -> SettingsScreen:
     await pilot.press("f4")

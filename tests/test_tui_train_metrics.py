@@ -423,6 +423,22 @@ def _append(path: Path, *events: dict) -> None:
         fh.writelines(json.dumps(e) + "\n" for e in events)
 
 
+async def test_a_cancelled_run_shows_the_loss_it_logged_before_it_stopped(models):
+    run = write_run(models, "stopped-run", status="cancelled", started_at="2026-11-25T10:00:00")
+    _append(
+        run / "events.jsonl",
+        {"phase": "train", "step": 1, "total": 10, "loss": 3.0},
+        {"phase": "train", "step": 4, "total": 10, "loss": 2.5},
+        {"phase": "cancelled", "message": "training cancelled"},
+    )
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await wait_for_widget(pilot, MetricsScreen, "#runs")
+        plot = app.screen.query_one("#loss-plot")
+        await wait_until(pilot, lambda: plot.series == [("", [1.0, 4.0], [3.0, 2.5])], timeout=10)
+
+
 async def test_the_metrics_panel_follows_a_run_as_it_trains(models):
     live = {"pid": os.getpid(), "hostname": socket.gethostname(), "heartbeat": time.time()}
     run = write_run(models, "training-now", status="running", started_at="2026-11-25T10:00:00", **live)

@@ -26,7 +26,7 @@ from assistant.core.errors import UserError
 from assistant.core.sanitize import json_for_terminal
 from assistant.guard import EXIT_INTERRUPTED, OneLineArgumentParser
 from assistant.rendering import safe_text
-from assistant.runs.config import OptionSpec, TrainConfig, option_specs
+from assistant.runs.config import OptionSpec, TrainConfig, option_specs, resumed_config
 from assistant.runs.registry import RunStatus
 from assistant.runs.schema import EvalScores, RunMetrics
 from trainer.callbacks import CancelToken, EventSink, TrainingCancelled
@@ -90,19 +90,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.config is not None:
         base = TrainConfig.load(args.config)
     elif given.get("resume") and given.get("output"):
-        base = _resumed_config(Path(given["output"]).expanduser())
+        base = resumed_config(Path(given["output"]).expanduser())
     else:
         base = TrainConfig()
     return replace(base, **given)
-
-
-def _resumed_config(run_path: Path) -> TrainConfig:
-    """The settings run.json says a run was started with, so that `--resume --output RUN` needs no other flag."""
-    from assistant.runs.config import checked_settings
-    from assistant.runs.opening import saved_settings
-
-    saved = saved_settings(run_path)
-    return TrainConfig(**checked_settings(saved, f"{run_path}/run.json")) if saved else TrainConfig()
 
 
 class ProgressView:

@@ -12,7 +12,7 @@ import difflib
 import json
 import typing
 from collections.abc import Iterator
-from dataclasses import Field, asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -346,3 +346,13 @@ def _output_problems(output: str | None, resume: bool) -> Iterator[str]:
         yield f"--output {out} {where}; pass a folder for the run."
     elif occupied and not resume:
         yield f"{out} already exists; pass --resume to continue it or choose another --output."
+
+
+def resumed_config(run_path: Path) -> TrainConfig:
+    """The settings run.json says a run was started with, to resume it with: ``--resume --output RUN`` needs no
+    other flag, and the app's Resume none at all."""
+    from assistant.runs.opening import saved_settings
+
+    saved = saved_settings(run_path)
+    base = TrainConfig(**checked_settings(saved, f"{run_path}/run.json")) if saved else TrainConfig()
+    return replace(base, resume=True, output=str(run_path))

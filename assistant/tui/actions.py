@@ -95,7 +95,7 @@ ACTIONS: tuple[Action, ...] = (
         "chat-find-previous",
         "find_previous",
         "Previous match",
-        "Go to the previous match of the find (shift+enter or up in the find bar)",
+        "Go to the previous match of the find (up in the find bar)",
         scope="chat",
     ),
     Action(
@@ -195,6 +195,15 @@ ACTIONS: tuple[Action, ...] = (
         "metrics",
     ),
     Action("metrics-reload", "reload", "Reload runs", "Read the runs folder again", "r", "Reload", "metrics"),
+    Action(
+        "metrics-resume",
+        "resume",
+        "Resume the run",
+        "Continue a cancelled, interrupted or failed run from its last checkpoint, with its own settings",
+        "R",
+        "Resume",
+        "metrics",
+    ),
     Action("metrics-mark", "mark", "Mark a run", "Mark or unmark the run to compare", "space", "Mark", "metrics"),
     Action(
         "metrics-compare",

@@ -35,15 +35,16 @@ from assistant.tui.messages import (
     ModelLoaded,
     ModelNotice,
     PickDocument,
+    ResumeRun,
     SettingsSaved,
     SwitchReader,
 )
 from assistant.tui.screens.chat import ChatScreen
-from assistant.tui.screens.dialogs import HelpScreen, ModelPicker
+from assistant.tui.screens.dialogs import ConfirmScreen, HelpScreen, ModelPicker
 from assistant.tui.screens.first_run import FirstRunScreen
 from assistant.tui.screens.metrics import MetricsScreen
 from assistant.tui.screens.settings import SettingsScreen
-from assistant.tui.screens.train import TrainScreen
+from assistant.tui.screens.train import RESUME_HINT, TrainScreen
 from assistant.tui.state import ReaderState, ReaderStatus
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
@@ -374,6 +375,27 @@ class AssistantApp(App[None]):
         self.notify(f"{error}\nThe settings were not saved.", title="Default model not loaded", severity="error")
         if not isinstance(self.screen, SettingsScreen):
             self.push_screen(SettingsScreen(chosen))
+
+    @on(ResumeRun)
+    def _resume_run(self, message: ResumeRun) -> None:
+        self.action_train()
+        train = self.get_screen("train")
+        assert isinstance(train, TrainScreen)
+        train.resume(message.path)
+
+    async def action_quit(self) -> None:
+        """Quit; a run that is training is stopped, so ask first (and say it can be resumed)."""
+        train = self.get_screen("train") if self.is_screen_installed("train") else None
+        if not (isinstance(train, TrainScreen) and train.training):
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        question = f"A run is training. Quit and stop it?\n\n{RESUME_HINT}"
+        self.push_screen(ConfirmScreen(question, default=False), answered)
 
     @on(ActivateRun)
     def _activate_run(self, message: ActivateRun) -> None:

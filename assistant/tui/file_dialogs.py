@@ -1,20 +1,25 @@
-"""The file dialogs (textual-fspicker's), showing file and folder names as text.
+"""The file dialogs (textual-fspicker's), showing file and folder names as text, usable by keyboard at 80x24.
 
 A folder the user browses may hold names with control characters or Rich markup in them: the dialogs' entries,
 the current folder, the file-name input and the error line show them through the one sanitizer. Every file
-dialog of the app comes from here.
+dialog of the app comes from here. In the lists, typing a name's first letters jumps to it; the folder dialog
+takes a typed or pasted path, and Open takes the folder highlighted in the list.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.widgets import Button, Input
 from textual_fspicker import FileOpen as _FileOpen
-from textual_fspicker import Filters, file_dialog, select_directory
+from textual_fspicker import Filters, base_dialog, file_dialog, select_directory
 from textual_fspicker import SelectDirectory as _SelectDirectory
 from textual_fspicker.base_dialog import Dialog
-from textual_fspicker.parts import current_directory, directory_navigation
+from textual_fspicker.parts import DirectoryNavigation, current_directory, directory_navigation
 
 from assistant.core.sanitize import one_line
 from assistant.rendering import safe_text
@@ -39,17 +44,109 @@ class _CurrentDirectory(current_directory.CurrentDirectory):
         self.update(safe_text(f"…{shown[1:]}" if len(shown) >= width else shown))
 
 
+class _Navigation(DirectoryNavigation):
+    """The folder list: typing letters jumps to the first entry whose name starts with them (a pause of a second
+    starts a new name), as in file managers."""
+
+    JUMP_PAUSE_S = 1.0
+
+    def on_key(self, event: events.Key) -> None:
+        super().on_key(event)
+        if not event.is_printable or not event.character or event.character == ".":  # "." shows hidden entries
+            return
+        now = time.monotonic()
+        typed = getattr(self, "_typed", "")
+        self._typed = (typed if now - getattr(self, "_typed_at", 0.0) < self.JUMP_PAUSE_S else "") + event.character
+        self._typed_at = now
+        wanted = self._typed.casefold()
+        for index in range(self.option_count):
+            entry = self.get_option_at_index(index)
+            if isinstance(entry, directory_navigation.DirectoryEntry) and entry.location.name.casefold().startswith(
+                wanted
+            ):
+                self.highlighted = index
+                break
+        event.stop()
+
+
 class _ErrorsAsText:
     def _set_error(self, message: str = "") -> None:
         self.query_one(Dialog).border_subtitle = safe_text(message, single_line=True) if message else None  # type: ignore[attr-defined]
 
 
+SMALL_SCREEN_CSS = """
+{name} Dialog {{ width: 90%; height: 90%; min-height: 14; }}
+{name} InputBar {{ padding: 0 1; }}
+{name} InputBar Button {{ min-width: 10; }}
+{name} DirectoryNavigation {{ min-height: 4; }}
+"""
+"""At 80x24 the dialogs' own spacing left the list a row or two: less of it, and the list keeps its rows."""
+
+
 class FileOpen(_ErrorsAsText, _FileOpen):
     """Pick a file to open."""
 
+    DEFAULT_CSS = (
+        SMALL_SCREEN_CSS.format(name="FileOpen")
+        + """
+    FileOpen InputBar Input { width: 1fr; }
+    FileOpen InputBar Select { width: 20; }
+    """
+    )
+
 
 class SelectDirectory(_ErrorsAsText, _SelectDirectory):
-    """Pick a folder."""
+    """Pick a folder: from the list (Open takes the one highlighted), or by its path typed or pasted (enter)."""
+
+    DEFAULT_CSS = (
+        SMALL_SCREEN_CSS.format(name="SelectDirectory")
+        + """
+    SelectDirectory CurrentDirectory { display: none; }
+    SelectDirectory #folder-path { width: 1fr; }
+    """
+    )
+
+    def _input_bar(self) -> ComposeResult:
+        yield from super()._input_bar()
+        yield TextInput(placeholder="or type a folder's path, then enter", id="folder-path")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#cancel", Button).can_focus = False  # escape cancels; tab goes list, path, Open
+
+    @on(DirectoryNavigation.Changed)
+    def _show_path(self, event: DirectoryNavigation.Changed) -> None:
+        self.query_one("#folder-path", Input).value = str(event.control.location)
+
+    @on(Input.Submitted, "#folder-path")
+    def _typed_path(self, event: Input.Submitted) -> None:
+        event.stop()
+        folder = Path(event.value.strip()).expanduser()
+        if folder.is_dir():
+            self._picked(folder)
+        else:
+            self._set_error(f"No folder {event.value.strip()}")
+
+    @on(Button.Pressed, "#select")
+    def _select_highlighted(self, event: Button.Pressed) -> None:
+        """The folder the list points at: the one highlighted, else (on "..", or an empty list) the one shown."""
+        event.stop()
+        event.prevent_default()  # instead of the dialog's own, which takes the folder shown
+        navigation = self.query_one(DirectoryNavigation)
+        entry = navigation.highlighted_option
+        chosen = navigation.location
+        if isinstance(entry, directory_navigation.DirectoryEntry) and entry.location.name != "..":
+            chosen = entry.location if entry.location.is_dir() else chosen
+        self._picked(chosen)
+
+    def _picked(self, folder: Path) -> None:
+        global LAST_FOLDER
+        LAST_FOLDER = folder.resolve()
+        self.dismiss(LAST_FOLDER)
+
+
+LAST_FOLDER: Path | None = None
+"""The folder picked last in this session: the next folder dialog opens beside it."""
 
 
 _TEXT_PARTS = (
@@ -57,6 +154,7 @@ _TEXT_PARTS = (
     (file_dialog, "CurrentDirectory", _CurrentDirectory),
     (select_directory, "CurrentDirectory", _CurrentDirectory),
     (file_dialog, "Input", TextInput),
+    (base_dialog, "DirectoryNavigation", _Navigation),
 )
 for _module, _name, _part in _TEXT_PARTS:  # the dialogs build their parts by these names: they get these
     setattr(_module, _name, _part)

@@ -210,6 +210,13 @@ class OfflineBase(Message):
 
 
 @dataclass
+class ResumeRun(Message):
+    """A screen asks the App to continue a run that did not complete, on the Train screen."""
+
+    path: Path
+
+
+@dataclass
 class RunDeleted(Message):
     """The metrics panel deleted a run's folder, or could not (``error``, one sentence)."""
 

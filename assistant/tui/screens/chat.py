@@ -50,11 +50,17 @@ if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.tui.feedback import Annotation
 
 NO_DOCUMENT = "no document: ctrl+o opens one"
+WAITING_FOR_READER = {
+    True: "waiting for the reader to load…",
+    False: "waiting for a reader model: f3 picks one; asked once it has loaded",
+}
+"""A question asked with no reader yet says what it waits for (keyed by: is one loading?)."""
 RECENT_LIMIT = 10
 
 
 class QuestionInput(TextInput):
-    """Enter asks; Up/Down recall earlier questions."""
+    """Enter asks; Up/Down recall earlier questions, and Down past the newest brings back the question being typed
+    (as readline keeps its draft)."""
 
     BINDINGS = [
         Binding("up", "history(-1)", "Earlier question", show=False, id="history-previous"),
@@ -65,6 +71,8 @@ class QuestionInput(TextInput):
         super().__init__(placeholder="Ask a question about the document…", **kwargs)
         self.history: list[str] = []
         self._cursor = 0
+        self._draft = ""
+        """What was being typed when Up was first pressed."""
 
     def remember(self, question: str) -> None:
         if not self.history or self.history[-1] != question:
@@ -74,8 +82,10 @@ class QuestionInput(TextInput):
     def action_history(self, step: int) -> None:
         if not self.history:
             return
+        if self._cursor == len(self.history):
+            self._draft = self.value
         self._cursor = max(0, min(len(self.history), self._cursor + step))
-        self.value = self.history[self._cursor] if self._cursor < len(self.history) else ""
+        self.value = self.history[self._cursor] if self._cursor < len(self.history) else self._draft
         self.cursor_position = len(self.value)
 
 
@@ -303,19 +313,22 @@ class ChatScreen(Screen[None]):
         self.query_one(QuestionInput).remember(question)
         card = self.query_one(Conversation).add_question(question)
         self.pending.append((question, card, self.opening or self.document_path))  # asked once all is ready
+        if self.reader.engine is None:
+            card.set_waiting(WAITING_FOR_READER[self.reader.status is ReaderStatus.LOADING])
         self._ask_pending()
         if self.pending and self.reader.status is ReaderStatus.FAILED and self.reader.error:
             self.notify(self.reader.error, title="No reader model", severity="error", timeout=10)
 
     def _start_asking(self, engine: QAEngine, question: str, card: AnswerCard) -> None:
         """The settings are read here, on the UI thread; the worker gets everything it needs."""
-        from dataclasses import replace
+        from assistant.settings import engine_settings
 
         if self.indexed is None:
             return
-        decode = replace(engine.settings.decode, top_k=self.settings.top_k, min_confidence=self.settings.threshold)
         card.model = self.reader.name or None
-        worker = self._ask(engine.with_settings(decode=decode), self.indexed, self.document_path, question, card)
+        card.set_waiting("")
+        reading = engine_settings(self.settings, engine.settings)
+        worker = self._ask(engine.with_settings(**vars(reading)), self.indexed, self.document_path, question, card)
         self.asking[worker] = card
 
     @work(thread=True, exit_on_error=False, group=workers.ASK)
@@ -375,6 +388,8 @@ class ChatScreen(Screen[None]):
         if card:
             card.show_candidates = not card.show_candidates
             card.refresh_card()
+            if card.show_candidates:  # the list grows below the fold: bring the card's end into view
+                self.call_after_refresh(card.scroll_visible, animate=False, top=False)
 
     def _annotation(self, card: AnswerCard, start: int, end: int) -> Annotation | None:
         from assistant.tui.feedback import annotation_for

@@ -34,10 +34,15 @@ LOADED = "●"
 
 
 def checkpoint_dialog(near: str = "") -> SelectDirectory:
-    """The folder dialog for a checkpoint, opened beside ``near`` (a folder path) when it is one, else in models/."""
+    """The folder dialog for a checkpoint, opened beside ``near`` (a folder path) when it is one, else beside the
+    folder picked last, else in models/ when it holds anything, else in the current folder."""
+    from assistant.tui import file_dialogs
+
     folder = Path(near).expanduser() if near else None
     beside = folder.parent if folder is not None and folder.is_dir() else None
-    start = next((p for p in (beside, models_dir(), Path.cwd()) if p is not None and p.is_dir()), Path.home())
+    last = file_dialogs.LAST_FOLDER.parent if file_dialogs.LAST_FOLDER is not None else None
+    models = models_dir() if models_dir().is_dir() and any(models_dir().iterdir()) else None
+    start = next((p for p in (beside, last, models, Path.cwd()) if p is not None and p.is_dir()), Path.home())
     return SelectDirectory(start, title="Open a checkpoint folder", select_button="Open")
 
 

@@ -27,7 +27,7 @@ from assistant.runs.registry import RunInfo, RunStatus, delete_run, list_runs, l
 from assistant.runs.schema import JsonObject
 from assistant.tui import workers
 from assistant.tui.actions import Scope, bindings
-from assistant.tui.messages import ActivateRun, RunDeleted
+from assistant.tui.messages import ActivateRun, ResumeRun, RunDeleted
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.state import ReaderState
 from assistant.tui.training_process import EventTail
@@ -145,6 +145,10 @@ class LiveRun:
             return None, None
         em = evals[-1].get("exact_match")
         return (float(em) if isinstance(em, (int, float)) else None), float(evals[-1]["f1"])
+
+
+RESUMABLE = (RunStatus.CANCELLED, RunStatus.INTERRUPTED, RunStatus.FAILED)
+"""Runs that stopped before completing: what the trainer's --resume continues."""
 
 
 class MetricsScreen(Screen[None]):
@@ -302,6 +306,13 @@ class MetricsScreen(Screen[None]):
             self.notify("Select a run (not a reference row).", severity="warning")
             return
         self.post_message(ActivateRun(run.name))
+
+    def action_resume(self) -> None:
+        run = self._selected_run()
+        if run is None or run.status not in RESUMABLE:
+            self.notify("Select a cancelled, interrupted or failed run to resume.", severity="warning")
+            return
+        self.post_message(ResumeRun(run.path))
 
     def action_mark(self) -> None:
         run = self._selected_run()

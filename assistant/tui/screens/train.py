@@ -116,6 +116,7 @@ def _is_data_file(path: Path) -> bool:
     return path.suffix.lower() in DATA_SUFFIXES
 
 
+RESUME_HINT = "It can be resumed from its last checkpoint: f2, select it, R."
 QUIET_PHASES = ("cancelled", "failed")
 """Events whose message is the run's outcome: the status line says it, the log does not repeat it."""
 
@@ -156,6 +157,11 @@ class TrainScreen(Screen[None]):
                 yield Static("", id="train-figures")
                 yield Log(id="train-log", max_lines=500)
         yield Footer()
+
+    @property
+    def training(self) -> bool:
+        """A trainer process is running now."""
+        return self.process is not None and self.process.running
 
     @property
     def form(self) -> TrainForm:
@@ -290,8 +296,27 @@ class TrainScreen(Screen[None]):
         except files.WRITE_ERRORS as exc:
             self.notify(f"The form could not be saved for next time ({files.write_problem(exc)}).", severity="warning")
 
-    def _launch(self, config: TrainConfig) -> None:
-        run_path = new_run_path()
+    def resume(self, run_path: Path) -> None:
+        """Continue a cancelled, interrupted or failed run from its last checkpoint, with the settings it was started
+        with; one that cannot be resumed is said in one sentence."""
+        from assistant.core.errors import UserError
+        from assistant.runs.config import resumed_config
+        from assistant.runs.opening import check_resume
+
+        if self.running:
+            self.notify("A run is already starting or in progress.", severity="warning")
+            return
+        try:
+            config = resumed_config(run_path)
+            check_resume(run_path, dataclasses.asdict(config))
+        except UserError as exc:
+            self.notify(str(exc), title="Cannot resume", severity="error", timeout=10)
+            return
+        self._launch(config, run_path)
+
+    def _launch(self, config: TrainConfig, run_path: Path | None = None) -> None:
+        """Start the trainer: a new run folder, or ``run_path`` to resume."""
+        run_path = run_path or new_run_path()
         self.process = TrainingProcess(dataclasses.replace(config, output=str(run_path)), run_path, self.command)
         self.started_at = time.time()
         self.query_one("#train-log", Log).clear()
@@ -300,7 +325,9 @@ class TrainScreen(Screen[None]):
         bar = self.query_one("#train-progress", ProgressBar)
         bar.display = True
         bar.update(total=None, progress=0)
-        self.query_one("#run-status", Static).update(assemble("Running ", (run_path.name, "b"), "…"))
+        self._show_clock(True)
+        verb = "Resuming " if config.resume else "Running "
+        self.query_one("#run-status", Static).update(assemble(verb, (run_path.name, "b"), "…"))
         self.running = True
         self._post_activity(True, "starting")
         self._run(self.process)
@@ -333,7 +360,16 @@ class TrainScreen(Screen[None]):
             self.form.show_note("#data-status", "")
         elif self.process and self.running:
             self.process.cancel()
+            self._show_clock(False)
             self.query_one("#run-status", Static).update("Cancelling…")
+
+    def _show_clock(self, shown: bool) -> None:
+        """The ETA counts only while a run goes: once it is being stopped, or has ended, it would count on."""
+        for eta in self.query("#train-progress #eta"):
+            eta.display = shown
+        if not shown:
+            figures = self.query_one("#train-figures", Static)
+            figures.update("  ".join(part for part in str(figures.content).split("  ") if not part.startswith("ETA")))
 
     def _post_activity(self, running: bool, summary: str = "") -> None:
         """Tell the chat screen (its training indicator) that a run is going, and how far, or has ended."""
@@ -385,11 +421,12 @@ class TrainScreen(Screen[None]):
             if message.run_path is not None:
                 self._completed(message.run_path)
             return
+        self._show_clock(False)
         if bar.total is None:  # no step was measured: an indeterminate bar would go on animating
             bar.display = False
         if message.outcome is TrainingOutcome.CANCELLED:
-            status.update(assemble(("Cancelled", "yellow"), f" {name}; the active reader is unchanged"))
-            self.notify("Training cancelled.", severity="warning")
+            status.update(assemble(("Cancelled", "yellow"), f" {name}; the active reader is unchanged. {RESUME_HINT}"))
+            self.notify(f"Training cancelled. {RESUME_HINT}", severity="warning")
         else:
             detail = message.message or f"exit code {message.returncode}"
             status.update(assemble((str(message.outcome).capitalize(), "red"), f" {name}: {detail}"))

@@ -63,6 +63,11 @@ class AnswerCard(Static):
         self.turn_id = turn_id
         self.refresh_card()
 
+    def set_waiting(self, what: str) -> None:
+        """Shown instead of "thinking…" until the question is asked (then it is cleared)."""
+        self.note = what
+        self.refresh_card()
+
     def set_not_asked(self, why: str) -> None:
         self.note = why
         self.refresh_card()
@@ -89,7 +94,7 @@ class AnswerCard(Static):
 
     def _lines(self) -> list[Text]:
         if self.result is None:
-            return [safe_text(self.note or "thinking…", "italic")]
+            return [safe_text(self.note or "thinking…", "italic")]  # "" (asked now) is thinking too
         by = f" · {self.model}" if self.model else ""
         answers = self.result.answers
         if not answers:

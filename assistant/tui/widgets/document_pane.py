@@ -52,7 +52,7 @@ class DocumentPane(Vertical):
         message.stop()
         lines = self.view.line_count
         if not 1 <= message.line <= lines:
-            self.notify(f"There is no line {message.line}: the document has lines 1 to {lines:,}.", severity="warning")
+            self.query_one(LineBar).refuse(f"There is no line {message.line}: the document has lines 1 to {lines:,}.")
             return
         self.view.go_to_line(message.line)
         self.query_one(LineBar).display = False

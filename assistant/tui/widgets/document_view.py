@@ -97,7 +97,23 @@ class DocumentView(TextArea):
         """Select an answer's span (the app's highlight, never taken for the user's selection) and show it."""
         self.selection = Selection(self.location(start), self.location(end))
         self._highlighted = self.selection
+        self._show_from(self.location(start), end - start)
+
+    def _show_from(self, location: tuple[int, int], length: int = 0) -> None:
+        """Scroll a span into the middle, its line's start in view when the span fits beside it: a long unwrapped
+        line, scrolled sideways for an earlier answer, must not show the next one with its line start cut off."""
         self.scroll_cursor_visible(center=True, animate=False)
+        if self.soft_wrap:
+            return
+        column = location[1]
+        width = max(1, self.scrollable_content_region.width - self.gutter_width)
+        self.scroll_to(x=0 if column + length < width else max(0, column - 8), animate=False)
+
+    def on_resize(self) -> None:
+        """A resize keeps the answer (or the cursor) in view from its line's start, as a new answer is shown."""
+        if not self.soft_wrap:
+            start = min(self.selection.start, self.selection.end)
+            self.call_after_refresh(self._show_from, start)
 
     @property
     def line_count(self) -> int:
@@ -112,7 +128,7 @@ class DocumentView(TextArea):
     def go_to_line(self, line: int) -> None:
         """Put the cursor at the start of a line (1-based, as the gutter numbers it) and show it in the middle."""
         self.selection = Selection.cursor((line - 1, 0))
-        self.scroll_cursor_visible(center=True, animate=False)
+        self._show_from((line - 1, 0))
 
     def clear_highlight(self) -> None:
         """Take the answer's highlight away (the cursor stays where it began); a selection of the user's stays."""

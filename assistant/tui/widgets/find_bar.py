@@ -1,4 +1,5 @@
-"""The find bar under the document: type to find, enter for the next match, shift+enter for the previous one."""
+"""The find bar under the document: type to find, enter or down for the next match, up for the previous one
+(shift+enter too, where the terminal can send it: most cannot tell it from enter)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class FindBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("find")
-        yield TextInput(placeholder="enter next · shift+enter previous", id="find-input", compact=True)
+        yield TextInput(placeholder="enter/down next · up previous", id="find-input", compact=True)
         yield Static(id="find-count")
 
     @property

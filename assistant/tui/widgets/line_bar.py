@@ -35,9 +35,17 @@ class LineBar(Horizontal):
         self.input.placeholder = f"1–{lines:,}"
 
     def open(self, lines: int) -> None:
+        """Shown empty, each time: a number typed before (a wrong one, left when the bar was closed) would be
+        added to."""
         self.set_lines(lines)
+        self.input.value = ""
         self.display = True
         self.input.focus()
+
+    def refuse(self, why: str) -> None:
+        """A line that is not in the document: said, and the field emptied for the next number."""
+        self.notify(why, severity="warning")
+        self.input.value = ""
 
     def action_close(self) -> None:
         self.display = False
@@ -49,6 +57,6 @@ class LineBar(Horizontal):
         try:
             line = int(event.value)
         except ValueError:
-            self.notify("Type a line number, then press enter.", severity="warning")
+            self.refuse("Type a line number, then press enter.")
             return
         self.post_message(LineWanted(line))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from textual_plotext import PlotextPlot
 
 from assistant.core.sanitize import one_line
-from assistant.runs.directory import history_from_events
+from assistant.runs.directory import RunDirectory, history_from_events
 from assistant.runs.registry import RunInfo
 from assistant.runs.schema import EpochEval, JsonObject
 
@@ -24,7 +24,10 @@ class RunHistory:
 
     @classmethod
     def of(cls, run: RunInfo, events: list[JsonObject] | None = None) -> RunHistory:
-        """A live run's history from its events so far; a finished one's from metrics.json."""
+        """A live run's history from its events so far; a finished one's from metrics.json, or from its events when
+        it wrote none (a cancelled or interrupted run: its loss was logged as it went)."""
+        if events is None and not run.results.loss_curve:
+            events = RunDirectory(run.path, writer=False).read_events()
         if events is not None:
             losses, evals = history_from_events(events)
             return cls(sorted(losses.items()), [evals[step] for step in sorted(evals)])

@@ -89,3 +89,12 @@ def runs_table(runs: Sequence[RunInfo]) -> Table:
             safe_text(str(r.run.get("started_at") or "—")[:16], single_line=True),
         )
     return table
+
+
+def clip(text: str, width: int) -> str:
+    """At most ``width`` characters, so that the columns after it fit: a path or hub id by its last part when that
+    fits, else cut with an ellipsis."""
+    if len(text) <= width:
+        return text
+    last = text.rstrip("/").rsplit("/", 1)[-1]
+    return last if len(last) <= width else text[: width - 1] + "…"

@@ -43,6 +43,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE turns ADD COLUMN model TEXT;
     """,
+    # 4: the span the user saved as the right answer, when it is not the reader's
+    """
+    ALTER TABLE turns ADD COLUMN correction TEXT;
+    """,
 ]
 
 
@@ -62,6 +66,8 @@ class Turn:
     feedback: str | None = None
     model: str | None = None
     """The reader that answered, as the app named it; None for turns kept before it was recorded."""
+    correction: str | None = None
+    """The text the user saved as the right answer instead of the reader's (ctrl+b, then ctrl+s)."""
 
 
 def document_key(path: Path) -> str:
@@ -212,18 +218,19 @@ class ConversationStore:
                 raise sqlite3.DatabaseError("the new turn has no id")
             return cur.lastrowid
 
-    def set_feedback(self, turn_id: int, feedback: str) -> None:
+    def set_feedback(self, turn_id: int, feedback: str, correction: str | None = None) -> None:
+        """The user's verdict on a turn's answer, and the span they saved instead of it (None: none)."""
         with self._write() as db:
-            db.execute("UPDATE turns SET feedback = ? WHERE id = ?", (feedback, turn_id))
+            db.execute("UPDATE turns SET feedback = ?, correction = ? WHERE id = ?", (feedback, correction, turn_id))
 
     def turns(self, path: Path) -> list[Turn]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT t.id, t.question, t.result, t.created_at, t.feedback, t.model FROM turns t "
+                "SELECT t.id, t.question, t.result, t.created_at, t.feedback, t.model, t.correction FROM turns t "
                 "JOIN documents d ON d.id = t.document_id WHERE d.path = ? ORDER BY t.id",
                 (document_key(path),),
             ).fetchall()
-        return [Turn(r[0], r[1], _result(r[0], r[2]), r[3], r[4], r[5]) for r in rows]
+        return [Turn(r[0], r[1], _result(r[0], r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def recent_documents(self, limit: int = 10) -> list[Path]:
         """The documents asked about, the latest question first (the open dialog offers them again).
@@ -268,17 +275,24 @@ def conversation_markdown(path: Path, turns: list[Turn]) -> str:
     file that is later shown with `cat` must not drive the terminal either)."""
     lines = [f"# Conversation about {path.name}", "", f"Document: `{path}`", ""]
     for turn in turns:
-        lines.append(f"## {turn.question}")
+        lines.append(f"## {_one_line(turn.question)}")
         lines.append("")
         if not turn.result.answers:
             lines.append("_Not found in this document._")
         for i, a in enumerate(turn.result.answers):
             marker = "**Answer**" if i == 0 else f"Candidate {i + 1}"
-            lines.append(f"- {marker}: {a.text} ({a.score:.0%}, line {a.line})")
+            lines.append(f"- {marker}: {_one_line(a.text)} ({a.score:.0%}, line {a.line})")  # a span across lines
             lines += [f"  > {line}".rstrip() for line in a.context.strip().splitlines()]  # every line quoted
         if turn.model:
             lines.append(f"- Reader: {turn.model}")
         if turn.feedback:
             lines.append(f"- Feedback: {turn.feedback}")
+        if turn.correction:
+            lines.append(f"- **Corrected answer**: {_one_line(turn.correction)}")
         lines.append("")
     return visible("\n".join(lines))
+
+
+def _one_line(text: str) -> str:
+    """A span that runs across lines, as one list item's line (its line breaks would end the item)."""
+    return " ".join(text.split())

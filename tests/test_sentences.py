@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from assistant.core.passages import MAX_CONTEXT_CHARS, SentenceIndex
 from assistant.core.sentences import sentence_ends
 
 
@@ -87,3 +90,22 @@ def test_few_sentence_ends_fall_mid_sentence_in_the_gpl():
                 mid += bool(nxt) and nxt[0].islower()
     assert total > 100
     assert mid / total < 0.05
+
+
+# --- the context shown around an answer --------------------------------------------------------------------------
+@given(
+    words=st.lists(st.text("abcdefgh", min_size=1, max_size=12), min_size=1, max_size=600),
+    first=st.integers(0, 599),
+    length=st.integers(1, 8),
+)
+def test_an_answers_context_holds_it_whole_and_stays_within_a_few_lines(words, first, length):
+    """A line of 2,000 words with no full stop is one "sentence": what is shown around an answer is cut to the
+    limit, at spaces, and always holds the whole answer."""
+    text = " ".join(words)
+    first = min(first, len(words) - 1)
+    start = len(" ".join(words[:first])) + (1 if first else 0)
+    end = len(" ".join(words[: min(len(words), first + length)]))
+    span = SentenceIndex.of(text).context(text, start, end)
+    assert span.start <= start and end <= span.end
+    assert span.end - span.start <= max(MAX_CONTEXT_CHARS, end - start)
+    assert span.start == 0 or span.start == start or text[span.start - 1] == " "  # a word's start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import subprocess
@@ -254,6 +255,35 @@ def test_the_markdown_export_quotes_every_line_of_a_multi_line_context(tmp_path)
     assert "- **Answer**: on the mat (50%, line 2)\n  > The cat sat\n  > on the mat.\n  >\n  > It slept.\n" in text
     assert "- Candidate 2: on the mat (50%, line 2)" in text and "- Feedback: right" in text
     assert "## why?\n\n_Not found in this document._" in text
+
+
+def test_the_markdown_export_keeps_an_answer_across_lines_in_its_list_item_and_says_the_correction(tmp_path):
+    context = "The cat sat on\nthe mat."
+    answer = Answer("on\nthe mat", 12, 22, 0.5, 1.0, 1, context, 0)
+    turns = [Turn(1, "where?", AskResult("where?", [answer], [], {}), 1.0, "wrong", correction="the\nmat")]
+    text = conversation_markdown(tmp_path / "notes.txt", turns)
+    assert "- **Answer**: on the mat (50%, line 1)\n  > The cat sat on\n  > the mat.\n" in text
+    assert "- Feedback: wrong\n- **Corrected answer**: the mat\n" in text
+
+
+def test_an_older_history_gains_the_correction_column_and_keeps_its_turns(tmp_path):
+    db = tmp_path / "old.sqlite3"
+    with sqlite3.connect(db) as con:
+        for version, script in enumerate(MIGRATIONS[:3], start=1):
+            con.executescript(script)
+            con.execute(f"PRAGMA user_version = {version}")
+        con.execute("INSERT INTO documents(path, opened_at) VALUES (?, 0)", (document_key(tmp_path / "a.txt"),))
+        payload = json.dumps(RESULT.to_json())
+        insert = "INSERT INTO turns(document_id, question, result, created_at) VALUES (1, 'where?', ?, 0)"
+        con.execute(insert, (payload,))
+    store = ConversationStore(db)
+    try:
+        (turn,) = store.turns(tmp_path / "a.txt")
+        assert (turn.question, turn.correction) == ("where?", None)
+        store.set_feedback(turn.id, "wrong", "the mat")
+        assert store.turns(tmp_path / "a.txt")[0].correction == "the mat"
+    finally:
+        store.close()
 
 
 # --- the app survives store failures -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from tests.pilot import (
     ask,
     fake_trainer_command,
     fill_train_form,
+    notifications,
     settle,
     wait_for_widget,
     wait_until,
@@ -120,7 +121,11 @@ async def test_feedback_is_saved_as_an_annotation(tiny_model_dir, doc, isolated_
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert card.feedback == "wrong"
-        assert app.store.turns(doc)[-1].feedback == "wrong"
+        assert (app.store.turns(doc)[-1].feedback, app.store.turns(doc)[-1].correction) == ("wrong", "on the mat")
+        app.action_export_conversation()
+        await wait_until(pilot, lambda: any("Saved" in n for n in notifications(app)))
+    (exported,) = (isolated_dirs / "data" / "exports").glob("notes-*.md")
+    assert "- **Corrected answer**: on the mat" in exported.read_text(encoding="utf-8")
     rows = [json.loads(x) for x in (isolated_dirs / "data" / "annotations.jsonl").read_text().splitlines()]
     assert rows[-1]["question"] == "where did the cat sit?"
     answer = rows[-1]["answers"]
@@ -547,3 +552,21 @@ async def test_up_then_down_brings_back_the_question_being_typed(tiny_model_dir,
         assert question.value == "where did the cat sit?"
         await pilot.press("down")
         assert question.value == "who ran" and question.cursor_position == len("who ran")
+
+
+async def test_ctrl_j_scrolls_the_candidates_it_opens_into_view(tiny_model_dir, doc):
+    allow_every_answer(top_k=5)
+    app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for question in ("where did the cat sit?", "where did the dog run?", "who sat on the mat?"):
+            card = await ask(app, pilot, question)
+        assert len(card.result.answers) > 1
+        conversation = app.chat.query_one("#conversation")
+        await pilot.press("ctrl+j")
+
+        def candidates_in_view() -> bool:
+            shown = card.region.intersection(conversation.region).height
+            return card.show_candidates and card.region.height > 4 and shown >= min(card.region.height, 15)
+
+        await wait_until(pilot, candidates_in_view, timeout=30)

@@ -351,3 +351,25 @@ async def test_on_long_unwrapped_lines_each_answer_is_shown_from_its_line_start(
         view.scroll_to(x=400, animate=False)
         await pilot.resize_terminal(100, 30)
         await wait_until(pilot, lambda: view.scroll_x == 0, timeout=10)
+
+
+async def test_the_answer_highlight_stands_out_in_every_theme_on_a_256_colour_terminal():
+    """Rounded to the 256-colour palette, the highlight and the text's background stay far apart in every theme
+    (the ANSI themes highlight in reverse video)."""
+    from rich.color import ColorSystem
+
+    def rgb_256(color) -> tuple[int, int, int]:
+        return tuple(color.downgrade(ColorSystem.EIGHT_BIT).get_truecolor())
+
+    app = AssistantApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("escape")
+        view = app.chat.query_one(DocumentView)
+        for theme in sorted(t for t in app.available_themes if not t.startswith("ansi")):
+            app.theme = theme
+            await pilot.pause()
+            highlight = rgb_256(view.get_component_rich_style("text-area--selection").bgcolor)
+            background = rgb_256(view.background_colors[1].rich_color)
+            distance = sum((a - b) ** 2 for a, b in zip(highlight, background, strict=True)) ** 0.5
+            assert distance >= 50, f"{theme}: highlight {highlight} on {background}"

@@ -423,3 +423,35 @@ async def test_a_newcomer_trains_a_reader_from_the_first_run_screen_and_chats_wi
         assert app.reader_state.name in str(app.chat.query_one("#status").content)
         assert app.return_code is None, "the app is still running"
     assert app.return_code in (None, 0)
+
+
+async def test_the_first_run_screen_has_a_button_focused_and_drops_the_last_error_while_loading(
+    tiny_model_dir, models, monkeypatch
+):
+    import threading
+
+    import assistant.core.model_loading as loading
+
+    folder = _checkpoint(tiny_model_dir, models / "slow-reader")
+    real, release = loading.load_reader, threading.Event()
+
+    def slow(ref, *args, **kwargs):
+        if ref == str(folder):
+            release.wait(60)
+        return real(ref, *args, **kwargs)
+
+    monkeypatch.setattr(loading, "load_reader", slow)
+    app = AssistantApp()
+    try:
+        async with app.run_test(size=SMALL) as pilot:
+            screen = await _first_run(app, pilot)
+            error = screen.query_one("#first-run-error", Static)
+            assert str(error.content)  # why there is no reader
+            assert isinstance(app.focused, Button)
+            await pilot.press("enter")  # the focused way forward: the folder dialog
+            await wait_for_widget(pilot, SelectDirectory, DirectoryNavigation)
+            app.screen.dismiss(folder)
+            await wait_until(pilot, lambda: app.reader_state.busy and app.screen is screen, timeout=30)
+            assert not str(error.content)  # the last try's error is not about this one
+    finally:
+        release.set()

@@ -384,7 +384,7 @@ class QAEngine:
         decoded = decode(windows, text, decode_settings)
         answers = []
         for cand in decoded.answers:
-            sentence = indexed.sentences.around(cand.start, cand.end)
+            sentence = indexed.sentences.context(text, cand.start, cand.end)
             answers.append(
                 Answer(
                     text=text[cand.start : cand.end],

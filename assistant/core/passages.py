@@ -119,6 +119,10 @@ def _bounded_sentences(text: str, sentences: Sequence[Span], max_words: int) -> 
     return out
 
 
+MAX_CONTEXT_CHARS = 400
+"""The most of an answer's sentence shown around it (a card, `ask`'s panel, the JSON): a few lines of text."""
+
+
 class SentenceIndex:
     """Finds the sentence around an answer in O(log n)."""
 
@@ -130,6 +134,22 @@ class SentenceIndex:
     @classmethod
     def of(cls, text: str) -> SentenceIndex:
         return cls(sentence_spans(text))
+
+    def context(self, text: str, start: int, end: int, limit: int = MAX_CONTEXT_CHARS) -> Span:
+        """The sentence(s) around ``[start, end)``, cut to about ``limit`` characters around the answer at spaces:
+        a "sentence" of a file with no full stops can be a whole 2,000-word line."""
+        around = self.around(start, end)
+        room = max(0, limit - (end - start)) // 2
+        if around.end - around.start <= limit or room == 0:
+            return around if around.end - around.start <= limit else Span(start, end)
+        left, right = max(around.start, start - room), min(around.end, end + room)
+        if left > around.start:  # start at a word, not inside one
+            space = text.find(" ", left, start)
+            left = space + 1 if space != -1 else left
+        if right < around.end:
+            space = text.rfind(" ", end, right)
+            right = space if space != -1 else right
+        return Span(left, right)
 
     def around(self, start: int, end: int) -> Span:
         """The sentence(s) covering ``[start, end)``."""

@@ -42,7 +42,7 @@ ACTIONS: tuple[Action, ...] = (
         "Show candidates",
         "Show or hide the other candidates of the last answer",
         "ctrl+j",
-        "Candidates",
+        "More",
         "chat",
     ),
     Action(
@@ -69,11 +69,11 @@ ACTIONS: tuple[Action, ...] = (
         "Save the selected span",
         "Save the text selected in the document as the right answer",
         "ctrl+s",
-        "Save span",
+        "Save",
         "chat",
     ),
     Action(
-        "chat-focus-question", "focus_question", "Ask a question", "Move to the question input", "ctrl+l", "Ask", "chat"
+        "chat-focus-question", "focus_question", "Ask a question", "Move to the question input", "ctrl+l", None, "chat"
     ),
     Action(
         "chat-find",
@@ -134,9 +134,11 @@ ACTIONS: tuple[Action, ...] = (
         None,
         "chat",
     ),
-    # The app's: on every screen.
-    Action("app-open", "open_document", "Open document", "Open a text file to chat with", "ctrl+o", "Open"),
+    # The app's: on every screen (the footer shows them in this order, after the screen's own: what a newcomer
+    # needs first, so that an 80-column footer still shows it).
+    Action("app-help", "help", "Help", "Key bindings and how it works", "f1", "Help"),
     Action("app-train", "train", "Train a reader", "Fine-tune a reader model", "ctrl+t", "Train"),
+    Action("app-open", "open_document", "Open document", "Open a text file to chat with", "ctrl+o", "Open"),
     Action("app-metrics", "metrics", "Show metrics", "EM/F1 of every trained run", "f2", "Metrics"),
     Action("app-switch-model", "switch_model", "Switch model", "Pick another reader model", "f3", "Model"),
     Action(
@@ -149,7 +151,6 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("app-clear", "clear_conversation", "Clear conversation", "Forget this document's conversation"),
     Action("app-export", "export_conversation", "Export conversation", "Save the conversation as Markdown"),
-    Action("app-help", "help", "Help", "Key bindings and how it works", "f1", "Help"),
     Action(
         "app-stop-loading",
         "stop_loading",

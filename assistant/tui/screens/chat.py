@@ -420,17 +420,19 @@ class ChatScreen(Screen[None]):
         except (OSError, UserError) as exc:
             self.notify(f"Could not change the annotations: {exc}", title="Annotation", severity="error")
             return False
+        changed = card.feedback != verdict or card.annotation != note
         card.annotation = note
         if card.feedback != verdict:
             card.feedback = verdict
             card.refresh_card()
-            self._store_verdict(card, verdict)
+        if changed:  # a span saved for an answer marked wrong is its correction
+            self._store_verdict(card, verdict, note.answer_text if note is not None and verdict == "wrong" else None)
         return True
 
-    def _store_verdict(self, card: AnswerCard, verdict: str) -> None:
+    def _store_verdict(self, card: AnswerCard, verdict: str, correction: str | None) -> None:
         if card.turn_id is not None and self.store:
             try:
-                self.store.set_feedback(card.turn_id, verdict)
+                self.store.set_feedback(card.turn_id, verdict, correction)
             except STORE_ERRORS as exc:
                 self._history_failed("save this verdict in", exc)
 

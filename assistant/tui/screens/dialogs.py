@@ -124,10 +124,17 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "dismiss(False)", "No", id="confirm-no")]
+    """A yes/no question: y or n answer it from anywhere in it, escape is No, enter the button with the focus."""
+
+    BINDINGS = [
+        Binding("escape,n", "dismiss(False)", "No", id="confirm-no"),
+        Binding("y", "dismiss(True)", "Yes", id="confirm-yes"),
+    ]
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 64; height: auto; border: thick $accent; padding: 1 2; background: $surface; }
+    ConfirmScreen > Vertical { width: 64; max-width: 95%; height: auto; max-height: 95%; border: thick $accent;
+        padding: 1 2; background: $surface; }
+    ConfirmScreen #confirm-text { width: 100%; }
     ConfirmScreen Horizontal { height: auto; margin-top: 1; }
     """
 
@@ -142,8 +149,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Label(safe_text(self.question), id="confirm-text")
             with Horizontal():
-                yield Button("Yes", variant="primary", id="yes")
-                yield Button("No", id="no")
+                yield Button("Yes (y)", variant="primary", id="yes")
+                yield Button("No (n)", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#yes" if self.default else "#no", Button).focus()

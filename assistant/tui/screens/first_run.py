@@ -77,6 +77,7 @@ class FirstRunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.watch(self.app, "reader_state", self._reader_changed)
+        self.query_one("#open-folder", Button).focus()  # enter does something at once; the download, once possible
         self.check_hub()
 
     # --- the hub --------------------------------------------------------------------------------------------------
@@ -92,6 +93,9 @@ class FirstRunScreen(Screen[None]):
         self.hub_reachable = message.reachable
         self.query_one("#download-hint", Static).update(REACHABLE if message.reachable else UNREACHABLE)
         self._reader_changed(self.state)
+        download = self.query_one("#download", Button)
+        if message.reachable and not download.disabled and self.focused is self.query_one("#open-folder"):
+            download.focus()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A check that raised means no download: the hint says why instead of a traceback."""
@@ -108,8 +112,11 @@ class FirstRunScreen(Screen[None]):
         self.query_one("#first-run-progress").display = loading
         status = self.query_one("#first-run-status", Static)
         status.update(safe_text(f"{self.asked or 'Loading a reader'}…" if loading else ""))
-        if state.error:
-            self.query_one("#first-run-error", Static).update(safe_text(what_is_missing(state.error)))  # paths, ids
+        error = self.query_one("#first-run-error", Static)
+        if loading:  # the last try's error is not about this one
+            error.update("")
+        elif state.error:
+            error.update(safe_text(what_is_missing(state.error)))  # paths, ids
         if state.status is ReaderStatus.READY and state.switching_to is None:
             self._done(state)
 

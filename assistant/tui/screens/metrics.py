@@ -22,7 +22,7 @@ from textual.worker import Worker
 
 from assistant.core.errors import UserError
 from assistant.core.sanitize import json_for_terminal
-from assistant.rendering import assemble, safe_text
+from assistant.rendering import assemble, clip, safe_text
 from assistant.runs.registry import RunInfo, RunStatus, delete_run, list_runs, load_run
 from assistant.runs.schema import JsonObject
 from assistant.tui import workers
@@ -73,15 +73,6 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _clip(text: str, width: int) -> str:
-    """At most ``width`` characters, so that every column (status last) fits: a path or hub id by its last part
-    when that fits, else cut with an ellipsis."""
-    if len(text) <= width:
-        return text
-    last = text.rstrip("/").rsplit("/", 1)[-1]
-    return last if len(last) <= width else text[: width - 1] + "…"
-
-
 def run_cells(run: RunInfo, name_width: int) -> dict[str, str]:
     """A run's row, by column key."""
     record, results = run.record, run.results
@@ -89,9 +80,9 @@ def run_cells(run: RunInfo, name_width: int) -> dict[str, str]:
     wall = results.wall_time_s
     return {
         "mark": "●" if run.active else "",
-        "run": _clip(run.name, name_width),
-        "base": _clip(record.base_model or "—", MODEL_WIDTH),
-        "data": _clip(source or "—", MODEL_WIDTH),
+        "run": clip(run.name, name_width),
+        "base": clip(record.base_model or "—", MODEL_WIDTH),
+        "data": clip(source or "—", MODEL_WIDTH),
         "em": _fmt(run.exact_match),
         "f1": _fmt(run.f1),
         "speed": _fmt(results.train_windows_per_second),
@@ -104,14 +95,14 @@ def run_cells(run: RunInfo, name_width: int) -> dict[str, str]:
 def reference_cells(reference: tuple[str, str, str, float, float], name_width: int) -> dict[str, str]:
     name, base, data, em, f1 = reference
     dashes = dict.fromkeys(("speed", "duration", "date"), "—")
-    cells = {"mark": "", "run": _clip(name, name_width), "base": base, "data": data, "em": _fmt(em), "f1": _fmt(f1)}
+    cells = {"mark": "", "run": clip(name, name_width), "base": base, "data": data, "em": _fmt(em), "f1": _fmt(f1)}
     return cells | dashes | {"status": "reference"}
 
 
 def full_layout_fits(rows: list[dict[str, str]], width: int) -> bool:
-    """Whether every column up to F1 fits in ``width`` when all columns are shown in their usual order."""
-    shown = FULL[: FULL.index("f1") + 1]
-    needed = sum(max(len(COLUMNS[key]), *(len(row[key]) for row in rows)) + 2 for key in shown)
+    """Whether every column, status (the last) included, fits in ``width`` in the usual order; else the compact
+    order shows EM, F1 and the status first."""
+    needed = sum(max(len(COLUMNS[key]), *(len(row[key]) for row in rows)) + 2 for key in FULL)
     return needed + TABLE_CHROME <= width
 
 

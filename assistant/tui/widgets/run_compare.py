@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from assistant.rendering import assemble, safe_text
+from assistant.rendering import assemble, clip, safe_text
 from assistant.runs.registry import RunInfo
 from assistant.tui.widgets.loss_plot import CurvePlot, RunHistory, loss_series
 
@@ -62,6 +62,11 @@ def comparison_rows(a: RunInfo, b: RunInfo) -> list[tuple[str, str, str]]:
     return rows
 
 
+VALUE_WIDTH = 24
+"""The widest name or value in the table: both runs' columns fit beside the names of what is compared at 80 columns
+(a path shows as its last part, the title above names the runs whole)."""
+
+
 class RunComparison(Vertical):
     """The comparison of two runs: a table of what differs and what not, and both runs' curves."""
 
@@ -83,12 +88,11 @@ class RunComparison(Vertical):
     def on_mount(self) -> None:
         a, b = self.runs
         table = self.query_one("#compare-table", DataTable)
-        table.add_columns("", safe_text(a.name, single_line=True), safe_text(b.name, single_line=True))
+        table.add_columns("", *(safe_text(clip(run.name, VALUE_WIDTH), single_line=True) for run in self.runs))
         for what, left, right in comparison_rows(a, b):
             style = "bold yellow" if left != right else ""
-            table.add_row(
-                what, safe_text(left, style, single_line=True), safe_text(right, style, single_line=True), key=what
-            )
+            left_cell, right_cell = (safe_text(clip(v, VALUE_WIDTH), style, single_line=True) for v in (left, right))
+            table.add_row(what, left_cell, right_cell, key=what)
         self.query_one("#compare-loss", CurvePlot).draw(
             "training loss", [loss_series(run.name, h) for run, h in zip(self.runs, self.histories, strict=True)]
         )
@@ -109,7 +113,21 @@ class RunCompareScreen(Screen[None]):
     #compare-table { width: 1fr; min-width: 40; border: round $primary-darken-2; }
     #compare-plots { width: 1fr; }
     #compare-loss, #compare-eval { border: round $panel; }
+    RunCompareScreen.-narrow #compare-body { layout: vertical; }
+    RunCompareScreen.-narrow #compare-table { width: 100%; height: auto; max-height: 60%; }
+    RunCompareScreen.-narrow #compare-plots { width: 100%; height: 1fr; min-height: 8; }
+    RunCompareScreen.-short #compare-eval { display: none; }
     """
+    NARROW = 120
+    """Below this width the table takes the whole width, above the curves: side by side, a run's column is cut."""
+
+    SHORT = 40
+    """Stacked, below this height one plot (the loss) keeps rows enough to be read."""
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < self.NARROW
+        self.set_class(narrow, "-narrow")
+        self.set_class(narrow and self.size.height < self.SHORT, "-short")
 
     def __init__(self, runs: tuple[RunInfo, RunInfo], histories: tuple[RunHistory, RunHistory]) -> None:
         super().__init__()

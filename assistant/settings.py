@@ -167,6 +167,15 @@ class Settings:
         ),
     )
     theme: str = setting("textual-dark", Spec("Theme", "The theme must be the name of a theme.", parse_text, "theme"))
+    reopen_last: bool = setting(
+        True,
+        Spec(
+            "Reopen the last document when the app starts without one",
+            "Reopening the last document must be on or off.",
+            parse_switch,
+            "switch",
+        ),
+    )
     model: str = setting(
         "",
         Spec(

@@ -47,6 +47,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE turns ADD COLUMN correction TEXT;
     """,
+    # 5: the readers the user chose (f3 offers them again)
+    """
+    CREATE TABLE recent_readers (
+        ref TEXT PRIMARY KEY,
+        used_at REAL NOT NULL
+    );
+    """,
 ]
 
 
@@ -233,17 +240,38 @@ class ConversationStore:
         return [Turn(r[0], r[1], _result(r[0], r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def recent_documents(self, limit: int = 10) -> list[Path]:
-        """The documents asked about, the latest question first (the open dialog offers them again).
-
-        A document whose conversation was cleared stays, at the time of its first question."""
+        """The documents opened or asked about, the latest use first (the open dialog offers them again; the app
+        reopens the first at start)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT d.path FROM documents d LEFT JOIN turns t ON t.document_id = d.id "
-                "GROUP BY d.id ORDER BY COALESCE(MAX(t.created_at), d.opened_at) DESC, MAX(t.id) DESC, d.id DESC "
-                "LIMIT ?",
+                "GROUP BY d.id ORDER BY MAX(COALESCE(MAX(t.created_at), 0), d.opened_at) DESC, MAX(t.id) DESC, "
+                "d.id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [Path(r[0]) for r in rows]
+
+    def opened(self, path: Path) -> None:
+        """A document was opened: it goes first in :meth:`recent_documents`."""
+        now = time.time()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO documents(path, opened_at) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET opened_at = ?",
+                (document_key(path), now, now),
+            )
+
+    def remember_reader(self, ref: str) -> None:
+        """A reader the user chose (a folder path or a hub id), the latest first in :meth:`recent_readers`."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO recent_readers(ref, used_at) VALUES (?, ?) ON CONFLICT(ref) DO UPDATE SET used_at = ?",
+                (ref, time.time(), time.time()),
+            )
+
+    def recent_readers(self, limit: int = 5) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT ref FROM recent_readers ORDER BY used_at DESC LIMIT ?", (limit,)).fetchall()
+        return [str(r[0]) for r in rows]
 
     def clear(self, path: Path) -> None:
         with self._write() as db:

@@ -168,3 +168,30 @@ async def test_a_long_first_load_says_what_it_does_and_escape_stops_it(tiny_mode
     finally:
         release.set()
     assert Settings.path().read_bytes() == before
+
+
+async def test_f3_offers_the_folders_chosen_before_and_no_hub_reader_while_offline(tiny_model_dir, folder, models):
+    from assistant.core.defaults import DEFAULT_READER
+    from assistant.tui.screens.dialogs import ModelPicker
+
+    write_squad_run(models, tiny_model_dir)
+    (models / "ACTIVE").write_text("squad-run\n", encoding="utf-8")
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.action_switch_model()
+        app.screen.dismiss(str(folder))
+        await wait_until(pilot, lambda: app.reader_state.name == "picked-reader" and not app.reader_state.busy)
+        await pilot.press("f3")  # the run made active stays on offer too
+        await wait_for_widget(pilot, ModelPicker, "#models")
+        await pilot.press("home", "enter")
+        await wait_until(pilot, lambda: app.reader_state.name == "squad-run" and not app.reader_state.busy)
+    again = AssistantApp()
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(again, pilot)
+        await pilot.press("f3")
+        await wait_for_widget(pilot, ModelPicker, "#models")
+        picker = again.screen.query_one("#models")
+        prompts = [str(picker.get_option_at_index(i).prompt) for i in range(picker.option_count)]
+        assert any("picked-reader  ·  recent:" in p for p in prompts)
+        assert not any(DEFAULT_READER in p for p in prompts)  # HF_HUB_OFFLINE, and not in the local cache

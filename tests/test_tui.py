@@ -184,9 +184,11 @@ async def test_metrics_table_lists_runs_beside_references(isolated_dirs):
         await pilot.pause()
         assert isinstance(app.screen, MetricsScreen)
         table = app.screen.query_one("#runs")
-        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
-        assert rows[0][1] == "run-a" and rows[0][4] == "76.5" and rows[0][5] == "84.9" and rows[0][6] == "1850.0"
-        names = [r[1] for r in rows]
+        keys = [column.key.value for column in table.ordered_columns]
+        rows = [dict(zip(keys, map(str, table.get_row_at(i)), strict=True)) for i in range(table.row_count)]
+        assert (rows[0]["run"], rows[0]["em"], rows[0]["f1"], rows[0]["speed"]) == ("run-a", "76.5", "84.9", "1850.0")
+        assert rows[0]["status"] == "completed"
+        names = [r["run"] for r in rows]
         assert "DistilBERT (published)" in names and "BERT-base (published)" in names
 
 
@@ -377,16 +379,30 @@ async def test_every_registered_action_is_in_the_help_screen_and_the_palette():
     app = AssistantApp()
     async with app.run_test(size=SIZE) as pilot:
         offered = {}
-        for key, screen_type in ((None, ChatScreen), ("ctrl+t", TrainScreen), ("f2", MetricsScreen)):
+        from assistant.tui.screens.annotations import AnnotationsScreen
+
+        screens = ((None, ChatScreen), ("ctrl+t", TrainScreen), ("f2", MetricsScreen), ("f5", AnnotationsScreen))
+        for key, screen_type in screens:
             if key:
                 await pilot.press(key)
             await wait_until(pilot, lambda t=screen_type: isinstance(app.screen, t), timeout=30)
             provider = AssistantCommands(app.screen)
-            offered[app.screen.SCOPE] = {hit.text async for hit in provider.discover()}
+            hits = [hit async for hit in provider.discover()]
+            offered[app.screen.SCOPE] = {hit.text for hit in hits}
+            keyed = {hit.text: hit.help for hit in hits}
+            for action in ACTIONS:  # each with its key, so that the palette teaches it
+                if action.key and action.title in keyed:
+                    assert keyed[action.title].startswith(f"{action.key} · ")
         for action in ACTIONS:
             scopes = offered if action.scope == "app" else {action.scope: offered[action.scope]}
             assert all(action.title in titles for titles in scopes.values()), action
-        owners = {"app": AssistantApp, "chat": ChatScreen, "train": TrainScreen, "metrics": MetricsScreen}
+        owners = {
+            "app": AssistantApp,
+            "chat": ChatScreen,
+            "train": TrainScreen,
+            "metrics": MetricsScreen,
+            "annotations": AnnotationsScreen,
+        }
         for action in ACTIONS:
             bindings = {b.id: b for b in owners[action.scope].BINDINGS}
             if action.key:
@@ -570,3 +586,59 @@ async def test_ctrl_j_scrolls_the_candidates_it_opens_into_view(tiny_model_dir, 
             return card.show_candidates and card.region.height > 4 and shown >= min(card.region.height, 15)
 
         await wait_until(pilot, candidates_in_view, timeout=30)
+
+
+async def test_the_last_document_reopens_at_start_and_the_open_one_comes_first_in_recent(tiny_model_dir, tmp_path):
+    from assistant.tui.widgets.recent_documents import RecentDocuments
+
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("The cat sat on the mat.\n", encoding="utf-8")
+    second.write_text("The dog ran in the park.\n", encoding="utf-8")
+    app = AssistantApp(document_path=first, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.chat.open_document(second)  # opened, never asked about
+        await wait_until(pilot, lambda: app.chat.document_path == second)
+    again = AssistantApp(model=str(tiny_model_dir))
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(again, pilot)
+        await wait_until(pilot, lambda: again.chat.document_path == second)  # where the user left off
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(again.screen, RecentDocuments))
+        assert [p.resolve() for p in again.screen.paths[:2]] == [second.resolve(), first.resolve()]
+    Settings(reopen_last=False, threshold=0.0).save()
+    off = AssistantApp(model=str(tiny_model_dir))
+    async with off.run_test(size=SIZE) as pilot:
+        await settle(off, pilot)
+        assert off.chat.document_path is None
+
+
+async def test_the_annotations_screen_shows_the_saved_span_and_edits_or_deletes_it(tiny_model_dir, doc, isolated_dirs):
+    from textual.widgets.text_area import Selection
+
+    from assistant.tui.feedback import load_all
+    from assistant.tui.screens.annotations import AnnotationsScreen
+
+    app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await ask(app, pilot, "where did the cat sit?")
+        await pilot.press("ctrl+b")
+        app.screen.query_one(DocumentView).selection = Selection((0, 12), (0, 22))  # "on the mat"
+        await pilot.press("ctrl+s")
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: isinstance(app.screen, AnnotationsScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: "on the mat" in str(screen.query_one("#note-context").content))
+        await pilot.press("e")
+        await pilot.press(*" exactly", "enter")
+        await wait_until(
+            pilot, lambda: load_all(isolated_dirs / "data" / "annotations.jsonl")[0].question.endswith("exactly")
+        )
+        note = load_all(isolated_dirs / "data" / "annotations.jsonl")[0]
+        assert (note.question, note.answer_text) == ("where did the cat sit? exactly", "on the mat")
+        await pilot.press("d")
+        await wait_for_widget(pilot, ConfirmScreen, "#no")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not load_all(isolated_dirs / "data" / "annotations.jsonl"))
+        assert "No annotations yet" in str(screen.query_one("#note-context").content)

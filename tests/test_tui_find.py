@@ -321,11 +321,12 @@ async def test_the_training_indicator_shows_while_a_run_goes_and_hides_when_it_e
 
 
 async def test_the_footer_shows_the_main_keys_at_80x24(tiny_model_dir, doc):
+    """Help and Train, what a newcomer looks for, are not cut off at 80 columns (ctrl+p lists every key)."""
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         footer = screen_text(app).splitlines()[-1]
-        for label in ("Ask", "Find", "Open"):
+        for label in ("Right", "Wrong", "Find", "f1 Help", "^t Train", "^o Open", "palette"):
             assert label in footer, footer
 
 
@@ -373,3 +374,30 @@ async def test_the_answer_highlight_stands_out_in_every_theme_on_a_256_colour_te
             background = rgb_256(view.background_colors[1].rich_color)
             distance = sum((a - b) ** 2 for a, b in zip(highlight, background, strict=True)) ** 0.5
             assert distance >= 50, f"{theme}: highlight {highlight} on {background}"
+
+
+async def test_the_document_takes_less_keys_when_it_has_the_focus(tiny_model_dir, tmp_path):
+    long = tmp_path / "rows.txt"
+    long.write_text("".join(f"row {n} holds a needle\n" if n in (40, 90) else f"row {n}\n" for n in range(1, 201)))
+    app = AssistantApp(document_path=long, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        view = document_view(app)
+        view.focus()
+        await pilot.press("G")
+        assert view.cursor_location[0] == 200
+        await pilot.press("g", "j", "j", "k")
+        assert view.cursor_location == (1, 0)
+        await pilot.press("ctrl+d")
+        half = view.cursor_location[0] - 1
+        assert half >= 4 and view.scroll_y > 0
+        await pilot.press("ctrl+u")
+        assert view.cursor_location[0] == 1
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input) and app.focused.id == "find-input"
+        await pilot.press(*"needle", "escape")
+        assert app.focused is view and view.cursor_location[0] == 39
+        await pilot.press("n")
+        assert view.cursor_location[0] == 89
+        await pilot.press("N")
+        assert view.cursor_location[0] == 39

@@ -208,7 +208,8 @@ async def test_the_picker_marks_the_loaded_reader_and_browses_to_any_checkpoint(
         assert isinstance(app.screen, ChatScreen) and app.engine is not None
         await pilot.press("f3")
         await wait_for_widget(pilot, ModelPicker, "#models")
-        assert [p for p in _prompts(app) if p.startswith("●")] == [f"● second-reader  ·  {second}  ·  loaded"]
+        marked = [p for p in _prompts(app) if p.startswith("●")]  # and offered as a recent folder from now on
+        assert marked == [f"● second-reader  ·  recent: {second.resolve()}  ·  loaded"]
         await pilot.press("home", "enter")  # my-run: a run of models/, marked once it is the one loaded
         await wait_until(pilot, lambda: app.reader_state.name == "my-run", timeout=120)
         await settle(app, pilot)

@@ -26,6 +26,7 @@ from tests.pilot import (
     wait_for_widget,
     wait_until,
     write_run,
+    write_squad_run,
 )
 from tests.synthetic import make_examples, write_jsonl
 
@@ -455,6 +456,7 @@ async def test_the_metrics_panel_follows_a_run_as_it_trains(models):
             return str(table.get_cell("training-now", column))
 
         await wait_until(pilot, lambda: cell("status") == "running 10%", timeout=10)
+        assert "▶" in cell("mark")  # the run training now, marked
         _append(
             events,
             {"phase": "train", "step": 5, "total": 10, "loss": 2.0},
@@ -625,3 +627,14 @@ async def test_a_deleted_run_with_brackets_in_its_name_is_named_as_it_is(models)
         await wait_until(pilot, lambda: any("Deleted" in n.message for n in app._notifications), timeout=10)
         shown = [n.message for n in app._notifications]
         assert "Deleted the run notes[b]v2." in shown and not any(n.markup for n in app._notifications)
+
+
+async def test_a_runs_details_read_as_a_table_of_named_settings(models, tiny_model_dir):
+    write_squad_run(models, tiny_model_dir, learning_rate=3e-5, batch_size=16, data="rajpurkar/squad")
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await wait_for_widget(pilot, MetricsScreen, "#runs")
+        text = screen_text(app)
+        await wait_until(pilot, lambda: "learning rate 3e-05" in " ".join(screen_text(app).split()), timeout=10)
+        assert "{" not in text.split("squad-run")[-1]  # not JSON

@@ -89,7 +89,7 @@ def configure_cpu_threads() -> None:
     torch.set_num_threads(physical_cores())
 
 
-def _offline() -> bool:
+def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
 
 
@@ -98,7 +98,7 @@ def hub_reachable() -> bool:
     import socket
     from urllib.parse import urlparse
 
-    if _offline():
+    if hub_offline():
         return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
     try:

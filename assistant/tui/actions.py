@@ -7,7 +7,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from textual.binding import Binding, BindingType
 
-Scope = Literal["app", "chat", "train", "metrics"]
+Scope = Literal["app", "chat", "train", "metrics", "annotations"]
 """Where the ``action_<name>`` method lives: the App (works on every screen) or one screen."""
 
 SCOPE_TITLES: dict[Scope, str] = {
@@ -15,6 +15,7 @@ SCOPE_TITLES: dict[Scope, str] = {
     "chat": "Chat",
     "train": "Train screen",
     "metrics": "Metrics screen",
+    "annotations": "Annotations screen",
 }
 
 
@@ -149,6 +150,14 @@ ACTIONS: tuple[Action, ...] = (
         "f4",
         "Settings",
     ),
+    Action(
+        "app-annotations",
+        "annotations",
+        "Annotations",
+        "See the answers you saved, edit their questions or delete them",
+        "f5",
+        "Notes",
+    ),
     Action("app-clear", "clear_conversation", "Clear conversation", "Forget this document's conversation"),
     Action("app-export", "export_conversation", "Export conversation", "Save the conversation as Markdown"),
     Action(
@@ -226,6 +235,28 @@ ACTIONS: tuple[Action, ...] = (
     ),
 )
 
+ANNOTATION_ACTIONS = (
+    Action(
+        "annotations-edit",
+        "edit",
+        "Edit the question",
+        "Edit the question of the selected annotation",
+        "e",
+        "Edit",
+        "annotations",
+    ),
+    Action(
+        "annotations-delete",
+        "delete",
+        "Delete the annotation",
+        "Delete the selected annotation, after asking",
+        "d",
+        "Delete",
+        "annotations",
+    ),
+)
+ACTIONS = ACTIONS + ANNOTATION_ACTIONS
+
 OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "ask the question"),
     ("up / down", "earlier questions"),
@@ -234,6 +265,25 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("ctrl+q", "quit"),
 )
 """Keys that are not actions of their own (typing, navigation, Textual's palette and quit): help only."""
+
+
+PAGER_KEYS: tuple[tuple[str, str, str, str], ...] = (
+    ("j", "j", "cursor_down", "next line"),
+    ("k", "k", "cursor_up", "previous line"),
+    ("g", "g", "document_start", "the top"),
+    ("G", "G", "document_end", "the end"),
+    ("ctrl+d", "ctrl+d", "half_page(1)", "half a page down"),
+    ("ctrl+u", "ctrl+u", "half_page(-1)", "half a page up"),
+    ("/", "slash", "screen.find", "find"),
+    ("n", "n", "screen.find_next", "next match"),
+    ("N", "N", "screen.find_previous", "previous match"),
+)
+"""The document's keys when it has the focus, as in less (shown, Textual's key name, action, what it does): they
+feed its bindings and the help screen."""
+
+
+def pager_bindings() -> list[BindingType]:
+    return [Binding(key, action, what, show=False, id=f"document-{action}") for _, key, action, what in PAGER_KEYS]
 
 
 @runtime_checkable
@@ -269,6 +319,8 @@ def help_markdown() -> str:
         lines.append(f"| **{title}** | |")
         for a in actions_for(scope):
             lines.append(f"| {a.key or 'ctrl+p'} | {a.title}: {a.description} |")
+    lines.append("| **Document, when it has the focus (as in less)** | |")
+    lines += [f"| {shown} | {what} |" for shown, _, _, what in PAGER_KEYS]
     lines.append("| **Keys** | |")
     lines += [f"| {key} | {what} |" for key, what in OTHER_KEYS]
     return "\n".join(lines)

@@ -39,6 +39,7 @@ from assistant.tui.messages import (
     SettingsSaved,
     SwitchReader,
 )
+from assistant.tui.screens.annotations import AnnotationsScreen
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.dialogs import ConfirmScreen, HelpScreen, ModelPicker
 from assistant.tui.screens.first_run import FirstRunScreen
@@ -277,6 +278,7 @@ class AssistantApp(App[None]):
         keep, self.keep = self.keep, None
         if keep is None or keep.ref != choice.ref:
             return choice.source
+        self._remember_reader(keep.ref)
         try:
             return keep_choice(self.settings, keep.ref, keep.run)
         except UserError as exc:
@@ -289,6 +291,16 @@ class AssistantApp(App[None]):
     @on(ModelFailed)
     def _model_failed(self, message: ModelFailed) -> None:
         self._reader_failed(message.error)
+
+    def _remember_reader(self, ref: str) -> None:
+        """A folder the user chose, offered again by f3 (hub ids are offered there anyway)."""
+        from assistant.store import STORE_ERRORS
+
+        if self.store is not None and Path(ref).expanduser().is_dir():
+            try:
+                self.store.remember_reader(str(Path(ref).expanduser().resolve()))
+            except STORE_ERRORS as exc:
+                self.notify(f"The reader is not kept in the recent list: {exc}", severity="warning")
 
     def _reader_failed(self, error: str) -> None:
         current = self.reader_state
@@ -430,12 +442,23 @@ class AssistantApp(App[None]):
     def action_metrics(self) -> None:
         self._go_to(MetricsScreen, MetricsScreen)
 
+    def action_annotations(self) -> None:
+        self._go_to(AnnotationsScreen, AnnotationsScreen)
+
     def action_switch_model(self) -> None:
         def picked(ref: str | None) -> None:
             if ref:
                 self.switch_reader(ref, Keep(ref))
 
-        self.push_screen(ModelPicker(self.reader_state), picked)
+        self.push_screen(ModelPicker(self.reader_state, self._recent_readers()), picked)
+
+    def _recent_readers(self) -> list[str]:
+        from assistant.store import STORE_ERRORS
+
+        try:
+            return self.store.recent_readers() if self.store else []
+        except STORE_ERRORS:  # history trouble costs the list, never the picker
+            return []
 
     def action_settings(self) -> None:
         self._go_to(SettingsScreen, lambda: SettingsScreen(self.settings))

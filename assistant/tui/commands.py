@@ -21,11 +21,16 @@ class AssistantCommands(Provider):
 
     async def discover(self) -> Hits:
         for action, run in self._actions():
-            yield DiscoveryHit(action.title, run, help=action.description)
+            yield DiscoveryHit(action.title, run, help=palette_help(action))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for action, run in self._actions():
             score = matcher.match(action.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(action.title), run, help=action.description)
+                yield Hit(score, matcher.highlight(action.title), run, help=palette_help(action))
+
+
+def palette_help(action: Action) -> str:
+    """The palette's line under an action: its key first, so that the palette teaches the key."""
+    return f"{action.key} · {action.description}" if action.key else action.description

@@ -97,3 +97,35 @@ def remove(path: Path, note: Annotation) -> bool:
         kept[-1] += "\n"
     files.write_text(path, "".join(kept))
     return True
+
+
+def from_row(row: Any) -> Annotation | None:
+    """A row of the file as an Annotation (one answer, its start inside its context); None for anything else."""
+    if not isinstance(row, dict) or not isinstance(row.get("answers"), dict):
+        return None
+    texts, starts = row["answers"].get("text"), row["answers"].get("answer_start")
+    question, context, source = row.get("question"), row.get("context"), row.get("title", "")
+    if not (isinstance(question, str) and isinstance(context, str) and isinstance(texts, list) and len(texts) == 1):
+        return None
+    if not (isinstance(starts, list) and len(starts) == 1 and isinstance(starts[0], int)):
+        return None
+    text, start = texts[0], starts[0]
+    if not isinstance(text, str) or context[start : start + len(text)] != text:
+        return None
+    return Annotation(question, context, text, start, source if isinstance(source, str) else "")
+
+
+def load_all(path: Path) -> list[Annotation]:
+    """Every annotation in the file, in its order (rows that are not one are skipped; the file keeps them)."""
+    notes = (from_row(_row(line)) for line in _lines(path))
+    return [note for note in notes if note is not None]
+
+
+def replace(path: Path, old: Annotation, new: Annotation) -> None:
+    """``old``'s row becomes ``new``'s (an edited question), the file rewritten atomically; every other line kept."""
+    from assistant.squad.annotations import annotation_row
+
+    lines = _lines(path)
+    row = json.dumps(annotation_row(new.question, new.context, new.answer_text, new.answer_start, new.source))
+    changed = [row + "\n" if old.matches(_row(line)) else line for line in lines]
+    files.write_text(path, "".join(changed))

@@ -137,6 +137,8 @@ class ChatScreen(Screen[None]):
         self.watch(self.app, "reader_state", self._reader_changed)
         if self.initial_path:
             self.open_document(self.initial_path)
+        elif self.settings.reopen_last and (last := self._recent_documents()[:1]):
+            self.open_document(last[0])
 
     # --- the reader and the status line -----------------------------------------------------------
     def _reader_changed(self, state: ReaderState) -> None:
@@ -190,7 +192,9 @@ class ChatScreen(Screen[None]):
         except STORE_ERRORS as exc:
             self._history_failed("read the recent documents from", exc)
             return []
-        return [path for path in paths if path.is_file()]
+        current = [self.document_path] if self.document_path is not None else []  # the open one first
+        keys = {p.resolve() for p in current}
+        return current + [path for path in paths if path.is_file() and path.resolve() not in keys]
 
     def _recent_picked(self, choice: RecentChoice) -> None:
         if choice == BROWSE:
@@ -268,6 +272,7 @@ class ChatScreen(Screen[None]):
         self.indexed = message.indexed
         self.query_one(DocumentPane).show(message.indexed.document.text)
         self.query_one(DocumentView).border_title = safe_text(message.path.name, single_line=True)
+        self._note_opened(message.path)
         self.restore_history()
         conversation = self.query_one(Conversation)  # the questions asked while it opened, after its history
         waiting = [(q, about) for q, _, about in self.pending if about == message.path]  # others left with theirs
@@ -277,6 +282,13 @@ class ChatScreen(Screen[None]):
         self.app.sub_title = one_line(message.path.name)
         freeze_heap()
         self.query_one(QuestionInput).focus()
+
+    def _note_opened(self, path: Path) -> None:
+        if self.store is not None:
+            try:
+                self.store.opened(path)
+            except STORE_ERRORS as exc:
+                self._history_failed("keep this document in the recent list of", exc)
 
     def restore_history(self) -> None:
         """The document's earlier conversation, its last answer highlighted again."""

@@ -46,8 +46,18 @@ def checkpoint_dialog(near: str = "") -> SelectDirectory:
     return SelectDirectory(start, title="Open a checkpoint folder", select_button="Open")
 
 
-def reader_options(state: ReaderState) -> list[Option]:
-    """Completed runs in models/, the hub default, the loaded reader when it is neither (a browsed folder), and
+def hub_default_offered() -> bool:
+    """The hub default is offered unless it cannot load: offline (HF_HUB_OFFLINE) and not in the local cache. (No
+    network lookup here: the picker opens at once.)"""
+    from assistant.core.model_loading import hub_offline
+    from assistant.tui.train_check import hub_model_cached
+
+    return not hub_offline() or hub_model_cached(DEFAULT_READER)
+
+
+def reader_options(state: ReaderState, recent: list[str] | None = None, hub: bool = True) -> list[Option]:
+    """Completed runs in models/, folders chosen before (``recent``, newest first, those still there), the hub
+    default (unless ``hub`` is False: offline), the loaded reader when it is none of these (a browsed folder), and
     the folder dialog; the loaded one is marked."""
     choices: list[tuple[str, str]] = []
     for run in list_runs():
@@ -55,7 +65,11 @@ def reader_options(state: ReaderState) -> list[Option]:
             f1 = f"F1 {run.f1:.1f}" if run.f1 is not None else "no eval"
             active = " (active)" if run.active else ""
             choices.append((str(run.path), f"{run.name}{active}  ·  {f1}"))
-    choices.append((DEFAULT_READER, f"{DEFAULT_READER}  ·  hub default"))
+    for ref in recent or []:
+        if Path(ref).is_dir() and not any(_same(ref, known) for known, _ in choices):
+            choices.append((ref, f"{Path(ref).name}  ·  recent: {ref}"))
+    if hub:
+        choices.append((DEFAULT_READER, f"{DEFAULT_READER}  ·  hub default"))
     if state.ref and not any(state.is_loaded(ref) for ref, _ in choices):
         choices.append((state.ref, f"{state.name}  ·  {state.ref}"))
     options = [  # a prompt is text: a run named "run [b]" or holding control characters reads as named
@@ -69,21 +83,26 @@ def reader_options(state: ReaderState) -> list[Option]:
     return options
 
 
+def _same(a: str, b: str) -> bool:
+    return a == b or Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
 class ModelPicker(ModalScreen[str | None]):
     """Pick a reader: trained runs in models/, the hub default, or any local checkpoint folder."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="ModelPicker")
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="picker-close")]
 
-    def __init__(self, state: ReaderState | None = None) -> None:
-        """``state``: the app's reader, whose entry is marked."""
+    def __init__(self, state: ReaderState | None = None, recent: list[str] | None = None) -> None:
+        """``state``: the app's reader, whose entry is marked; ``recent``: readers chosen before, newest first."""
         super().__init__()
         self.state = state or ReaderState()
+        self.recent = recent or []
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Switch the reader model")
-            yield OptionList(*reader_options(self.state), id="models")
+            yield OptionList(*reader_options(self.state, self.recent, hub_default_offered()), id="models")
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -8,8 +8,8 @@ terminal is too narrow for every column before EM/F1, EM/F1 and the status move 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from rich.table import Table
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,8 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
 from assistant.core.errors import UserError
-from assistant.core.sanitize import json_for_terminal
-from assistant.rendering import assemble, clip, safe_text
+from assistant.rendering import clip, safe_text
 from assistant.runs.registry import RunInfo, RunStatus, delete_run, list_runs, load_run
 from assistant.runs.schema import JsonObject
 from assistant.tui import workers
@@ -104,6 +103,35 @@ def full_layout_fits(rows: list[dict[str, str]], width: int) -> bool:
     order shows EM, F1 and the status first."""
     needed = sum(max(len(COLUMNS[key]), *(len(row[key]) for row in rows)) + 2 for key in FULL)
     return needed + TABLE_CHROME <= width
+
+
+DETAILS: tuple[tuple[str, str], ...] = (
+    ("base_model", "base model"),
+    ("data", "data"),
+    ("epochs", "epochs"),
+    ("learning_rate", "learning rate"),
+    ("batch_size", "batch size"),
+    ("max_train_samples", "at most"),
+    ("freeze_layers", "frozen layers"),
+    ("teacher", "teacher"),
+    ("precision", "precision"),
+)
+"""The settings the details show, with their names for people."""
+
+
+def run_details(run: RunInfo) -> Table:
+    """A run's status and settings as a two-column table, every value as text (paths and errors as they are)."""
+    table = Table(title=safe_text(run.name, "b", single_line=True), show_header=False, box=None, padding=(0, 1, 0, 0))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    rows: list[tuple[str, object]] = [("status", run.status)]
+    rows += [(label, run.record.settings.get(key)) for key, label in DETAILS]
+    rows += [("device", run.record.device), ("error", run.record.error)]
+    for label, value in rows:
+        if value is not None:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            table.add_row(label, safe_text(shown, single_line=True))
+    return table
 
 
 class LiveRun:
@@ -232,7 +260,9 @@ class MetricsScreen(Screen[None]):
             self.query_one("#settings", Static).update("No runs yet: train one from the Train screen (ctrl+t).")
 
     def _mark(self, run: RunInfo) -> str:
-        return ("●" if run.active else "") + ("✓" if run.name in self.marked else "")
+        """● the active reader, ▶ training now, ✓ marked to compare."""
+        running = "▶" if run.status is RunStatus.RUNNING else ""
+        return ("●" if run.active else "") + running + ("✓" if run.name in self.marked else "")
 
     def _selected_key(self) -> str | None:
         table = self.query_one("#runs", DataTable)
@@ -259,12 +289,7 @@ class MetricsScreen(Screen[None]):
         epochs, em, f1 = history.eval_points()
         series = [("EM", epochs, em), ("F1", epochs, f1)]
         self.query_one("#eval-plot", CurvePlot).draw("eval per epoch (EM, F1)", series)
-        settings = run.record.settings
-        keys = ("base_model", "data", "epochs", "learning_rate", "batch_size", "max_train_samples")
-        shown: dict[str, Any] = {k: settings.get(k) for k in (*keys, "freeze_layers", "teacher", "precision")}
-        shown |= {"device": run.record.device, "error": run.record.error}
-        text = json_for_terminal({k: v for k, v in shown.items() if v is not None}, indent=1)
-        self.query_one("#settings", Static).update(assemble((run.name, "b"), "\n", text))
+        self.query_one("#settings", Static).update(run_details(run))
 
     def _history(self, run: RunInfo) -> RunHistory:
         live = self.live.get(run.name)

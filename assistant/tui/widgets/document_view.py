@@ -10,6 +10,7 @@ from textual.widgets import TextArea
 from textual.widgets.text_area import Selection, WrappedDocument
 
 from assistant.core.sanitize import visible
+from assistant.tui.actions import pager_bindings
 
 
 class _RowIndexedWrap(WrappedDocument):
@@ -27,8 +28,11 @@ class _RowIndexedWrap(WrappedDocument):
 class DocumentView(TextArea):
     """Shows the document; the reader's answer is selected (highlighted) and scrolled into view.
 
-    Selecting text with the mouse or shift+arrows marks the span a user wants to teach the reader.
+    Selecting text with the mouse or shift+arrows marks the span a user wants to teach the reader. With the focus,
+    it takes less's keys (``assistant.tui.actions.PAGER_KEYS``).
     """
+
+    BINDINGS = pager_bindings()
 
     DEFAULT_CSS = """
     DocumentView { border: round $primary-darken-2; }
@@ -67,6 +71,20 @@ class DocumentView(TextArea):
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", self._keep_scroll, init=False)
+
+    def action_document_start(self) -> None:
+        self.selection = Selection.cursor((0, 0))
+        self.scroll_cursor_visible(animate=False)
+
+    def action_document_end(self) -> None:
+        self.selection = Selection.cursor((self.document.line_count - 1, 0))
+        self.scroll_cursor_visible(animate=False)
+
+    def action_half_page(self, direction: int) -> None:
+        """Half a page down (1) or up (-1), the cursor with it, as less's ctrl+d and ctrl+u."""
+        rows = max(1, self.scrollable_content_region.height // 2)
+        self.scroll_relative(y=direction * rows, animate=False)
+        self.move_cursor_relative(rows=direction * rows)
 
     def _keep_scroll(self) -> None:
         """A new theme restyles every widget: the document stays where the user was reading."""

@@ -67,6 +67,26 @@ async def wait_until(pilot, predicate, timeout: float = 180.0) -> None:
         await pilot.pause(0.2)
 
 
+async def palette_pick(pilot, query: str) -> None:
+    """In the command palette (opened if it is not), type ``query`` and take the first entry once it is offered."""
+    from textual.command import CommandList, CommandPalette
+
+    app = pilot.app
+    if not isinstance(app.screen, CommandPalette):
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), timeout=30)
+    await pilot.press(*query)
+    await wait_until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, timeout=30)
+    await pilot.press("enter")
+
+
+async def frame_drawn(pilot) -> None:
+    """Every message and every refresh the last change caused has been handled (no time passes otherwise)."""
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 async def wait_for_widget(pilot, screen_type: type[Screen], selector: str, timeout: float = 180.0) -> Widget:
     """Wait until a screen of ``screen_type`` is on top with ``selector`` mounted and laid out, so a click lands."""
 
@@ -109,12 +129,14 @@ FAKE_TRAINER = r"""
 import json, shutil, signal, sys, time
 from pathlib import Path
 
+from assistant.core.ownership import mark
+from assistant.runs.events import Phase, RunEvent
+
 mode, model = sys.argv[1], Path(sys.argv[2])
 args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
 config = json.loads(Path(args["--config"]).read_text())
 out = Path(args["--output"])
 out.mkdir(parents=True, exist_ok=bool(config.get("resume")))  # a resumed run continues in its own folder
-from assistant.core.ownership import mark
 mark(out, "run")  # the trainer's marker: a folder it made, that it may resume
 events = open(out / "events.jsonl", "a")
 
@@ -125,8 +147,8 @@ def event(text):
     events.write(text)
     events.flush()
 
-def emit(**fields):
-    event(json.dumps(fields) + "\n")
+def emit(phase, **fields):  # the trainer's own format, RunEvent
+    event(json.dumps(RunEvent(phase, **fields).to_json()) + "\n")
 
 def hint():
     print(f"done: {out}  EM 50.00  F1 60.00", file=sys.stderr)
@@ -136,38 +158,39 @@ record(status="running")
 print('{"phase": "train", "step": 99, "total": 99, "message": "from stdout"}')
 print("error: stdout is not where the outcome comes from", flush=True)
 if mode == "complete":
-    event('{"phase": "train", "step": 1, "total": 4, "loss": 2.5, "mess')  # a line written in two parts
+    first = json.dumps(RunEvent(Phase.TRAIN, step=1, total=4, loss=2.5, message="first step").to_json()) + "\n"
+    event(first[:30])  # a line written in two parts
     time.sleep(0.6)
-    event('age": "first step"}\n')
+    event(first[30:])
     for step in (2, 3, 4):
-        emit(phase="train", step=step, total=4, loss=2.5 - step / 4)
+        emit(Phase.TRAIN, step=step, total=4, loss=2.5 - step / 4)
     event("not json\n")
-    emit(phase="eval", message="evaluating on 12 questions")
-    emit(phase="eval", step=4, total=4, epoch=1.0, exact_match=50.0, f1=60.0)  # the epoch's evaluation
-    emit(phase="eval", exact_match=50.0, f1=60.0, message="final evaluation")  # the same figures, again
+    emit(Phase.EVAL, message="evaluating on 12 questions")
+    emit(Phase.EVAL, step=4, total=4, epoch=1.0, exact_match=50.0, f1=60.0)  # the epoch's evaluation
+    emit(Phase.EVAL, exact_match=50.0, f1=60.0, message="final evaluation")  # the same figures, again
     for f in model.iterdir():
         shutil.copy(f, out / f.name)
     (out / "metrics.json").write_text(json.dumps({"eval": {"exact_match": 50.0, "f1": 60.0}}))
     record(status="completed")
-    emit(phase="done", exact_match=50.0, f1=60.0, message=f"saved {out}")  # and once more
+    emit(Phase.DONE, exact_match=50.0, f1=60.0, message=f"saved {out}")  # and once more
     hint()
 elif mode == "fail":
     record(status="failed", error="the data has no answers")
-    emit(phase="failed", message="the data has no answers")
+    emit(Phase.FAILED, message="the data has no answers")
     sys.exit(2)
 elif mode == "wait":
     def stop(*_):
         record(status="cancelled", error="cancelled by the user")
-        emit(phase="cancelled", message="training cancelled; the active reader is unchanged")
+        emit(Phase.CANCELLED, message="training cancelled; the active reader is unchanged")
         print("cancelled; the active reader is unchanged", file=sys.stderr, flush=True)
         sys.exit(130)
     signal.signal(signal.SIGTERM, stop)
     for step in range(1, 100000):
-        emit(phase="train", step=step, total=100000)
+        emit(Phase.TRAIN, step=step, total=100000)
         time.sleep(0.05)
 elif mode == "crash-after-done":  # finished its work and printed the CLI's report, then died before recording it
     for step in (1, 2):
-        emit(phase="train", step=step, total=2, loss=1.0)
+        emit(Phase.TRAIN, step=step, total=2, loss=1.0)
     hint()
     sys.exit(139)
 """

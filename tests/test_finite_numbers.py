@@ -126,9 +126,10 @@ def test_a_json_file_with_nan_is_refused_and_nothing_is_written(tmp_path):
 
 def test_a_nan_loss_never_reaches_events_jsonl_as_nan(tmp_path):
     from assistant.runs.directory import RunDirectory
+    from assistant.runs.events import Phase
 
     run = RunDirectory(tmp_path)
-    run.event("train", step=3, loss=math.nan, learning_rate=math.inf, epoch=0.5)
+    run.event(Phase.TRAIN, step=3, loss=math.nan, learning_rate=math.inf, epoch=0.5)
     (line,) = Path(tmp_path / "events.jsonl").read_text().splitlines()
     record = json.loads(line)
     assert record["step"] == 3 and "loss" not in record and "learning_rate" not in record and record["epoch"] == 0.5

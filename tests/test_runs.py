@@ -22,7 +22,8 @@ from assistant.core.defaults import DEFAULT_READER
 from assistant.core.errors import UserError
 from assistant.core.ownership import mark
 from assistant.runs.config import TrainConfig
-from assistant.runs.directory import history_from_events, resumable_checkpoint
+from assistant.runs.directory import resumable_checkpoint
+from assistant.runs.events import RunEvent, history_from_events
 from assistant.runs.opening import open_resume
 from assistant.runs.registry import (
     HEARTBEAT_STALE_S,
@@ -344,7 +345,7 @@ def test_history_spans_processes_and_drops_what_a_resume_replays():
         {"phase": "eval", "step": 20, "epoch": 4.0, "exact_match": 3.0, "f1": 4.0},
         {"phase": "train", "step": "x", "loss": "nan"},
     ]
-    losses, evals = history_from_events(events)
+    losses, evals = history_from_events(e for e in map(RunEvent.from_json, events) if e is not None)
     assert sorted(losses) == list(range(1, 21))
     assert losses[5] == 5.0 and losses[6] == 106.0
     assert sorted(evals) == [5, 20]
@@ -390,8 +391,8 @@ def test_resume_skips_a_broken_checkpoint_and_keeps_the_whole_loss_curve(tmp_pat
     }
     token = CancelToken()
 
-    def stop_after_ten(event: dict) -> None:
-        if event.get("step") == 11 and event.get("loss") is not None:
+    def stop_after_ten(event: RunEvent) -> None:
+        if event.step == 11 and event.loss is not None:
             token.request("SIGTERM")
 
     first = run_training(TrainConfig(**settings), stop_after_ten, token)
@@ -406,13 +407,13 @@ def test_resume_skips_a_broken_checkpoint_and_keeps_the_whole_loss_curve(tmp_pat
 
     state = checkpoints / "checkpoint-10" / "trainer_state.json"
     state.write_text(state.read_text()[:40])
-    events: list[dict] = []
+    events: list[RunEvent] = []
     resumed = run_training(TrainConfig(**settings, resume=True), events.append)
     assert resumed.status is RunStatus.COMPLETED, resumed.message
-    messages = [e.get("message", "") for e in events]
+    messages = [e.message or "" for e in events]
     assert any("skipping broken checkpoint checkpoint-10" in m for m in messages)
     assert "resuming from checkpoint-5" in messages
-    first_step = next(e["step"] for e in events if e["phase"] == "train" and "step" in e)
+    first_step = next(e.step for e in events if e.is_step)
     assert first_step == 5  # the third process never logged steps 1-5 itself
     metrics = json.loads((out / "metrics.json").read_text())
     assert [step for step, _ in metrics["loss_curve"]] == list(range(1, 17))
@@ -490,11 +491,11 @@ def test_a_cancel_request_stops_at_a_step_boundary_and_the_run_directory_says_so
     """run_training takes a cancel token (the CLI's signal handlers set it): the loop stops after the step
     during which it was set, and run.json and events.jsonl hold the outcome; no weights are saved."""
     token = CancelToken()
-    seen: list[dict] = []
+    seen: list[RunEvent] = []
 
-    def sink(event: dict) -> None:
+    def sink(event: RunEvent) -> None:
         seen.append(event)
-        if event.get("loss") is not None:
+        if event.loss is not None:
             token.request("SIGTERM")
 
     result = run_training(_small_run(tmp_path, epochs=20), sink, token)
@@ -503,7 +504,9 @@ def test_a_cancel_request_stops_at_a_step_boundary_and_the_run_directory_says_so
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "cancelled" and run["error"] == "cancelled by the user"
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-    assert events[-1]["phase"] == "cancelled" and events == json.loads(json.dumps(seen))
+    assert events[-1]["phase"] == "cancelled" and events == json.loads(
+        json.dumps([e.to_json() for e in seen])
+    )  # the file's
     steps = [e["step"] for e in events if e.get("loss") is not None]
     assert steps == [1] and not (out / "model.safetensors").exists()
 

@@ -320,18 +320,19 @@ async def test_a_crashing_trainer_shows_the_error_and_the_app_goes_on(training_i
         assert not screen.query_one("#start").disabled and app.is_running
 
 
-def test_the_event_tail_reads_whole_object_lines_only(tmp_path):
-    from assistant.tui.training_process import EventTail
+def test_the_event_tail_reads_whole_event_lines_only(tmp_path):
+    from assistant.runs.events import EventTail, Phase, RunEvent
 
     path = tmp_path / "events.jsonl"
     tail = EventTail(path)
     assert tail.poll() == []  # not written yet
     path.write_text('{"phase": "train", "step": 1}\n{"phase": "tr')
-    assert tail.poll() == [{"phase": "train", "step": 1}]
+    assert tail.poll() == [RunEvent(Phase.TRAIN, step=1)]
     assert tail.poll() == []  # the second line is not whole yet
     with path.open("a") as fh:
-        fh.write('ain", "step": 2}\n[1, 2]\nnot json\n{"no": "phase"}\n{"phase": "eval", "f1": 50.0}\n')
-    assert tail.poll() == [{"phase": "train", "step": 2}, {"phase": "eval", "f1": 50.0}]
+        fh.write('ain", "step": 2}\n[1, 2]\nnot json\n{"no": "phase"}\n{"phase": "eval", "f1": 50}\n')
+        fh.write('{"phase": "lunch"}\n{"phase": "train", "step": "3", "loss": true, "message": 7}\n')
+    assert tail.poll() == [RunEvent(Phase.TRAIN, step=2), RunEvent(Phase.EVAL, f1=50.0), RunEvent(Phase.TRAIN)]
 
 
 def test_the_outcome_comes_from_run_json_and_a_missing_end_is_a_crash(tmp_path):

@@ -227,8 +227,7 @@ async def test_cancel_while_the_data_is_checked_starts_nothing(fake_trainer, tin
         await pilot.pause()
         release.set()
         await app.workers.wait_for_complete()
-        await pilot.pause(0.5)
-        assert "Cancelled before it started" in _note(screen, "#run-status")
+        await wait_until(pilot, lambda: "Cancelled before it started" in _note(screen, "#run-status"), timeout=30)
         assert screen.process is None and not screen.running and not screen.query_one("#start").disabled
     assert not any(models.iterdir())
 

@@ -11,9 +11,10 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from assistant.runs.directory import RunDirectory
+from assistant.runs.events import Phase, RunEvent
 from assistant.runs.schema import EpochEval
 
-EventSink = Callable[[dict[str, Any]], None]
+EventSink = Callable[[RunEvent], None]
 """Receives every event after it is in events.jsonl (the CLI prints or draws it)."""
 
 
@@ -93,7 +94,7 @@ class ProgressEvents(TrainerCallback):
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         self._t0 = time.time()
         self._step0 = state.global_step
-        self._emit("train", step=state.global_step, total=state.max_steps)
+        self._emit(Phase.TRAIN, step=state.global_step, total=state.max_steps)
 
     def on_log(
         self,
@@ -113,7 +114,7 @@ class ProgressEvents(TrainerCallback):
         remaining = state.max_steps - state.global_step
         eta = elapsed / done * remaining if done > 0 else None
         self._emit(
-            "train",
+            Phase.TRAIN,
             step=state.global_step,
             total=state.max_steps,
             loss=round(loss, 5),
@@ -133,7 +134,7 @@ class ProgressEvents(TrainerCallback):
         entry = EpochEval.from_metrics(state.global_step, round(state.epoch or 0.0, 3), metrics or {}, prefix="eval_")
         self.evals.append(entry)
         self._emit(
-            "eval",
+            Phase.EVAL,
             step=state.global_step,
             total=state.max_steps,
             epoch=entry.epoch,
@@ -141,7 +142,7 @@ class ProgressEvents(TrainerCallback):
             f1=entry.f1,
         )
 
-    def _emit(self, phase: str, **fields: Any) -> None:
+    def _emit(self, phase: Phase, **fields: Any) -> None:
         record = self.run.event(phase, **fields)
         if self.sink:
             self.sink(record)

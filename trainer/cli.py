@@ -27,6 +27,7 @@ from assistant.core.sanitize import json_for_terminal
 from assistant.guard import EXIT_INTERRUPTED, OneLineArgumentParser
 from assistant.rendering import safe_text
 from assistant.runs.config import OptionSpec, TrainConfig, option_specs, resumed_config
+from assistant.runs.events import Phase, RunEvent
 from assistant.runs.registry import RunStatus
 from assistant.runs.schema import EvalScores, RunMetrics
 from trainer.callbacks import CancelToken, EventSink, TrainingCancelled
@@ -111,25 +112,23 @@ class ProgressView:
         )
         self.task = self.progress.add_task("starting", total=None, loss="—")
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        phase = event["phase"]
-        if event.get("message") and phase != "failed":  # a failure is printed once, as the error line
-            self.console.log(safe_text(f"[{phase}] {event['message']}"))
-        if phase == "train" and "step" in event:
-            loss = event.get("loss")
+    def __call__(self, event: RunEvent) -> None:
+        if event.message and event.phase is not Phase.FAILED:  # a failure is printed once, as the error line
+            self.console.log(safe_text(f"[{event.phase}] {event.message}"))
+        if event.is_step:
             self.progress.update(
                 self.task,
                 description="training",
-                completed=event["step"],
-                total=event.get("total"),
-                loss=f"{loss:.4f}" if loss is not None else "—",
+                completed=event.step,
+                total=event.total,
+                loss=f"{event.loss:.4f}" if event.loss is not None else "—",
             )
-        if phase == "eval" and event.get("f1") is not None:
-            self.console.log(f"EM {event['exact_match']:.2f}  F1 {event['f1']:.2f}")
-        if phase == "prepare" and "report" in event:
+        if event.phase is Phase.EVAL and event.scores is not None:
+            self.console.log(f"EM {event.scores[0]:.2f}  F1 {event.scores[1]:.2f}")
+        if event.phase is Phase.PREPARE and event.report is not None:
             from assistant.squad.validate import DataReport
 
-            self.console.print(DataReport(**event["report"]).table("training data"))
+            self.console.print(DataReport(**event.report).table("training data"))
 
 
 def preflight(config: TrainConfig) -> None:
@@ -177,8 +176,8 @@ def cancel_on_signals(token: CancelToken) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _print_event(event: dict[str, Any]) -> None:
-    print(json_for_terminal(event), flush=True)
+def _print_event(event: RunEvent) -> None:
+    print(json_for_terminal(event.to_json()), flush=True)
 
 
 def _train(config: TrainConfig, sink: EventSink) -> RunResult:

@@ -16,6 +16,7 @@ from assistant.core import onnx_cache, onnx_export
 from assistant.core.errors import UserError
 from assistant.core.reader import Reader, WindowSettings
 from assistant.runs.config import TrainConfig
+from assistant.runs.events import Phase
 from assistant.runs.schema import EvalScores
 from assistant.squad.evaluation import evaluate_reader
 from trainer.data import Examples
@@ -33,7 +34,7 @@ def export_run(run_path: Path, emit: Emit) -> onnx_cache.OnnxBundle | None:
     """
     from assistant.core.model_loading import load_pretrained
 
-    emit("save", message="exporting model.onnx for the CPU reader")
+    emit(Phase.SAVE, message="exporting model.onnx for the CPU reader")
     staging = run_path / ".onnx-export"
     for leftover in run_path.glob(".onnx-export*"):  # left by a run killed mid-export
         shutil.rmtree(leftover, ignore_errors=True)
@@ -45,7 +46,7 @@ def export_run(run_path: Path, emit: Emit) -> onnx_cache.OnnxBundle | None:
             os.replace(bundle.directory / name, run_path / name)
         onnx_cache.record_shipped(run_path, digests)  # the weights it was made from: a stale one is never read
     except (onnx_export.ExportError, UserError, OSError) as exc:
-        emit("save", message=f"no model.onnx ({exc}); the reader will export or use torch when loaded")
+        emit(Phase.SAVE, message=f"no model.onnx ({exc}); the reader will export or use torch when loaded")
         return None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -59,12 +60,12 @@ def int8_scores(
     from assistant.core.backends import OnnxBackend
     from assistant.core.tokenizer import JsonTokenizer
 
-    emit("eval", message="quantizing model.onnx to int8 and measuring it on CPU")
+    emit(Phase.EVAL, message="quantizing model.onnx to int8 and measuring it on CPU")
     try:
         path = onnx_export.quantize_model(bundle.model, bundle.int8)
         onnx_cache.record_shipped(bundle.directory, onnx_cache.Digests(None))
     except (onnx_export.ExportError, UserError, OSError) as exc:
-        emit("eval", message=f"no model.int8.onnx ({exc})")
+        emit(Phase.EVAL, message=f"no model.int8.onnx ({exc})")
         return None
     tokenizer = JsonTokenizer.from_directory(bundle.directory, bundle.pad_token_id)
     reader = Reader(OnnxBackend(path, bundle.max_positions), tokenizer, window=window)

@@ -35,10 +35,10 @@ from assistant.runs.directory import (
     checkpoint_problem,
     default_run_name,
     git_commit,
-    history_from_events,
     model_card,
     resumable_checkpoint,
 )
+from assistant.runs.events import Phase, history_from_events
 from assistant.runs.registry import RunStatus, activate
 from assistant.runs.schema import EpochEval, EvalScores, RunMetrics
 from assistant.squad.evaluation import evaluate_reader
@@ -87,7 +87,7 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
     except TrainingCancelled:
         heartbeat.stop()
         run.set_status(RunStatus.CANCELLED, error="cancelled by the user")
-        session.emit("cancelled", message="training cancelled; the active reader is unchanged")
+        session.emit(Phase.CANCELLED, message="training cancelled; the active reader is unchanged")
         return RunResult(run.path, RunStatus.CANCELLED, None, "cancelled")
     except (UserError, TrainingStopped) as exc:
         heartbeat.stop()
@@ -136,7 +136,7 @@ def _record_failure(session: _Session, message: str, created: bool) -> None:
     """Mark the run failed; a folder this call made and never trained into is removed, as it holds only noise."""
     run = session.run_dir
     run.set_status(RunStatus.FAILED, error=message)
-    session.emit("failed", message=message)
+    session.emit(Phase.FAILED, message=message)
     if created:
         opening.discard_new(run)
 
@@ -239,7 +239,7 @@ class _Session:
         self.progress = ProgressEvents(run, sink)
         self.sanity = LossSanity(window=config.sanity_steps)
 
-    def emit(self, phase: str, **fields: Any) -> None:
+    def emit(self, phase: Phase, **fields: Any) -> None:
         record = self.run_dir.event(phase, **fields)
         if self.sink:
             self.sink(record)
@@ -270,7 +270,7 @@ class _Session:
 
     def prepare(self) -> _Prepared:
         """The base model (with frozen layers), validated examples and label-checked training windows."""
-        self.emit("load", message=f"loading {self.config.base_model}")
+        self.emit(Phase.LOAD, message=f"loading {self.config.base_model}")
         set_seed(self.config.seed)  # before the model, as run_qa.py: the new QA head is drawn from --seed too
         tokenizer, model = _load_base(self.config.base_model)
         if self.config.freeze_layers:
@@ -278,13 +278,13 @@ class _Session:
         if not any(p.requires_grad for p in model.parameters()):
             raise UserError("Every parameter is frozen; nothing would train.")
         self.cancel.raise_if_requested()
-        self.emit("prepare", message="loading data")
+        self.emit(Phase.PREPARE, message="loading data")
         examples = load_examples(self.config, tokenizer)
-        self.emit("prepare", message="data validated", report=examples.report.to_json())
+        self.emit(Phase.PREPARE, message="data validated", report=examples.report.to_json())
         dataset, labels = training_dataset(examples.train, tokenizer, self.config)
         windows = len(dataset)
         self.emit(
-            "prepare",
+            Phase.PREPARE,
             message=f"{windows} windows; labels check {labels.rate:.2%}",
             windows=windows,
             label_rate=labels.rate,
@@ -313,7 +313,7 @@ class _Session:
             "processing_class": prepared.tokenizer,
             "callbacks": [self.progress, self.sanity, StopOnCancel(self.cancel)],  # last: it sees what they saw
             "window": config.window,
-            "on_eval_start": lambda n: self.emit("eval", message=f"evaluating on {n} questions"),
+            "on_eval_start": lambda n: self.emit(Phase.EVAL, message=f"evaluating on {n} questions"),
         }
         trainer: QATrainer
         if config.teacher:
@@ -345,8 +345,8 @@ class _Session:
         else:
             path, skipped = resumable_checkpoint(folder)
         for note in skipped:
-            self.emit("train", message=f"skipping broken checkpoint {note}")
-        self.emit("train", message=f"resuming from {path.name}" if path else "no checkpoint; starting over")
+            self.emit(Phase.TRAIN, message=f"skipping broken checkpoint {note}")
+        self.emit(Phase.TRAIN, message=f"resuming from {path.name}" if path else "no checkpoint; starting over")
         return path
 
     def fit(self, trainer: QATrainer) -> TrainOutput:
@@ -381,7 +381,7 @@ class _Session:
             trainer.evaluate()
         final = evals[-1].to_json() if evals else {}
         scores = EvalScores.from_json({k: v for k, v in final.items() if k not in ("epoch", "step")}) or EvalScores()
-        self.emit("eval", exact_match=scores.exact_match, f1=scores.f1, message="final evaluation")
+        self.emit(Phase.EVAL, exact_match=scores.exact_match, f1=scores.f1, message="final evaluation")
         return scores
 
     def history(self) -> tuple[list[tuple[int, float]], list[EpochEval]]:
@@ -415,7 +415,7 @@ class _Session:
         model: torch.nn.Module = prepared.model
         model.eval()
         final = self.final_evaluation(trainer)
-        self.emit("save", message="saving the model")
+        self.emit(Phase.SAVE, message="saving the model")
         if run.writer:
             # safetensors + tokenizer only: Trainer.save_model would also pickle training_args.bin
             prepared.model.save_pretrained(str(run.path), safe_serialization=True)
@@ -432,7 +432,7 @@ class _Session:
         run.set_status(RunStatus.COMPLETED, finished_at=finished, wall_time_s=metrics.wall_time_s)
         if config.activate and run.writer:
             activate(run.path.name, run.path.parent)
-        self.emit("done", exact_match=final.exact_match, f1=final.f1, message=f"saved {run.path}")
+        self.emit(Phase.DONE, exact_match=final.exact_match, f1=final.f1, message=f"saved {run.path}")
         return RunResult(run.path, RunStatus.COMPLETED, metrics)
 
     def int8_eval(self, prepared: _Prepared, float_eval: EvalScores) -> EvalScores:
@@ -441,7 +441,7 @@ class _Session:
 
         from assistant.core.model_loading import quantize_int8
 
-        self.emit("eval", message="measuring dynamic int8 on CPU")
+        self.emit(Phase.EVAL, message="measuring dynamic int8 on CPU")
         model: torch.nn.Module = copy.deepcopy(prepared.model)
         cpu_model = model.float().to("cpu")
         reader = Reader(quantize_int8(cpu_model), prepared.tokenizer, torch.device("cpu"), window=self.config.window)

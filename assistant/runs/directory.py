@@ -13,19 +13,16 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from assistant.core import files, ownership
-from assistant.core.errors import UserError
+from assistant.runs.events import EVENTS_FILE, Phase, RunEvent, read_events
 from assistant.runs.registry import HEARTBEAT_INTERVAL_S
 from assistant.runs.schema import (
-    EpochEval,
     EvalScores,
-    JsonObject,
     RunMetrics,
     RunRecord,
     RunStatus,
@@ -74,7 +71,7 @@ class RunDirectory:
 
     @property
     def events_path(self) -> Path:
-        return self.path / "events.jsonl"
+        return self.path / EVENTS_FILE
 
     @property
     def checkpoints(self) -> Path:
@@ -125,38 +122,25 @@ class RunDirectory:
             self._last_beat = now
             self.write_run(heartbeat=round(now, 3))
 
-    def event(self, phase: str, **fields: Any) -> JsonObject:
-        """Append one progress event to events.jsonl (None-valued fields left out) and return it.
-
-        A number that is not finite (a NaN loss) is left out too: JSON has no NaN, and the run's sanity check
-        reports it in words."""
-        record = {"time": round(time.time(), 3), "elapsed_s": round(time.time() - self._t0, 2), "phase": phase}
-        record.update({k: v for k, v in fields.items() if files.finite_or_none(v) is not None})
+    def event(self, phase: Phase, **fields: Any) -> RunEvent:
+        """Append one progress event to events.jsonl and return it (a field that is not an event's is a TypeError:
+        the format is ``RunEvent``). A number that is not finite (a NaN loss) is left out: JSON has no NaN, and the
+        run's sanity check reports it in words."""
+        now = time.time()
+        event = RunEvent(phase, time=round(now, 3), elapsed_s=round(now - self._t0, 2), **fields)
         if self.writer:
-            files.append_json(self.events_path, record)
-        return record
+            files.append_json(self.events_path, event.to_json())
+        return event
 
-    def read_events(self) -> list[JsonObject]:
-        """Every whole event line, from every process that has trained this run; a torn last line is skipped."""
-        try:
-            lines = files.lines_of(files.read_bytes(self.events_path, files.EVENTS))
-        except UserError:
-            return []
-        events = []
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(record, dict):
-                events.append(record)
-        return events
+    def read_events(self) -> list[RunEvent]:
+        """Every event, from every process that has trained this run; a torn last line is skipped."""
+        return read_events(self.events_path)
 
     def trained_anything(self) -> bool:
         """Whether a step, checkpoint or weights exist: a failed run with none of them is not worth keeping."""
         if any(self.path.glob("*.safetensors")) or (self.checkpoints.is_dir() and any(self.checkpoints.iterdir())):
             return True
-        return any(e.get("phase") == "train" and "loss" in e for e in self.read_events())
+        return any(e.phase is Phase.TRAIN and e.loss is not None for e in self.read_events())
 
     def write_metrics(self, metrics: RunMetrics) -> None:
         if self.writer:
@@ -235,30 +219,6 @@ def resumable_checkpoint(checkpoints: Path) -> tuple[Path | None, list[str]]:
             return path, skipped
         skipped.append(f"{path.name} ({problem})")
     return None, skipped
-
-
-def history_from_events(events: Iterable[JsonObject]) -> tuple[dict[int, float], dict[int, EpochEval]]:
-    """Loss per step and evaluation per step over every process that trained the run.
-
-    Each process starts with a ``train`` event holding its first step and no loss; what an earlier process
-    logged after that step is dropped, since the checkpoint it resumed from predates it.
-    """
-    losses: dict[int, float] = {}
-    evals: dict[int, EpochEval] = {}
-    for e in events:
-        step, phase = e.get("step"), e.get("phase")
-        if not isinstance(step, int) or isinstance(step, bool):
-            continue
-        if phase == "train" and "loss" not in e:
-            losses = {s: v for s, v in losses.items() if s <= step}
-            evals = {s: v for s, v in evals.items() if s <= step}
-        elif phase == "train" and is_number(e["loss"]):
-            losses[step] = float(e["loss"])
-        elif phase == "eval" and is_number(e.get("f1")):
-            entry = EpochEval.from_json({k: e.get(k) for k in ("epoch", "step", "exact_match", "f1")})
-            if entry is not None:
-                evals[step] = entry
-    return losses, evals
 
 
 def _score(value: float | None) -> str:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.engine import AskResult, IndexedDocument, QAEngine
+    from assistant.runs.events import RunEvent
     from assistant.settings import ModelChoice, Settings
     from assistant.tui.widgets.conversation import AnswerCard
 
@@ -72,18 +73,11 @@ class DocumentFailed(Message):
 # --- answers: answer worker -> chat screen -------------------------------------------------------------------------
 @dataclass
 class AnswerReady(Message):
+    """Ask worker -> chat screen: the answer to ``card``'s question about the document at ``path``."""
+
     card: AnswerCard
     result: AskResult
-    turn_id: int | None
-
-
-@dataclass
-class HistoryFailed(Message):
-    """A conversation-history read or write failed; the conversation on screen goes on without it."""
-
-    action: str
-    """What could not be done, as in "Could not <action> the conversation history"."""
-    error: str
+    path: Path | None
 
 
 # --- requests: App -> chat screen ----------------------------------------------------------------------------------
@@ -114,7 +108,7 @@ class TrainingOutcome(str, Enum):
 
 @dataclass
 class TrainingEvent(Message):
-    event: dict[str, Any]
+    event: RunEvent
     """One whole line of the run's events.jsonl."""
 
 

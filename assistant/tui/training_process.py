@@ -8,7 +8,6 @@ once it exits. Its stdout and stderr are only kept as a log tail, shown when it 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -17,12 +16,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from textual.message import Message
 
 from assistant.core import files
-from assistant.core.errors import UserError
+from assistant.runs.events import EVENTS_FILE, EventTail
 from assistant.runs.registry import RunStatus, load_run
 from assistant.tui.messages import TrainingEvent, TrainingFinished, TrainingOutcome
 
@@ -33,40 +32,6 @@ TRAINER_COMMAND = [sys.executable, "-m", "trainer"]
 POLL_S = 0.25
 """How often events.jsonl is read while the trainer runs."""
 LOG_TAIL_LINES = 40
-POLL_BYTES = 8 * 1024 * 1024
-"""Read at most this much of events.jsonl per poll; the rest comes at the next."""
-
-
-class EventTail:
-    """The whole JSON-object lines appended to a file since the last poll; a line still being written waits."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._offset = 0
-        self._partial = b""
-
-    def poll(self) -> list[dict[str, Any]]:
-        try:
-            fd = files.open_regular(self.path, files.EVENTS)
-        except UserError:  # not created yet (or not a file the trainer wrote)
-            return []
-        try:
-            chunk = os.pread(fd, POLL_BYTES, self._offset)
-        except OSError:
-            return []
-        finally:
-            os.close(fd)
-        self._offset += len(chunk)
-        *lines, self._partial = (self._partial + chunk).split(b"\n")
-        events = []
-        for line in lines:
-            try:
-                record = json.loads(line.decode("utf-8", errors="replace"))
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(record, dict) and "phase" in record:
-                events.append(record)
-        return events
 
 
 SHELL_HINTS = ("make it the active reader:",)
@@ -141,7 +106,7 @@ class TrainingProcess:
             return TrainingFinished(None, TrainingOutcome.CRASHED, -1, f"could not start the trainer: {exc}")
         if self._cancelled.is_set():  # Cancel came before the process existed
             self.cancel()
-        events = EventTail(self.run_path / "events.jsonl")
+        events = EventTail(self.run_path / EVENTS_FILE)
         while True:
             exited = self._wait(POLL_S)
             for event in events.poll():  # after the exit check, so that the last events are read too

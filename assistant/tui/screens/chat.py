@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +15,15 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from assistant.core.errors import UserError
-from assistant.core.sanitize import one_line, visible
+from assistant.core.sanitize import one_line
 from assistant.rendering import safe_text
 from assistant.settings import Settings
 from assistant.store import STORE_ERRORS, ConversationStore
 from assistant.tui import workers
 from assistant.tui.actions import Scope, bindings
+from assistant.tui.chat_answers import AnswerNavigation
+from assistant.tui.chat_history import History
+from assistant.tui.chat_verdicts import Verdicts
 from assistant.tui.gc_tuning import freeze_heap
 from assistant.tui.messages import (
     AnswerReady,
@@ -30,7 +31,6 @@ from assistant.tui.messages import (
     DocumentFailed,
     DocumentIndexed,
     ExportConversation,
-    HistoryFailed,
     IndexProgress,
     JumpToAnswer,
     PickDocument,
@@ -47,7 +47,6 @@ from assistant.tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.engine import IndexedDocument, QAEngine
-    from assistant.tui.feedback import Annotation
 
 NO_DOCUMENT = "no document: ctrl+o opens one"
 WAITING_FOR_READER = {
@@ -110,10 +109,9 @@ class ChatScreen(Screen[None]):
         """Questions asked before the reader or the document being opened was ready, each with the document it
         is about (the one being opened, else the one open): asked once both are."""
         self.asking: dict[Worker[None], AnswerCard] = {}
-        self.correcting: AnswerCard | None = None
-        """The answer marked wrong (ctrl+b) whose right span the user is selecting; None: the last answer."""
-        self.shown: AnswerCard | None = None
-        """The answer the document shows (clicked, or the newest): ctrl+down/up and ctrl+y are about it."""
+        self.verdicts = Verdicts(self)
+        self.answers = AnswerNavigation(self)
+        self.history = History(self)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -190,7 +188,7 @@ class ChatScreen(Screen[None]):
         try:
             paths = self.store.recent_documents(RECENT_LIMIT)
         except STORE_ERRORS as exc:
-            self._history_failed("read the recent documents from", exc)
+            self.history_failed("read the recent documents from", exc)
             return []
         current = [self.document_path] if self.document_path is not None else []  # the open one first
         keys = {p.resolve() for p in current}
@@ -272,7 +270,7 @@ class ChatScreen(Screen[None]):
         self.indexed = message.indexed
         self.query_one(DocumentPane).show(message.indexed.document.text)
         self.query_one(DocumentView).border_title = safe_text(message.path.name, single_line=True)
-        self._note_opened(message.path)
+        self.history.opened(message.path)
         self.restore_history()
         conversation = self.query_one(Conversation)  # the questions asked while it opened, after its history
         waiting = [(q, about) for q, _, about in self.pending if about == message.path]  # others left with theirs
@@ -283,34 +281,13 @@ class ChatScreen(Screen[None]):
         freeze_heap()
         self.query_one(QuestionInput).focus()
 
-    def _note_opened(self, path: Path) -> None:
-        if self.store is not None:
-            try:
-                self.store.opened(path)
-            except STORE_ERRORS as exc:
-                self._history_failed("keep this document in the recent list of", exc)
-
     def restore_history(self) -> None:
-        """The document's earlier conversation, its last answer highlighted again."""
-        conversation = self.query_one(Conversation)
-        conversation.clear()
-        self.correcting = self.shown = None
-        question_input = self.query_one(QuestionInput)
-        if self.store is None or self.document_path is None:
-            return
-        try:
-            turns = self.store.turns(self.document_path)
-        except STORE_ERRORS as exc:
-            self._history_failed("read the earlier questions from", exc)
-            return
-        for turn in turns:
-            conversation.add_turn(turn.question, turn.result, turn.id, turn.feedback, turn.model)
-            question_input.remember(turn.question)
-        conversation.scroll_end(animate=False)
-        best = turns[-1].result.best if turns else None
-        text = self.indexed.document.text if self.indexed is not None else ""
-        if best is not None and text[best.start : best.end] == best.text:  # the document may have changed since
-            self.query_one(DocumentView).highlight(best.start, best.end)
+        self.verdicts.correcting = self.answers.shown = None
+        self.history.restore()
+
+    @property
+    def question_input(self) -> QuestionInput:
+        return self.query_one(QuestionInput)
 
     # --- asking -----------------------------------------------------------------------------------
     @on(Input.Submitted, "#question")
@@ -347,48 +324,40 @@ class ChatScreen(Screen[None]):
     def _ask(
         self, engine: QAEngine, indexed: IndexedDocument, path: Path | None, question: str, card: AnswerCard
     ) -> None:
-        """Not exclusive: questions asked in a row are all answered."""
+        """Not exclusive: questions asked in a row are all answered. It only posts the answer: the App keeps it."""
         result = engine.ask(indexed, question)
-        if get_current_worker().is_cancelled:  # the conversation was cleared meanwhile: nothing to keep
-            return
-        turn_id = None
-        if self.store is not None and path is not None:
-            try:  # a history failure costs the saved turn, never the answer on screen
-                turn_id = self.store.add_turn(path, question, result, model=card.model)
-            except STORE_ERRORS as exc:
-                self.post_message(HistoryFailed("save this answer to", f"{type(exc).__name__}: {exc}"))
-        self.post_message(AnswerReady(card, result, turn_id))
+        if not get_current_worker().is_cancelled:  # the conversation was cleared meanwhile: nothing to keep
+            self.post_message(AnswerReady(card, result, path))
 
     @on(AnswerReady)
     def _answer_ready(self, message: AnswerReady) -> None:
-        if not message.card.is_attached:  # about a document no longer open: kept in its history, shown there
+        """Kept in the document's history (even when another document is open now), and shown."""
+        card = message.card
+        turn_id = self.history.save_answer(message.path, card.question, message.result, card.model)
+        if not card.is_attached:  # about a document no longer open: kept in its history, shown there
             return
-        message.card.set_result(message.result, message.turn_id)
+        card.set_result(message.result, turn_id)
         best = message.result.best
         view = self.query_one(DocumentView)
         if best is not None:
             view.highlight(best.start, best.end)
         else:  # "Not found": the previous answer's highlight must not stand for this one
             view.clear_highlight()
-        self.correcting = None  # a new answer: ctrl+s is about it now
-        self.shown = message.card
+        self.verdicts.correcting = None  # a new answer: ctrl+s is about it now
+        self.answers.shown = card
         self.query_one(Conversation).scroll_end(animate=False)
 
-    @on(HistoryFailed)
-    def _history_failed_message(self, message: HistoryFailed) -> None:
+    def history_failed(self, action: str, exc: Exception) -> None:
+        """A store error is a warning: the conversation on screen goes on without it."""
         self.notify(
-            f"Could not {message.action} the conversation history: {message.error}",
+            f"Could not {action} the conversation history: {type(exc).__name__}: {exc}",
             title="History",
             severity="warning",
             timeout=8,
         )
 
-    def _history_failed(self, action: str, exc: Exception) -> None:
-        """A store error is a warning: the conversation on screen goes on without it."""
-        self._history_failed_message(HistoryFailed(action, f"{type(exc).__name__}: {exc}"))
-
-    # --- feedback ---------------------------------------------------------------------------------
-    def _last_answered(self) -> AnswerCard | None:
+    # --- verdicts on answers (assistant.tui.chat_verdicts) ----------------------------------------
+    def last_answered(self) -> AnswerCard | None:
         card = self.query_one(Conversation).last_card()
         if card is None or card.result is None:
             self.notify("Ask a question first.", severity="warning")
@@ -396,104 +365,24 @@ class ChatScreen(Screen[None]):
         return card
 
     def action_candidates(self) -> None:
-        card = self._last_answered()
+        card = self.last_answered()
         if card:
             card.show_candidates = not card.show_candidates
             card.refresh_card()
             if card.show_candidates:  # the list grows below the fold: bring the card's end into view
                 self.call_after_refresh(card.scroll_visible, animate=False, top=False)
 
-    def _annotation(self, card: AnswerCard, start: int, end: int) -> Annotation | None:
-        from assistant.tui.feedback import annotation_for
-
-        if self.indexed is None:
-            return None
-        source = self.document_path.name if self.document_path else ""
-        return annotation_for(self.indexed.document.text, card.question, start, end, source)
-
-    def _answer_annotation(self, card: AnswerCard) -> Annotation | None:
-        best = card.result.best if card.result else None
-        return self._annotation(card, best.start, best.end) if best else None
-
-    def _set_verdict(self, card: AnswerCard, verdict: str, note: Annotation | None) -> bool:
-        """One verdict and one annotation per answer: the earlier annotation goes, ``note`` is written.
-
-        The earlier one is what this session saved for the card, or the answer itself for a "right" restored
-        from the history. False (and a notification) when the annotations file could not be changed."""
-        from assistant.paths import annotations_path
-        from assistant.tui import feedback
-
-        earlier = card.annotation or (self._answer_annotation(card) if card.feedback == "right" else None)
-        try:
-            if earlier is not None and earlier != note:
-                feedback.remove(annotations_path(), earlier)
-            if note is not None:
-                feedback.save(annotations_path(), note)
-        except (OSError, UserError) as exc:
-            self.notify(f"Could not change the annotations: {exc}", title="Annotation", severity="error")
-            return False
-        changed = card.feedback != verdict or card.annotation != note
-        card.annotation = note
-        if card.feedback != verdict:
-            card.feedback = verdict
-            card.refresh_card()
-        if changed:  # a span saved for an answer marked wrong is its correction
-            self._store_verdict(card, verdict, note.answer_text if note is not None and verdict == "wrong" else None)
-        return True
-
-    def _store_verdict(self, card: AnswerCard, verdict: str, correction: str | None) -> None:
-        if card.turn_id is not None and self.store:
-            try:
-                self.store.set_feedback(card.turn_id, verdict, correction)
-            except STORE_ERRORS as exc:
-                self._history_failed("save this verdict in", exc)
-
-    def _saved(self, note: Annotation, what: str) -> None:
-        self.notify(
-            f"Saved “{note.answer_text[:60]}” as {what} to “{note.question[:60]}”; train on it from the Train screen.",
-            title="Annotation saved",
-        )
-
     def action_mark_right(self) -> None:
-        card = self._last_answered()
-        if card is None:
-            return
-        if card.feedback == "right":
-            self.notify("This answer is already marked right.")
-            return
-        note = self._answer_annotation(card)
-        if self._set_verdict(card, "right", note) and note is not None:
-            self._saved(note, "the right answer")
+        if card := self.last_answered():
+            self.verdicts.mark_right(card)
 
     def action_mark_wrong(self) -> None:
-        card = self._last_answered()
-        if card is None:
-            return
-        if card.feedback != "wrong" and not self._set_verdict(card, "wrong", None):
-            return
-        self.correcting = card
-        view = self.query_one(DocumentView)
-        view.clear_highlight()  # the wrong answer is not the selection to save
-        view.focus()
-        self.notify("Select the correct answer in the document, then press ctrl+s to save it.")
+        if card := self.last_answered():
+            self.verdicts.mark_wrong(card)
 
     def action_save_span(self) -> None:
-        card = self.correcting or self._last_answered()
-        if card is None:
-            return
-        span = self.query_one(DocumentView).user_span()
-        note = self._annotation(card, *span) if span else None
-        if note is None:
-            self.notify("Select the answer in the document pane first.", severity="warning")
-            return
-        if note == card.annotation:
-            self.notify("This span is already saved as the answer.")
-            return
-        # the answer's own span is a "right", unless it was marked wrong: that verdict stays
-        right = card.feedback != "wrong" and note == self._answer_annotation(card)
-        verdict = "right" if right else "wrong"
-        if self._set_verdict(card, verdict, note):
-            self._saved(note, "the answer")
+        if card := self.verdicts.correcting or self.last_answered():
+            self.verdicts.save_span(card)
 
     def action_focus_question(self) -> None:
         self.query_one(QuestionInput).focus()
@@ -528,59 +417,19 @@ class ChatScreen(Screen[None]):
     def action_find_previous(self) -> None:
         self._step_match(-1)
 
+    # --- answers in the document (assistant.tui.chat_answers) -----------------------------------------
     @on(JumpToAnswer)
     def _jump_to_answer(self, message: JumpToAnswer) -> None:
-        self._show_answer(message.card, message.index)
-
-    def _show_answer(self, card: AnswerCard, index: int) -> None:
-        """Highlight a card's candidate ``index`` in the document; that card is the one shown from now on."""
-        answers = card.result.answers if card.result else []
-        if not answers:
-            return
-        index %= len(answers)
-        answer = answers[index]
-        text = self.indexed.document.text if self.indexed is not None else ""
-        if text[answer.start : answer.end] != answer.text:  # the document may have changed since
-            self.notify("This answer is not in the document as it is now.", severity="warning")
-            return
-        card.current = index
-        card.show_candidates = card.show_candidates or index > 0
-        card.refresh_card()
-        self.shown = card
-        self.query_one(DocumentView).highlight(answer.start, answer.end)
-
-    def _shown_card(self) -> AnswerCard | None:
-        if self.shown is not None and self.shown.is_attached:
-            return self.shown
-        return self._last_answered()
-
-    def _step_candidate(self, by: int) -> None:
-        card = self._shown_card()
-        if card is None or card.result is None:
-            return
-        if len(card.result.answers) < 2:
-            self.notify("This question has no other candidates.", severity="warning")
-            return
-        self._show_answer(card, card.current + by)
+        self.answers.show(message.card, message.index)
 
     def action_next_candidate(self) -> None:
-        self._step_candidate(1)
+        self.answers.step(1)
 
     def action_previous_candidate(self) -> None:
-        self._step_candidate(-1)
+        self.answers.step(-1)
 
     def action_copy_answer(self) -> None:
-        card = self._shown_card()
-        if card is None or card.result is None:
-            return
-        answers = card.result.answers
-        if not answers:
-            self.notify("This question has no answer to copy.", severity="warning")
-            return
-        text = visible(answers[min(card.current, len(answers) - 1)].text)  # never a raw ESC for a later paste
-        self.app.copy_to_clipboard(text)
-        short = " ".join(text.split())
-        self.notify(f"Copied “{short[:60]}{'…' if len(short) > 60 else ''}” to the clipboard.")
+        self.answers.copy()
 
     # --- training elsewhere -----------------------------------------------------------------------
     @on(TrainingActivity)
@@ -605,33 +454,11 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(question, default=False), answered)
 
     def clear_conversation(self) -> None:
-        if self.document_path and self.store:
-            try:
-                self.store.clear(self.document_path)
-            except STORE_ERRORS as exc:
-                self._history_failed("clear", exc)
+        self.history.clear(self.document_path)
         self.workers.cancel_group(self, workers.ASK)  # an answer on its way is neither saved nor shown
         self.query_one(Conversation).clear()
-        self.pending, self.correcting, self.shown = [], None, None
+        self.pending, self.verdicts.correcting, self.answers.shown = [], None, None
 
     @on(ExportConversation)
     def export_conversation(self) -> None:
-        from assistant.core import files
-        from assistant.paths import user_data_dir
-        from assistant.store import conversation_markdown
-
-        path = self.document_path
-        if path is None:
-            self.notify("Open a document first.", severity="warning")
-            return
-        if self.store is None:
-            self.notify("Conversations are not kept this session, so there is nothing to export.", severity="warning")
-            return
-        stem = re.sub(r"[^\w.-]+", "-", path.stem).strip("-.")[:60] or "conversation"  # a name any shell lists
-        out = user_data_dir() / "exports" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
-        try:
-            files.write_text(out, conversation_markdown(path, self.store.turns(path)))
-        except (*STORE_ERRORS, *files.WRITE_ERRORS) as exc:
-            self.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
-            return
-        self.notify(f"Saved {out}", title="Conversation exported")
+        self.history.export(self.document_path)

@@ -22,14 +22,13 @@ from textual.worker import Worker
 
 from assistant.core.errors import UserError
 from assistant.rendering import clip, safe_text
+from assistant.runs.events import ENDED, EVENTS_FILE, EventTail, RunEvent
 from assistant.runs.registry import RunInfo, RunStatus, delete_run, list_runs, load_run
-from assistant.runs.schema import JsonObject
 from assistant.tui import workers
 from assistant.tui.actions import Scope, bindings
 from assistant.tui.messages import ActivateRun, ResumeRun, RunDeleted
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.state import ReaderState
-from assistant.tui.training_process import EventTail
 from assistant.tui.widgets.loss_plot import CurvePlot, RunHistory, loss_series
 from assistant.tui.widgets.run_compare import RunCompareScreen
 
@@ -64,7 +63,6 @@ NARROW = 100
 """Below this width the panel drops its per-epoch plot, so that the loss curve keeps its room."""
 POLL_S = 1.0
 """How often a training run's events.jsonl is read for new lines."""
-ENDED = ("done", "failed", "cancelled")
 DELETE = "metrics-delete"
 
 
@@ -139,11 +137,11 @@ class LiveRun:
 
     def __init__(self, run: RunInfo) -> None:
         self.run = run
-        self.tail = EventTail(run.path / "events.jsonl")
-        self.events: list[JsonObject] = []
+        self.tail = EventTail(run.path / EVENTS_FILE)
+        self.events: list[RunEvent] = []
         self.poll()
 
-    def poll(self) -> list[JsonObject]:
+    def poll(self) -> list[RunEvent]:
         """The events appended since the last poll (whole lines only)."""
         new = self.tail.poll()
         self.events.extend(new)
@@ -151,19 +149,15 @@ class LiveRun:
 
     def status(self) -> str:
         """ "running", with how far when a step has been logged."""
-        steps = [e for e in self.events if e.get("phase") == "train" and isinstance(e.get("step"), int)]
-        total = steps[-1].get("total") if steps else None
-        if not isinstance(total, int) or total <= 0:
+        last = next((e for e in reversed(self.events) if e.is_step), None)
+        if last is None or last.step is None or not last.total or last.total <= 0:
             return "running"
-        return f"running {min(100, 100 * steps[-1]['step'] // total)}%"
+        return f"running {min(100, 100 * last.step // last.total)}%"
 
     def scores(self) -> tuple[float | None, float | None]:
         """EM and F1 of the latest evaluation, if any."""
-        evals = [e for e in self.events if isinstance(e.get("f1"), (int, float))]
-        if not evals:
-            return None, None
-        em = evals[-1].get("exact_match")
-        return (float(em) if isinstance(em, (int, float)) else None), float(evals[-1]["f1"])
+        last = next((e for e in reversed(self.events) if e.f1 is not None), None)
+        return (last.exact_match, last.f1) if last is not None else (None, None)
 
 
 RESUMABLE = (RunStatus.CANCELLED, RunStatus.INTERRUPTED, RunStatus.FAILED)
@@ -303,7 +297,7 @@ class MetricsScreen(Screen[None]):
             new = live.poll()
             if new:
                 self._update_row(name, live)
-                ended = ended or any(e.get("phase") in ENDED for e in new)
+                ended = ended or any(e.phase in ENDED for e in new)
         if ended or any(load_run(live.run.path).status is not RunStatus.RUNNING for live in self.live.values()):
             self.action_reload()
 

@@ -29,8 +29,8 @@ from assistant.core import files
 from assistant.core.sanitize import one_line
 from assistant.paths import annotations_path, models_dir
 from assistant.rendering import assemble
+from assistant.runs.events import Phase, RunEvent
 from assistant.runs.registry import active_run_path, load_run
-from assistant.runs.schema import is_number
 from assistant.tui import workers
 from assistant.tui.actions import Scope, bindings
 from assistant.tui.messages import (
@@ -57,10 +57,10 @@ CHECK = "train-check"
 """The worker group of data checks: its own, so that a check never cancels the run's worker."""
 OFFLINE = "train-offline"
 PHASE_ACTIVITY = {
-    "load": "loading the model",
-    "prepare": "preparing the data",
-    "eval": "evaluating",
-    "save": "saving the model",
+    Phase.LOAD: "loading the model",
+    Phase.PREPARE: "preparing the data",
+    Phase.EVAL: "evaluating",
+    Phase.SAVE: "saving the model",
 }
 """The chat screen's line for the phases that have no step count."""
 
@@ -99,15 +99,14 @@ def new_run_path() -> Path:
     return path
 
 
-def activity_summary(event: Mapping[str, Any], epochs: float) -> str | None:
+def activity_summary(event: RunEvent, epochs: float) -> str | None:
     """The chat screen's one line for a progress event ("epoch 1/2 · 40%"), or None to keep the last."""
-    step, total, phase = event.get("step"), event.get("total"), event.get("phase")
-    if phase == "train" and isinstance(step, int) and isinstance(total, int) and total > 0:
-        epoch = event.get("epoch")
-        done = epoch if is_number(epoch) else step / total * epochs
+    step, total = event.step, event.total
+    if event.is_step and step is not None and total is not None and total > 0:
+        done = event.epoch if event.epoch is not None else step / total * epochs
         last = max(1, math.ceil(epochs))
         return f"epoch {min(int(done) + 1, last)}/{last} · {min(100, 100 * step // total)}%"
-    return PHASE_ACTIVITY.get(str(phase))
+    return PHASE_ACTIVITY.get(event.phase)
 
 
 def _is_data_file(path: Path) -> bool:
@@ -117,7 +116,7 @@ def _is_data_file(path: Path) -> bool:
 
 
 RESUME_HINT = "It can be resumed from its last checkpoint: f2, select it, R."
-QUIET_PHASES = ("cancelled", "failed")
+QUIET_PHASES = (Phase.CANCELLED, Phase.FAILED)
 """Events whose message is the run's outcome: the status line says it, the log does not repeat it."""
 
 
@@ -136,7 +135,7 @@ class TrainScreen(Screen[None]):
         self.overrides = dict(overrides or {})
         self.process: TrainingProcess | None = None
         self.started_at = 0.0
-        self._last_eval: tuple[Any, Any, Any] | None = None
+        self._last_eval: tuple[float | None, float, float] | None = None
         """(epoch, EM, F1) of the last evaluation logged: the final evaluation and "done" repeat them."""
         self.offer: Path | None = None
         """A completed run to offer as the active reader when this screen is next shown."""
@@ -152,11 +151,20 @@ class TrainScreen(Screen[None]):
         with Horizontal(id="train-body"):
             yield TrainForm(active_run_path(), id="form")
             with Vertical(id="progress-pane"):
-                yield Static("No run yet.", id="run-status")
+                yield Static(self._no_run_yet(), id="run-status")
                 yield ProgressBar(id="train-progress", show_eta=True)
                 yield Static("", id="train-figures")
                 yield Log(id="train-log", max_lines=500)
         yield Footer()
+
+    @staticmethod
+    def _no_run_yet() -> str:
+        """ "No run yet" only when there is none: earlier runs are in the metrics panel."""
+        from assistant.runs.registry import list_runs
+
+        if list_runs():
+            return "No run started here yet; f2 lists your earlier runs."
+        return "No run yet."
 
     @property
     def training(self) -> bool:
@@ -382,30 +390,29 @@ class TrainScreen(Screen[None]):
     @on(TrainingEvent)
     def _event(self, message: TrainingEvent) -> None:
         e = message.event
-        if e.get("phase") == "train" and isinstance(e.get("step"), int):
+        if e.is_step:
             self._show_step(e)
         if self.process is not None and (summary := activity_summary(e, self.process.config.epochs)):
             self._post_activity(True, summary)
         log = self.query_one("#train-log", Log)
-        em, f1, epoch = e.get("exact_match"), e.get("f1"), e.get("epoch")
-        if isinstance(f1, (int, float)) and isinstance(em, (int, float)):
+        if e.scores is not None:
+            em, f1 = e.scores
             last = self._last_eval
-            repeated = last is not None and last[1:] == (em, f1) and epoch in (None, last[0])
+            repeated = last is not None and last[1:] == (em, f1) and e.epoch in (None, last[0])
             if not repeated:  # an epoch's evaluation, then the final one and "done" with the same figures
-                when = f"  (epoch {epoch:g})" if isinstance(epoch, (int, float)) else ""
+                when = f"  (epoch {e.epoch:g})" if e.epoch is not None else ""
                 log.write_line(f"eval: EM {em:.2f}  F1 {f1:.2f}{when}")
-                self._last_eval = (epoch, em, f1)
-        if e.get("message") and e.get("phase") not in QUIET_PHASES:
-            log.write_line(one_line(f"[{e.get('phase')}] {e['message']}"))
+                self._last_eval = (e.epoch, em, f1)
+        if e.message and e.phase not in QUIET_PHASES:
+            log.write_line(one_line(f"[{e.phase}] {e.message}"))
 
-    def _show_step(self, e: dict[str, Any]) -> None:
-        total = e.get("total") if isinstance(e.get("total"), int) else None
-        self.query_one("#train-progress", ProgressBar).update(total=total or None, progress=e["step"])
-        parts = [f"step {e['step']}/{total or '?'}"]
-        if isinstance(e.get("loss"), (int, float)):
-            parts.append(f"loss {e['loss']:.4f}")
-        if isinstance(e.get("eta_s"), (int, float)):
-            parts.append(f"ETA {int(e['eta_s']) // 60}:{int(e['eta_s']) % 60:02d}")
+    def _show_step(self, e: RunEvent) -> None:
+        self.query_one("#train-progress", ProgressBar).update(total=e.total or None, progress=e.step or 0)
+        parts = [f"step {e.step}/{e.total or '?'}"]
+        if e.loss is not None:
+            parts.append(f"loss {e.loss:.4f}")
+        if e.eta_s is not None:
+            parts.append(f"ETA {int(e.eta_s) // 60}:{int(e.eta_s) % 60:02d}")
         self.query_one("#train-figures", Static).update("  ".join(parts))
 
     @on(TrainingFinished)

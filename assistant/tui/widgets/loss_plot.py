@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from textual_plotext import PlotextPlot
 
 from assistant.core.sanitize import one_line
-from assistant.runs.directory import RunDirectory, history_from_events
+from assistant.runs.directory import RunDirectory
+from assistant.runs.events import RunEvent, history_from_events
 from assistant.runs.registry import RunInfo
-from assistant.runs.schema import EpochEval, JsonObject
+from assistant.runs.schema import EpochEval
 
 
 @dataclass
@@ -23,7 +24,7 @@ class RunHistory:
     evals: list[EpochEval] = field(default_factory=list)
 
     @classmethod
-    def of(cls, run: RunInfo, events: list[JsonObject] | None = None) -> RunHistory:
+    def of(cls, run: RunInfo, events: list[RunEvent] | None = None) -> RunHistory:
         """A live run's history from its events so far; a finished one's from metrics.json, or from its events when
         it wrote none (a cancelled or interrupted run: its loss was logged as it went)."""
         if events is None and not run.results.loss_curve:

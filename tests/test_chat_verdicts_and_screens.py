@@ -1,4 +1,6 @@
-"""The chat app as its users expect: one Pilot test per bug of the issue's "Bugs" list, driven as a user would."""
+"""The chat app, driven with Pilot as a user would: saving spans and verdicts, a failed model switch, questions
+asked while a document opens, the theme and scroll position, the Train screen's log and its "make active" dialog,
+modal screens and a reopened conversation."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ from tests.pilot import (
     document_view,
     fake_trainer_command,
     fill_train_form,
+    frame_drawn,
     notifications,
+    palette_pick,
     screen_text,
     settle,
     wait_for_widget,
@@ -49,7 +53,7 @@ def _annotations() -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-# --- 1. ctrl+s saves only what the user selected, for the question it answers -------------------------------------
+# --- ctrl+s saves only what the user selected, for the question it answers -------------------------------------
 async def test_ctrl_s_saves_only_a_span_the_user_selected(tiny_model_dir, doc):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
@@ -94,7 +98,7 @@ async def test_ctrl_s_after_ctrl_b_saves_the_selection_for_the_question_marked_w
     assert "on the mat" in saved and QUESTION in saved
 
 
-# --- 2. the help screen at 80x24 ----------------------------------------------------------------------------------
+# --- the help screen at 80x24 ----------------------------------------------------------------------------------
 async def test_every_help_row_can_be_scrolled_into_view_at_80x24():
     from textual.containers import VerticalScroll
 
@@ -121,7 +125,7 @@ async def test_every_help_row_can_be_scrolled_into_view_at_80x24():
             assert f"│ {key} " in seen, key
 
 
-# --- 3. a failed model switch keeps the working reader ------------------------------------------------------------
+# --- a failed model switch keeps the working reader ------------------------------------------------------------
 async def test_a_failed_model_switch_keeps_answering_with_the_old_reader(tiny_model_dir, doc):
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
     broken = models / "broken-run"
@@ -145,7 +149,7 @@ async def test_a_failed_model_switch_keeps_answering_with_the_old_reader(tiny_mo
         assert card.result is not None and card.result.answers  # answered, not "thinking…" forever
 
 
-# --- 4. a question asked while the document opens waits for it ----------------------------------------------------
+# --- a question asked while the document opens waits for it ----------------------------------------------------
 async def test_a_question_asked_while_the_document_opens_is_answered_once_it_is_indexed(
     monkeypatch, tiny_model_dir, doc
 ):
@@ -176,7 +180,7 @@ async def test_a_question_asked_while_the_document_opens_is_answered_once_it_is_
         assert [t.question for t in app.store.turns(doc)] == [QUESTION]
 
 
-# --- 5. one verdict per answer ------------------------------------------------------------------------------------
+# --- one verdict per answer ------------------------------------------------------------------------------------
 async def test_one_verdict_per_answer_and_a_changed_verdict_removes_its_annotation(tiny_model_dir, doc):
     notes = Path(os.environ["ASSISTANT_DATA_DIR"]) / "annotations.jsonl"
     notes.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +230,7 @@ async def test_a_verdict_restored_from_history_is_changed_not_repeated(tiny_mode
         assert _annotations() == []
 
 
-# --- 6. the theme and the document's scroll position --------------------------------------------------------------
+# --- the theme and the document's scroll position --------------------------------------------------------------
 async def test_changing_the_theme_keeps_the_document_scroll_position(tiny_model_dir, tmp_path):
     long_doc = tmp_path / "long.txt"
     long_doc.write_text("\n\n".join(f"Line {i}: the cat sat on the mat." for i in range(300)), encoding="utf-8")
@@ -238,18 +242,16 @@ async def test_changing_the_theme_keeps_the_document_scroll_position(tiny_model_
         await pilot.pause()
         for theme in ("nord", "textual-light", "gruvbox"):
             app.theme = theme
-            await pilot.pause(0.2)
+            await frame_drawn(pilot)
             assert view.scroll_y == 150, theme
-        await pilot.press("ctrl+p")  # and from the palette, as a user picks one
-        await pilot.press(*"theme", "enter")
-        await pilot.pause(0.3)
-        await pilot.press("down", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen), timeout=30)
-        await pilot.pause(0.2)
+        await palette_pick(pilot, "theme")  # and from the palette, as a user picks one
+        await palette_pick(pilot, "dracula")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen) and app.theme == "dracula", timeout=30)
+        await frame_drawn(pilot)
         assert view.scroll_y == 150
 
 
-# --- 7. the Train screen says each thing once, and only what is true now ------------------------------------------
+# --- the Train screen says each thing once, and only what is true now ------------------------------------------
 @pytest.fixture
 def train_inputs(tmp_path, tiny_model_dir) -> tuple[Path, Path]:
     return tiny_model_dir, write_jsonl(tmp_path / "train.jsonl", make_examples(20))
@@ -305,7 +307,7 @@ async def test_the_train_log_says_each_thing_once_and_no_shell_hint(tmp_path, ti
         assert "assistant models activate" not in _log(screen)  # ...but not its shell hint: the app asks instead
 
 
-# --- 8. the "make it active?" dialog ------------------------------------------------------------------------------
+# --- the "make it active?" dialog ------------------------------------------------------------------------------
 def _active_run(name: str, f1: float) -> None:
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
     run = save_tiny_model(models / name, ["cat"])
@@ -354,7 +356,7 @@ async def test_the_make_active_dialog_waits_for_the_train_screen(tmp_path, tiny_
     assert (Path(os.environ["ASSISTANT_MODELS_DIR"]) / "ACTIVE").read_text().strip() == run_name
 
 
-# --- 9. how it looks ----------------------------------------------------------------------------------------------
+# --- how it looks ----------------------------------------------------------------------------------------------
 async def test_modal_screens_show_the_screen_below(tiny_model_dir, doc):
     from assistant.tui.screens.dialogs import HelpScreen
 
@@ -424,7 +426,7 @@ async def test_the_metrics_table_shows_whole_statuses_at_160_columns():
             assert f" {status} " in text, status
 
 
-# --- 10. a reopened conversation ----------------------------------------------------------------------------------
+# --- a reopened conversation ----------------------------------------------------------------------------------
 async def test_a_reopened_conversation_highlights_the_last_answer_and_cards_name_the_model(tiny_model_dir, doc):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:

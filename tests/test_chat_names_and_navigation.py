@@ -1,4 +1,5 @@
-"""A hostile user's pass over the chat app (issue #10), driven with Pilot: each test is a problem found, fixed."""
+"""The chat app with names and documents a user did not choose (brackets, a theme that cannot be saved, documents
+opened one after another) and the ways between screens, driven with Pilot."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from assistant.tui.screens.train import TrainScreen
 from assistant.tui.widgets.document_view import DocumentView
 from assistant.tui.widgets.recent_documents import RecentDocuments
 from assistant.tui.widgets.run_compare import RunCompareScreen
-from tests.pilot import notifications, screen_text, settle, wait_until, write_run
+from tests.pilot import notifications, palette_pick, screen_text, settle, wait_until, write_run
 
 SMALL = (80, 24)
 TEXT = "The cat sat on the mat.\n\nThe dog ran in the park.\n\nA CAT slept by the door.\n"
@@ -67,11 +68,8 @@ async def test_a_theme_that_cannot_be_saved_is_a_warning_not_a_crash(tiny_model_
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SMALL) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+p", *"theme")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause(0.3)
-        await pilot.press(*"nord", "enter")
+        await palette_pick(pilot, "theme")  # the palette's theme picker, then a theme in it
+        await palette_pick(pilot, "nord")
         await wait_until(pilot, lambda: app.theme == "nord")
         assert any("theme is not kept" in m for m in notifications(app))
     assert Settings.load().theme == Settings().theme

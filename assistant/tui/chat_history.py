@@ -1,0 +1,94 @@
+"""The conversation kept per document (the SQLite store): restored when a document opens, each answer saved as it
+comes, cleared after asking, exported as Markdown. A store error is a warning: the conversation on screen goes on."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.store import STORE_ERRORS
+from assistant.tui.widgets.conversation import Conversation
+from assistant.tui.widgets.document_view import DocumentView
+
+if TYPE_CHECKING:
+    from assistant.core.engine import AskResult
+    from assistant.tui.screens.chat import ChatScreen
+
+
+class History:
+    """The chat screen's conversation history, on the UI thread (the ask worker only posts its answer)."""
+
+    def __init__(self, screen: ChatScreen) -> None:
+        self.screen = screen
+
+    def opened(self, path: Path) -> None:
+        store = self.screen.store
+        if store is not None:
+            try:
+                store.opened(path)
+            except STORE_ERRORS as exc:
+                self.screen.history_failed("keep this document in the recent list of", exc)
+
+    def restore(self) -> None:
+        """The document's earlier conversation, its last answer highlighted again."""
+        screen = self.screen
+        conversation = screen.query_one(Conversation)
+        conversation.clear()
+        if screen.store is None or screen.document_path is None:
+            return
+        try:
+            turns = screen.store.turns(screen.document_path)
+        except STORE_ERRORS as exc:
+            screen.history_failed("read the earlier questions from", exc)
+            return
+        for turn in turns:
+            conversation.add_turn(turn.question, turn.result, turn.id, turn.feedback, turn.model)
+            screen.question_input.remember(turn.question)
+        conversation.scroll_end(animate=False)
+        best = turns[-1].result.best if turns else None
+        text = screen.indexed.document.text if screen.indexed is not None else ""
+        if best is not None and text[best.start : best.end] == best.text:  # the document may have changed since
+            screen.query_one(DocumentView).highlight(best.start, best.end)
+
+    def save_answer(self, path: Path | None, question: str, result: AskResult, model: str | None) -> int | None:
+        """The answer's turn id, once kept; None when it cannot be (no store, no document, a store error)."""
+        store = self.screen.store
+        if store is None or path is None:
+            return None
+        try:  # a history failure costs the saved turn, never the answer on screen
+            return store.add_turn(path, question, result, model=model)
+        except STORE_ERRORS as exc:
+            self.screen.history_failed("save this answer to", exc)
+            return None
+
+    def clear(self, path: Path | None) -> None:
+        store = self.screen.store
+        if path and store:
+            try:
+                store.clear(path)
+            except STORE_ERRORS as exc:
+                self.screen.history_failed("clear", exc)
+
+    def export(self, path: Path | None) -> None:
+        """The document's conversation as a Markdown file in the data folder's exports/."""
+        from assistant.core import files
+        from assistant.paths import user_data_dir
+        from assistant.store import conversation_markdown
+
+        screen, store = self.screen, self.screen.store
+        if path is None:
+            screen.notify("Open a document first.", severity="warning")
+            return
+        if store is None:
+            screen.notify("Conversations are not kept this session, so there is nothing to export.", severity="warning")
+            return
+        stem = re.sub(r"[^\w.-]+", "-", path.stem).strip("-.")[:60] or "conversation"  # a name any shell lists
+        out = user_data_dir() / "exports" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        try:
+            files.write_text(out, conversation_markdown(path, store.turns(path)))
+        except (*STORE_ERRORS, *files.WRITE_ERRORS) as exc:
+            screen.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
+            return
+        screen.notify(f"Saved {out}", title="Conversation exported")

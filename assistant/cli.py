@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 EPILOG = """commands:
-  assistant                      open the chat app (same as `assistant chat`)
+  assistant [FILE]               open the chat app (same as `assistant chat [FILE]`)
   assistant chat [FILE]          chat with a document in the terminal
   assistant ask FILE QUESTION    answer questions from the shell (QUESTION '-' reads stdin)
   assistant train                fine-tune a reader (see `assistant train --help`)
@@ -151,6 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     sub.add_parser("train", help="fine-tune a reader (`assistant train --help`)", add_help=False)
     return parser
+
+
+COMMANDS = ("ask", "chat", "eval", "models", "bench", "train")
+
+
+def _means_chat(first: str) -> bool:
+    """A chat flag or a file to open (a path, or a name with a suffix) where a command would be; a misspelt command
+    (`assistant aks`) is still said to be one."""
+    if first in COMMANDS or first in ("-h", "--help", "--version"):
+        return False
+    return first.startswith("-") or os.path.lexists(first) or "/" in first or "." in first
 
 
 SHORT_LIVED_QUESTIONS = 10
@@ -322,16 +333,18 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    words: list[str] = list(sys.argv[1:] if argv is None else argv)
     for name in ("stdout", "stderr"):  # closed by the shell (>&-): what would be printed goes nowhere, as it would
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process's life
-    if argv and argv[0] == "train":
+    if words and words[0] == "train":
         from trainer.cli import main as train_main
 
-        return run_guarded(_after_setup(lambda: train_main(argv[1:], prog="assistant train")))
+        return run_guarded(_after_setup(lambda: train_main(words[1:], prog="assistant train")))
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if words and _means_chat(words[0]):
+        words = ["chat", *words]  # `assistant notes.txt`, `assistant --model M`: the chat, as `assistant` alone is
+    args = parser.parse_args(words)
     command = args.command or "chat"
     if args.command is None:
         args = parser.parse_args(["chat"])

@@ -258,7 +258,7 @@ async def test_the_go_to_line_bar_offers_the_lines_of_the_document_open_now(tiny
         await settle(app, pilot)
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert "go to line 1–6" in screen_text(app)
+        assert "go to line 1–5" in screen_text(app)  # a last newline ends line 5; it starts no line 6
         app.chat.open_document(short)
         await settle(app, pilot)
-        assert "go to line 1–2" in screen_text(app)
+        assert "go to line 1–1" in screen_text(app)

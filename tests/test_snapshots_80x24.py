@@ -13,7 +13,7 @@ from assistant.paths import annotations_path
 from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
 from tests.helpers import save_tiny_model
-from tests.pilot import palette_pick, settle, wait_until, write_run, write_squad_run
+from tests.pilot import frame_drawn, palette_pick, settle, wait_until, write_run, write_squad_run
 
 SMALL = (80, 24)
 
@@ -54,7 +54,7 @@ def _then(*keys: str, screen: str):
         await _chat(pilot)
         await pilot.press(*keys)
         await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == screen, timeout=30)
-        await pilot.pause()
+        await frame_drawn(pilot)
 
     return run_before
 
@@ -75,7 +75,7 @@ async def _clear_conversation(pilot) -> None:
     await _chat(pilot)
     await palette_pick(pilot, "clear conversation")
     await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmScreen", timeout=30)
-    await pilot.pause()
+    await frame_drawn(pilot)
 
 
 STORIES["clear-conversation"] = _clear_conversation

@@ -122,6 +122,7 @@ async def test_feedback_is_saved_as_an_annotation(tiny_model_dir, doc, isolated_
         await pilot.pause()
         assert card.feedback == "wrong"
         assert (app.store.turns(doc)[-1].feedback, app.store.turns(doc)[-1].correction) == ("wrong", "on the mat")
+        assert app.focused is app.chat.query_one("#question")  # the correction is done: the next question
         app.action_export_conversation()
         await wait_until(pilot, lambda: any("Saved" in n for n in notifications(app)))
     (exported,) = (isolated_dirs / "data" / "exports").glob("notes-*.md")
@@ -523,7 +524,8 @@ async def test_a_cancelled_run_stops_its_clock_and_can_be_resumed_from_the_metri
         await pilot.press("ctrl+b")
         await wait_until(pilot, lambda: "Cancelled" in str(screen.query_one("#run-status").content), timeout=60)
         assert not screen.query_one("#train-progress #eta").display  # no ETA counting for a run that stopped
-        assert "f2, select it, R" in str(screen.query_one("#run-status").content)
+        status = str(screen.query_one("#run-status").content)
+        assert "no checkpoint yet, so resuming it (f2, select it, R) starts it over" in status  # none was saved
         run_path = screen.process.run_path
         screen.command = fake_trainer("complete")  # this time the trainer runs to the end
         await pilot.press("f2")
@@ -531,7 +533,7 @@ async def test_a_cancelled_run_stops_its_clock_and_can_be_resumed_from_the_metri
         await pilot.press("R")
         await wait_for_widget(pilot, ConfirmScreen, "#yes", timeout=60)
         assert screen.process.run_path == run_path  # the same run, continued
-        assert screen.query_one("#train-progress #eta").display
+        assert not screen.query_one("#train-progress #eta").display  # completed: no clock counting on
         await pilot.click("#no")
     record = json.loads((run_path / "run.json").read_text())
     assert record["status"] == "completed" and record["settings"]["resume"] is True
@@ -643,3 +645,26 @@ async def test_the_annotations_screen_shows_the_saved_span_and_edits_or_deletes_
         await pilot.press("y")
         await wait_until(pilot, lambda: not load_all(isolated_dirs / "data" / "annotations.jsonl"))
         assert "No annotations yet" in str(screen.query_one("#note-context").content)
+
+
+async def test_r_in_the_metrics_panel_resumes_a_run_before_the_train_screen_was_ever_shown(fake_trainer, isolated_dirs):
+    from assistant.core import ownership
+
+    models = Path(os.environ["ASSISTANT_MODELS_DIR"])
+    run = models / "stopped"
+    run.mkdir(parents=True)
+    ownership.mark(run, "run")
+    settings = {"base_model": "distilbert/distilbert-base-uncased", "data": "rajpurkar/squad", "epochs": 1.0}
+    record = {"status": "cancelled", "started_at": "2026-12-01T10:00:00", "settings": settings}
+    (run / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    app = AssistantApp(trainer_command=fake_trainer("complete"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("escape", "f2")  # no reader offline: past the first-run screen
+        await wait_for_widget(pilot, MetricsScreen, "#runs")
+        await pilot.press("R")
+        await wait_for_widget(pilot, ConfirmScreen, "#no", timeout=60)  # it ran to the end: make it active?
+        await pilot.press("n")
+        screen = app.get_screen("train")
+        assert screen.process.run_path == run and app.is_running
+    assert json.loads((run / "run.json").read_text())["status"] == "completed"

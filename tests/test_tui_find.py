@@ -156,7 +156,7 @@ async def test_go_to_line_moves_there_and_an_impossible_line_says_why(tiny_model
         await settle(app, pilot)
         await pilot.press("ctrl+n", *"99", "enter")
         await pilot.pause()
-        assert "There is no line 99: the document has lines 1 to 8." in notifications(app)
+        assert "There is no line 99: the document has lines 1 to 7." in notifications(app)
         bar = app.chat.query_one(LineBar)
         assert bar.display and bar.input.value == ""  # still open, empty for the right number
         await pilot.press("escape", "ctrl+n", *"5", "enter")  # closed and opened again: a number of its own

@@ -456,3 +456,27 @@ async def test_the_first_run_screen_has_a_button_focused_and_drops_the_last_erro
             assert not str(error.content)  # the last try's error is not about this one
     finally:
         release.set()
+
+
+async def test_in_the_folder_dialog_a_path_typed_over_the_list_goes_to_the_path_and_a_plain_folder_is_entered(
+    tiny_model_dir, tmp_path
+):
+    plain = tmp_path / "somewhere"
+    _checkpoint(tiny_model_dir, plain / "inner-reader")
+    app = AssistantApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        await pilot.press("escape")
+        nav = await _folder_dialog(app, pilot)
+        nav.focus()
+        await pilot.press("slash")  # a path begins: typed where paths go
+        path = app.screen.query_one("#folder-path", Input)
+        assert app.focused is path and path.value == "/"
+        path.value = str(plain)
+        await pilot.press("enter")  # no config.json: gone into, not taken
+        await wait_until(pilot, lambda: nav.location == plain.resolve() and app.focused is nav, timeout=30)
+        assert isinstance(app.screen, SelectDirectory)
+        await pilot.press(*"inn")
+        await wait_until(pilot, lambda: nav.highlighted_option.location.name == "inner-reader", timeout=10)
+        await pilot.click("#select")
+        await wait_until(pilot, lambda: app.reader_state.name == "inner-reader" and not app.reader_state.busy)

@@ -268,8 +268,8 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
 
 
 PAGER_KEYS: tuple[tuple[str, str, str, str], ...] = (
-    ("j", "j", "cursor_down", "next line"),
-    ("k", "k", "cursor_up", "previous line"),
+    ("j", "j", "scroll_line(1)", "a line down"),
+    ("k", "k", "scroll_line(-1)", "a line up"),
     ("g", "g", "document_start", "the top"),
     ("G", "G", "document_end", "the end"),
     ("ctrl+d", "ctrl+d", "half_page(1)", "half a page down"),

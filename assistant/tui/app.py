@@ -45,7 +45,7 @@ from assistant.tui.screens.dialogs import ConfirmScreen, HelpScreen, ModelPicker
 from assistant.tui.screens.first_run import FirstRunScreen
 from assistant.tui.screens.metrics import MetricsScreen
 from assistant.tui.screens.settings import SettingsScreen
-from assistant.tui.screens.train import RESUME_HINT, TrainScreen
+from assistant.tui.screens.train import TrainScreen
 from assistant.tui.state import ReaderState, ReaderStatus
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
@@ -406,7 +406,7 @@ class AssistantApp(App[None]):
             if yes:
                 self.exit()
 
-        question = f"A run is training. Quit and stop it?\n\n{RESUME_HINT}"
+        question = "A run is training. Quit and stop it?\n\nIt can be resumed later: f2, select it, R."
         self.push_screen(ConfirmScreen(question, default=False), answered)
 
     @on(ActivateRun)

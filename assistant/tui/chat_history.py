@@ -46,7 +46,7 @@ class History:
         for turn in turns:
             conversation.add_turn(turn.question, turn.result, turn.id, turn.feedback, turn.model)
             screen.question_input.remember(turn.question)
-        conversation.scroll_end(animate=False)
+        conversation.call_after_refresh(conversation.scroll_end, animate=False)  # once the cards are laid out
         best = turns[-1].result.best if turns else None
         text = screen.indexed.document.text if screen.indexed is not None else ""
         if best is not None and text[best.start : best.end] == best.text:  # the document may have changed since

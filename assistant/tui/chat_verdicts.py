@@ -106,3 +106,5 @@ class Verdicts:
         right = card.feedback != "wrong" and note == self._answer_annotation(card)
         if self._set(card, "right" if right else "wrong", note):
             self._saved(note, "the answer")
+            self.correcting = None
+            self.screen.question_input.focus()  # the correction is done: the next question is typed there

@@ -52,6 +52,10 @@ class _Navigation(DirectoryNavigation):
 
     def on_key(self, event: events.Key) -> None:
         super().on_key(event)
+        if event.character in ("/", "~"):  # the start of a path: typed where paths go
+            self._to_path_input(event.character)
+            event.stop()
+            return
         if not event.is_printable or not event.character or event.character == ".":  # "." shows hidden entries
             return
         now = time.monotonic()
@@ -67,6 +71,19 @@ class _Navigation(DirectoryNavigation):
                 self.highlighted = index
                 break
         event.stop()
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A path pasted over the list goes where paths are typed."""
+        self._to_path_input(event.text.strip())
+        event.stop()
+
+    def _to_path_input(self, text: str) -> None:
+        inputs = self.screen.query(Input)
+        if inputs:
+            path = inputs.first()
+            path.value = text
+            path.cursor_position = len(text)
+            path.focus()
 
 
 class _ErrorsAsText:
@@ -96,7 +113,8 @@ class FileOpen(_ErrorsAsText, _FileOpen):
 
 
 class SelectDirectory(_ErrorsAsText, _SelectDirectory):
-    """Pick a folder: from the list (Open takes the one highlighted), or by its path typed or pasted (enter)."""
+    """Pick a checkpoint folder: from the list (Open takes the one highlighted), or by its path typed or pasted
+    (enter takes a checkpoint, one with config.json, and goes into any other folder)."""
 
     DEFAULT_CSS = (
         SMALL_SCREEN_CSS.format(name="SelectDirectory")
@@ -122,10 +140,14 @@ class SelectDirectory(_ErrorsAsText, _SelectDirectory):
     def _typed_path(self, event: Input.Submitted) -> None:
         event.stop()
         folder = Path(event.value.strip()).expanduser()
-        if folder.is_dir():
-            self._picked(folder)
-        else:
+        if not folder.is_dir():
             self._set_error(f"No folder {event.value.strip()}")
+        elif (folder / "config.json").is_file():  # a checkpoint: taken
+            self._picked(folder)
+        else:  # any other folder: gone into, to pick from
+            navigation = self.query_one(DirectoryNavigation)
+            navigation.location = folder.resolve()
+            navigation.focus()
 
     @on(Button.Pressed, "#select")
     def _select_highlighted(self, event: Button.Pressed) -> None:

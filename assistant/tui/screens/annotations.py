@@ -21,6 +21,7 @@ from assistant.tui.feedback import Annotation, load_all, remove, replace
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.widgets.text_input import TextInput
 
+TITLE = "Annotations: the answers you saved, which training on “My annotations” learns from"
 QUESTION_WIDTH, ANSWER_WIDTH = 48, 32
 """The widest question and answer in the table; the whole of both is shown below it."""
 NONE_YET = "No annotations yet: mark an answer right (ctrl+g), or wrong and select the right span (ctrl+b, ctrl+s)."
@@ -38,6 +39,9 @@ class AnnotationsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical():
+            yield Static(
+                "Annotations: the answers you saved, which training on “My annotations” learns from", id="title"
+            )
             yield DataTable(id="notes", cursor_type="row", zebra_stripes=True)
             yield Static(id="note-context")
             yield TextInput(

@@ -37,6 +37,7 @@ from assistant.tui.messages import (
     TrainingActivity,
 )
 from assistant.tui.screens.dialogs import ConfirmScreen
+from assistant.tui.screens.first_run import what_is_missing
 from assistant.tui.state import ReaderState, ReaderStatus
 from assistant.tui.widgets.conversation import AnswerCard, Conversation
 from assistant.tui.widgets.document_pane import DocumentPane
@@ -125,6 +126,11 @@ class ChatScreen(Screen[None]):
             yield Static(id="status")
             yield Static(id="training")
         yield Footer(compact=True)
+
+    def on_screen_resume(self) -> None:
+        """Back from another screen (Train, annotations, a dialog): typing goes to the question again."""
+        if self.is_mounted and not isinstance(self.focused, (DocumentView, FindBar)):
+            self.question_input.focus()
 
     def on_mount(self) -> None:
         self.query_one("#index-progress").display = False
@@ -306,7 +312,12 @@ class ChatScreen(Screen[None]):
             card.set_waiting(WAITING_FOR_READER[self.reader.status is ReaderStatus.LOADING])
         self._ask_pending()
         if self.pending and self.reader.status is ReaderStatus.FAILED and self.reader.error:
-            self.notify(self.reader.error, title="No reader model", severity="error", timeout=10)
+            self.notify(
+                f"{what_is_missing(self.reader.error)} f3 picks a reader; ctrl+t trains one.",
+                title="No reader model",
+                severity="error",
+                timeout=10,
+            )
 
     def _start_asking(self, engine: QAEngine, question: str, card: AnswerCard) -> None:
         """The settings are read here, on the UI thread; the worker gets everything it needs."""
@@ -345,7 +356,7 @@ class ChatScreen(Screen[None]):
             view.clear_highlight()
         self.verdicts.correcting = None  # a new answer: ctrl+s is about it now
         self.answers.shown = card
-        self.query_one(Conversation).scroll_end(animate=False)
+        self.call_after_refresh(card.scroll_visible, animate=False, top=True)  # its answer line, not its tail
 
     def history_failed(self, action: str, exc: Exception) -> None:
         """A store error is a warning: the conversation on screen goes on without it."""

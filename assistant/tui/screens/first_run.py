@@ -57,7 +57,7 @@ class FirstRunScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="first-run"):
+        with VerticalScroll(id="first-run", can_focus=False):
             yield Static("No reader model yet", id="first-run-title")
             yield Static(id="first-run-error")
             yield Static("A reader model answers your questions. Get one here:", id="first-run-intro")

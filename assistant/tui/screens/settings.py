@@ -52,6 +52,7 @@ class SettingsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="settings-form"):
+            yield Static("Settings (settings.toml): ctrl+s saves, escape leaves without saving", id="settings-title")
             for f, spec in specs(type(self.current)):
                 yield Label(spec.label)
                 yield from self._editor(f.name, spec, getattr(self.current, f.name))

@@ -115,7 +115,16 @@ def _is_data_file(path: Path) -> bool:
     return path.suffix.lower() in DATA_SUFFIXES
 
 
-RESUME_HINT = "It can be resumed from its last checkpoint: f2, select it, R."
+def resume_hint(run_path: Path | None) -> str:
+    """How the run can go on: from its last checkpoint, or (none saved yet) from the start."""
+    from assistant.runs.directory import resumable_checkpoint
+
+    checkpoint = resumable_checkpoint(run_path / "checkpoints")[0] if run_path is not None else None
+    if checkpoint is None:
+        return "It has no checkpoint yet, so resuming it (f2, select it, R) starts it over with its settings."
+    return f"It can be resumed from {checkpoint.name}: f2, select it, R."
+
+
 QUIET_PHASES = (Phase.CANCELLED, Phase.FAILED)
 """Events whose message is the run's outcome: the status line says it, the log does not repeat it."""
 
@@ -176,6 +185,7 @@ class TrainScreen(Screen[None]):
         return self.query_one("#form", TrainForm)
 
     def on_mount(self) -> None:
+        self.query_one("#base-choice").focus()  # the form's first field: enter and arrows work at once
         self.query_one("#train-progress").display = False  # indeterminate until the first step arrives
         self.form.restore(load_form_values())
         if self._prefill_pending:
@@ -294,6 +304,8 @@ class TrainScreen(Screen[None]):
             return
         self._remember()
         self.checking = self.running = True
+        self.query_one("#train-progress").display = False  # the last run's bar and figures are not this one's
+        self.query_one("#train-figures", Static).update("")
         self.query_one("#run-status", Static).update("Checking the base model and the data…")
         self.form.show_note("#data-status", "Checking the base model and the data…")
         self._check(config, True)
@@ -311,6 +323,9 @@ class TrainScreen(Screen[None]):
         from assistant.runs.config import resumed_config
         from assistant.runs.opening import check_resume
 
+        if not self.is_mounted:  # asked from the metrics panel before this screen was ever shown
+            self.call_after_refresh(self.resume, run_path)
+            return
         if self.running:
             self.notify("A run is already starting or in progress.", severity="warning")
             return
@@ -422,18 +437,19 @@ class TrainScreen(Screen[None]):
         status = self.query_one("#run-status", Static)
         name = message.run_path.name if message.run_path else "run"
         bar = self.query_one("#train-progress", ProgressBar)
+        self._show_clock(False)
         if message.outcome is TrainingOutcome.COMPLETED:
             status.update(assemble(("Completed", "green"), f" {name}"))
             bar.update(total=bar.total or 100, progress=bar.total or 100)
             if message.run_path is not None:
                 self._completed(message.run_path)
             return
-        self._show_clock(False)
         if bar.total is None:  # no step was measured: an indeterminate bar would go on animating
             bar.display = False
         if message.outcome is TrainingOutcome.CANCELLED:
-            status.update(assemble(("Cancelled", "yellow"), f" {name}; the active reader is unchanged. {RESUME_HINT}"))
-            self.notify(f"Training cancelled. {RESUME_HINT}", severity="warning")
+            hint = resume_hint(message.run_path)
+            status.update(assemble(("Cancelled", "yellow"), f" {name}; the active reader is unchanged. {hint}"))
+            self.notify(f"Training cancelled. {hint}", severity="warning")
         else:
             detail = message.message or f"exit code {message.returncode}"
             status.update(assemble((str(message.outcome).capitalize(), "red"), f" {name}: {detail}"))

@@ -117,7 +117,9 @@ class AnswerCard(Static):
         return parts
 
 
-class Conversation(VerticalScroll):
+class Conversation(VerticalScroll, can_focus=False):
+    """The cards; never focused, so that Tab from the document goes to the question and typing is never lost."""
+
     DEFAULT_CSS = "Conversation { height: 1fr; }"
 
     def add_question(self, question: str) -> AnswerCard:

@@ -80,6 +80,11 @@ class DocumentView(TextArea):
         self.selection = Selection.cursor((self.document.line_count - 1, 0))
         self.scroll_cursor_visible(animate=False)
 
+    def action_scroll_line(self, direction: int) -> None:
+        """One line down (1) or up (-1), the view first, as less's j and k."""
+        self.scroll_relative(y=direction, animate=False)
+        self.move_cursor_relative(rows=direction)
+
     def action_half_page(self, direction: int) -> None:
         """Half a page down (1) or up (-1), the cursor with it, as less's ctrl+d and ctrl+u."""
         rows = max(1, self.scrollable_content_region.height // 2)
@@ -138,7 +143,9 @@ class DocumentView(TextArea):
 
     @property
     def line_count(self) -> int:
-        return len(self._line_starts)
+        """Lines as people count them: a newline at the very end ends the last line, it starts none."""
+        ends_with_newline = len(self._line_starts) > 1 and self._line_starts[-1] == len(self.text)
+        return len(self._line_starts) - (1 if ends_with_newline else 0)
 
     @property
     def reading_offset(self) -> int:

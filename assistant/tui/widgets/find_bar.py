@@ -39,7 +39,7 @@ class FindBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("find")
-        yield TextInput(placeholder="enter/down next · up previous", id="find-input", compact=True)
+        yield TextInput(placeholder="enter/↓ next · ↑ back", id="find-input", compact=True)
         yield Static(id="find-count")
 
     @property

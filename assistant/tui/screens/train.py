@@ -72,11 +72,14 @@ def _scores(info: RunInfo) -> str:
     return f"EM {em} / F1 {info.f1:.1f}"
 
 
-def activation_question(run_path: Path) -> tuple[str, bool]:
-    """The question that offers a completed run as the active reader, beside the active run's figures, and the
-    answer to default to: No when the new run is worse (a lower F1, or none) than the active run."""
+def activation_question(run_path: Path, answering: str = "") -> tuple[str, bool]:
+    """The question that offers a completed run as the active reader, beside the active run's figures (and the
+    reader answering now, ``answering``, when that is not the active run), and the answer to default to: No when the
+    new run is worse (a lower F1, or none) than the active run."""
     new = load_run(run_path)
     lines = [f"Make {new.name} the active reader?", "", f"  new     {new.name}: {_scores(new)}"]
+    if answering:
+        lines.append(f"  now     {answering} (answering now; not a trained run made active)")
     active_path = active_run_path(run_path.parent)
     active = load_run(active_path) if active_path is not None and active_path != run_path else None
     if active is None:
@@ -482,7 +485,10 @@ class TrainScreen(Screen[None]):
         run_path, self.offer = self.offer, None
         if run_path is None:
             return
-        question, default = activation_question(run_path)
+        state = getattr(self.app, "reader_state", None)
+        source = getattr(state, "source", "")
+        answering = getattr(state, "name", "") if source and source != "active run" else ""
+        question, default = activation_question(run_path, answering)
         self.app.push_screen(ConfirmScreen(question, default), self._activate(run_path.name))
 
     def _activate(self, name: str) -> typing.Callable[[bool | None], None]:

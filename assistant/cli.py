@@ -302,18 +302,28 @@ def cmd_models(args: argparse.Namespace) -> int:
 def _activate(name: str, console: Console) -> int:
     """Make run ``name`` what loads from now on: the active run, and settings.toml's model (which would win over
     it) cleared, as activating a run in the app does."""
+    from dataclasses import replace
+
     from assistant.core import files
     from assistant.rendering import safe_text
-    from assistant.runs.registry import activatable
-    from assistant.settings import Settings, keep_choice
+    from assistant.runs.registry import activatable, activate
+    from assistant.settings import Settings
 
     info = activatable(name)
+    try:
+        activate(name)
+    except files.WRITE_ERRORS as exc:
+        raise UserError(f"Could not make {name} active: {files.write_problem(exc)}.") from None
     settings = Settings.load()
     before = settings.model
     try:
-        keep_choice(settings, str(info.path), name)
+        if before:  # it would win over the active run
+            replace(settings, model="").save()
     except files.WRITE_ERRORS as exc:
-        raise UserError(f"Could not write {Settings.path()}: {files.write_problem(exc)}.") from None
+        raise UserError(
+            f"{name} is now the active run, but settings.toml's model ({before}) still wins over it: "
+            f"{Settings.path()} could not be written ({files.write_problem(exc)}); remove its model line."
+        ) from None
     console.print(safe_text(f"Active reader is now {info.name} ({info.path})."))
     if before:
         console.print(safe_text(f"settings.toml's default model ({before}) was cleared so that the active run loads."))

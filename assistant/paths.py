@@ -11,6 +11,7 @@ from pathlib import Path
 
 import platformdirs
 
+from assistant.core import files
 from assistant.core.errors import UserError
 
 FOLDER_VARIABLES = ("ASSISTANT_MODELS_DIR", "ASSISTANT_DATA_DIR", "ASSISTANT_CACHE_DIR", "ASSISTANT_CONFIG_DIR")
@@ -21,7 +22,7 @@ def _folder(variable: str) -> Path | None:
     value = os.environ.get(variable, "")
     if not value.strip():
         return None
-    path = Path(value).expanduser()
+    path = files.user_path(value)
     blocker = next((p for p in (path, *path.parents) if os.path.lexists(p)), None)
     if blocker is not None and not blocker.is_dir():
         where = "is a file" if blocker == path else f"is under {blocker}, which is a file"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import Field, asdict, dataclass, field, fields, replace
@@ -96,6 +97,14 @@ def parse_text(value: object) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
+THEME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""What a theme's name looks like: never markup, a control character or a path."""
+
+
+def parse_theme(value: object) -> str | None:
+    return value if isinstance(value, str) and THEME_NAME.fullmatch(value) else None
+
+
 def parse_device(value: object) -> str | None:
     """The one device rule (``assistant.core.model_loading.DEVICE_PATTERN``)."""
     return value.strip() if isinstance(value, str) and is_device(value.strip()) else None
@@ -166,7 +175,7 @@ class Settings:
             flag="where the reader runs: auto, cpu, cuda or cuda:N",
         ),
     )
-    theme: str = setting("textual-dark", Spec("Theme", "The theme must be the name of a theme.", parse_text, "theme"))
+    theme: str = setting("textual-dark", Spec("Theme", "The theme must be the name of a theme.", parse_theme, "theme"))
     reopen_last: bool = setting(
         True,
         Spec(
@@ -195,7 +204,7 @@ class Settings:
         """The saved settings; a missing or unreadable file, and every bad value in it, give the default."""
         try:
             data = tomllib.loads(files.read_text(cls.path(), files.SETTINGS))
-        except (UserError, tomllib.TOMLDecodeError):  # missing, special, too large, not UTF-8, not TOML
+        except (UserError, tomllib.TOMLDecodeError, RecursionError):  # missing, special, too large, not TOML, too deep
             return cls()
         values: dict[str, Any] = {}
         for f, spec in specs(cls):

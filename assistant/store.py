@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -78,7 +79,7 @@ class Turn:
 
 
 def document_key(path: Path) -> str:
-    return str(path.expanduser().resolve())
+    return str(files.user_path(path).resolve())
 
 
 def _statements(script: str) -> list[str]:
@@ -249,7 +250,7 @@ class ConversationStore:
                 "d.id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [Path(r[0]) for r in rows]
+        return [Path(r[0]) for r in rows if isinstance(r[0], str)]  # a row written by something else is skipped
 
     def opened(self, path: Path) -> None:
         """A document was opened: it goes first in :meth:`recent_documents`."""
@@ -271,7 +272,7 @@ class ConversationStore:
     def recent_readers(self, limit: int = 5) -> list[str]:
         with self._lock:
             rows = self._db.execute("SELECT ref FROM recent_readers ORDER BY used_at DESC LIMIT ?", (limit,)).fetchall()
-        return [str(r[0]) for r in rows]
+        return [r[0] for r in rows if isinstance(r[0], str)]
 
     def clear(self, path: Path) -> None:
         with self._write() as db:
@@ -294,14 +295,14 @@ def _result(turn_id: int, payload: str) -> AskResult:
         raise ValueError(f"turn {turn_id} does not hold an answer (a JSON {type(data).__name__})")
     try:
         return AskResult.from_json(data)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ValueError(f"turn {turn_id} does not hold an answer ({type(exc).__name__}: {exc})") from None
 
 
 def conversation_markdown(path: Path, turns: list[Turn]) -> str:
     """The conversation as Markdown; document text and names in it keep no control or bidi-control character (a
     file that is later shown with `cat` must not drive the terminal either)."""
-    lines = [f"# Conversation about {path.name}", "", f"Document: `{path}`", ""]
+    lines = [f"# Conversation about {_one_line(path.name)}", "", f"Document: {_code(str(path))}", ""]
     for turn in turns:
         lines.append(f"## {_one_line(turn.question)}")
         lines.append("")
@@ -312,13 +313,19 @@ def conversation_markdown(path: Path, turns: list[Turn]) -> str:
             lines.append(f"- {marker}: {_one_line(a.text)} ({a.score:.0%}, line {a.line})")  # a span across lines
             lines += [f"  > {line}".rstrip() for line in a.context.strip().splitlines()]  # every line quoted
         if turn.model:
-            lines.append(f"- Reader: {turn.model}")
+            lines.append(f"- Reader: {_one_line(turn.model)}")
         if turn.feedback:
-            lines.append(f"- Feedback: {turn.feedback}")
+            lines.append(f"- Feedback: {_one_line(turn.feedback)}")
         if turn.correction:
             lines.append(f"- **Corrected answer**: {_one_line(turn.correction)}")
         lines.append("")
     return visible("\n".join(lines))
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span, whatever backticks it holds (a fence one longer than its longest run)."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {_one_line(text)} {fence}"
 
 
 def _one_line(text: str) -> str:

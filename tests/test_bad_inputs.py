@@ -400,6 +400,30 @@ HOSTILE_ARGV: dict[str, tuple[Callable[[Path, Path, Path], list[str]], str]] = {
         lambda t, m, d: ["bench", "--model", str(m), "--document", str(d), "--questions", "0"],
         "--questions",
     ),
+    "a model in an unknown user's home": (
+        lambda t, m, d: ["ask", str(d), QUESTION, "--model", "~nosuchuser0xf/m"],
+        "home folder of a user",
+    ),
+    "a document in an unknown user's home": (
+        lambda t, m, d: ["ask", "~nosuchuser0xf/doc.txt", QUESTION, "--model", str(m)],
+        "home folder of a user",
+    ),
+    "the chat given a document in an unknown user's home": (
+        lambda t, m, d: ["~nosuchuser0xf/doc.txt"],
+        "home folder of a user",
+    ),
+    "eval data in an unknown user's home": (
+        lambda t, m, d: ["eval", "--model", str(m), "--data", "~nosuchuser0xf/x.json"],
+        "home folder of a user",
+    ),
+    "training data in an unknown user's home": (
+        lambda t, m, d: ["train", "--base", str(m), "--data", "~nosuchuser0xf/x.json", "--output", str(t / "r")],
+        "home folder of a user",
+    ),
+    "a base model in an unknown user's home": (
+        lambda t, m, d: ["train", "--base", "~nosuchuser0xf/b", "--output", str(t / "r")],
+        "home folder of a user",
+    ),
     "bench on a document of short sentences": (
         lambda t, m, d: ["bench", "--model", str(m), "--document", str(d), "--questions", "2", "--backend", "onnx"],
         "6 words",
@@ -503,3 +527,39 @@ def test_a_file_or_a_chat_flag_first_opens_the_chat_and_a_misspelt_command_is_na
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["aks"])
     assert exit_info.value.code != 0 and "invalid choice: 'aks'" in capsys.readouterr().err
+
+
+def test_a_settings_file_nested_past_any_setting_gives_the_defaults(doc, tiny_model_dir, capsys):
+    from assistant.settings import Settings
+
+    Settings.path().parent.mkdir(parents=True, exist_ok=True)
+    Settings.path().write_text("a = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert Settings.load() == Settings()
+    outcome = assistant(capsys, "ask", str(doc), QUESTION, "--model", str(tiny_model_dir))
+    assert outcome.code == 0 and "unexpected" not in outcome.err
+
+
+def test_activating_a_run_says_which_file_could_not_be_written(tmp_path, tiny_model_dir, capsys):
+    from assistant.paths import models_dir
+    from assistant.settings import Settings
+
+    models = models_dir()
+    models.mkdir(parents=True, exist_ok=True)
+    run = models / "good-run"
+    shutil.copytree(tiny_model_dir, run)
+    (run / "run.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
+    (models / "ACTIVE").mkdir()  # ACTIVE cannot be replaced: it is a folder
+    assert_one_line_failure(assistant(capsys, "models", "activate", "good-run"), "Could not make good-run active")
+    (models / "ACTIVE").rmdir()
+    Settings(model="/elsewhere").save()
+    Settings.path().chmod(0o444)
+    Settings.path().parent.chmod(0o555)  # settings.toml cannot be rewritten (root ignores modes: then it can)
+    try:
+        outcome = assistant(capsys, "models", "activate", "good-run")
+    finally:
+        Settings.path().parent.chmod(0o755)
+    assert (models / "ACTIVE").read_text(encoding="utf-8") == "good-run\n"
+    if outcome.code != 0:
+        assert_one_line_failure(outcome, "good-run is now the active run, but settings.toml's model (/elsewhere)")
+    else:
+        assert Settings.load().model == ""

@@ -195,3 +195,36 @@ async def test_f3_offers_the_folders_chosen_before_and_no_hub_reader_while_offli
         prompts = [str(picker.get_option_at_index(i).prompt) for i in range(picker.option_count)]
         assert any("picked-reader  ·  recent:" in p for p in prompts)
         assert not any(DEFAULT_READER in p for p in prompts)  # HF_HUB_OFFLINE, and not in the local cache
+
+
+async def test_escape_while_a_settings_form_waits_on_its_model_keeps_none_of_the_form(
+    tiny_model_dir, folder, monkeypatch
+):
+    import assistant.core.model_loading as loading
+
+    real, release = loading.load_reader, threading.Event()
+
+    def slow_for_the_folder(ref, *args, **kwargs):
+        if ref == str(folder):
+            release.wait(60)
+        return real(ref, *args, **kwargs)
+
+    monkeypatch.setattr(loading, "load_reader", slow_for_the_folder)
+    Settings(threshold=0.0).save()
+    app = AssistantApp(model=str(tiny_model_dir))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("f4")
+            await wait_for_widget(pilot, SettingsScreen, "#model")
+            screen = app.screen
+            screen.query_one("#top_k", Input).value = "42"
+            screen.query_one("#model", Input).value = str(folder)
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: app.reader_state.busy and isinstance(app.screen, ChatScreen))
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not app.reader_state.busy)
+            assert app.settings.top_k == 3  # the form waited on its model: none of it holds
+    finally:
+        release.set()
+    assert Settings.load().top_k == 3

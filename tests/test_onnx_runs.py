@@ -14,6 +14,7 @@ from assistant.cli import main as assistant_main
 from assistant.core import onnx_export
 from assistant.core.model_loading import load_reader
 from assistant.runs.config import TrainConfig
+from assistant.runs.events import RunEvent
 from tests.helpers import save_tiny_model
 from tests.synthetic import VOCAB, make_examples, write_jsonl
 from trainer import export_onnx
@@ -59,7 +60,7 @@ def int8_run(data_files, tmp_path_factory):
         sanity_steps=40,
         export_int8=True,
     )
-    events: list[dict] = []
+    events: list[RunEvent] = []
     result = run_training(config, events.append)
     assert result.status.value == "completed", result.message
     return result.path, events
@@ -72,7 +73,7 @@ def test_training_writes_model_onnx_and_a_measured_int8_file(int8_run):
     metrics = json.loads((path / "metrics.json").read_text())
     assert metrics["int8"]["file"] == "model.int8.onnx" and "model.int8.onnx" in metrics["int8"]["how"]
     assert metrics["int8"]["f1"] >= metrics["eval"]["f1"] - 5.0, "int8 keeps the float reader's answers"
-    assert any("model.onnx" in (e.get("message") or "") for e in events)
+    assert any("model.onnx" in (e.message or "") for e in events)
 
 
 def test_a_run_reads_its_own_onnx_files_without_exporting(int8_run, tmp_path):

@@ -136,7 +136,7 @@ BAD_VALUES = {
     "top_k": ['"3"', "true", "0", "-2", "2.5"],
     "threshold": ['"high"', "true", "-0.1", "1.5", "nan", "inf"],
     "int8": ['"yes"', "1"],
-    "theme": ["7"],
+    "theme": ["7", '"[/]"', '"[bold red]boom"', '"\\u001b]0;pwn\\u0007x"', '"\\u202eabc"', '"../x"'],
 }
 
 

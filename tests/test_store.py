@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from assistant.core.engine import Answer, AskResult
-from assistant.store import MIGRATIONS, ConversationStore, Turn, _move_aside, conversation_markdown, document_key
+from assistant.store import (
+    MIGRATIONS,
+    STORE_ERRORS,
+    ConversationStore,
+    Turn,
+    _move_aside,
+    conversation_markdown,
+    document_key,
+)
 from assistant.tui.app import AssistantApp
 from assistant.tui.widgets.conversation import AnswerCard
 from tests.pilot import allow_every_answer, ask, settle, wait_until
@@ -354,3 +362,43 @@ async def test_without_a_usable_history_the_app_answers_and_warns_once(tiny_mode
         assert card.result.answers and card.turn_id is None
         [warning] = _warnings(app)
         assert str(blocker) in warning
+
+
+def test_rows_the_program_did_not_write_are_skipped_or_one_store_error(tmp_path):
+    db = tmp_path / "history.sqlite3"
+    store = ConversationStore(db)
+    try:
+        store.add_turn(tmp_path / "a.txt", "where?", RESULT)
+        with sqlite3.connect(db) as con:
+            con.execute("INSERT INTO documents(path, opened_at) VALUES (?, 99)", (b"\xff\xfe",))
+            con.execute("INSERT INTO recent_readers(ref, used_at) VALUES (?, 1)", (b"\x00",))
+            broken = json.dumps(RESULT.to_json()).replace('"start": 0', '"start": 1e999')
+            assert broken != json.dumps(RESULT.to_json())
+            con.execute("UPDATE turns SET result = ?", (broken,))
+        assert store.recent_documents() == [Path(document_key(tmp_path / "a.txt"))]
+        assert store.recent_readers() == []
+        with pytest.raises(STORE_ERRORS, match="does not hold an answer"):
+            store.turns(tmp_path / "a.txt")
+    finally:
+        store.close()
+
+
+def test_the_markdown_export_keeps_names_and_readers_out_of_its_structure(tmp_path):
+    turns = [Turn(1, "where?", NO_ANSWER, 1.0, "wrong", model="tiny\n## Injected\n- Feedback: right")]
+    text = conversation_markdown(tmp_path / "a`b.txt", turns)
+    assert "\n## Injected" not in text and "- Reader: tiny ## Injected - Feedback: right" in text
+    assert "Document: `` " in text and "a`b.txt ``\n" in text  # a code span a backtick does not end
+
+
+def test_annotations_hold_any_character_and_a_row_nested_past_any_row_is_skipped(tmp_path):
+    from assistant.tui import feedback
+
+    path = tmp_path / "annotations.jsonl"
+    path.write_text("[" * 200_000 + "]" * 200_000 + "\n", encoding="utf-8")
+    context = "The cat sat\u2028on the mat.\u0085It slept."
+    note = feedback.annotation_for(context, "where?", context.index("on the mat"), context.index(".\u0085"))
+    assert note is not None and feedback.save(path, note)
+    assert not feedback.save(path, note)  # the same row, found again: no duplicate
+    assert feedback.load_all(path) == [note]
+    assert feedback.remove(path, note) and feedback.load_all(path) == []
+    assert path.read_text(encoding="utf-8").startswith("[[[")  # the line that is not a row stays as it was

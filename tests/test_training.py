@@ -90,7 +90,7 @@ def test_run_directory_is_complete(trained_run):
     assert train_events and all({"step", "total", "loss"} <= set(e) for e in train_events)
     assert lines[-1]["phase"] == "done"
     assert "exact match" in (path / "README.md").read_text()
-    assert [e["phase"] for e in events][-1] == "done"
+    assert [str(e.phase) for e in events][-1] == "done"
 
 
 def test_trained_run_answers_in_assistant_ask(trained_run, tmp_path, capsys):

@@ -668,3 +668,18 @@ async def test_r_in_the_metrics_panel_resumes_a_run_before_the_train_screen_was_
         screen = app.get_screen("train")
         assert screen.process.run_path == run and app.is_running
     assert json.loads((run / "run.json").read_text())["status"] == "completed"
+
+
+def test_a_resumed_run_that_the_trainer_refused_is_not_taken_for_its_last_outcome(tmp_path):
+    from assistant.tui.messages import TrainingOutcome
+    from assistant.tui.training_process import _stamp, outcome
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"status": "cancelled"}), encoding="utf-8")
+    before = _stamp(run)
+    refused = outcome(run, 2, ["error: --batch-size must be at most 2,147,483,647."], before)
+    assert refused.outcome is TrainingOutcome.CRASHED and "--batch-size" in refused.message
+    (run / "run.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
+    os.utime(run / "run.json", ns=(before + 10**9, before + 10**9))
+    assert outcome(run, 0, [], before).outcome is TrainingOutcome.COMPLETED

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from assistant.core import files
 from assistant.core.errors import UserError
 from assistant.core.sanitize import json_for_terminal
 from assistant.guard import EXIT_INTERRUPTED, OneLineArgumentParser
@@ -91,7 +92,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.config is not None:
         base = TrainConfig.load(args.config)
     elif given.get("resume") and given.get("output"):
-        base = resumed_config(Path(given["output"]).expanduser())
+        base = resumed_config(files.user_path(given["output"]))
     else:
         base = TrainConfig()
     return replace(base, **given)
@@ -141,13 +142,13 @@ def preflight(config: TrainConfig) -> None:
     from assistant.squad.formats import DATA_FILE, is_local_source
 
     for ref in (config.base_model, config.teacher):
-        if ref and Path(ref).expanduser().is_dir():
-            check_model_directory(Path(ref).expanduser())
+        if ref and files.user_path(ref).is_dir():
+            check_model_directory(files.user_path(ref))
     for source in (config.data, config.eval_data, config.replay_data, *config.extra_data):
         if source and is_local_source(source):
-            files.check_regular(Path(source).expanduser(), DATA_FILE)
+            files.check_regular(files.user_path(source), DATA_FILE)
     if config.resume and config.output:
-        check_resume(Path(config.output).expanduser(), asdict(config))
+        check_resume(files.user_path(config.output), asdict(config))
 
 
 @contextlib.contextmanager
@@ -267,7 +268,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - t0, 2),
     }
     print(json_for_terminal(record))
-    out = chosen_out or _run_eval_file(Path(choice.ref).expanduser())
+    out = chosen_out or _run_eval_file(files.user_path(choice.ref))
     if out is not None:
         save_result(out, record)
         console.print(safe_text(f"saved {out}"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from assistant.core import files
 from assistant.core.errors import UserError
 from assistant.runs.config import TrainConfig
 from assistant.runs.schema import DataRecord
@@ -22,7 +22,7 @@ def split(data: LoadedData, config: TrainConfig) -> tuple[list[QAExample], list[
     compare with published ones; ``--resplit`` (or a local file with no ``--eval-data``) holds out
     ``test_size`` of the data with ``seed``, as the notebook did.
     """
-    is_hub = not Path(config.data).expanduser().exists()
+    is_hub = not files.user_path(config.data).exists()
     if (config.eval_data or is_hub) and not config.resplit:
         return data.examples, [], data.source
     examples = list(data.examples)

@@ -24,6 +24,7 @@ import torch
 from transformers import PreTrainedModel, set_seed
 from transformers.trainer_utils import TrainOutput, get_last_checkpoint
 
+from assistant.core import files
 from assistant.core.errors import UserError
 from assistant.core.reader import Reader
 from assistant.paths import models_dir
@@ -120,7 +121,7 @@ def _quiet_transformers() -> None:
 def _open_run(config: TrainConfig) -> tuple[RunDirectory, bool]:
     """The run folder, and whether this call created it (only then may a failure remove it)."""
     run_path = (
-        Path(config.output).expanduser()
+        files.user_path(config.output)
         if config.output
         else models_dir() / default_run_name(config.base_model, config.data)
     )

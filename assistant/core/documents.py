@@ -157,7 +157,7 @@ def normalise_newlines(text: str) -> str:
 
 def load_document(path: str | os.PathLike[str], max_bytes: int | None = None) -> Document:
     """Read a text file, or raise DocumentError with one sentence saying what is wrong."""
-    p = Path(path).expanduser()
+    p = files.user_path(path)
     limit = max_document_bytes() if max_bytes is None else max_bytes
     raw = files.read_bytes(p, document_kind(limit))
     try:

@@ -75,6 +75,45 @@ def _describe(path: Path, exc: OSError, kind: FileKind) -> str:
     return f"Could not read {path}: {exc.strerror or exc}."
 
 
+def user_path(value: str | os.PathLike[str]) -> Path:
+    """A path the user gave, ``~`` and ``~user`` expanded: an unknown user's home is one sentence, never the
+    RuntimeError ``Path.expanduser`` raises."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        raise UserError(f"{os.fspath(value)!r} names the home folder of a user this machine does not know.") from None
+
+
+def path_kind(path: Path) -> str | None:
+    """ "dir", "file" (a regular one) or "other" for what is at ``path``, following links; None when nothing is there or
+    it cannot be looked at (a name too long, a folder that cannot be read): a question, never an error."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
+def local_dir(value: str | os.PathLike[str]) -> Path | None:
+    """The folder ``value`` names (``~`` expanded, resolved), or None when it names none: a question the app asks of
+    text a user typed or a file held, never an error."""
+    try:
+        path = user_path(value)
+        return path.resolve() if path_kind(path) == "dir" else None
+    except (UserError, OSError, RuntimeError, ValueError):
+        return None
+
+
+def same_place(a: str, b: str) -> bool:
+    """Whether two references name the same thing: equal text, or paths that resolve to the same place."""
+    if a == b:
+        return True
+    try:
+        return user_path(a).resolve() == user_path(b).resolve()
+    except (UserError, OSError, RuntimeError, ValueError):
+        return False
+
+
 def open_regular(path: Path, kind: FileKind, *, nofollow: bool = False) -> int:
     """A read-only descriptor of ``path``, checked to be a regular file; the caller closes it.
 

@@ -227,7 +227,7 @@ def _load_from_hub(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]
 
 def _local_directory(ref: str, allow_onnx: bool = False) -> Path | None:
     """The checked model directory ``ref`` names, or None for a hub id; a bad path is one sentence."""
-    path = Path(ref).expanduser()
+    path = files.user_path(ref)
     if path.is_dir():
         check_model_directory(path, allow_onnx)
         return path

@@ -3,9 +3,9 @@ measurement (``benchmarks/annotation_forgetting.py``), and the data it replays b
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from assistant.core import files
 from assistant.runs.schema import RunRecord, read_json_object
 
 ANNOTATION_SETTINGS: dict[str, Any] = {"epochs": 2.0, "learning_rate": 5e-5, "batch_size": 32, "replay_ratio": 2.0}
@@ -36,12 +36,12 @@ def replay_source(base_model: str) -> str | None:
     A run that itself learned from annotations replays what its own base replayed. Hub data is not replayed:
     offline it cannot be read, and a whole hub dataset is a large download for a few dozen questions.
     """
-    run_json = Path(base_model).expanduser() / "run.json"
+    run_json = files.user_path(base_model) / "run.json"
     if not run_json.is_file():
         return None
     settings = RunRecord.from_json(read_json_object(run_json)).settings
     for key in ("replay_data", "data"):
         source = settings.get(key)
-        if isinstance(source, str) and source and Path(source).expanduser().is_file():
+        if isinstance(source, str) and source and files.user_path(source).is_file():
             return source
     return None

@@ -334,7 +334,7 @@ def _output_problems(output: str | None, resume: bool) -> Iterator[str]:
     if not output.strip() or "\x00" in output:
         yield f"--output must be a folder path (got {output!r})."
         return
-    out = Path(output).expanduser()
+    out = files.user_path(output)
     try:
         blocker = next((p for p in (out, *out.parents) if p.exists()), None)
         occupied = blocker == out and out.is_dir() and any(out.iterdir())

@@ -393,7 +393,7 @@ def load_hub(name: str, split: str) -> LoadedData:
 
 def is_local_source(source: str) -> bool:
     """Whether a data source names a local file (it exists, looks like a path or has a data suffix), not a hub id."""
-    path = Path(source).expanduser()
+    path = files.user_path(source)
     return (
         os.path.lexists(path)
         or path.suffix.lower() in (".json", ".jsonl", ".csv", ".ndjson")
@@ -404,5 +404,5 @@ def is_local_source(source: str) -> bool:
 def load_data(source: str, split: str = "train") -> LoadedData:
     """A local file path, or a hub dataset id such as ``rajpurkar/squad``."""
     if is_local_source(source):
-        return load_local(Path(source).expanduser())
+        return load_local(files.user_path(source))
     return load_hub(source, split)

@@ -246,6 +246,8 @@ class AssistantApp(App[None]):
         if not state.busy:
             return
         self.workers.cancel_group(self, workers.MODEL)
+        if self.keep is not None and self.keep.form is not None:  # a settings form waiting on it: none of it holds
+            self._apply(self.keep.form[1])
         self.keep = None
         wanted = state.switching_to or "the reader"
         if state.engine is not None:
@@ -296,9 +298,10 @@ class AssistantApp(App[None]):
         """A folder the user chose, offered again by f3 (hub ids are offered there anyway)."""
         from assistant.store import STORE_ERRORS
 
-        if self.store is not None and Path(ref).expanduser().is_dir():
+        folder = files.local_dir(ref)
+        if self.store is not None and folder is not None:
             try:
-                self.store.remember_reader(str(Path(ref).expanduser().resolve()))
+                self.store.remember_reader(str(folder))
             except STORE_ERRORS as exc:
                 self.notify(f"The reader is not kept in the recent list: {exc}", severity="warning")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def annotation_for(text: str, question: str, start: int, end: int, source: str =
 def _row(line: str) -> Any:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what any row holds
         return None
 
 
@@ -74,7 +75,8 @@ def _lines(path: Path) -> list[str]:
     """The file's lines (none when it does not exist yet); a file that cannot be read is a UserError."""
     if not os.path.lexists(path):
         return []
-    return files.read_text(path, ANNOTATIONS_FILE).splitlines(keepends=True)
+    text = files.read_text(path, ANNOTATIONS_FILE)
+    return [line for line in re.split(r"(?<=\n)", text) if line]  # only "\n" ends a row: a row may hold U+2028
 
 
 def save(path: Path, note: Annotation) -> bool:

@@ -21,6 +21,7 @@ from textual_fspicker import SelectDirectory as _SelectDirectory
 from textual_fspicker.base_dialog import Dialog
 from textual_fspicker.parts import DirectoryNavigation, current_directory, directory_navigation
 
+from assistant.core import files
 from assistant.core.sanitize import one_line
 from assistant.rendering import safe_text
 from assistant.tui.widgets.text_input import TextInput
@@ -139,14 +140,14 @@ class SelectDirectory(_ErrorsAsText, _SelectDirectory):
     @on(Input.Submitted, "#folder-path")
     def _typed_path(self, event: Input.Submitted) -> None:
         event.stop()
-        folder = Path(event.value.strip()).expanduser()
-        if not folder.is_dir():
+        folder = files.local_dir(event.value.strip())
+        if folder is None:
             self._set_error(f"No folder {event.value.strip()}")
-        elif (folder / "config.json").is_file():  # a checkpoint: taken
+        elif files.path_kind(folder / "config.json") == "file":  # a checkpoint: taken
             self._picked(folder)
         else:  # any other folder: gone into, to pick from
             navigation = self.query_one(DirectoryNavigation)
-            navigation.location = folder.resolve()
+            navigation.location = folder
             navigation.focus()
 
     @on(Button.Pressed, "#select")

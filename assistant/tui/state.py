@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from assistant.core import files
 
 if TYPE_CHECKING:  # the engine imports torch: only its type is needed here
     from assistant.core.engine import QAEngine
@@ -46,9 +47,7 @@ class ReaderState:
         """Whether ``ref`` (a folder path or a hub id) is the reader answering now."""
         if self.engine is None or not self.ref:
             return False
-        if ref == self.ref:
-            return True
-        return Path(ref).expanduser().resolve() == Path(self.ref).expanduser().resolve()
+        return files.same_place(ref, self.ref)
 
     @classmethod
     def loading(cls) -> ReaderState:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from assistant.core import files
 from assistant.core.errors import ModelUnavailableError, UserError
 from assistant.squad.formats import LoadedData, QAExample, load_data, plural
 from assistant.squad.validate import require_evaluable, validate
@@ -39,7 +40,7 @@ class DataCheck:
 
 def is_local(source: str) -> bool:
     """Whether ``load_data`` reads ``source`` as a local file (else it is a hub dataset id)."""
-    path = Path(source).expanduser()
+    path = files.user_path(source)
     return path.exists() or path.suffix.lower() in DATA_SUFFIXES or source.startswith((".", "/", "~"))
 
 
@@ -73,7 +74,7 @@ def check_base(ref: str) -> None:
     """A local base must be a whole safetensors model folder; a hub id must be reachable or cached."""
     from assistant.core.model_loading import check_model_directory, hub_reachable
 
-    path = Path(ref).expanduser()
+    path = files.user_path(ref)
     if path.is_dir():
         check_model_directory(path)
     elif path.exists():

@@ -46,9 +46,19 @@ def log_tail(log: IO[bytes], lines: int = LOG_TAIL_LINES) -> list[str]:
     return [line for line in kept if not line.strip().startswith(SHELL_HINTS)][-lines:]
 
 
-def outcome(run_path: Path, returncode: int, tail: list[str]) -> TrainingFinished:
-    """How the run ended, from its run.json: what the trainer recorded, else (no end recorded) a crash."""
-    info = load_run(run_path) if (run_path / "run.json").is_file() else None
+def _stamp(run_path: Path) -> int | None:
+    """When run.json was last written (None: there is none)."""
+    try:
+        return (run_path / "run.json").stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def outcome(run_path: Path, returncode: int, tail: list[str], before: int | None = None) -> TrainingFinished:
+    """How the run ended, from its run.json: what the trainer recorded, else (no end recorded) a crash. A run.json
+    the trainer never wrote (``before``: its stamp at the start; a resumed run's old "cancelled") records nothing."""
+    written = (run_path / "run.json").is_file() and (before is None or _stamp(run_path) != before)
+    info = load_run(run_path) if written else None
     status = info.status if info is not None else RunStatus.UNKNOWN
     if status is RunStatus.COMPLETED:
         return TrainingFinished(run_path, TrainingOutcome.COMPLETED, returncode, log_tail=tail)
@@ -70,6 +80,7 @@ class TrainingProcess:
         self.config_path = run_path.parent / f".{run_path.name}.config.json"
         self.command = list(command or TRAINER_COMMAND)
         self.proc: subprocess.Popen[bytes] | None = None
+        self._before: int | None = None
         self._cancelled = threading.Event()
 
     @property
@@ -93,6 +104,7 @@ class TrainingProcess:
         post(finished)
 
     def _follow(self, log: IO[bytes], post: Callable[[Message], object]) -> TrainingFinished:
+        self._before = _stamp(self.run_path)  # a resumed run's run.json already says how it ended last time
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -107,13 +119,14 @@ class TrainingProcess:
         if self._cancelled.is_set():  # Cancel came before the process existed
             self.cancel()
         events = EventTail(self.run_path / EVENTS_FILE)
+        before = self._before
         while True:
             exited = self._wait(POLL_S)
             for event in events.poll():  # after the exit check, so that the last events are read too
                 post(TrainingEvent(event))
             if exited:
                 break
-        return outcome(self.run_path, self.proc.returncode, log_tail(log))
+        return outcome(self.run_path, self.proc.returncode, log_tail(log), before)
 
     def _wait(self, seconds: float) -> bool:
         assert self.proc is not None

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
+from assistant.core import files
 from assistant.core.errors import UserError
 from assistant.core.sanitize import one_line
 from assistant.rendering import safe_text
@@ -198,7 +199,8 @@ class ChatScreen(Screen[None]):
             return []
         current = [self.document_path] if self.document_path is not None else []  # the open one first
         keys = {p.resolve() for p in current}
-        return current + [path for path in paths if path.is_file() and path.resolve() not in keys]
+        kept = [path for path in paths if files.path_kind(path) == "file"]  # gone, a FIFO, unreadable: not offered
+        return current + [path for path in kept if path.resolve() not in keys]
 
     def _recent_picked(self, choice: RecentChoice) -> None:
         if choice == BROWSE:

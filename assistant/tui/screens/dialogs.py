@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
+from assistant.core import files
 from assistant.core.defaults import DEFAULT_READER
 from assistant.paths import models_dir
 from assistant.rendering import safe_text
@@ -38,8 +39,8 @@ def checkpoint_dialog(near: str = "") -> SelectDirectory:
     folder picked last, else in models/ when it holds anything, else in the current folder."""
     from assistant.tui import file_dialogs
 
-    folder = Path(near).expanduser() if near else None
-    beside = folder.parent if folder is not None and folder.is_dir() else None
+    folder = files.local_dir(near) if near else None
+    beside = folder.parent if folder is not None else None
     last = file_dialogs.LAST_FOLDER.parent if file_dialogs.LAST_FOLDER is not None else None
     models = models_dir() if models_dir().is_dir() and any(models_dir().iterdir()) else None
     start = next((p for p in (beside, last, models, Path.cwd()) if p is not None and p.is_dir()), Path.home())
@@ -66,7 +67,7 @@ def reader_options(state: ReaderState, recent: list[str] | None = None, hub: boo
             active = " (active)" if run.active else ""
             choices.append((str(run.path), f"{run.name}{active}  ·  {f1}"))
     for ref in recent or []:
-        if Path(ref).is_dir() and not any(_same(ref, known) for known, _ in choices):
+        if files.local_dir(ref) is not None and not any(_same(ref, known) for known, _ in choices):
             choices.append((ref, f"{Path(ref).name}  ·  recent: {ref}"))
     if hub:
         choices.append((DEFAULT_READER, f"{DEFAULT_READER}  ·  hub default"))
@@ -84,7 +85,7 @@ def reader_options(state: ReaderState, recent: list[str] | None = None, hub: boo
 
 
 def _same(a: str, b: str) -> bool:
-    return a == b or Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    return files.same_place(a, b)
 
 
 class ModelPicker(ModalScreen[str | None]):

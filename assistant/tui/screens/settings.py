@@ -15,6 +15,7 @@ from textual.validation import Function
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
+from assistant.rendering import safe_text
 from assistant.settings import Settings, Spec, from_form, specs
 from assistant.tui.messages import SettingsSaved
 from assistant.tui.screens.dialogs import checkpoint_dialog
@@ -65,10 +66,13 @@ class SettingsScreen(Screen[None]):
         if spec.widget == "switch":
             yield Switch(bool(value), id=name)
         elif spec.widget == "device":
-            yield Select(device_choices(str(value)), value=str(value), allow_blank=False, id=name)
+            choices = [(safe_text(label, single_line=True), device) for label, device in device_choices(str(value))]
+            yield Select(choices, value=str(value), allow_blank=False, id=name)
         elif spec.widget == "theme":
             themes = sorted(set(self.app.available_themes) | {str(value)})
-            yield Select([(t, t) for t in themes], value=str(value), allow_blank=False, id=name)
+            yield Select(
+                [(safe_text(t, single_line=True), t) for t in themes], value=str(value), allow_blank=False, id=name
+            )
         elif spec.widget == "model":
             with Horizontal(id="model-row"):
                 yield TextInput(str(value), placeholder="the active run, else the hub default", id=name)

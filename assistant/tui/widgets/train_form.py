@@ -22,6 +22,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
+from assistant.core import files
 from assistant.core.defaults import DEFAULT_BASE, DEFAULT_DATASET
 from assistant.core.errors import UserError
 from assistant.paths import annotations_path
@@ -310,7 +311,11 @@ class TrainForm(VerticalScroll):
         notes = annotations_path()
         if choice == "file":
             path = self.query_one("#data-path", Input).value.strip()
-            if not path or not Path(path).expanduser().exists():
+            try:
+                found = bool(path) and files.path_kind(files.user_path(path)) == "file"
+            except UserError as exc:
+                raise ValueError(str(exc)) from None
+            if not found:
                 raise ValueError("Give the path of an existing data file (Browse… picks one).")
             return path, []
         if choice == "annotations":

@@ -49,6 +49,11 @@ class FileKind:
     raise_cap_hint: str = ""
     """How a user raises the cap, when they can (an environment variable), for the message."""
 
+    @property
+    def a_noun(self) -> str:
+        """The noun with its article: "an events file", "a data file"."""
+        return f"{'an' if self.noun[:1].lower() in 'aeiou' else 'a'} {self.noun}"
+
 
 POINTER = FileKind("pointer file", 4 * KiB)
 SETTINGS = FileKind("settings file", 1 * MiB)
@@ -65,13 +70,13 @@ def _describe(path: Path, exc: OSError, kind: FileKind) -> str:
     if code == errno.ENOENT:
         return f"No such file: {path} (the {kind.noun} is missing)."
     if code == errno.EISDIR:
-        return f"{path} is a directory, not a {kind.noun}."
+        return f"{path} is a directory, not {kind.a_noun}."
     if code in (errno.EACCES, errno.EPERM):
         return f"Permission denied reading {path}."
     if code == errno.ELOOP:
-        return f"{path} is a symbolic link loop (or a link where none is allowed), not a {kind.noun}."
+        return f"{path} is a symbolic link loop (or a link where none is allowed), not {kind.a_noun}."
     if code == errno.ENXIO:
-        return f"{path} is not a regular file (a socket or a device); give the path of a {kind.noun}."
+        return f"{path} is not a regular file (a socket or a device); give the path of {kind.a_noun}."
     return f"Could not read {path}: {exc.strerror or exc}."
 
 
@@ -136,13 +141,13 @@ def open_regular(path: Path, kind: FileKind, *, nofollow: bool = False) -> int:
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         what = "a directory" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
-        raise kind.error(f"{path} is not a regular file ({what}); give the path of a {kind.noun}.")
+        raise kind.error(f"{path} is not a regular file ({what}); give the path of {kind.a_noun}.")
     return fd
 
 
 def _too_large(path: Path, kind: FileKind, cap: int) -> str:
     hint = f" (raise it with {kind.raise_cap_hint})" if kind.raise_cap_hint else ""
-    return f"{path} is over the {format_bytes(cap)} limit for a {kind.noun}{hint}."
+    return f"{path} is over the {format_bytes(cap)} limit for {kind.a_noun}{hint}."
 
 
 def format_bytes(n: int) -> str:

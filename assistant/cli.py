@@ -226,7 +226,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.rendering import answer_panel
     from assistant.settings import Settings, engine_settings, resolve_model, with_flags
 
-    settings = with_flags(Settings.load(), args)
+    saved, problems = Settings.load_checked()
+    for problem in problems:
+        print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr, flush=True)
+    settings = with_flags(saved, args)
     document = load_document(args.path)
     choice = resolve_model(args.model, settings)
     t0 = time.perf_counter()

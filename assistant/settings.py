@@ -202,16 +202,31 @@ class Settings:
     @classmethod
     def load(cls) -> Settings:
         """The saved settings; a missing or unreadable file, and every bad value in it, give the default."""
+        return cls.load_checked()[0]
+
+    @classmethod
+    def load_checked(cls) -> tuple[Settings, list[str]]:
+        """The saved settings, and a sentence for each value that gave way to its default (or for a file that
+        could not be read at all): a setting the user wrote is never dropped without a word."""
+        path = cls.path()
+        if not os.path.lexists(path):
+            return cls(), []
         try:
-            data = tomllib.loads(files.read_text(cls.path(), files.SETTINGS))
-        except (UserError, tomllib.TOMLDecodeError, RecursionError):  # missing, special, too large, not TOML, too deep
-            return cls()
+            data = tomllib.loads(files.read_text(path, files.SETTINGS))
+        except (UserError, tomllib.TOMLDecodeError, RecursionError) as exc:  # special, too large, not TOML, too deep
+            reason = str(exc) if isinstance(exc, UserError) else f"it is not TOML ({type(exc).__name__})"
+            return cls(), [f"{path} is not used: {reason.rstrip('.')}; every setting is its default."]
         values: dict[str, Any] = {}
+        problems: list[str] = []
         for f, spec in specs(cls):
-            value = spec.parse(data[f.name]) if f.name in data else None
-            if value is not None:
+            if f.name not in data:
+                continue
+            value = spec.parse(data[f.name])
+            if value is None:
+                problems.append(f"{path}: {f.name} is not used: {spec.accepts[:-1]}; it is {f.default!r}.")
+            else:
                 values[f.name] = value
-        return cls(**values)
+        return cls(**values), problems
 
     def save(self) -> None:
         files.write_text(self.path(), tomli_w.dumps(asdict(self)))

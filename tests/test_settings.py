@@ -306,3 +306,13 @@ async def test_a_setting_defined_once_has_its_editor_in_the_settings_form():
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert [s.passage_words for s in saved] == [64]
+
+
+def test_a_value_that_gives_way_to_its_default_is_said_on_stderr(spy, doc, tiny_model_dir, capsys):
+    write_settings(f"model = {json.dumps(str(tiny_model_dir))}\nthreshold = nan\ntop_k = 500\n")
+    assert main(["ask", str(doc), "where did the cat sit?", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "threshold is not used: The minimum confidence must be a number from 0 to 1; it is 0.1." in err
+    assert "top_k is not used" in err and "unexpected" not in err
+    write_settings("top_k = = 3\n")
+    assert Settings.load_checked()[1] and "every setting is its default" in Settings.load_checked()[1][0]

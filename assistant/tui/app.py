@@ -133,7 +133,9 @@ class AssistantApp(App[None]):
         return screen
 
     def on_mount(self) -> None:
-        self.settings = Settings.load()
+        self.settings, problems = Settings.load_checked()
+        for problem in problems:  # a value given way to its default is said, once, before any save drops it
+            self.notify(problem, title="Settings", severity="warning", timeout=15)
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         self.settings_loaded = True

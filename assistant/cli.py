@@ -227,8 +227,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.settings import Settings, engine_settings, resolve_model, with_flags
 
     saved, problems = Settings.load_checked()
-    for problem in problems:
-        print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr, flush=True)
     settings = with_flags(saved, args)
     document = load_document(args.path)
     choice = resolve_model(args.model, settings)
@@ -258,6 +256,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             console.print(answer_panel(result, document.name))
     if not asked:
         raise UserError("No question was given: standard input held no non-blank line.")
+    for problem in problems:  # after the answers: a failure stays one sentence, a success says what was not used
+        print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr, flush=True)
     return 0
 
 

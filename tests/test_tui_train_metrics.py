@@ -637,3 +637,17 @@ async def test_a_runs_details_read_as_a_table_of_named_settings(models, tiny_mod
         text = screen_text(app)
         await wait_until(pilot, lambda: "learning rate 3e-05" in " ".join(screen_text(app).split()), timeout=10)
         assert "{" not in text.split("squad-run")[-1]  # not JSON
+
+
+async def test_a_local_base_model_can_be_browsed_to(offline_hub, tiny_model_dir):
+    from assistant.tui.file_dialogs import SelectDirectory
+
+    app = AssistantApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_train(app, pilot)
+        screen.query_one("#browse-base").scroll_visible(animate=False)
+        await pilot.click("#browse-base")
+        await wait_until(pilot, lambda: isinstance(app.screen, SelectDirectory), timeout=30)
+        app.screen.dismiss(tiny_model_dir)
+        await wait_until(pilot, lambda: screen.query_one("#base_model").value == str(tiny_model_dir), timeout=10)
+        assert screen.query_one("#base-choice").value == "other"

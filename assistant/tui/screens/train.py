@@ -239,6 +239,18 @@ class TrainScreen(Screen[None]):
         self.form.show_note("#base-note", f"Offline: starting from {message.note}.", about=("base",))
 
     # --- the data: picked, then checked ------------------------------------------------------------
+    @on(Button.Pressed, "#browse-base")
+    def _browse_base(self) -> None:
+        """A local model folder as the base: the folder dialog, opened beside the base typed (if it is a folder)."""
+        from assistant.tui.screens.dialogs import checkpoint_dialog
+
+        typed = self.query_one("#base_model", Input).value.strip()
+        self.app.push_screen(checkpoint_dialog(typed), self._base_picked)
+
+    def _base_picked(self, folder: Path | None) -> None:
+        if folder is not None:
+            self.form.set_base(str(folder))
+
     @on(Button.Pressed, "#browse")
     def action_browse_data(self) -> None:
         from assistant.tui.file_dialogs import FileOpen, Filters

@@ -163,7 +163,9 @@ class TrainForm(VerticalScroll):
         config = _config_fields()
         yield Label("Base model")
         yield Select(base_choices(self.active), value=BASE_DEFAULT, allow_blank=False, id="base-choice")
-        yield self._input(FORM_BEFORE_DATA[0], *config["base_model"])
+        with Horizontal(id="base-row"):
+            yield self._input(FORM_BEFORE_DATA[0], *config["base_model"])
+            yield Button("Browse…", id="browse-base")
         yield Static("", id="base-note", classes="note")
         yield Label("Data")
         yield Select(DATA_CHOICES, value="squad", allow_blank=False, id="data-choice")
@@ -245,6 +247,7 @@ class TrainForm(VerticalScroll):
             is_active = self.active is not None and ref == str(self.active)
             self.query_one("#base-choice", Select).value = BASE_ACTIVE if is_active else BASE_OTHER
             self.query_one("#base_model", Input).value = ref
+        self._hide_stale_notes()  # a note about the base before is not about this one
 
     def show_note(self, selector: str, text: str | Text, about: tuple[str, ...] = ("base", "data")) -> None:
         """A line under a field (the base model's or the data's), shown as text (names and errors as they are);

@@ -225,7 +225,8 @@ class TrainForm(VerticalScroll):
         choice = self.query_one("#base-choice", Select)
         ref = self._choice_ref(choice.value)
         if event.value == event.input.value and ref is not None and event.value.strip() != ref:
-            choice.value = BASE_OTHER
+            with self.prevent(Select.Changed):  # not the user's pick of "Other": what was typed stays
+                choice.value = BASE_OTHER
 
     def refresh_base_choices(self, active: Path | None) -> None:
         """Offer the active reader as it is now; a choice of it follows it, or becomes the model it was."""

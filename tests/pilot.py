@@ -241,3 +241,20 @@ def write_squad_run(models: Path, model: Path | None, **settings) -> Path:
             ],
         },
     )
+
+
+def write_story(folder: Path) -> Path:
+    """The snapshots' user: one document, the completed run "squad-run" made active, and settings that let every
+    answer through; the document's path."""
+    import os
+
+    from tests.helpers import save_tiny_model
+
+    Settings(threshold=0.0).save()
+    doc = folder / "notes.txt"
+    doc.write_text("The cat sat on the mat.\n\nThe dog ran in the park.\n\nBirds sing at dawn.\n", encoding="utf-8")
+    models = Path(os.environ["ASSISTANT_MODELS_DIR"])
+    model = save_tiny_model(folder / "tiny", ["the", "cat", "sat", "on", "mat", "dog", "where", "did"])
+    write_squad_run(models, model, epochs=2, learning_rate=5e-5)
+    (models / "ACTIVE").write_text("squad-run\n")
+    return doc

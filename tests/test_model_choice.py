@@ -36,6 +36,26 @@ def folder(tiny_model_dir, tmp_path) -> Path:
     return Path(shutil.copytree(tiny_model_dir, tmp_path / "picked-reader"))
 
 
+@pytest.fixture
+def slow_load(folder, monkeypatch):
+    """Loading ``folder`` says it is exporting to ONNX and then waits until the test sets the event it returns (a
+    first export of a full-size reader takes half a minute); every other reader loads as usual."""
+    import assistant.core.model_loading as loading
+
+    real, release = loading.load_reader, threading.Event()
+
+    def slow_for_the_folder(ref, *args, notify=None, **kwargs):
+        if ref == str(folder):
+            if notify is not None:
+                notify("progress", "Exporting picked-reader to ONNX for fast CPU answers (once; cached in /c)...")
+            release.wait(60)
+        return real(ref, *args, notify=notify, **kwargs)
+
+    monkeypatch.setattr(loading, "load_reader", slow_for_the_folder)
+    yield release
+    release.set()
+
+
 def status_line(app) -> str:
     return str(app.chat.query_one("#status").content)
 
@@ -134,39 +154,25 @@ async def test_a_default_model_saved_in_settings_is_saved_with_the_form_once_it_
     assert await started() == ("picked-reader", "settings")
 
 
-async def test_a_long_first_load_says_what_it_does_and_escape_stops_it(tiny_model_dir, folder, monkeypatch):
+async def test_a_long_first_load_says_what_it_does_and_escape_stops_it(tiny_model_dir, folder, slow_load):
     """A first ONNX export of a full-size reader takes half a minute: the status line says so, and escape goes back
     to the reader that was answering, saving nothing."""
-    import assistant.core.model_loading as loading
-
-    real, release = loading.load_reader, threading.Event()
-
-    def slow_for_the_folder(ref, *args, notify=None, **kwargs):
-        if ref == str(folder):
-            notify("progress", "Exporting picked-reader to ONNX for fast CPU answers (once; cached in /c)...")
-            release.wait(60)
-        return real(ref, *args, notify=notify, **kwargs)
-
-    monkeypatch.setattr(loading, "load_reader", slow_for_the_folder)
     Settings(threshold=0.0).save()
     before = Settings.path().read_bytes()
     app = AssistantApp(model=str(tiny_model_dir))
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            app.action_switch_model()
-            app.screen.dismiss(str(folder))
-            await wait_until(pilot, lambda: "Exporting picked-reader to ONNX" in status_line(app))
-            assert "escape stops" in status_line(app)
-            await pilot.press("escape")
-            await wait_until(pilot, lambda: not app.reader_state.busy)
-            release.set()
-            await settle(app, pilot)
-            assert app.reader_state.name == tiny_model_dir.name  # the stopped load never replaces it
-            assert "Exporting" not in status_line(app)
-            assert any("Stopped loading picked-reader" in n for n in notifications(app))
-    finally:
-        release.set()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.action_switch_model()
+        app.screen.dismiss(str(folder))
+        await wait_until(pilot, lambda: "Exporting picked-reader to ONNX" in status_line(app))
+        assert "escape stops" in status_line(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.reader_state.busy)
+        slow_load.set()
+        await settle(app, pilot)
+        assert app.reader_state.name == tiny_model_dir.name  # the stopped load never replaces it
+        assert "Exporting" not in status_line(app)
+        assert any("Stopped loading picked-reader" in n for n in notifications(app))
     assert Settings.path().read_bytes() == before
 
 
@@ -198,33 +204,20 @@ async def test_f3_offers_the_folders_chosen_before_and_no_hub_reader_while_offli
 
 
 async def test_escape_while_a_settings_form_waits_on_its_model_keeps_none_of_the_form(
-    tiny_model_dir, folder, monkeypatch
+    tiny_model_dir, folder, slow_load
 ):
-    import assistant.core.model_loading as loading
-
-    real, release = loading.load_reader, threading.Event()
-
-    def slow_for_the_folder(ref, *args, **kwargs):
-        if ref == str(folder):
-            release.wait(60)
-        return real(ref, *args, **kwargs)
-
-    monkeypatch.setattr(loading, "load_reader", slow_for_the_folder)
     Settings(threshold=0.0).save()
     app = AssistantApp(model=str(tiny_model_dir))
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            await pilot.press("f4")
-            await wait_for_widget(pilot, SettingsScreen, "#model")
-            screen = app.screen
-            screen.query_one("#top_k", Input).value = "42"
-            screen.query_one("#model", Input).value = str(folder)
-            await pilot.press("ctrl+s")
-            await wait_until(pilot, lambda: app.reader_state.busy and isinstance(app.screen, ChatScreen))
-            await pilot.press("escape")
-            await wait_until(pilot, lambda: not app.reader_state.busy)
-            assert app.settings.top_k == 3  # the form waited on its model: none of it holds
-    finally:
-        release.set()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        await wait_for_widget(pilot, SettingsScreen, "#model")
+        screen = app.screen
+        screen.query_one("#top_k", Input).value = "42"
+        screen.query_one("#model", Input).value = str(folder)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.reader_state.busy and isinstance(app.screen, ChatScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.reader_state.busy)
+        assert app.settings.top_k == 3  # the form waited on its model: none of it holds
     assert Settings.load().top_k == 3

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
-from tests.helpers import save_tiny_model
-from tests.pilot import settle, write_squad_run
+from tests.pilot import settle, write_story
 
 SIZE = (110, 32)
 
@@ -18,14 +13,7 @@ SIZE = (110, 32)
 @pytest.fixture
 def story(tmp_path, isolated_dirs):
     """A user with one document, one trained run, and the default settings (answers always shown)."""
-    Settings(threshold=0.0).save()
-    doc = tmp_path / "notes.txt"
-    doc.write_text("The cat sat on the mat.\n\nThe dog ran in the park.\n\nBirds sing at dawn.\n", encoding="utf-8")
-    models = Path(os.environ["ASSISTANT_MODELS_DIR"])
-    model = save_tiny_model(tmp_path / "tiny", ["the", "cat", "sat", "on", "mat", "dog", "where", "did"])
-    write_squad_run(models, model, epochs=2, learning_rate=5e-5)
-    (models / "ACTIVE").write_text("squad-run\n")
-    return doc
+    return write_story(tmp_path)
 
 
 def test_asking_a_question_shows_the_answer_beside_the_document(snap_compare, story):

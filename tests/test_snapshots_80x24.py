@@ -10,24 +10,17 @@ from pathlib import Path
 import pytest
 
 from assistant.paths import annotations_path
-from assistant.settings import Settings
 from assistant.tui.app import AssistantApp
-from tests.helpers import save_tiny_model
-from tests.pilot import frame_drawn, palette_pick, settle, wait_until, write_run, write_squad_run
+from tests.pilot import frame_drawn, palette_pick, settle, wait_until, write_run, write_story
 
 SMALL = (80, 24)
 
 
 @pytest.fixture
 def story(tmp_path, isolated_dirs):
-    Settings(threshold=0.0).save()
-    doc = tmp_path / "notes.txt"
-    doc.write_text("The cat sat on the mat.\n\nThe dog ran in the park.\n\nBirds sing at dawn.\n", encoding="utf-8")
+    doc = write_story(tmp_path)
     models = Path(os.environ["ASSISTANT_MODELS_DIR"])
-    model = save_tiny_model(tmp_path / "tiny", ["the", "cat", "sat", "on", "mat", "dog", "where", "did"])
-    write_squad_run(models, model, epochs=2, learning_rate=5e-5)
     write_run(models, "older-run", status="cancelled", started_at="2026-11-20T08:00:00", settings={"epochs": 1})
-    (models / "ACTIVE").write_text("squad-run\n")
     row = {
         "id": "note-1",
         "title": "notes.txt",

@@ -296,9 +296,7 @@ async def test_cancel_sigterms_the_trainer_and_run_json_says_cancelled(fake_trai
     base, data = training_inputs
     app = AssistantApp(trainer_command=fake_trainer("wait"))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await fill_train_form(app, pilot, base, data, "1")
-        await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0, timeout=60)
+        screen = await _training(app, pilot, base, data)
         assert screen.query_one("#start").disabled and not screen.query_one("#cancel").disabled
         await pilot.press("ctrl+b")
         await wait_until(pilot, lambda: "Cancelled" in str(screen.query_one("#run-status").content), timeout=60)
@@ -514,13 +512,19 @@ async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir
         assert app.chat.document_path == doc and app.chat.indexed is not None
 
 
+async def _training(app, pilot, base: Path, data: Path) -> TrainScreen:
+    """The Train screen with a run started from the form, once its first step has shown."""
+    screen = await fill_train_form(app, pilot, base, data, "1")
+    await pilot.press("ctrl+r")
+    await wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0, timeout=60)
+    return screen
+
+
 async def test_a_cancelled_run_stops_its_clock_and_can_be_resumed_from_the_metrics_panel(fake_trainer, training_inputs):
     base, data = training_inputs
     app = AssistantApp(trainer_command=fake_trainer("wait"))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await fill_train_form(app, pilot, base, data, "1")
-        await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0, timeout=60)
+        screen = await _training(app, pilot, base, data)
         await pilot.press("ctrl+b")
         await wait_until(pilot, lambda: "Cancelled" in str(screen.query_one("#run-status").content), timeout=60)
         assert not screen.query_one("#train-progress #eta").display  # no ETA counting for a run that stopped
@@ -543,9 +547,7 @@ async def test_quitting_while_a_run_trains_asks_first_and_says_it_can_be_resumed
     base, data = training_inputs
     app = AssistantApp(trainer_command=fake_trainer("wait"))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await fill_train_form(app, pilot, base, data, "1")
-        await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.query_one("#train-progress").progress > 0, timeout=60)
+        screen = await _training(app, pilot, base, data)
         await pilot.press("ctrl+q")
         await wait_for_widget(pilot, ConfirmScreen, "#no")
         assert "can be resumed" in str(app.screen.query_one("#confirm-text").content)

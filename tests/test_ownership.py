@@ -144,6 +144,31 @@ def _claim_and_wait(path: str, results: multiprocessing.Queue, release: multipro
     run.close()
 
 
+def test_a_cache_folder_another_process_is_marking_is_shared_not_refused(tmp_path):
+    cache = tmp_path / "onnx"
+    cache.mkdir()
+    files.temp_path(cache, ownership.MARKER).write_text("{", encoding="utf-8")  # its marker, half written
+    assert ownership.claim(cache, "onnx-cache")
+    assert ownership.is_ours(cache, "onnx-cache")
+
+
+def test_parallel_first_runs_all_get_the_shared_cache_folder(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    target = tmp_path / "cache" / "onnx"
+    results: multiprocessing.Queue = ctx.Queue()
+    workers = [ctx.Process(target=_claim_cache, args=(str(target), results)) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert outcomes == [True] * len(workers)
+
+
+def _claim_cache(path: str, results: multiprocessing.Queue) -> None:
+    results.put(ownership.claim(Path(path), "onnx-cache"))
+
+
 def test_a_run_being_trained_cannot_be_resumed_or_deleted(tmp_path, tiny_model_dir, monkeypatch):
     from assistant.runs.opening import open_resume
     from assistant.runs.registry import delete_run

@@ -65,6 +65,11 @@ def _is_empty(folder: Path) -> bool:
         return next(entries, None) is None
 
 
+def _is_marker_name(name: str) -> bool:
+    """The marker, or the temporary of a marker another process is writing (parallel first runs claim at once)."""
+    return name == MARKER or name.startswith(f".{MARKER}{files.TEMP_TAG}")
+
+
 def claim(folder: Path, kind: str, adopt: re.Pattern[str] | None = None) -> bool:
     """Make ``folder`` this program's ``kind`` of folder if it may be; whether it now is.
 
@@ -77,10 +82,12 @@ def claim(folder: Path, kind: str, adopt: re.Pattern[str] | None = None) -> bool
     try:
         folder.mkdir(parents=True)
     except FileExistsError:
+        if is_ours(folder, kind):  # another process claimed it between our check and our mkdir
+            return True
         try:
             if folder.is_symlink() or not folder.is_dir():
                 return False
-            names = os.listdir(folder)
+            names = [n for n in os.listdir(folder) if not _is_marker_name(n)]
         except OSError:
             return False
         if names and (adopt is None or not all(adopt.fullmatch(n) for n in names)):

@@ -21,10 +21,14 @@ EPILOG = """commands:
   assistant [FILE]               open the chat app (same as `assistant chat [FILE]`)
   assistant chat [FILE]          chat with a document in the terminal
   assistant ask FILE QUESTION    answer questions from the shell (QUESTION '-' reads stdin)
+  assistant text FILE            print the text answers are found in (their start/end index it)
   assistant train                fine-tune a reader (see `assistant train --help`)
   assistant eval                 EM/F1 of a reader on SQuAD-format data
   assistant models               list trained runs; `assistant models activate RUN`
   assistant bench                measure indexing, answer latency, model load and memory
+
+Documents: plain text and Markdown, PDF (its text layer), HTML, EPUB, DOCX, and any of them gzipped;
+the format is told by content. Answers cite `file · page N` (PDF) or `file · line N`.
 
 Model resolution: --model, then $ASSISTANT_MODEL, then settings.toml's `model`, then the active run
 in models/, then the hub default distilbert/distilbert-base-uncased-distilled-squad.
@@ -70,12 +74,13 @@ def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
             "Answer each QUESTION from the text of PATH. A QUESTION of '-' reads one question per line from stdin."
         ),
     )
-    ask.add_argument("path", metavar="PATH", help="text file (.txt, .md, .rst, ...)")
+    ask.add_argument("path", metavar="PATH", help="document: text, Markdown, PDF, HTML, EPUB, DOCX (or gzipped)")
     ask.add_argument("questions", metavar="QUESTION", nargs="+", help="question(s), or '-' for stdin")
     ask.add_argument("--model", help="model directory or hub id (default: see `assistant --help`)")
     _add_backend(
         ask, "what runs the reader: auto is ONNX Runtime on the CPU (exported once, cached) and torch on a GPU"
     )
+    _add_password(ask)
     add_setting_flags(ask)
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
@@ -130,6 +135,23 @@ def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     )
 
 
+def _add_password(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password", help="the password of a password-protected PDF")
+
+
+def _add_text(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
+    text = sub.add_parser(
+        "text",
+        help="print the text answers are found in",
+        description=(
+            "Print exactly the text read from FILE (as pdftotext does for a PDF): the `start` and `end` of every "
+            "answer and passage of `assistant ask --json` index it."
+        ),
+    )
+    text.add_argument("path", metavar="FILE", help="document: text, Markdown, PDF, HTML, EPUB, DOCX (or gzipped)")
+    _add_password(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(
         prog="assistant",
@@ -140,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_ask(sub)
+    _add_text(sub)
     chat = sub.add_parser("chat", help="open the chat app", description="Open the terminal chat app.")
     chat.add_argument("path", metavar="FILE", nargs="?", help="document to open at start")
     _add_model_options(chat)
@@ -153,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("ask", "chat", "eval", "models", "bench", "train")
+COMMANDS = ("ask", "text", "chat", "eval", "models", "bench", "train")
 
 
 def _means_chat(first: str) -> bool:
@@ -170,7 +193,7 @@ fast passes (no ONNX weight prepacking: 0.23 s sooner, about 18 ms slower a wind
 
 
 def _as_text(raw: bytes) -> str:
-    from assistant.core.documents import decode_text
+    from assistant.core.formats.text import decode_text
 
     return decode_text(raw)[0]
 
@@ -228,7 +251,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     saved, problems = Settings.load_checked()
     settings = with_flags(saved, args)
-    document = load_document(args.path)
+    document = load_document(args.path, password=args.password, progress=_extract_progress)
     choice = resolve_model(args.model, settings)
     t0 = time.perf_counter()
     reader = load_reader(
@@ -258,6 +281,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UserError("No question was given: standard input held no non-blank line.")
     for problem in problems:  # after the answers: a failure stays one sentence, a success says what was not used
         print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr, flush=True)
+    return 0
+
+
+def _extract_progress(stage: str, fraction: float) -> None:
+    """A long document's pages, on one line of stderr, when a person watches it (ctrl+c stops)."""
+    if sys.stderr.isatty():
+        print(f"\rreading {stage} ({fraction:.0%}) · ctrl+c stops\x1b[K", end="", file=sys.stderr, flush=True)
+
+
+def cmd_text(args: argparse.Namespace) -> int:
+    from assistant.core.documents import load_document
+
+    document = load_document(args.path, password=args.password, progress=_extract_progress)
+    if sys.stderr.isatty():
+        print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+    if sys.stdout.isatty():
+        sys.stdout.write(sanitize.visible(document.text))
+        sys.stdout.flush()
+    else:  # exactly the text, as UTF-8: a character the encoder cannot write becomes one "?", so offsets hold
+        sys.stdout.buffer.write(document.text.encode("utf-8", "replace"))
+        sys.stdout.buffer.flush()
     return 0
 
 
@@ -363,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["chat"])
     handlers = {
         "ask": cmd_ask,
+        "text": cmd_text,
         "chat": cmd_chat,
         "models": cmd_models,
         "eval": _cmd_eval,

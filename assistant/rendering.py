@@ -40,7 +40,7 @@ def assemble(*parts: str | tuple[str, str]) -> Text:
 
 def _answer_lines(answer: Answer, best: bool) -> list[Text]:
     head = safe_text(answer.text, "bold green" if best else "green", single_line=True)
-    head.append(f"  {answer.score:.0%} · line {answer.line}", style="dim")
+    head.append_text(safe_text(f"  {answer.score:.0%} · {answer.source}", "dim", single_line=True))
     context = safe_text(answer.context, "italic", single_line=True)
     offset = answer.start - answer.context_start
     context.stylize("bold underline", offset, offset + len(answer.text))

@@ -300,7 +300,7 @@ def test_the_file_dialog_filters_text_files_first():
     from assistant.tui.widgets.recent_documents import text_file_filters
 
     filters = text_file_filters()
-    assert [name for name, _ in filters.selections] == ["Text files", "All files"]
+    assert [name for name, _ in filters.selections] == ["Documents", "All files"]
     assert filters[0](Path("notes.MD")) and filters[0](Path("a.txt")) and not filters[0](Path("photo.png"))
     assert filters[1](Path("photo.png"))
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from assistant.core.decoding import DecodeSettings, decode
-from assistant.core.documents import Document
+from assistant.core.documents import Document, Place
 from assistant.core.index_cache import IndexParts, cache_key, load_index, save_index
 from assistant.core.limits import READ_WINDOWS
 from assistant.core.passages import (
@@ -56,8 +56,15 @@ class Answer:
     """Calibrated confidence in [0, 1], comparable across windows and documents."""
     raw_score: float
     line: int
+    """The line in its file's extracted text."""
     context: str
     context_start: int
+    path: str = ""
+    """The file it came from: its name, or its path inside the folder that was opened."""
+    page: int | None = None
+    """1-based, for a PDF; None elsewhere."""
+    section: str | None = None
+    """The heading path it is under ("Install › On Linux"), where the format has headings."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,7 +76,17 @@ class Answer:
             "line": self.line,
             "context": self.context,
             "context_start": self.context_start,
+            "path": self.path,
+            "page": self.page,
+            "section": self.section,
         }
+
+    @property
+    def source(self) -> str:
+        """Where it is, as a person cites it: ``file · page 3`` for a PDF, ``file · line 12`` elsewhere (an answer
+        saved before answers knew their file: ``line 12``)."""
+        where = f"page {self.page}" if self.page is not None else f"line {self.line}"
+        return f"{self.path} · {where}" if self.path else where
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Answer:
@@ -90,6 +107,9 @@ class Answer:
             line=int(d.get("line", 1)),
             context=str(d.get("context", text)),
             context_start=int(d.get("context_start", start)),
+            path=str(d.get("path") or ""),
+            page=None if d.get("page") is None else int(d["page"]),
+            section=None if d.get("section") is None else str(d["section"]),
         )
 
 
@@ -109,6 +129,8 @@ class AskResult:
     no_answer_reason: str | None = None
     windows_run: int = 0
     """Model windows (forward-pass rows) this answer cost."""
+    passage_places: list[Place] = field(default_factory=list)
+    """Where each passage read came from (file, page, section), in the order of ``passages``."""
 
     @property
     def best(self) -> Answer | None:
@@ -118,11 +140,18 @@ class AskResult:
         return {
             "question": self.question,
             "answers": [a.to_json() for a in self.answers],
-            "passages": [{"start": p.start, "end": p.end, "score": round(p.score, 4)} for p in self.passages],
+            "passages": [self._passage_json(i, p) for i, p in enumerate(self.passages)],
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "no_answer_reason": self.no_answer_reason,
             "windows_run": self.windows_run,
         }
+
+    def _passage_json(self, index: int, span: ReadSpan) -> dict[str, Any]:
+        record: dict[str, Any] = {"start": span.start, "end": span.end, "score": round(span.score, 4)}
+        if index < len(self.passage_places):
+            place = self.passage_places[index]
+            record.update(path=place.path, page=place.page, section=place.section, line=place.line)
+        return record
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AskResult:
@@ -137,7 +166,20 @@ class AskResult:
             timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
             no_answer_reason=None if reason is None else str(reason),
             windows_run=int(d.get("windows_run") or 0),
+            passage_places=[_place_from_json(p) for p in d.get("passages") or [] if "path" in p],
         )
+
+
+def _place_from_json(d: dict[str, Any]) -> Place:
+    page, section = d.get("page"), d.get("section")
+    return Place(
+        str(d["path"]),
+        None if page is None else int(page),
+        None if section is None else str(section),
+        int(d.get("line") or 1),
+        int(d["start"]),
+        int(d["end"]),
+    )
 
 
 TokenCounter = Callable[[list[str]], list[int]]
@@ -385,6 +427,7 @@ class QAEngine:
         answers = []
         for cand in decoded.answers:
             sentence = indexed.sentences.context(text, cand.start, cand.end)
+            place = indexed.document.place(cand.start, cand.end)
             answers.append(
                 Answer(
                     text=text[cand.start : cand.end],
@@ -392,9 +435,12 @@ class QAEngine:
                     end=cand.end,
                     score=cand.confidence,
                     raw_score=cand.score,
-                    line=indexed.document.line_of(cand.start),
+                    line=place.line,
                     context=text[sentence.start : sentence.end],
                     context_start=sentence.start,
+                    path=place.path,
+                    page=place.page,
+                    section=place.section,
                 )
             )
         reason = None
@@ -409,4 +455,5 @@ class QAEngine:
             "index_ms": indexed.index_ms,
             "answer_ms": (time.perf_counter() - t0) * 1000,
         }
-        return AskResult(question.strip(), answers, spans, timings, reason, len(windows))
+        places = [indexed.document.place(span.start, span.end) for span in spans]
+        return AskResult(question.strip(), answers, spans, timings, reason, len(windows), places)

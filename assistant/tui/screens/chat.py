@@ -230,16 +230,17 @@ class ChatScreen(Screen[None]):
     def _index_document(self, path: Path) -> None:
         from assistant.core.documents import load_document
 
+        def progress(stage: str, fraction: float) -> None:
+            self._post_unless_replaced(IndexProgress(stage, fraction))
+
+        worker = get_current_worker()
         try:
-            document = load_document(path)
+            document = load_document(path, progress=progress, stopped=lambda: worker.is_cancelled)
         except UserError as exc:
             self._post_unless_replaced(DocumentFailed(path, str(exc)))
             return
         from assistant.core.engine import EngineSettings, index_document
         from assistant.paths import index_cache_dir
-
-        def progress(stage: str, fraction: float) -> None:
-            self._post_unless_replaced(IndexProgress(stage, fraction))
 
         indexed = index_document(document, EngineSettings(), progress=progress, cache_dir=index_cache_dir())
         self._post_unless_replaced(DocumentIndexed(path, indexed))

@@ -104,7 +104,7 @@ class AnswerCard(Static):
         for rank, a in enumerate(shown):
             clickable = Style(meta={"candidate": rank})
             head = assemble((" ".join(a.text.split()), "bold" if rank == self.current else ""))  # one line, always
-            head.append_text(assemble((f"  {a.score:.0%} · line {a.line}{by if rank == 0 else ''}", "dim")))
+            head.append_text(assemble((f"  {a.score:.0%} · {a.source}{by if rank == 0 else ''}", "dim")))
             head.stylize(clickable)
             parts.append(head)
             context = safe_text(a.context, single_line=True)

@@ -22,13 +22,21 @@ BROWSE: Literal["browse"] = "browse"
 RecentChoice = Path | Literal["browse"] | None
 """A document to open again, BROWSE for the file dialog, or None (escape: open nothing)."""
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".text", ".log", ".csv", ".tsv", ".json", ".html", ".xml")
+TEXT_SUFFIXES = (".log", ".csv", ".tsv", ".json", ".xml")
+"""Text a user may well ask about besides what a format's loader names."""
+
+
+def document_suffixes() -> tuple[str, ...]:
+    from assistant.core.formats.registry import suffixes
+
+    return (*suffixes(), *TEXT_SUFFIXES)
 
 
 def text_file_filters() -> Filters:
-    """The file dialog's filters: text files first (the default), then everything."""
+    """The file dialog's filters: documents first (the default), then everything."""
+    known = document_suffixes()
     return Filters(
-        ("Text files", lambda path: path.suffix.lower() in TEXT_SUFFIXES),
+        ("Documents", lambda path: path.suffix.lower() in known),
         ("All files", lambda _: True),
     )
 

@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from assistant import __version__
-from assistant.core import sanitize
+from assistant.core import files, sanitize
 from assistant.core.errors import UserError
 from assistant.guard import OneLineArgumentParser, run_guarded
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from assistant.core.folders import Skipped
 
 EPILOG = """commands:
   assistant [FILE]               open the chat app (same as `assistant chat [FILE]`)
@@ -74,13 +76,18 @@ def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
             "Answer each QUESTION from the text of PATH. A QUESTION of '-' reads one question per line from stdin."
         ),
     )
-    ask.add_argument("path", metavar="PATH", help="document: text, Markdown, PDF, HTML, EPUB, DOCX (or gzipped)")
+    ask.add_argument(
+        "path",
+        metavar="PATH",
+        help="a document (text, Markdown, PDF, HTML, EPUB, DOCX, or gzipped) or a folder of them",
+    )
     ask.add_argument("questions", metavar="QUESTION", nargs="+", help="question(s), or '-' for stdin")
     ask.add_argument("--model", help="model directory or hub id (default: see `assistant --help`)")
     _add_backend(
         ask, "what runs the reader: auto is ONNX Runtime on the CPU (exported once, cached) and torch on a GPU"
     )
     _add_password(ask)
+    _add_folder_globs(ask)
     add_setting_flags(ask)
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
@@ -137,6 +144,15 @@ def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
 
 def _add_password(p: argparse.ArgumentParser) -> None:
     p.add_argument("--password", help="the password of a password-protected PDF")
+
+
+def _add_folder_globs(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--include", action="append", default=[], metavar="GLOB", help="in a folder, read only files matching GLOB"
+    )
+    p.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="in a folder, leave out files matching GLOB"
+    )
 
 
 def _add_text(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
@@ -241,8 +257,8 @@ def _load_notice(kind: str, message: str) -> None:
 def cmd_ask(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from assistant.core.documents import load_document
     from assistant.core.engine import NOT_FINITE, QAEngine
+    from assistant.core.folders import open_path
     from assistant.core.model_loading import load_reader
     from assistant.core.sanitize import json_for_terminal
     from assistant.paths import index_cache_dir, user_cache_dir
@@ -251,7 +267,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     saved, problems = Settings.load_checked()
     settings = with_flags(saved, args)
-    document = load_document(args.path, password=args.password, progress=_extract_progress)
+    opened = open_path(
+        args.path, include=args.include, exclude=args.exclude, password=args.password, progress=_extract_progress
+    )
+    document = opened.document
     choice = resolve_model(args.model, settings)
     t0 = time.perf_counter()
     reader = load_reader(
@@ -281,7 +300,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UserError("No question was given: standard input held no non-blank line.")
     for problem in problems:  # after the answers: a failure stays one sentence, a success says what was not used
         print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr, flush=True)
+    _say_skipped(opened.skipped)
     return 0
+
+
+SKIPPED_SHOWN = 20
+"""Files not read that ``ask`` names one by one; past it, how many more."""
+
+
+def _say_skipped(skipped: Sequence[Skipped]) -> None:
+    """Every file of a folder that was not read, with why (never silently dropped), after the answers."""
+    for entry in skipped[:SKIPPED_SHOWN]:
+        print(f"note: not read: {sanitize.one_line(entry.path)}: {sanitize.one_line(entry.why)}", file=sys.stderr)
+    if len(skipped) > SKIPPED_SHOWN:
+        print(f"note: {len(skipped) - SKIPPED_SHOWN:,} more files not read", file=sys.stderr)
 
 
 def _extract_progress(stage: str, fraction: float) -> None:
@@ -293,6 +325,8 @@ def _extract_progress(stage: str, fraction: float) -> None:
 def cmd_text(args: argparse.Namespace) -> int:
     from assistant.core.documents import load_document
 
+    if files.path_kind(files.user_path(args.path)) == "dir":
+        raise UserError(f"{args.path} is a folder; `assistant text` prints one file's text (an answer names its file).")
     document = load_document(args.path, password=args.password, progress=_extract_progress)
     if sys.stderr.isatty():
         print("\r\x1b[K", end="", file=sys.stderr, flush=True)

@@ -54,7 +54,7 @@ def _symlink_loop(tmp: Path) -> Path:
 
 BAD_DOCUMENTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing": (lambda tmp: tmp / "nope.txt", "No such file"),
-    "directory": (lambda tmp: tmp, "directory"),
+    "a folder with no document": (lambda tmp: tmp, "no document"),
     "binary": (_write("a.bin", bytes(range(256)) * 40), "binary"),
     "empty": (_write("empty.txt", b""), "empty"),
     "whitespace only": (_write("blank.txt", b" \n\t\n  \r\n"), "empty"),

@@ -52,7 +52,8 @@ def test_json_contract(tiny_model_dir, doc, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     text = doc.read_text(encoding="utf-8")
-    answer_keys = {"text", "start", "end", "score", "raw_score", "line", "context", "context_start"}
+    answer_keys = {"text", "start", "end", "score", "raw_score", "line", "context", "context_start", "path", "page"}
+    answer_keys.add("section")
     several = 0
     for line, question in zip(lines, ["where did the cat sit?", "what did the dog do?"], strict=True):
         obj = json.loads(line)
@@ -66,7 +67,8 @@ def test_json_contract(tiny_model_dir, doc, capsys):
             assert text[a["start"] : a["end"]] == a["text"]
             assert a["text"] in a["context"]
             assert text[a["context_start"] : a["context_start"] + len(a["context"])] == a["context"]
-        assert obj["passages"] and all(p["start"] < p["end"] for p in obj["passages"])
+            assert (a["path"], a["page"], a["section"]) == (doc.name, None, None)
+        assert obj["passages"] and all(p["start"] < p["end"] and p["path"] == doc.name for p in obj["passages"])
         # best first: answers are ranked by their raw score (start + end logit), which compares across windows
         raw = [a["raw_score"] for a in obj["answers"]]
         assert raw == sorted(raw, reverse=True)

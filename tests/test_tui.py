@@ -502,10 +502,14 @@ async def test_settings_are_read_and_a_new_theme_is_remembered():
 async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir, doc):
     from textual_fspicker import FileOpen
 
+    from assistant.tui.widgets.recent_documents import RecentDocuments
+
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments), timeout=30)
+        await pilot.press("enter")  # Browse…: the first choice when nothing was opened before
         await wait_until(pilot, lambda: isinstance(app.screen, FileOpen), timeout=30)
         app.screen.dismiss(doc)
         await settle(app, pilot)

@@ -11,13 +11,26 @@ from pathlib import Path
 
 from assistant.core import files
 from assistant.core.errors import DocumentError
-from assistant.core.formats.base import Location, ProgressCallback
+from assistant.core.formats.base import Extracted, Location, ProgressCallback
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 """Largest document accepted by default; settable with ASSISTANT_MAX_DOCUMENT_BYTES or max_bytes."""
 MAX_BYTES_LIMIT = 1024 * 1024 * 1024
 """The most ASSISTANT_MAX_DOCUMENT_BYTES may allow: past this, reading and indexing would not fit in memory."""
 MAX_BYTES_ENV = "ASSISTANT_MAX_DOCUMENT_BYTES"
+
+
+FILE_SEPARATOR = "\n\n"
+"""Between the files of a folder: a paragraph break, which passages and answers never cross."""
+
+
+def _line_starts(text: str) -> tuple[int, ...]:
+    starts = [0]
+    pos = text.find("\n")
+    while pos != -1:
+        starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    return tuple(starts)
 
 
 @dataclass(frozen=True)
@@ -65,13 +78,26 @@ class Document:
         format: str = "text",
         locations: tuple[Location, ...] = (),
     ) -> Document:
-        starts = [0]
-        pos = text.find("\n")
-        while pos != -1:
-            starts.append(pos + 1)
-            pos = text.find("\n", pos + 1)
         part = Part(0, len(text), path.name if path else "<text>", format, locations)
-        return cls(text=text, path=path, encoding=encoding, line_starts=tuple(starts), parts=(part,))
+        return cls(text=text, path=path, encoding=encoding, line_starts=_line_starts(text), parts=(part,))
+
+    @classmethod
+    def from_files(cls, files_read: list[tuple[str, Extracted]], path: Path) -> Document:
+        """Several files as one text: each after a blank line (a boundary no passage or answer crosses), each
+        keeping its name and its places."""
+        pieces: list[str] = []
+        parts: list[Part] = []
+        at = 0
+        for name, extracted in files_read:
+            if pieces:
+                pieces.append(FILE_SEPARATOR)
+                at += len(FILE_SEPARATOR)
+            shifted = tuple(Location(loc.start + at, loc.page, loc.section) for loc in extracted.locations)
+            parts.append(Part(at, at + len(extracted.text), name, extracted.format, shifted))
+            pieces.append(extracted.text)
+            at += len(extracted.text)
+        text = "".join(pieces)
+        return cls(text=text, path=path, line_starts=_line_starts(text), parts=tuple(parts))
 
     @property
     def name(self) -> str:
@@ -84,6 +110,13 @@ class Document:
     def line_of(self, offset: int) -> int:
         """1-based line number of a character offset."""
         return bisect_right(self.line_starts, offset)
+
+    def span(self, path: str, start: int, end: int) -> tuple[int, int]:
+        """A span of file ``path``'s text (an answer's ``start``/``end``) as a span of this document's text; an
+        answer saved before answers named their file (``path`` empty) is of this document's text already."""
+        part = next((p for p in self.parts if p.name == path), None) if path else None
+        shift = part.start if part is not None else 0
+        return start + shift, end + shift
 
     def place(self, start: int, end: int) -> Place:
         """Where ``text[start:end]`` came from."""
@@ -116,6 +149,25 @@ def document_kind(limit: int) -> files.FileKind:
     return files.FileKind("document", limit, DocumentError, MAX_BYTES_ENV)
 
 
+def read_extracted(
+    path: Path,
+    max_bytes: int,
+    *,
+    password: str | None = None,
+    progress: ProgressCallback | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> Extracted:
+    """One file's text and places, by the loader its content calls for; an empty one is one sentence."""
+    from assistant.core.formats.base import Request
+    from assistant.core.formats.registry import extract
+
+    raw = files.read_bytes(path, document_kind(min(4 * max_bytes, MAX_BYTES_LIMIT)))
+    extracted = extract(raw, Request(path, max_bytes, password, progress, stopped or (lambda: False)))
+    if not extracted.text.strip():
+        raise DocumentError(f"{path} is empty; there is nothing to ask about.")
+    return extracted
+
+
 def load_document(
     path: str | os.PathLike[str],
     max_bytes: int | None = None,
@@ -125,16 +177,9 @@ def load_document(
     stopped: Callable[[], bool] | None = None,
 ) -> Document:
     """Read a document in any format the registry knows, or raise DocumentError with one sentence saying what is
-    wrong. ``max_bytes`` caps the extracted text; the file itself may be up to four times that (a PDF's fonts
-    and images), and a compressed file's content is inflated no further than the cap."""
-    from assistant.core.formats.base import Request
-    from assistant.core.formats.registry import extract
-
+    wrong (a folder: :func:`assistant.core.folders.open_path`). ``max_bytes`` caps the extracted text; a file itself
+    may be up to four times that (a PDF's fonts and images), and a compressed file is inflated no further than it."""
     p = files.user_path(path)
     limit = max_document_bytes() if max_bytes is None else max_bytes
-    raw = files.read_bytes(p, document_kind(min(4 * limit, MAX_BYTES_LIMIT)))
-    request = Request(p, limit, password, progress, stopped or (lambda: False))
-    extracted = extract(raw, request)
-    if not extracted.text.strip():
-        raise DocumentError(f"{p} is empty; there is nothing to ask about.")
+    extracted = read_extracted(p, limit, password=password, progress=progress, stopped=stopped)
     return Document.from_text(extracted.text, p, extracted.encoding, extracted.format, extracted.locations)

@@ -49,6 +49,9 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class Answer:
+    """One answer: ``start``/``end`` index its file's text (what ``assistant text FILE`` prints); the opened
+    document's ``span(path, start, end)`` says where that is in a folder's text."""
+
     text: str
     start: int
     end: int
@@ -82,11 +85,15 @@ class Answer:
         }
 
     @property
+    def where(self) -> str:
+        """Its place in its file: ``page 3`` for a PDF, ``line 12`` elsewhere."""
+        return f"page {self.page}" if self.page is not None else f"line {self.line}"
+
+    @property
     def source(self) -> str:
-        """Where it is, as a person cites it: ``file · page 3`` for a PDF, ``file · line 12`` elsewhere (an answer
-        saved before answers knew their file: ``line 12``)."""
-        where = f"page {self.page}" if self.page is not None else f"line {self.line}"
-        return f"{self.path} · {where}" if self.path else where
+        """Where it is, as a person cites it: ``file · page 3``, ``file · line 12`` (an answer saved before answers
+        knew their file: ``line 12``)."""
+        return f"{self.path} · {self.where}" if self.path else self.where
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Answer:
@@ -150,7 +157,8 @@ class AskResult:
         record: dict[str, Any] = {"start": span.start, "end": span.end, "score": round(span.score, 4)}
         if index < len(self.passage_places):
             place = self.passage_places[index]
-            record.update(path=place.path, page=place.page, section=place.section, line=place.line)
+            record.update(start=place.start, end=place.end, path=place.path, page=place.page, section=place.section)
+            record["line"] = place.line
         return record
 
     @classmethod
@@ -431,13 +439,13 @@ class QAEngine:
             answers.append(
                 Answer(
                     text=text[cand.start : cand.end],
-                    start=cand.start,
-                    end=cand.end,
+                    start=place.start,
+                    end=place.end,
                     score=cand.confidence,
                     raw_score=cand.score,
                     line=place.line,
                     context=text[sentence.start : sentence.end],
-                    context_start=sentence.start,
+                    context_start=sentence.start - (cand.start - place.start),
                     path=place.path,
                     page=place.page,
                     section=place.section,

@@ -139,7 +139,7 @@ ACTIONS: tuple[Action, ...] = (
     # needs first, so that an 80-column footer still shows it).
     Action("app-help", "help", "Help", "Key bindings and how it works", "f1", "Help"),
     Action("app-train", "train", "Train a reader", "Fine-tune a reader model", "ctrl+t", "Train"),
-    Action("app-open", "open_document", "Open document", "Open a text file to chat with", "ctrl+o", "Open"),
+    Action("app-open", "open_document", "Open document", "Open a document or a folder to chat with", "ctrl+o", "Open"),
     Action("app-metrics", "metrics", "Show metrics", "EM/F1 of every trained run", "f2", "Metrics"),
     Action("app-switch-model", "switch_model", "Switch model", "Pick another reader model", "f3", "Model"),
     Action(
@@ -157,6 +157,15 @@ ACTIONS: tuple[Action, ...] = (
         "See the answers you saved, edit their questions or delete them",
         "f5",
         "Notes",
+    ),
+    Action(
+        "chat-sources",
+        "sources",
+        "Sources",
+        "The files of the open document or folder: those read, and those not read with why",
+        "f6",
+        None,
+        "chat",
     ),
     Action("app-clear", "clear_conversation", "Clear conversation", "Forget this document's conversation"),
     Action("app-export", "export_conversation", "Export conversation", "Save the conversation as Markdown"),

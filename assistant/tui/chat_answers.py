@@ -29,15 +29,17 @@ class AnswerNavigation:
         index %= len(answers)
         answer = answers[index]
         indexed = self.screen.indexed
-        text = indexed.document.text if indexed is not None else ""
-        if text[answer.start : answer.end] != answer.text:  # the document may have changed since
+        if indexed is None:
+            return
+        start, end = indexed.document.span(answer.path, answer.start, answer.end)
+        if indexed.document.text[start:end] != answer.text:  # the document may have changed since
             self.screen.notify("This answer is not in the document as it is now.", severity="warning")
             return
         card.current = index
         card.show_candidates = card.show_candidates or index > 0
         card.refresh_card()
         self.shown = card
-        self.screen.query_one(DocumentView).highlight(answer.start, answer.end)
+        self.screen.query_one(DocumentView).highlight(start, end)
 
     def shown_card(self) -> AnswerCard | None:
         if self.shown is not None and self.shown.is_attached:

@@ -48,9 +48,11 @@ class History:
             screen.question_input.remember(turn.question)
         conversation.call_after_refresh(conversation.scroll_end, animate=False)  # once the cards are laid out
         best = turns[-1].result.best if turns else None
-        text = screen.indexed.document.text if screen.indexed is not None else ""
-        if best is not None and text[best.start : best.end] == best.text:  # the document may have changed since
-            screen.query_one(DocumentView).highlight(best.start, best.end)
+        if best is None or screen.indexed is None:
+            return
+        start, end = screen.indexed.document.span(best.path, best.start, best.end)
+        if screen.indexed.document.text[start:end] == best.text:  # the document may have changed since
+            screen.query_one(DocumentView).highlight(start, end)
 
     def save_answer(self, path: Path | None, question: str, result: AskResult, model: str | None) -> int | None:
         """The answer's turn id, once kept; None when it cannot be (no store, no document, a store error)."""

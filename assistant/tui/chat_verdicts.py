@@ -33,7 +33,10 @@ class Verdicts:
 
     def _answer_annotation(self, card: AnswerCard) -> Annotation | None:
         best = card.result.best if card.result else None
-        return self._annotation(card, best.start, best.end) if best else None
+        indexed = self.screen.indexed
+        if best is None or indexed is None:
+            return None
+        return self._annotation(card, *indexed.document.span(best.path, best.start, best.end))
 
     def _set(self, card: AnswerCard, verdict: str, note: Annotation | None) -> bool:
         """One verdict and one annotation per answer: the earlier annotation goes, ``note`` is written.

@@ -15,6 +15,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.engine import AskResult, IndexedDocument, QAEngine
+    from assistant.core.folders import Skipped
     from assistant.runs.events import RunEvent
     from assistant.settings import ModelChoice, Settings
     from assistant.tui.widgets.conversation import AnswerCard
@@ -62,6 +63,8 @@ class IndexProgress(Message):
 class DocumentIndexed(Message):
     path: Path
     indexed: IndexedDocument
+    skipped: list[Skipped] = field(default_factory=list)
+    """A folder's files that were not read, with why."""
 
 
 @dataclass

@@ -44,11 +44,18 @@ from assistant.tui.widgets.conversation import AnswerCard, Conversation
 from assistant.tui.widgets.document_pane import DocumentPane
 from assistant.tui.widgets.document_view import DocumentView
 from assistant.tui.widgets.find_bar import FindBar
-from assistant.tui.widgets.recent_documents import BROWSE, RecentChoice, RecentDocuments, text_file_filters
+from assistant.tui.widgets.recent_documents import (
+    BROWSE,
+    BROWSE_FOLDER,
+    RecentChoice,
+    RecentDocuments,
+    text_file_filters,
+)
 from assistant.tui.widgets.text_input import TextInput
 
-if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
+if TYPE_CHECKING:
     from assistant.core.engine import IndexedDocument, QAEngine
+    from assistant.core.folders import Skipped  # the engine imports torch: only its types are needed here
 
 NO_DOCUMENT = "no document: ctrl+o opens one"
 WAITING_FOR_READER = {
@@ -103,6 +110,8 @@ class ChatScreen(Screen[None]):
         self.store = store
         self.settings = settings or Settings()
         self.document_path: Path | None = None
+        self.skipped: list[Skipped] = []
+        """The files of the open folder that were not read, with why (the sources screen lists them)."""
         self.indexed: IndexedDocument | None = None
         self.reader = ReaderState()
         self.opening: Path | None = None
@@ -182,12 +191,9 @@ class ChatScreen(Screen[None]):
     # --- documents --------------------------------------------------------------------------------
     @on(PickDocument)
     def _pick_document(self) -> None:
-        """The documents asked about before, if any are still there; else (or on "Browse…") the file dialog."""
-        recent = self._recent_documents()
-        if recent:
-            self.app.push_screen(RecentDocuments(recent, self.document_path), self._recent_picked)
-        else:
-            self._browse()
+        """The documents and folders asked about before that are still there, then "Browse…" (the file dialog) and
+        "Open a folder…" (the folder dialog)."""
+        self.app.push_screen(RecentDocuments(self._recent_documents(), self.document_path), self._recent_picked)
 
     def _recent_documents(self) -> list[Path]:
         if self.store is None:
@@ -199,20 +205,45 @@ class ChatScreen(Screen[None]):
             return []
         current = [self.document_path] if self.document_path is not None else []  # the open one first
         keys = {p.resolve() for p in current}
-        kept = [path for path in paths if files.path_kind(path) == "file"]  # gone, a FIFO, unreadable: not offered
+        kept = [path for path in paths if files.path_kind(path) in ("file", "dir")]  # gone, a FIFO: not offered
         return current + [path for path in kept if path.resolve() not in keys]
 
     def _recent_picked(self, choice: RecentChoice) -> None:
         if choice == BROWSE:
             self._browse()
+        elif choice == BROWSE_FOLDER:
+            self._browse_folder()
         elif isinstance(choice, Path):
             self.open_document(choice)
+
+    def action_sources(self) -> None:
+        from assistant.tui.screens.sources import SourcesScreen
+
+        if self.indexed is None:
+            self.notify("Open a document first (ctrl+o).", severity="warning")
+            return
+        document = self.indexed.document
+
+        def chosen(offset: int | None) -> None:
+            if offset is not None and self.indexed is not None and self.indexed.document is document:
+                self.query_one(DocumentView).go_to_line(document.line_of(offset))
+
+        self.app.push_screen(SourcesScreen(document, self.skipped), chosen)
+
+    def _start_folder(self) -> Path:
+        if self.document_path is None:
+            return Path.cwd()
+        return self.document_path if files.path_kind(self.document_path) == "dir" else self.document_path.parent
 
     def _browse(self) -> None:
         from assistant.tui.file_dialogs import FileOpen
 
-        start = self.document_path.parent if self.document_path else Path.cwd()
-        self.app.push_screen(FileOpen(start, filters=text_file_filters()), self._picked)
+        self.app.push_screen(FileOpen(self._start_folder(), filters=text_file_filters()), self._picked)
+
+    def _browse_folder(self) -> None:
+        from assistant.tui.file_dialogs import SelectDirectory
+
+        self.app.push_screen(SelectDirectory(self._start_folder(), title="Open a folder"), self._picked)
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:
@@ -228,22 +259,22 @@ class ChatScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=workers.INDEX)
     def _index_document(self, path: Path) -> None:
-        from assistant.core.documents import load_document
+        from assistant.core.folders import open_path
 
         def progress(stage: str, fraction: float) -> None:
             self._post_unless_replaced(IndexProgress(stage, fraction))
 
         worker = get_current_worker()
         try:
-            document = load_document(path, progress=progress, stopped=lambda: worker.is_cancelled)
+            opened = open_path(path, progress=progress, stopped=lambda: worker.is_cancelled)
         except UserError as exc:
             self._post_unless_replaced(DocumentFailed(path, str(exc)))
             return
         from assistant.core.engine import EngineSettings, index_document
         from assistant.paths import index_cache_dir
 
-        indexed = index_document(document, EngineSettings(), progress=progress, cache_dir=index_cache_dir())
-        self._post_unless_replaced(DocumentIndexed(path, indexed))
+        indexed = index_document(opened.document, EngineSettings(), progress=progress, cache_dir=index_cache_dir())
+        self._post_unless_replaced(DocumentIndexed(path, indexed, opened.skipped))
 
     def _post_unless_replaced(self, message: DocumentIndexed | DocumentFailed | IndexProgress) -> None:
         """A document opened after this one cancelled its worker: a slow first document must not come in last."""
@@ -277,6 +308,8 @@ class ChatScreen(Screen[None]):
         self.opening = None
         self.document_path = message.path
         self.indexed = message.indexed
+        self.skipped = message.skipped
+        self.query_one(Conversation).document_name = message.indexed.document.name
         self.query_one(DocumentPane).show(message.indexed.document.text)
         self.query_one(DocumentView).border_title = safe_text(message.path.name, single_line=True)
         self.history.opened(message.path)
@@ -289,6 +322,10 @@ class ChatScreen(Screen[None]):
         self.app.sub_title = one_line(message.path.name)
         freeze_heap()
         self.query_one(QuestionInput).focus()
+        if message.skipped:
+            first = message.skipped[0]
+            more = f" and {len(message.skipped) - 1:,} more" if len(message.skipped) > 1 else ""
+            self.notify(f"Not read: {first.path} ({first.why}){more}; f6 lists the sources.", severity="warning")
 
     def restore_history(self) -> None:
         self.verdicts.correcting = self.answers.shown = None
@@ -353,8 +390,8 @@ class ChatScreen(Screen[None]):
         card.set_result(message.result, turn_id)
         best = message.result.best
         view = self.query_one(DocumentView)
-        if best is not None:
-            view.highlight(best.start, best.end)
+        if best is not None and self.indexed is not None:
+            view.highlight(*self.indexed.document.span(best.path, best.start, best.end))
         else:  # "Not found": the previous answer's highlight must not stand for this one
             view.clear_highlight()
         self.verdicts.correcting = None  # a new answer: ctrl+s is about it now

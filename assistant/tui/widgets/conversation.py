@@ -38,10 +38,17 @@ class AnswerCard(Static):
     """
 
     def __init__(
-        self, question: str, result: AskResult | None = None, turn_id: int | None = None, model: str | None = None
+        self,
+        question: str,
+        result: AskResult | None = None,
+        turn_id: int | None = None,
+        model: str | None = None,
+        document_name: str = "",
     ) -> None:
         super().__init__()
         self.question = question
+        self.document_name = document_name
+        """The document pane's file: answers from it say only their page or line; others name their file."""
         self.result = result
         self.turn_id = turn_id
         self.model = model
@@ -104,7 +111,8 @@ class AnswerCard(Static):
         for rank, a in enumerate(shown):
             clickable = Style(meta={"candidate": rank})
             head = assemble((" ".join(a.text.split()), "bold" if rank == self.current else ""))  # one line, always
-            head.append_text(assemble((f"  {a.score:.0%} · {a.source}{by if rank == 0 else ''}", "dim")))
+            cite = a.where if a.path in ("", self.document_name) else a.source  # a folder's answers name their file
+            head.append_text(assemble((f"  {a.score:.0%} · {cite}{by if rank == 0 else ''}", "dim")))
             head.stylize(clickable)
             parts.append(head)
             context = safe_text(a.context, single_line=True)
@@ -122,8 +130,11 @@ class Conversation(VerticalScroll, can_focus=False):
 
     DEFAULT_CSS = "Conversation { height: 1fr; }"
 
+    document_name = ""
+    """The open document's name (a folder's: none of its files'), for the cards' citations."""
+
     def add_question(self, question: str) -> AnswerCard:
-        card = AnswerCard(question)
+        card = AnswerCard(question, document_name=self.document_name)
         self.mount(QuestionBubble(question))
         self.mount(card)
         self.scroll_end(animate=False)
@@ -132,7 +143,7 @@ class Conversation(VerticalScroll, can_focus=False):
     def add_turn(
         self, question: str, result: AskResult, turn_id: int | None, feedback: str | None, model: str | None = None
     ) -> AnswerCard:
-        card = AnswerCard(question, result, turn_id, model)
+        card = AnswerCard(question, result, turn_id, model, self.document_name)
         card.feedback = feedback
         self.mount(QuestionBubble(question))
         self.mount(card)

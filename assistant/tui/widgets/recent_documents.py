@@ -1,4 +1,4 @@
-"""The open dialog's first step: the documents asked about most recently, or browse for another file."""
+"""The open dialog's first step: the documents and folders asked about most recently, or browse for another."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from assistant.core import files
 from assistant.rendering import safe_text
 from assistant.tui.file_dialogs import Filters
 from assistant.tui.screens.dialogs import MODAL_CSS
 
 BROWSE: Literal["browse"] = "browse"
-RecentChoice = Path | Literal["browse"] | None
-"""A document to open again, BROWSE for the file dialog, or None (escape: open nothing)."""
+BROWSE_FOLDER: Literal["folder"] = "folder"
+RecentChoice = Path | Literal["browse", "folder"] | None
+"""A document to open again, BROWSE for the file dialog, BROWSE_FOLDER for the folder dialog, or None (escape)."""
 
 TEXT_SUFFIXES = (".log", ".csv", ".tsv", ".json", ".xml")
 """Text a user may well ask about besides what a format's loader names."""
@@ -47,11 +49,12 @@ def _label(path: Path, open_path: Path | None) -> Text:
     if folder.startswith(home):
         folder = "~" + folder[len(home) :]
     is_open = "  (open)" if open_path is not None and path == open_path.resolve() else ""
-    return safe_text(f"{path.name}{is_open}  ·  {folder}", single_line=True)  # "[draft]" is a name here
+    slash = "/" if files.path_kind(path) == "dir" else ""
+    return safe_text(f"{path.name}{slash}{is_open}  ·  {folder}", single_line=True)  # "[draft]" is a name here
 
 
 class RecentDocuments(ModalScreen[RecentChoice]):
-    """Enter opens the highlighted document again; the last entry browses for a file."""
+    """Enter opens the highlighted document (or folder) again; the last two entries browse for a file or a folder."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="RecentDocuments")
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="recent-close")]
@@ -65,9 +68,13 @@ class RecentDocuments(ModalScreen[RecentChoice]):
         options = [Option(_label(path, self.open_path)) for path in self.paths]
         with Vertical():
             yield Label("Open a document")
-            yield OptionList(*options, Option("Browse…", id=BROWSE), id="recent")
+            yield OptionList(
+                *options, Option("Browse…", id=BROWSE), Option("Open a folder…", id=BROWSE_FOLDER), id="recent"
+            )
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         index = event.option_index
-        self.dismiss(self.paths[index] if index < len(self.paths) else BROWSE)
+        self.dismiss(
+            self.paths[index] if index < len(self.paths) else BROWSE if index == len(self.paths) else BROWSE_FOLDER
+        )

@@ -1,0 +1,205 @@
+"""A folder as one context: every document in it (any format), each answer naming its file.
+
+What is read follows ripgrep's habits: hidden files and folders, and what a ``.gitignore`` names, are left out;
+links to folders are not followed (no loops); ``--include`` / ``--exclude`` globs match a file's path inside the
+folder or its name. Nothing is dropped silently: every file that is not read is listed with why (not a document,
+unreadable, binary, empty, over the budget), and the folder opens as long as one document in it can be read.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.core import files
+from assistant.core.documents import Document, load_document, max_document_bytes, read_extracted
+from assistant.core.errors import DocumentError
+from assistant.core.formats.base import Extracted, ProgressCallback
+
+IGNORE_FILE = ".gitignore"
+IGNORE_KIND = files.FileKind("ignore file", 1 * files.MiB, DocumentError)
+MAX_FILES = 200_000
+"""Files looked at in one folder at most; past it the rest are listed as skipped, not read."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    """Inside the opened folder, with ``/`` separators."""
+    why: str
+
+
+@dataclass
+class Opened:
+    """What was opened (a file or a folder) as one Document, and the files of a folder that were not read."""
+
+    document: Document
+    skipped: list[Skipped] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: str
+    anchored: bool
+    only_dirs: bool
+
+    def matches(self, rel: str, is_dir: bool) -> bool:
+        if self.only_dirs and not is_dir:
+            return False
+        if self.anchored:
+            return fnmatch.fnmatchcase(rel, self.pattern)
+        return fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], self.pattern) or fnmatch.fnmatchcase(rel, self.pattern)
+
+
+def _ignore_rules(folder: Path, prefix: str) -> list[_Rule]:
+    """A ``.gitignore``'s patterns, relative to the opened folder (negations are not supported: left out)."""
+    path = folder / IGNORE_FILE
+    if files.path_kind(path) != "file":
+        return []
+    try:
+        text = files.read_bytes(path, IGNORE_KIND).decode("utf-8", "replace")
+    except DocumentError:
+        return []
+    rules = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        only_dirs = line.endswith("/")
+        line = line.strip("/")
+        anchored = "/" in line
+        rules.append(_Rule(f"{prefix}{line}" if anchored else line, anchored, only_dirs))
+    return rules
+
+
+_Pending = tuple[Path, str, list[_Rule]]
+"""A folder still to read: its path, its path inside the opened folder (with a trailing ``/``), the rules on it."""
+
+
+def _any_glob(rel: str, globs: Sequence[str]) -> bool:
+    """Whether a glob matches the path inside the folder or the file's name (``*.pdf``, ``docs/*.md``)."""
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in globs)
+
+
+@dataclass
+class _Walk:
+    include: Sequence[str]
+    exclude: Sequence[str]
+    found: list[tuple[str, Path]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def _wanted(self, rel: str) -> bool:
+        return (not self.include or _any_glob(rel, self.include)) and not _any_glob(rel, self.exclude)
+
+    def walk(self, root: Path) -> None:
+        pending: list[_Pending] = [(root, "", _ignore_rules(root, ""))]
+        while pending:
+            folder, prefix, rules = pending.pop()
+            try:
+                with os.scandir(folder) as scan:
+                    entries = sorted(scan, key=lambda e: e.name)
+            except OSError as exc:
+                self.skipped.append(Skipped(prefix.rstrip("/") or ".", f"the folder cannot be read ({exc.strerror})"))
+                continue
+            for entry in entries:
+                rel = f"{prefix}{entry.name}"
+                self._entry(entry, rel, rules, pending)
+
+    def _entry(self, entry: os.DirEntry[str], rel: str, rules: list[_Rule], pending: list[_Pending]) -> None:
+        if entry.name.startswith("."):
+            return  # hidden, as ripgrep leaves it
+        if not entry.is_dir() and not self._wanted(rel):
+            return  # --include / --exclude leave it out
+        try:
+            is_link = entry.is_symlink()
+            mode = os.stat(entry.path).st_mode
+        except OSError:
+            self.skipped.append(Skipped(rel, "a link to nothing" if entry.is_symlink() else "it cannot be looked at"))
+            return
+        is_dir = stat.S_ISDIR(mode)
+        if any(rule.matches(rel, is_dir) for rule in rules):
+            return
+        if is_dir:
+            if is_link:
+                self.skipped.append(Skipped(rel, "a link to a folder (not followed)"))
+            else:
+                pending.append((Path(entry.path), f"{rel}/", rules + _ignore_rules(Path(entry.path), f"{rel}/")))
+        elif not stat.S_ISREG(mode):
+            self.skipped.append(Skipped(rel, "not a regular file (a socket, a FIFO or a device)"))
+        elif len(self.found) >= MAX_FILES:
+            self.skipped.append(Skipped(rel, f"past the {MAX_FILES:,} files read from one folder"))
+        else:
+            self.found.append((rel, Path(entry.path)))
+
+
+def _reason(exc: DocumentError, path: Path) -> str:
+    text = str(exc).replace(f"{path}: ", "").replace(str(path), "it").rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def open_path(
+    path: str | os.PathLike[str],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    password: str | None = None,
+    progress: ProgressCallback | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> Opened:
+    """A document or a folder of them, as the CLI and the chat app open what a user names."""
+    p = files.user_path(path)
+    if files.path_kind(p) == "dir":
+        return load_folder(
+            p,
+            max_document_bytes(),
+            include=include,
+            exclude=exclude,
+            password=password,
+            progress=progress,
+            stopped=stopped,
+        )
+    if include or exclude:
+        raise DocumentError(f"{p} is a file: --include and --exclude choose files in a folder.")
+    document = load_document(p, password=password, progress=progress, stopped=stopped)
+    return Opened(document, [], [document.name])
+
+
+def load_folder(
+    root: Path,
+    max_bytes: int,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    password: str | None = None,
+    progress: ProgressCallback | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> Opened:
+    """Every document under ``root`` as one Document (``max_bytes`` of text in all), and what was not read."""
+    walk = _Walk(include, exclude)
+    walk.walk(root)
+    walk.found.sort()  # path order, as a listing shows them
+    read: list[tuple[str, Extracted]] = []
+    left = max_bytes
+    for n, (rel, path) in enumerate(walk.found):
+        if stopped and stopped():
+            raise DocumentError(f"Reading {root} was stopped.")
+        if progress and n % 25 == 0:
+            progress(f"file {n + 1:,} of {len(walk.found):,}", n / max(len(walk.found), 1))
+        try:
+            extracted = read_extracted(path, max(left, 1), password=password, stopped=stopped)
+        except DocumentError as exc:
+            walk.skipped.append(Skipped(rel, _reason(exc, path)))
+            continue
+        left -= len(extracted.text.encode("utf-8", "surrogatepass"))
+        read.append((rel, extracted))
+    if not read:
+        why = f" ({walk.skipped[0].path}: {walk.skipped[0].why})" if walk.skipped else ""
+        raise DocumentError(f"{root} holds no document that can be read{why}.")
+    skipped = sorted(walk.skipped, key=lambda s: s.path)
+    return Opened(Document.from_files(read, root), skipped, [rel for rel, _ in read])

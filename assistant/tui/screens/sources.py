@@ -1,0 +1,54 @@
+"""The sources of what is open: each file read (its format, where it starts) and each file of a folder that was
+not read, with why. Enter on a file read shows its start in the document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from assistant.rendering import assemble
+from assistant.tui.screens.dialogs import MODAL_CSS
+
+if TYPE_CHECKING:
+    from assistant.core.documents import Document
+    from assistant.core.folders import Skipped
+
+
+class SourcesScreen(ModalScreen[int | None]):
+    """Dismissed with the offset of the file chosen (its first character in the document), or None."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { height: auto; max-height: 18; }"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="sources-close")]
+
+    def __init__(self, document: Document, skipped: list[Skipped]) -> None:
+        super().__init__()
+        self.document = document
+        self.skipped = skipped
+
+    def compose(self) -> ComposeResult:
+        parts = self.document.parts
+        read = [
+            Option(assemble(("✓ ", "green"), part.name, (f"  {part.format}", "dim")), id=f"read-{n}")
+            for n, part in enumerate(parts)
+        ]
+        not_read = [
+            Option(assemble(("✗ ", "red"), entry.path, (f"  {entry.why}", "dim")), id=f"skip-{n}", disabled=True)
+            for n, entry in enumerate(self.skipped)
+        ]
+        head = f"{len(parts):,} file(s) read" + (f", {len(self.skipped):,} not read" if self.skipped else "")
+        with Vertical():
+            yield Label(assemble((f"Sources of {self.document.name}", "bold"), f"  ·  {head}"))
+            yield OptionList(*read, *not_read, id="sources")
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        option_id = event.option.id or ""
+        if option_id.startswith("read-"):
+            self.dismiss(self.document.parts[int(option_id.removeprefix("read-"))].start)

@@ -1,0 +1,134 @@
+"""A folder as one context: every document in it, of any format, ranked together; each answer names its file
+(and page), with offsets into that file's text; what is not read is listed with why, never dropped silently."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from assistant.core.errors import DocumentError
+from assistant.core.folders import open_path
+from tests.bad_inputs import assert_one_line_failure, assistant
+from tests.document_files import docx_bytes, docx_paragraph, gz_bytes, pdf_bytes
+
+
+@pytest.fixture
+def library(tmp_path) -> Path:
+    """A folder as people keep them: documents in several formats and folders, and things that are not documents."""
+    root = tmp_path / "library"
+    (root / "reports" / "2024").mkdir(parents=True)
+    (root / ".git").mkdir()
+    (root / "build").mkdir()
+    (root / "reports" / "museum.pdf").write_bytes(
+        pdf_bytes([["The museum opened in 1923."], ["The silver compass is kept in Lisbon."]])
+    )
+    (root / "reports" / "2024" / "staff.docx").write_bytes(docx_bytes(docx_paragraph("Nine people work here.")))
+    (root / "notes.md").write_text("# Notes\n\nThe key is under the mat.\n", encoding="utf-8")
+    (root / "changes.txt.gz").write_bytes(gz_bytes(b"Version 2 reads folders.\n"))
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+    (root / ".gitignore").write_text("build/\n*.log\n", encoding="utf-8")
+    (root / "build" / "out.txt").write_text("generated, ignored\n", encoding="utf-8")
+    (root / "debug.log").write_text("ignored too\n", encoding="utf-8")
+    (root / "photo.bin").write_bytes(bytes(range(256)) * 8)
+    (root / "empty.txt").write_text("", encoding="utf-8")
+    os.symlink(root, root / "reports" / "loop")
+    os.symlink(tmp_path / "gone.txt", root / "dangling.txt")
+    return root
+
+
+def test_a_folder_reads_every_document_and_lists_what_it_did_not_with_why(library):
+    opened = open_path(library)
+    assert opened.read == ["changes.txt.gz", "notes.md", "reports/2024/staff.docx", "reports/museum.pdf"]
+    why = {s.path: s.why for s in opened.skipped}
+    assert set(why) == {"photo.bin", "empty.txt", "reports/loop", "dangling.txt"}
+    assert "binary" in why["photo.bin"] and "empty" in why["empty.txt"] and "not followed" in why["reports/loop"]
+    text = opened.document.text
+    assert "ignored" not in text and "refs/heads" not in text  # .gitignore'd and hidden, as ripgrep leaves them
+
+
+def test_include_and_exclude_choose_files_by_name_or_path(library):
+    assert open_path(library, include=["*.pdf"]).read == ["reports/museum.pdf"]
+    assert open_path(library, include=["reports/*"], exclude=["*.pdf"]).read == ["reports/2024/staff.docx"]
+
+
+def test_an_answer_from_a_folder_names_its_file_and_indexes_that_files_text(library, tiny_model_dir, capsys):
+    question = "where is the silver compass kept?"
+    argv = ["ask", str(library), question, "--model", str(tiny_model_dir), "--json", "--threshold", "0", "--top-k", "5"]
+    outcome = assistant(capsys, *argv)
+    assert outcome.code == 0, outcome.err
+    result = json.loads(outcome.out)
+    assert result["answers"]
+    for answer in result["answers"]:
+        file_text = assistant(capsys, "text", str(library / answer["path"])).out
+        assert file_text[answer["start"] : answer["end"]] == answer["text"]
+        assert answer["line"] == file_text.count("\n", 0, answer["start"]) + 1
+        assert (answer["page"] is not None) == answer["path"].endswith(".pdf")
+    assert {p["path"] for p in result["passages"]} <= set(open_path(library).read)
+    assert "note: not read: photo.bin: " in outcome.err
+
+
+def test_a_folder_with_a_socket_and_an_unreadable_file_still_opens(library):
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(library / "agent.sock"))
+        locked = library / "locked.txt"
+        locked.write_text("private\n", encoding="utf-8")
+        locked.chmod(0)
+        try:
+            opened = open_path(library)
+        finally:
+            locked.chmod(0o600)
+    why = {s.path: s.why for s in opened.skipped}
+    assert "socket" in why["agent.sock"]
+    assert "locked.txt" in why or os.geteuid() == 0  # root reads any file
+    assert "notes.md" in opened.read
+
+
+def test_thousands_of_tiny_files_open_as_one_context(tmp_path):
+    root = tmp_path / "many"
+    root.mkdir()
+    for n in range(3000):
+        (root / f"note{n:05}.txt").write_text(f"Note {n} says the number is {n * 7}.\n", encoding="utf-8")
+    opened = open_path(root)
+    assert len(opened.read) == 3000 and not opened.skipped
+    at = opened.document.text.index("number is 20993")
+    assert opened.document.place(at, at + 5).path == "note02999.txt"
+
+
+def test_the_text_budget_counts_the_whole_folder_and_says_what_did_not_fit(tmp_path, monkeypatch):
+    root = tmp_path / "big"
+    root.mkdir()
+    for n in range(5):
+        (root / f"part{n}.txt").write_text("word " * 400, encoding="utf-8")
+    monkeypatch.setenv("ASSISTANT_MAX_DOCUMENT_BYTES", "5000")
+    opened = open_path(root)
+    assert len(opened.read) == 2 and all("limit" in s.why for s in opened.skipped)
+
+
+@pytest.mark.parametrize(
+    ("make", "argv", "fragment"),
+    [
+        (lambda root: (root / "x.bin").write_bytes(b"\0" * 64), ["ask", "{root}", "what?"], "no document"),
+        (lambda root: None, ["text", "{root}"], "folder"),
+        (
+            lambda root: (root / "a.txt").write_text("hi"),
+            ["ask", "{root}/a.txt", "what?", "--include", "*.md"],
+            "a file",
+        ),
+    ],
+    ids=["a folder with no document", "text of a folder", "globs on a file"],
+)
+def test_folder_mistakes_are_one_sentence(make, argv, fragment, tmp_path, tiny_model_dir, capsys):
+    root = tmp_path / "folder"
+    root.mkdir()
+    make(root)
+    words = [w.format(root=root) for w in argv] + (["--model", str(tiny_model_dir)] if argv[0] == "ask" else [])
+    assert_one_line_failure(assistant(capsys, *words), fragment)
+
+
+def test_an_empty_folder_is_one_sentence(tmp_path):
+    with pytest.raises(DocumentError, match="no document"):
+        open_path(tmp_path)

@@ -281,7 +281,12 @@ async def test_ctrl_o_offers_recent_documents_and_reopens_one(tiny_model_dir, do
         await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments), timeout=30)
         options = app.screen.query_one(OptionList)
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-        assert [label.split("  ")[0] for label in labels] == ["other.md", "notes.txt", "Browse…", "Open a folder…"]  # newest first
+        assert [label.split("  ")[0] for label in labels] == [
+            "other.md",
+            "notes.txt",
+            "Browse…",
+            "Open a folder…",
+        ]  # newest first
         assert "(open)" in labels[0]
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: app.chat.document_path == doc.resolve() and app.chat.indexed is not None)

@@ -58,6 +58,13 @@ class Place:
     start: int
     end: int
 
+    def label(self, with_file: bool) -> str:
+        """As the document pane's border names where the cursor is: ``museum.pdf · page 2 · Costs``."""
+        bits = [self.path] if with_file else []
+        bits += [f"page {self.page}"] if self.page is not None else []
+        bits += [self.section] if self.section else []
+        return " · ".join(bits)
+
 
 @dataclass(frozen=True)
 class Document:

@@ -53,9 +53,12 @@ from assistant.tui.widgets.recent_documents import (
 )
 from assistant.tui.widgets.text_input import TextInput
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
+    from collections.abc import Callable
+
+    from assistant.core.documents import Document
     from assistant.core.engine import IndexedDocument, QAEngine
-    from assistant.core.folders import Skipped  # the engine imports torch: only its types are needed here
+    from assistant.core.folders import Skipped
 
 NO_DOCUMENT = "no document: ctrl+o opens one"
 WAITING_FOR_READER = {
@@ -311,6 +314,7 @@ class ChatScreen(Screen[None]):
         self.skipped = message.skipped
         self.query_one(Conversation).document_name = message.indexed.document.name
         self.query_one(DocumentPane).show(message.indexed.document.text)
+        self.query_one(DocumentView).placer = _placer(message.indexed.document)
         self.query_one(DocumentView).border_title = safe_text(message.path.name, single_line=True)
         self.history.opened(message.path)
         self.restore_history()
@@ -513,3 +517,11 @@ class ChatScreen(Screen[None]):
     @on(ExportConversation)
     def export_conversation(self) -> None:
         self.history.export(self.document_path)
+
+
+def _placer(document: Document) -> Callable[[int], str] | None:
+    """What names a cursor's place in the document pane: None for a plain text file (the gutter's line is all)."""
+    several = len(document.parts) > 1
+    if not several and not document.parts[0].locations:
+        return None
+    return lambda offset: document.place(offset, offset).label(several)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Any
 
 from textual.widgets import TextArea
 from textual.widgets.text_area import Selection, WrappedDocument
 
 from assistant.core.sanitize import visible
+from assistant.rendering import safe_text
 from assistant.tui.actions import pager_bindings
 
 
@@ -47,6 +49,8 @@ class DocumentView(TextArea):
         self._line_starts: list[int] = [0]
         self._highlighted: Selection | None = None
         """The answer's highlight while it is the selection: the app's, not a span the user chose."""
+        self.placer: Callable[[int], str] | None = None
+        """Names the place of a document offset (file, page, section), shown under the text for the cursor."""
 
     @property
     def text(self) -> str:
@@ -108,6 +112,7 @@ class DocumentView(TextArea):
         self.load_text(visible(text))
         self.wrapped_document.__class__ = _RowIndexedWrap  # the same wrapping, read in O(1): see the class
         self.border_title = None
+        self.border_subtitle = None
 
     def location(self, offset: int) -> tuple[int, int]:
         """Character offset in the document to (row, column) in the text area."""
@@ -171,6 +176,13 @@ class DocumentView(TextArea):
         current = self.selection
         if self._highlighted is not None and event.selection == current and current != self._highlighted:
             self._highlighted = None
+        self._show_place()
+
+    def _show_place(self) -> None:
+        """Where the cursor is, under the text: a PDF's page, a folder's file, the section (page boundaries show as
+        the cursor crosses them)."""
+        label = self.placer(self.reading_offset) if self.placer is not None else ""
+        self.border_subtitle = safe_text(label, single_line=True) if label else None
 
     def selected_span(self) -> tuple[int, int] | None:
         """The selection (the user's or the answer's highlight) as document offsets, or None when it is empty."""

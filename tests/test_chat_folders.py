@@ -1,0 +1,124 @@
+"""The chat app with a folder (or a PDF) open: answers name their file and page, the document pane says where the
+cursor is, the sources screen lists every file read and not read, the conversation is kept for the folder, and an
+answer marked right becomes an annotation that trains like any other."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.paths import annotations_path
+from assistant.tui.app import AssistantApp
+from assistant.tui.screens.sources import SourcesScreen
+from assistant.tui.widgets.conversation import AnswerCard
+from tests.document_files import pdf_bytes
+from tests.pilot import allow_every_answer, ask, document_view, notifications, settle, wait_until
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    root = tmp_path / "library"
+    (root / "reports").mkdir(parents=True)
+    (root / "reports" / "museum.pdf").write_bytes(
+        pdf_bytes([["The museum opened in 1923."], ["The silver compass is kept in Lisbon."]])
+    )
+    (root / "notes.md").write_text("# Notes\n\nThe key is under the mat.\n", encoding="utf-8")
+    (root / "photo.bin").write_bytes(bytes(range(256)) * 8)
+    return root
+
+
+async def _open(app, pilot) -> None:
+    await settle(app, pilot)
+    await wait_until(pilot, lambda: app.chat.indexed is not None)
+
+
+async def test_a_folders_answers_name_their_file_and_show_in_the_document(tiny_model_dir, folder):
+    allow_every_answer()
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        assert any("Not read: photo.bin" in n and "f6" in n for n in notifications(app))
+        card = await ask(app, pilot, "where is the silver compass kept?")
+        best = card.result.best
+        assert best is not None and f"{best.path} · {best.where}" in card.plain_text
+        document = app.chat.indexed.document
+        start, end = document.span(best.path, best.start, best.end)
+        view = document_view(app)
+        assert view.selected_span() == (start, end) and document.text[start:end] == best.text
+        await wait_until(pilot, lambda: str(view.border_subtitle or "").startswith(best.path))
+
+
+async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one(tiny_model_dir, folder):
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen))
+        shown = [str(o.prompt) for o in app.screen.query_one("#sources").options]
+        assert [line.split("  ")[0] for line in shown] == ["✓ notes.md", "✓ reports/museum.pdf", "✗ photo.bin"]
+        assert "binary" in shown[2]
+        await pilot.press("down", "enter")  # reports/museum.pdf
+        await wait_until(pilot, lambda: not isinstance(app.screen, SourcesScreen))
+        document = app.chat.indexed.document
+        view = document_view(app)
+        assert view.cursor_location[0] + 1 == document.line_of(document.parts[1].start)
+        await wait_until(pilot, lambda: str(view.border_subtitle) == "reports/museum.pdf · page 1")
+
+
+async def test_ctrl_o_opens_a_folder_and_its_conversation_comes_back(tiny_model_dir, folder):
+    from assistant.tui.file_dialogs import SelectDirectory
+    from assistant.tui.widgets.recent_documents import RecentDocuments
+
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments))
+        await pilot.press("end", "enter")  # Open a folder…
+        await wait_until(pilot, lambda: isinstance(app.screen, SelectDirectory))
+        app.screen.dismiss(folder)
+        await _open(app, pilot)
+        assert [p.name for p in app.chat.indexed.document.parts] == ["notes.md", "reports/museum.pdf"]
+        await ask(app, pilot, "where is the key?")
+    again = AssistantApp(model=str(tiny_model_dir))
+    async with again.run_test(size=SIZE) as pilot:
+        await _open(again, pilot)  # the last context opened, reopened
+        assert again.chat.document_path == folder
+        assert [c.question for c in again.chat.query(AnswerCard)] == ["where is the key?"]
+
+
+@pytest.mark.slow
+async def test_an_answer_marked_right_in_a_pdf_trains_like_any_annotation(tiny_model_dir, folder, tmp_path):
+    from assistant.runs.config import TrainConfig
+    from trainer.train import run_training
+
+    allow_every_answer()
+    pdf = folder / "reports" / "museum.pdf"
+    app = AssistantApp(document_path=pdf, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        card = await ask(app, pilot, "where is the silver compass kept?")
+        assert f"{card.result.best.where}" in card.plain_text and "page" in card.plain_text
+        await pilot.press("ctrl+g")  # right
+        await wait_until(pilot, lambda: annotations_path().exists())
+        text = app.chat.indexed.document.text
+    (row,) = [json.loads(line) for line in annotations_path().read_text(encoding="utf-8").splitlines()]
+    start = row["answers"]["answer_start"][0]
+    assert row["context"] in text
+    assert row["context"][start:].startswith(row["answers"]["text"][0])
+    config = TrainConfig(
+        base_model=str(tiny_model_dir),
+        data=str(annotations_path()),
+        eval_data=str(annotations_path()),
+        output=str(tmp_path / "run"),
+        epochs=1,
+        max_length=64,
+        stride=16,
+        sanity_steps=1,
+    )
+    result = run_training(config)
+    assert result.status == "completed", result.message

@@ -25,6 +25,7 @@ from assistant.core.errors import UserError
 from assistant.core.random_model import random_distilbert
 from assistant.core.reader import Reader
 from assistant.core.sanitize import json_for_terminal
+from assistant.core.sanitize import one_line as sanitize_one_line
 from assistant.paths import user_cache_dir
 from assistant.recall import GoldSet, load_gold_set
 
@@ -300,6 +301,15 @@ def _bench_recall(gold_sets: list[GoldSet], model_dir: str | None) -> list[dict[
 
 def run_bench(args: argparse.Namespace) -> int:
     console = Console()
+    if args.folder:
+        from assistant.bench_folders import bench_folder, folder_table
+        from assistant.core.folders import open_path
+
+        open_path(args.folder, include=args.include, exclude=args.exclude)  # a bad folder fails before any timing
+        row = bench_folder(args.folder, args.include, args.exclude)
+        console.print(folder_table(sanitize_one_line(args.folder), row))
+        print(json_for_terminal({"folder": row}), file=sys.stderr if sys.stdout.isatty() else sys.stdout)
+        return 0
     gold_sets = [load_gold_set(Path(f)) for f in args.retrieval or []]  # a bad file fails before any timing
     text = None if args.document else synthetic_document(args.words)
     document = load_document(args.document) if text is None else Document.from_text(text)

@@ -140,6 +140,12 @@ def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
         help="also report recall against windows read on a gold set: a SQuAD JSON file, or a questions file"
         " such as benchmarks/data/vim9_questions.json (repeatable)",
     )
+    bench.add_argument(
+        "--folder",
+        metavar="PATH",
+        help="instead: time reading and indexing a folder (or a document of any format), first open and reopen",
+    )
+    _add_folder_globs(bench)
 
 
 def _add_password(p: argparse.ArgumentParser) -> None:

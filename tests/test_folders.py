@@ -132,3 +132,18 @@ def test_folder_mistakes_are_one_sentence(make, argv, fragment, tmp_path, tiny_m
 def test_an_empty_folder_is_one_sentence(tmp_path):
     with pytest.raises(DocumentError, match="no document"):
         open_path(tmp_path)
+
+
+@pytest.mark.slow
+def test_bench_times_a_folders_first_open_and_reopen_without_writing_into_it(library, capsys):
+    before = sorted(p.relative_to(library) for p in library.rglob("*"))
+    outcome = assistant(capsys, "bench", "--folder", str(library))
+    assert outcome.code == 0, outcome.err
+    report = json.loads(outcome.out.strip().splitlines()[-1])["folder"]
+    assert (report["files"], report["skipped"]) == (4, 4)
+    assert report["first_mb_per_s"] > 0 and report["reopen_share_of_first"] > 0
+    assert sorted(p.relative_to(library) for p in library.rglob("*")) == before
+
+
+def test_bench_refuses_a_folder_with_no_document_before_timing(tmp_path, capsys):
+    assert_one_line_failure(assistant(capsys, "bench", "--folder", str(tmp_path)), "no document")

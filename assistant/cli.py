@@ -273,9 +273,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     saved, problems = Settings.load_checked()
     settings = with_flags(saved, args)
-    opened = open_path(
-        args.path, include=args.include, exclude=args.exclude, password=args.password, progress=_extract_progress
-    )
+    with _ReadProgress() as progress:
+        opened = open_path(
+            args.path, include=args.include, exclude=args.exclude, password=args.password, progress=progress
+        )
     document = opened.document
     choice = resolve_model(args.model, settings)
     t0 = time.perf_counter()
@@ -322,10 +323,24 @@ def _say_skipped(skipped: Sequence[Skipped]) -> None:
         print(f"note: {len(skipped) - SKIPPED_SHOWN:,} more files not read", file=sys.stderr)
 
 
-def _extract_progress(stage: str, fraction: float) -> None:
-    """A long document's pages, on one line of stderr, when a person watches it (ctrl+c stops)."""
-    if sys.stderr.isatty():
-        print(f"\rreading {stage} ({fraction:.0%}) · ctrl+c stops\x1b[K", end="", file=sys.stderr, flush=True)
+class _ReadProgress:
+    """How far reading a long document or a folder has come, on one line of stderr when a person watches it; the
+    line is erased when reading ends, however it ends (ctrl+c included), before anything else is printed."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if sys.stderr.isatty():
+            print(f"\rreading {stage} ({fraction:.0%}) · ctrl+c stops\x1b[K", end="", file=sys.stderr, flush=True)
+            self.shown = True
+
+    def __enter__(self) -> _ReadProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.shown:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
 
 
 def cmd_text(args: argparse.Namespace) -> int:
@@ -333,9 +348,8 @@ def cmd_text(args: argparse.Namespace) -> int:
 
     if files.path_kind(files.user_path(args.path)) == "dir":
         raise UserError(f"{args.path} is a folder; `assistant text` prints one file's text (an answer names its file).")
-    document = load_document(args.path, password=args.password, progress=_extract_progress)
-    if sys.stderr.isatty():
-        print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+    with _ReadProgress() as progress:
+        document = load_document(args.path, password=args.password, progress=progress)
     if sys.stdout.isatty():
         sys.stdout.write(sanitize.visible(document.text))
         sys.stdout.flush()

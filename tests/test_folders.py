@@ -45,14 +45,16 @@ def test_a_folder_reads_every_document_and_lists_what_it_did_not_with_why(librar
     assert opened.read == ["changes.txt.gz", "notes.md", "reports/2024/staff.docx", "reports/museum.pdf"]
     why = {s.path: s.why for s in opened.skipped}
     assert set(why) == {"photo.bin", "empty.txt", "reports/loop", "dangling.txt"}
-    assert "binary" in why["photo.bin"] and "empty" in why["empty.txt"] and "not followed" in why["reports/loop"]
+    assert "binary" in why["photo.bin"] and "empty" in why["empty.txt"]
+    assert "not followed" in why["reports/loop"] and "not followed" in why["dangling.txt"]
     text = opened.document.text
     assert "ignored" not in text and "refs/heads" not in text  # .gitignore'd and hidden, as ripgrep leaves them
 
 
 def test_include_and_exclude_choose_files_by_name_or_path(library):
     assert open_path(library, include=["*.pdf"]).read == ["reports/museum.pdf"]
-    assert open_path(library, include=["reports/*"], exclude=["*.pdf"]).read == ["reports/2024/staff.docx"]
+    assert open_path(library, include=["reports/**"], exclude=["*.pdf"]).read == ["reports/2024/staff.docx"]
+    assert open_path(library, include=["reports/*"]).read == ["reports/museum.pdf"]  # * stays in its folder
 
 
 def test_an_answer_from_a_folder_names_its_file_and_indexes_that_files_text(library, tiny_model_dir, capsys):
@@ -106,6 +108,48 @@ def test_the_text_budget_counts_the_whole_folder_and_says_what_did_not_fit(tmp_p
     monkeypatch.setenv("ASSISTANT_MAX_DOCUMENT_BYTES", "5000")
     opened = open_path(root)
     assert len(opened.read) == 2 and all("limit" in s.why for s in opened.skipped)
+
+
+def test_a_link_to_a_file_outside_is_never_read_and_a_link_loop_is_listed(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the launch code is 0000\n", encoding="utf-8")
+    root = tmp_path / "shared"
+    root.mkdir()
+    (root / "readme.txt").write_text("Welcome to the shared folder.\n", encoding="utf-8")
+    (root / "notes.txt").symlink_to(secret)
+    (root / "l1").symlink_to(root / "l2")
+    (root / "l2").symlink_to(root / "l1")
+    opened = open_path(root)
+    assert opened.read == ["readme.txt"] and "launch code" not in opened.document.text
+    assert {s.path for s in opened.skipped} == {"notes.txt", "l1", "l2"}
+
+
+IGNORED = [  # (.gitignore line, files, those left out) as git itself leaves them out
+    ("/top.txt", ["top.txt", "sub/top.txt"], {"top.txt"}),
+    ("sub/*.txt", ["sub/a.txt", "sub/deep/b.txt"], {"sub/a.txt"}),
+    ("**/foo.txt", ["foo.txt", "x/y/foo.txt"], {"foo.txt", "x/y/foo.txt"}),
+    ("a/**/b.txt", ["a/b.txt", "a/x/y/b.txt", "c/a/b.txt"], {"a/b.txt", "a/x/y/b.txt"}),
+    ("\\#hash.txt", ["#hash.txt"], {"#hash.txt"}),
+    ("*.log\n!keep.log", ["a.log", "keep.log", "b.txt"], {"a.log"}),
+    ("build/", ["build/out.txt", "src/build/x.txt", "notes/build"], {"build/out.txt", "src/build/x.txt"}),
+    ("doc[12].txt", ["doc1.txt", "doc3.txt"], {"doc1.txt"}),
+]
+
+
+@pytest.mark.parametrize(("pattern", "names", "left"), IGNORED, ids=[p for p, _, _ in IGNORED])
+def test_gitignore_patterns_mean_what_git_means(pattern, names, left, tmp_path):
+    root = tmp_path / "repo"
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(f"This is {name}.\n", encoding="utf-8")
+    (root / "always.txt").write_text("Always read.\n", encoding="utf-8")
+    (root / ".gitignore").write_text(pattern.replace("\\n", "\n") + "\n", encoding="utf-8")
+    assert set(open_path(root).read) == {*names, "always.txt"} - left
+
+
+def test_exclude_leaves_out_whole_folders(library):
+    assert open_path(library, exclude=["reports"]).read == ["changes.txt.gz", "notes.md"]
+    assert open_path(library, exclude=["2024/"]).read == ["changes.txt.gz", "notes.md", "reports/museum.pdf"]
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from tests.document_files import (
     docx_table,
     encrypted_pdf,
     epub_bytes,
+    flate_bomb_pdf,
     gz_bomb,
     gz_bytes,
     pdf_bytes,
@@ -180,6 +181,7 @@ HOSTILE_FILES = {
     "a password-protected PDF": ("locked.pdf", lambda t: encrypted_pdf(pdf_bytes(PAGES), "pw"), "--password"),
     "a scanned PDF with no text layer": ("scan.pdf", lambda t: pdf_bytes([[], []]), "OCR"),
     "a truncated PDF": ("cut.pdf", lambda t: pdf_bytes(PAGES)[:300], "damaged"),
+    "a PDF whose page inflates to 800 MB": ("bomb.pdf", lambda t: flate_bomb_pdf(800 << 20), "decompression bomb"),
     "a zip bomb as a DOCX": ("bomb.docx", lambda t: zip_bomb_docx(48 << 20), "zip bomb"),
     "a gzip bomb": ("bomb.txt.gz", lambda t: gz_bomb(48 << 20), "zip bomb"),
     "a gzip inside a gzip": ("twice.gz", lambda t: gz_bytes(gz_bytes(b"text")), "compressed twice"),
@@ -206,6 +208,11 @@ HOSTILE_FILES = {
     ),
     "a PDF that is really HTML": ("renamed.pdf", lambda t: HTML, "named like a PDF"),
     "an EPUB with no chapters": ("empty.epub", lambda t: epub_bytes([]), "no chapters"),
+    "an EPUB chapter of hidden script past the budget": (
+        "hidden.epub",
+        lambda t: epub_bytes([("Chapter", "<script>" + "😀" * (4 << 20) + "</script><p>Hi.</p>")]),
+        "zip bomb",
+    ),
 }
 
 
@@ -225,7 +232,7 @@ def test_an_entity_in_html_is_never_resolved(tmp_path, capsys):
     uri = _planted_secret(tmp_path)
     page = f'<!DOCTYPE html [<!ENTITY xxe SYSTEM "{uri}">]><html><body><p>before &xxe; after</p></body></html>'
     outcome = assistant(capsys, "text", str(_write(tmp_path, "xxe.html", page.encode())))
-    assert outcome.code == 0 and "before &xxe; after" in outcome.out
+    assert outcome.code == 0 and outcome.out == "before &xxe; after"  # nothing of the DOCTYPE shows
     assert SECRET not in outcome.out + outcome.err
 
 
@@ -233,6 +240,59 @@ def test_the_right_password_opens_a_protected_pdf_and_a_wrong_one_is_said(tmp_pa
     path = _write(tmp_path, "locked.pdf", encrypted_pdf(pdf_bytes(PAGES), "pw"))
     assert "Ada Lind" in assistant(capsys, "text", str(path), "--password", "pw").out
     assert_one_line_failure(assistant(capsys, "text", str(path), "--password", "nope"), "does not open it")
+
+
+def test_a_password_with_a_byte_that_is_not_utf8_is_one_sentence(tmp_path, capsys):
+    path = _write(tmp_path, "locked.pdf", encrypted_pdf(pdf_bytes(PAGES), "pw"))
+    password = b"caf\xe9".decode("utf-8", "surrogateescape")  # as Python gives such an argument
+    assert_one_line_failure(assistant(capsys, "text", str(path), "--password", password), "does not open it")
+
+
+MARKDOWN = """\ufeff# Intro
+
+Welcome text.
+
+```
+# not a heading
+~~~
+# still code
+```
+
+Setup
+=====
+
+Install it.
+
+Linux
+-----
+
+Run make.
+
+  ~~~
+  # code again
+  ~~~
+
+### Deep ###
+
+The end.
+"""
+
+
+@pytest.mark.parametrize(
+    ("words", "section"),
+    [
+        ("Welcome text", "Intro"),
+        ("still code", "Intro"),
+        ("Install it", "Setup"),
+        ("Run make", "Setup › Linux"),
+        ("code again", "Setup › Linux"),
+        ("The end", "Setup › Linux › Deep"),
+    ],
+)
+def test_markdown_sections_follow_commonmark_headings_and_fences(words, section, tmp_path):
+    doc = load_document(_write(tmp_path, "guide.md", MARKDOWN.encode()))
+    at = doc.text.index(words)
+    assert doc.place(at, at + len(words)).section == section
 
 
 def test_the_size_cap_counts_extracted_text_not_the_file(tmp_path, monkeypatch):

@@ -152,8 +152,15 @@ def max_document_bytes() -> int:
     return limit
 
 
-def document_kind(limit: int) -> files.FileKind:
-    return files.FileKind("document", limit, DocumentError, MAX_BYTES_ENV)
+def document_file_kind(text_limit: int) -> files.FileKind:
+    """A document's file: up to four times the text it may hold (a PDF's fonts and images, a DOCX's markup)."""
+    cap = min(FILE_TIMES_TEXT * text_limit, MAX_BYTES_LIMIT)
+    return files.FileKind(
+        "document file", cap, DocumentError, f"{MAX_BYTES_ENV}, which a file may be {FILE_TIMES_TEXT} times"
+    )
+
+
+FILE_TIMES_TEXT = 4
 
 
 def read_extracted(
@@ -168,7 +175,7 @@ def read_extracted(
     from assistant.core.formats.base import Request
     from assistant.core.formats.registry import extract
 
-    raw = files.read_bytes(path, document_kind(min(4 * max_bytes, MAX_BYTES_LIMIT)))
+    raw = files.read_bytes(path, document_file_kind(max_bytes))
     extracted = extract(raw, Request(path, max_bytes, password, progress, stopped or (lambda: False)))
     if not extracted.text.strip():
         raise DocumentError(f"{path} is empty; there is nothing to ask about.")

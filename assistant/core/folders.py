@@ -1,21 +1,21 @@
 """A folder as one context: every document in it (any format), each answer naming its file.
 
-What is read follows ripgrep's habits: hidden files and folders, and what a ``.gitignore`` names, are left out;
-links to folders are not followed (no loops); ``--include`` / ``--exclude`` globs match a file's path inside the
-folder or its name. Nothing is dropped silently: every file that is not read is listed with why (not a document,
-unreadable, binary, empty, over the budget), and the folder opens as long as one document in it can be read.
+What is read follows ripgrep's habits: hidden files and folders, and what a ``.gitignore`` names (git's rules:
+:mod:`assistant.core.ignore`), are left out; links are not followed (no loops, and a link to a file outside the
+folder never brings it in); ``--include`` / ``--exclude`` are globs read the same way (``*.pdf`` at any depth,
+``docs/`` a folder). Nothing else is dropped silently: every file that is not read is listed with why (a link, not a
+document, unreadable, binary, empty, over the budget), and the folder opens as long as one document can be read.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.core import files
+from assistant.core import files, ignore
 from assistant.core.documents import Document, load_document, max_document_bytes, read_extracted
 from assistant.core.errors import DocumentError
 from assistant.core.formats.base import Extracted, ProgressCallback
@@ -42,60 +42,27 @@ class Opened:
     read: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Rule:
-    pattern: str
-    anchored: bool
-    only_dirs: bool
-
-    def matches(self, rel: str, is_dir: bool) -> bool:
-        if self.only_dirs and not is_dir:
-            return False
-        if self.anchored:
-            return fnmatch.fnmatchcase(rel, self.pattern)
-        return fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], self.pattern) or fnmatch.fnmatchcase(rel, self.pattern)
-
-
-def _ignore_rules(folder: Path, prefix: str) -> list[_Rule]:
-    """A ``.gitignore``'s patterns, relative to the opened folder (negations are not supported: left out)."""
+def _ignore_rules(folder: Path, base: str) -> list[ignore.Rule]:
+    """A folder's ``.gitignore`` rules, read through the one opener (one that cannot be read leaves out nothing)."""
     path = folder / IGNORE_FILE
     if files.path_kind(path) != "file":
         return []
     try:
-        text = files.read_bytes(path, IGNORE_KIND).decode("utf-8", "replace")
+        return ignore.parse(files.read_bytes(path, IGNORE_KIND).decode("utf-8", "replace"), base)
     except DocumentError:
         return []
-    rules = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", "!")):
-            continue
-        only_dirs = line.endswith("/")
-        line = line.strip("/")
-        anchored = "/" in line
-        rules.append(_Rule(f"{prefix}{line}" if anchored else line, anchored, only_dirs))
-    return rules
 
 
-_Pending = tuple[Path, str, list[_Rule]]
+_Pending = tuple[Path, str, list[ignore.Rule]]
 """A folder still to read: its path, its path inside the opened folder (with a trailing ``/``), the rules on it."""
-
-
-def _any_glob(rel: str, globs: Sequence[str]) -> bool:
-    """Whether a glob matches the path inside the folder or the file's name (``*.pdf``, ``docs/*.md``)."""
-    name = rel.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in globs)
 
 
 @dataclass
 class _Walk:
-    include: Sequence[str]
-    exclude: Sequence[str]
+    include: list[ignore.Rule]
+    exclude: list[ignore.Rule]
     found: list[tuple[str, Path]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-
-    def _wanted(self, rel: str) -> bool:
-        return (not self.include or _any_glob(rel, self.include)) and not _any_glob(rel, self.exclude)
 
     def walk(self, root: Path) -> None:
         pending: list[_Pending] = [(root, "", _ignore_rules(root, ""))]
@@ -108,28 +75,24 @@ class _Walk:
                 self.skipped.append(Skipped(prefix.rstrip("/") or ".", f"the folder cannot be read ({exc.strerror})"))
                 continue
             for entry in entries:
-                rel = f"{prefix}{entry.name}"
-                self._entry(entry, rel, rules, pending)
+                if not entry.name.startswith("."):  # hidden, as ripgrep leaves it
+                    self._entry(entry, f"{prefix}{entry.name}", rules, pending)
 
-    def _entry(self, entry: os.DirEntry[str], rel: str, rules: list[_Rule], pending: list[_Pending]) -> None:
-        if entry.name.startswith("."):
-            return  # hidden, as ripgrep leaves it
-        if not entry.is_dir() and not self._wanted(rel):
-            return  # --include / --exclude leave it out
+    def _entry(self, entry: os.DirEntry[str], rel: str, rules: list[ignore.Rule], pending: list[_Pending]) -> None:
         try:
-            is_link = entry.is_symlink()
-            mode = os.stat(entry.path).st_mode
-        except OSError:
-            self.skipped.append(Skipped(rel, "a link to nothing" if entry.is_symlink() else "it cannot be looked at"))
+            mode = os.lstat(entry.path).st_mode
+        except OSError as exc:
+            self.skipped.append(Skipped(rel, f"it cannot be looked at ({exc.strerror})"))
             return
         is_dir = stat.S_ISDIR(mode)
-        if any(rule.matches(rel, is_dir) for rule in rules):
+        if ignore.left_out(rules, rel, is_dir) or ignore.left_out(self.exclude, rel, is_dir):
             return
         if is_dir:
-            if is_link:
-                self.skipped.append(Skipped(rel, "a link to a folder (not followed)"))
-            else:
-                pending.append((Path(entry.path), f"{rel}/", rules + _ignore_rules(Path(entry.path), f"{rel}/")))
+            pending.append((Path(entry.path), f"{rel}/", rules + _ignore_rules(Path(entry.path), f"{rel}/")))
+        elif self.include and not ignore.left_out(self.include, rel, False):
+            return  # not one of the files --include asks for
+        elif stat.S_ISLNK(mode):
+            self.skipped.append(Skipped(rel, "a link (not followed, as ripgrep does: open what it points to)"))
         elif not stat.S_ISREG(mode):
             self.skipped.append(Skipped(rel, "not a regular file (a socket, a FIFO or a device)"))
         elif len(self.found) >= MAX_FILES:
@@ -139,7 +102,11 @@ class _Walk:
 
 
 def _reason(exc: DocumentError, path: Path) -> str:
-    text = str(exc).replace(f"{path}: ", "").replace(str(path), "it").rstrip(".")
+    """Why a file was not read, without its path (the listing names it)."""
+    text = str(exc)
+    if text.startswith("No such file"):
+        return "it was removed while the folder was read"
+    text = text.replace(f"{path}: ", "").replace(str(path), "it").rstrip(".")
     return text[:1].lower() + text[1:]
 
 
@@ -181,7 +148,7 @@ def load_folder(
     stopped: Callable[[], bool] | None = None,
 ) -> Opened:
     """Every document under ``root`` as one Document (``max_bytes`` of text in all), and what was not read."""
-    walk = _Walk(include, exclude)
+    walk = _Walk(ignore.globs(include), ignore.globs(exclude))
     walk.walk(root)
     walk.found.sort()  # path order, as a listing shows them
     read: list[tuple[str, Extracted]] = []

@@ -7,7 +7,9 @@ entry through the capped zip reader.
 
 from __future__ import annotations
 
+import codecs
 import posixpath
+from collections.abc import Iterator
 from urllib.parse import unquote
 
 from assistant.core.errors import DocumentError
@@ -53,6 +55,18 @@ def spine(archive: Zip) -> list[str]:
     return list(dict.fromkeys(chapters))
 
 
+def _pieces(raw: bytes) -> Iterator[str]:
+    """A chapter's markup (UTF-8, as EPUB requires) decoded a megabyte at a time: a chapter of many emoji costs
+    four bytes a character only a megabyte at a time, never all at once."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for at in range(0, len(raw), PIECE_BYTES):
+        yield decoder.decode(raw[at : at + PIECE_BYTES])
+    yield decoder.decode(b"", final=True)
+
+
+PIECE_BYTES = 1 << 20
+
+
 class EpubLoader:
     name = "EPUB"
     suffixes = (".epub",)
@@ -61,7 +75,7 @@ class EpubLoader:
         return raw.startswith(b"PK\x03\x04") and b"application/epub+zip" in raw[:200]
 
     def extract(self, raw: bytes, request: Request) -> Extracted:
-        archive = Zip.open(raw, request.path, 4 * request.text_cap + (1 << 20), "EPUB book")
+        archive = Zip.open(raw, request.path, 2 * request.text_cap + (1 << 20), "EPUB book")
         chapters = spine(archive)
         if not chapters:
             raise DocumentError(f"{request.path} has no chapters in its reading order, so there is nothing to read.")
@@ -70,6 +84,7 @@ class EpubLoader:
             request.check_cancel()
             if request.progress:
                 request.progress("reading", n / len(chapters))
-            markup = decode_text(archive.read(name))[0]
-            read_html(markup, builder, title_of(markup) or posixpath.basename(name))
+            raw = archive.read(name)
+            head = decode_text(raw[:65536])[0]
+            read_html(_pieces(raw), builder, title_of(head) or posixpath.basename(name))
         return builder.build()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from html.parser import HTMLParser
 
 from assistant.core.formats.base import Extracted, Request, TextBuilder
@@ -131,11 +132,26 @@ def title_of(markup: str) -> str | None:
     return title or None
 
 
-def read_html(markup: str, builder: TextBuilder, root: str | None = None) -> None:
-    """Add ``markup``'s visible text to ``builder``; sections start with ``root`` (a chapter's name)."""
+_INTERNAL_SUBSET = re.compile(r"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
+"""A DOCTYPE with declarations inside (``<!DOCTYPE x [<!ENTITY …>]>``): the tokenizer would end it at the first
+``>`` and show the rest as text; it declares nothing a browser shows, so it goes, never read."""
+
+
+def read_html(pieces: Iterable[str], builder: TextBuilder, root: str | None = None) -> None:
+    """Add the visible text of the markup given in ``pieces`` to ``builder``; sections start with ``root`` (a
+    chapter's name). The tokenizer is fed a piece at a time: it copies what it holds at each feed."""
     parser = _Visible(builder, root)
-    parser.feed(markup)
+    first = True
+    for piece in pieces:
+        if first and "[" in piece[:65536] and _INTERNAL_SUBSET.search(piece[:65536]):
+            piece = _INTERNAL_SUBSET.sub("", piece[:65536], count=1) + piece[65536:]
+        first = False
+        for at in range(0, len(piece), FEED_CHARS):
+            parser.feed(piece[at : at + FEED_CHARS])
     parser.close()
+
+
+FEED_CHARS = 1 << 20
 
 
 _SNIFF = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
@@ -152,5 +168,5 @@ class HtmlLoader:
     def extract(self, raw: bytes, request: Request) -> Extracted:
         markup, encoding = decode_text(raw)
         builder = TextBuilder(request, self.name)
-        read_html(markup, builder)
+        read_html([markup], builder)
         return builder.build(encoding)

@@ -97,26 +97,58 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
-_FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*(?:(?<=[ \t])#+[ \t]*)?")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")
+
+
+class _Sections:
+    """CommonMark's headings, line by line: ATX (``## Title``) and setext (a line underlined with ``===`` or
+    ``---``), never inside fenced code (closed only by a fence of its own character, at least as long)."""
+
+    def __init__(self) -> None:
+        self.fence: str | None = None
+        self.path: list[tuple[int, str]] = []
+        self.locations: list[Location] = []
+        self.previous: tuple[int, str] | None = None
+        """The line before, while it can be a setext heading's text: its offset and its text."""
+
+    def line(self, at: int, line: str) -> None:
+        fence = _FENCE.fullmatch(line)
+        if self.fence is not None:
+            if (
+                fence
+                and fence.group(1)[0] == self.fence[0]
+                and len(fence.group(1)) >= len(self.fence)
+                and not fence.group(2).strip()
+            ):
+                self.fence = None
+            return
+        if fence and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):
+            self.fence, self.previous = fence.group(1), None
+            return
+        atx = _ATX.fullmatch(line)
+        setext = _SETEXT.fullmatch(line)
+        if atx:
+            self._heading(at, len(atx.group(1)), atx.group(2) or "")
+        elif setext and self.previous is not None:
+            self._heading(self.previous[0], 1 if setext.group(1)[0] == "=" else 2, self.previous[1])
+        self.previous = (at, line) if line.strip() and not atx and not setext and not line.startswith("    ") else None
+
+    def _heading(self, at: int, level: int, title: str) -> None:
+        title = title.strip()
+        self.path = [(lv, t) for lv, t in self.path if lv < level] + ([(level, title)] if title else [])
+        self.locations.append(Location(at, None, " › ".join(t for _, t in self.path) or None))
 
 
 def markdown_sections(text: str) -> tuple[Location, ...]:
-    """Where each Markdown heading's section begins, named by its heading path ("Install › On Linux");
-    lines inside fenced code are not headings."""
-    fenced: list[tuple[int, int]] = []
-    marks = [m.start() for m in _FENCE.finditer(text)]
-    for a, b in zip(marks[::2], marks[1::2], strict=False):
-        fenced.append((a, b))
-    path: list[tuple[int, str]] = []
-    locations: list[Location] = []
-    for m in _HEADING.finditer(text):
-        if any(a < m.start() < b for a, b in fenced):
-            continue
-        level = len(m.group(1))
-        path = [(lv, title) for lv, title in path if lv < level] + [(level, m.group(2).strip())]
-        locations.append(Location(m.start(), None, " › ".join(title for _, title in path)))
-    return tuple(locations)
+    """Where each Markdown heading's section begins, named by its heading path ("Install › On Linux")."""
+    sections = _Sections()
+    at = 0
+    for line in text.split("\n"):
+        sections.line(at, line.lstrip("\ufeff") if at == 0 else line)
+        at += len(line) + 1
+    return tuple(sections.locations)
 
 
 class TextLoader:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -186,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ask(sub)
     _add_text(sub)
     chat = sub.add_parser("chat", help="open the chat app", description="Open the terminal chat app.")
-    chat.add_argument("path", metavar="FILE", nargs="?", help="document to open at start")
+    chat.add_argument("path", metavar="PATH", nargs="?", help="a document or a folder to open at start")
     _add_model_options(chat)
     _add_eval(sub)
     models = sub.add_parser("models", help="list runs or activate one", description="List trained runs in models/.")
@@ -434,10 +435,12 @@ def _activate(name: str, console: Console) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from assistant.tui.app import AssistantApp
 
-    if args.path:
+    if args.path and files.path_kind(files.user_path(args.path)) != "dir":
         from assistant.core.documents import load_document
+        from assistant.core.errors import PasswordNeeded
 
-        load_document(args.path)  # fail fast, before the screen opens
+        with contextlib.suppress(PasswordNeeded):  # the app asks for it
+            load_document(args.path)  # fail fast, before the screen opens
     app = AssistantApp(document_path=args.path, model=args.model, device=args.device, int8=args.int8)
     app.run()
     return app.return_code or 0

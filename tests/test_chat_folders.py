@@ -66,7 +66,10 @@ async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one
         document = app.chat.indexed.document
         view = document_view(app)
         assert view.cursor_location[0] + 1 == document.line_of(document.parts[1].start)
-        await wait_until(pilot, lambda: str(view.border_subtitle) == "reports/museum.pdf · page 1")
+        await wait_until(pilot, lambda: str(view.border_subtitle) == "reports/museum.pdf · page 1 · line 1")
+        view.focus()
+        await pilot.press("f6")  # the document's own f6 ("select line") gives way to the sources
+        await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen))
 
 
 async def test_ctrl_o_opens_a_folder_and_its_conversation_comes_back(tiny_model_dir, folder):
@@ -89,6 +92,46 @@ async def test_ctrl_o_opens_a_folder_and_its_conversation_comes_back(tiny_model_
         await _open(again, pilot)  # the last context opened, reopened
         assert again.chat.document_path == folder
         assert [c.question for c in again.chat.query(AnswerCard)] == ["where is the key?"]
+
+
+async def test_a_span_saved_in_a_folder_keeps_to_its_own_file(tiny_model_dir, folder):
+    from textual.widgets.text_area import Selection
+
+    allow_every_answer()
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        await ask(app, pilot, "where is the silver compass kept?")
+        document = app.chat.indexed.document
+        view = document_view(app)
+        across = document.text.index("mat.")  # the end of notes.md, then into the PDF
+        view.selection = Selection(view.location(across), view.location(document.text.index("museum") + 6))
+        await pilot.press("ctrl+s")
+        assert any("within one file" in n for n in notifications(app))
+        at = document.text.index("Lisbon")
+        view.selection = Selection(view.location(at), view.location(at + 6))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: annotations_path().exists())
+    (row,) = [json.loads(line) for line in annotations_path().read_text(encoding="utf-8").splitlines()]
+    assert row["title"] == "reports/museum.pdf" and "key" not in row["context"]
+    assert row["context"][row["answers"]["answer_start"][0] :].startswith("Lisbon")
+
+
+async def test_a_protected_pdf_asks_for_its_password_until_it_opens(tiny_model_dir, tmp_path):
+    from assistant.tui.screens.password import PasswordScreen
+    from tests.document_files import encrypted_pdf
+
+    pdf = tmp_path / "locked.pdf"
+    pdf.write_bytes(encrypted_pdf(pdf_bytes([["The vault code is in the blue book."]]), "s3cret"))
+    app = AssistantApp(document_path=pdf, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, PasswordScreen))
+        assert not app.screen.wrong
+        await pilot.press(*"guess", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PasswordScreen) and app.screen.wrong)
+        await pilot.press(*"s3cret", "enter")
+        await _open(app, pilot)
+        assert "vault code" in app.chat.indexed.document.text
 
 
 @pytest.mark.slow
@@ -122,3 +165,20 @@ async def test_an_answer_marked_right_in_a_pdf_trains_like_any_annotation(tiny_m
     )
     result = run_training(config)
     assert result.status == "completed", result.message
+
+
+async def test_a_path_typed_in_the_file_dialog_keeps_its_first_slash(tiny_model_dir, folder):
+    from textual.widgets import Input
+    from textual_fspicker import FileOpen
+
+    from assistant.tui.widgets.recent_documents import RecentDocuments
+
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments))
+        await pilot.press("enter")  # Browse…
+        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen))
+        await pilot.press(*"/tmp")
+        assert app.screen.query(Input).first().value == "/tmp"

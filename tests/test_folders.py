@@ -191,3 +191,12 @@ def test_bench_times_a_folders_first_open_and_reopen_without_writing_into_it(lib
 
 def test_bench_refuses_a_folder_with_no_document_before_timing(tmp_path, capsys):
     assert_one_line_failure(assistant(capsys, "bench", "--folder", str(tmp_path)), "no document")
+
+
+def test_the_chat_opens_a_folder_given_on_the_command_line(library, capsys, monkeypatch):
+    from assistant.tui.app import AssistantApp
+
+    started: list[object] = []
+    monkeypatch.setattr(AssistantApp, "run", lambda self: started.append(self.document_path))
+    assert assistant(capsys, "chat", str(library)).code == 0
+    assert started == [library]

@@ -35,6 +35,7 @@ PAGES = [
 CHAPTERS = [
     ("Arrival", "<h1>The Port</h1><p>The ship reached Bergen at dawn.</p><h2>Weather</h2><p>It rained for days.</p>"),
     ("Departure", "<p>They left for Rome in the spring.</p>"),
+    ("Ending", "<h1>Ending</h1><p>The story ends in Oslo.</p>"),
 ]
 SECRET = "TOP-SECRET-7b1f"
 
@@ -102,6 +103,8 @@ def test_an_epub_reads_its_chapters_in_spine_order_named_by_their_titles(tmp_pat
     assert doc.place(at, at + 6).section == "Arrival › The Port › Weather"
     at = doc.text.index("Rome")
     assert doc.place(at, at + 4).section == "Departure"
+    at = doc.text.index("Oslo")
+    assert doc.place(at, at + 4).section == "Ending"  # a first heading that is the chapter's title, once
 
 
 def test_a_docx_reads_paragraphs_headings_and_tables(tmp_path):

@@ -59,9 +59,11 @@ class Place:
     end: int
 
     def label(self, with_file: bool) -> str:
-        """As the document pane's border names where the cursor is: ``museum.pdf · page 2 · Costs``."""
+        """As the document pane's border names where the cursor is: ``museum.pdf · page 2 · Costs``; with the file,
+        its line in that file too (the pane's own line numbers count the whole folder)."""
         bits = [self.path] if with_file else []
         bits += [f"page {self.page}"] if self.page is not None else []
+        bits += [f"line {self.line}"] if with_file else []
         bits += [self.section] if self.section else []
         return " · ".join(bits)
 
@@ -125,10 +127,14 @@ class Document:
         shift = part.start if part is not None else 0
         return start + shift, end + shift
 
+    def part_at(self, offset: int) -> Part:
+        """The file whose text holds ``offset``."""
+        parts = self.parts or (Part(0, len(self.text), self.name),)
+        return parts[max(0, bisect_right([p.start for p in parts], offset) - 1)]
+
     def place(self, start: int, end: int) -> Place:
         """Where ``text[start:end]`` came from."""
-        parts = self.parts or (Part(0, len(self.text), self.name),)
-        part = parts[max(0, bisect_right([p.start for p in parts], start) - 1)]
+        part = self.part_at(start)
         at = bisect_right([loc.start for loc in part.locations], start) - 1
         location = part.locations[at] if at >= 0 else Location(part.start)
         line = self.line_of(start) - self.line_of(part.start) + 1

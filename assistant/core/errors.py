@@ -9,6 +9,14 @@ class DocumentError(UserError):
     """The document could not be read as text."""
 
 
+class PasswordNeeded(DocumentError):
+    """A password-protected document, opened without its password (or with a wrong one: ``wrong``)."""
+
+    def __init__(self, message: str, wrong: bool = False) -> None:
+        super().__init__(message)
+        self.wrong = wrong
+
+
 class ModelUnavailableError(UserError):
     """No reader model could be loaded."""
 

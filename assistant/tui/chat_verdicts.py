@@ -24,12 +24,19 @@ class Verdicts:
         """The answer marked wrong (ctrl+b) whose right span the user is selecting; None: the last answer."""
 
     def _annotation(self, card: AnswerCard, start: int, end: int) -> Annotation | None:
+        """The annotation of a span of the open document, in its own file's text (a folder's other files never
+        come into its context); None when the span is blank or crosses from one file into another."""
         from assistant.tui.feedback import annotation_for
 
-        indexed, path = self.screen.indexed, self.screen.document_path
+        indexed = self.screen.indexed
         if indexed is None:
             return None
-        return annotation_for(indexed.document.text, card.question, start, end, path.name if path else "")
+        document = indexed.document
+        part = document.part_at(start)
+        if end > part.end:
+            return None
+        text = document.text[part.start : part.end]
+        return annotation_for(text, card.question, start - part.start, end - part.start, part.name)
 
     def _answer_annotation(self, card: AnswerCard) -> Annotation | None:
         best = card.result.best if card.result else None
@@ -100,7 +107,7 @@ class Verdicts:
         span = self.screen.query_one(DocumentView).user_span()
         note = self._annotation(card, *span) if span else None
         if note is None:
-            self.screen.notify("Select the answer in the document pane first.", severity="warning")
+            self.screen.notify("Select the answer, within one file, in the document pane first.", severity="warning")
             return
         if note == card.annotation:
             self.screen.notify("This span is already saved as the answer.")

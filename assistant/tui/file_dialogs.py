@@ -82,6 +82,7 @@ class _Navigation(DirectoryNavigation):
         inputs = self.screen.query(Input)
         if inputs:
             path = inputs.first()
+            path.select_on_focus = False  # else the next key typed would replace the "/" just put there
             path.value = text
             path.cursor_position = len(text)
             path.focus()

@@ -71,6 +71,8 @@ class DocumentIndexed(Message):
 class DocumentFailed(Message):
     path: Path
     error: str
+    password: str = ""
+    """A protected PDF opened with no password ("missing") or a wrong one ("wrong"): the chat asks for it."""
 
 
 # --- answers: answer worker -> chat screen -------------------------------------------------------------------------

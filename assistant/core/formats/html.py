@@ -110,7 +110,9 @@ class _Visible(HTMLParser):
 
     def _heading_ends(self, level: int) -> None:
         title = _SPACES.sub(" ", "".join(self.line)).strip()
-        self.path = [(lv, t) for lv, t in self.path if lv < level] + ([(level, title)] if title else [])
+        kept = [(lv, t) for lv, t in self.path if lv < level]
+        repeats_root = not kept and title == self.root  # a chapter whose first heading is its title
+        self.path = kept + ([(level, title)] if title and not repeats_root else [])
         names = ([self.root] if self.root else []) + [t for _, t in self.path]
         self.builder.place(section=" › ".join(names) or None, keep_section=False)
         self._flush()

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from assistant.core.errors import DocumentError
+from assistant.core.errors import DocumentError, PasswordNeeded
 from assistant.core.formats.base import Extracted, Request, TextBuilder
 
 MEMORY_BASE = 512 << 20
@@ -45,8 +45,10 @@ def _start(raw: bytes, request: Request) -> subprocess.Popen[bytes]:
 def _refusal(record: dict[str, Any], request: Request) -> DocumentError:
     if record.get("error") == "password":
         if request.password:
-            return DocumentError(f"{request.path} is password-protected and the password given does not open it.")
-        return DocumentError(f"{request.path} is password-protected; give its password with --password to read it.")
+            return PasswordNeeded(
+                f"{request.path} is password-protected and the password given does not open it.", wrong=True
+            )
+        return PasswordNeeded(f"{request.path} is password-protected; give its password with --password to read it.")
     return DocumentError(f"{request.path} is a damaged or truncated PDF (PDFium cannot open it).")
 
 

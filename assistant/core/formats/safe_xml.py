@@ -58,4 +58,6 @@ def parse(data: bytes, where: str, start: StartHandler, end: EndHandler, text: T
             "other files)."
         ) from None
     except expat.ExpatError as exc:
-        raise DocumentError(f"{where} is not well-formed XML ({expat.ErrorString(exc.code)}).") from None
+        raise DocumentError(
+            f"{where} is damaged: its XML is {expat.ErrorString(exc.code)} at line {exc.lineno}."
+        ) from None

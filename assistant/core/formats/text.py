@@ -167,7 +167,7 @@ class TextLoader:
                 raise DocumentError(
                     f"{p} looks like UTF-16 without a byte-order mark; save it as UTF-8 (or UTF-16 with a BOM)."
                 ) from None
-            raise DocumentError(f"{p} looks like a binary file, not text (nor a format this program reads).") from None
+            raise DocumentError(f"{p} looks like a binary file, not text nor a format this program reads.") from None
         text = normalise_newlines(text)
         if len(text.encode("utf-8", "surrogatepass")) > request.text_cap:
             raise request.over_cap()

@@ -252,16 +252,17 @@ class ChatScreen(Screen[None]):
         if path is not None:
             self.open_document(Path(path))
 
-    def open_document(self, path: Path) -> None:
+    def open_document(self, path: Path, password: str | None = None) -> None:
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
         bar.update(total=100, progress=0)
         self.query_one(DocumentView).border_title = safe_text(f"opening {path.name}…", single_line=True)
         self.opening = path
-        self._index_document(path)
+        self._index_document(path, password)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=workers.INDEX)
-    def _index_document(self, path: Path) -> None:
+    def _index_document(self, path: Path, password: str | None) -> None:
+        from assistant.core.errors import PasswordNeeded
         from assistant.core.folders import open_path
 
         def progress(stage: str, fraction: float) -> None:
@@ -269,7 +270,10 @@ class ChatScreen(Screen[None]):
 
         worker = get_current_worker()
         try:
-            opened = open_path(path, progress=progress, stopped=lambda: worker.is_cancelled)
+            opened = open_path(path, password=password, progress=progress, stopped=lambda: worker.is_cancelled)
+        except PasswordNeeded as exc:
+            self._post_unless_replaced(DocumentFailed(path, str(exc), "wrong" if exc.wrong else "missing"))
+            return
         except UserError as exc:
             self._post_unless_replaced(DocumentFailed(path, str(exc)))
             return
@@ -290,7 +294,22 @@ class ChatScreen(Screen[None]):
 
     @on(DocumentFailed)
     def _document_failed(self, message: DocumentFailed) -> None:
-        self._index_failed(message.error)
+        if message.password:
+            self._ask_password(message)
+        else:
+            self._index_failed(message.error)
+
+    def _ask_password(self, message: DocumentFailed) -> None:
+        """A protected PDF: its password is asked for, and it is opened again with it (escape: not opened)."""
+        from assistant.tui.screens.password import PasswordScreen
+
+        def typed(password: str | None) -> None:
+            if password:
+                self.open_document(message.path, password)
+            else:
+                self._index_failed(f"{message.path.name} was not opened: it needs its password.")
+
+        self.app.push_screen(PasswordScreen(message.path.name, message.password == "wrong"), typed)
 
     def _index_failed(self, error: str) -> None:
         self.query_one("#index-progress").display = False
@@ -329,7 +348,9 @@ class ChatScreen(Screen[None]):
         if message.skipped:
             first = message.skipped[0]
             more = f" and {len(message.skipped) - 1:,} more" if len(message.skipped) > 1 else ""
-            self.notify(f"Not read: {first.path} ({first.why}){more}; f6 lists the sources.", severity="warning")
+            self.notify(
+                f"Not read: {first.path}: {first.why}{more}. f6 lists the sources.", severity="warning", timeout=20
+            )
 
     def restore_history(self) -> None:
         self.verdicts.correcting = self.answers.shown = None

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from assistant.core.sanitize import one_line
 from assistant.rendering import assemble
 from assistant.tui.screens.dialogs import MODAL_CSS
 
@@ -35,11 +36,15 @@ class SourcesScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         parts = self.document.parts
         read = [
-            Option(assemble(("✓ ", "green"), part.name, (f"  {part.format}", "dim")), id=f"read-{n}")
+            Option(assemble(("✓ ", "green"), one_line(part.name), (f"  {part.format}", "dim")), id=f"read-{n}")
             for n, part in enumerate(parts)
         ]
         not_read = [
-            Option(assemble(("✗ ", "red"), entry.path, (f"  {entry.why}", "dim")), id=f"skip-{n}", disabled=True)
+            Option(
+                assemble(("✗ ", "red"), one_line(entry.path), (f"  {one_line(entry.why)}", "dim")),
+                id=f"skip-{n}",
+                disabled=True,
+            )
             for n, entry in enumerate(self.skipped)
         ]
         head = f"{len(parts):,} file(s) read" + (f", {len(self.skipped):,} not read" if self.skipped else "")

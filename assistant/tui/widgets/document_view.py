@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
+from textual.binding import Binding
 from textual.widgets import TextArea
 from textual.widgets.text_area import Selection, WrappedDocument
 
@@ -34,7 +35,8 @@ class DocumentView(TextArea):
     it takes less's keys (``assistant.tui.actions.PAGER_KEYS``).
     """
 
-    BINDINGS = pager_bindings()
+    BINDINGS = [*pager_bindings(), Binding("f6", "screen.sources", "Sources", show=False)]
+    """f6 is TextArea's "select line": here it is the sources, as everywhere else in the chat."""
 
     DEFAULT_CSS = """
     DocumentView { border: round $primary-darken-2; }
@@ -182,6 +184,9 @@ class DocumentView(TextArea):
         """Where the cursor is, under the text: a PDF's page, a folder's file, the section (page boundaries show as
         the cursor crosses them)."""
         label = self.placer(self.reading_offset) if self.placer is not None else ""
+        room = max(8, self.size.width - 6)
+        if len(label) > room:  # the end says the most: the file's name, its page, its section
+            label = "…" + label[-(room - 1) :]
         self.border_subtitle = safe_text(label, single_line=True) if label else None
 
     def selected_span(self) -> tuple[int, int] | None:

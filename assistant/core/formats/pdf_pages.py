@@ -1,11 +1,13 @@
-"""The PDF reader's own process: PDFium reads the file here, under a memory limit, and sends the text page by page.
+"""The PDF reader's own process: PDFium reads files here, under a memory limit, and sends their text page by page.
 
 PDFium inflates a page's content streams whole, and a 1 MB PDF can hold a stream that inflates to gigabytes; it
 is C++, and a hostile file could crash it. In a process of its own, with its address space limited, either ends
-that process, never the assistant: the parent reads what it sent and says in one sentence what went wrong.
+that process, never the assistant: the parent reads what it sent and says in one sentence what went wrong. The
+process reads one PDF after another (a folder of PDFs starts it once).
 
-Protocol: stdin is one JSON line (``{"password": ..., "memory": bytes}``), then the PDF's bytes. stdout is JSON
-lines: ``{"pages": N}``, then ``{"text": ...}`` for each page, or one ``{"error": "password" | "damaged"}``.
+Protocol, for each PDF: stdin has one JSON line (``{"size": bytes, "password": ..., "memory": bytes}``), then the
+PDF's bytes; stdout gets JSON lines: ``{"pages": N}``, then ``{"text": ...}`` for each page, then ``{"done": true}``,
+or one ``{"error": "password" | "damaged"}``. End of stdin ends the process.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+from typing import Any
 
 
 def _send(record: dict[str, object]) -> None:
@@ -20,8 +23,8 @@ def _send(record: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-def _page_text(pdf: object, index: int) -> str:
-    page = pdf[index]  # type: ignore[index]
+def _page_text(pdf: Any, index: int) -> str:
+    page = pdf[index]
     try:
         textpage = page.get_textpage()
         try:
@@ -33,22 +36,34 @@ def _page_text(pdf: object, index: int) -> str:
     return text
 
 
-def main() -> int:
-    header = json.loads(sys.stdin.buffer.readline())
-    memory = int(header["memory"])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    raw = sys.stdin.buffer.read()
+def _read_one(header: dict[str, Any]) -> None:
     import pypdfium2 as pdfium
 
+    memory = int(header["memory"])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    raw = sys.stdin.buffer.read(int(header["size"]))
     try:
         pdf = pdfium.PdfDocument(raw, password=header.get("password"))
     except pdfium.PdfiumError as exc:
         _send({"error": "password" if "password" in str(exc).lower() else "damaged"})
-        return 0
-    _send({"pages": len(pdf)})
-    for index in range(len(pdf)):
-        _send({"text": _page_text(pdf, index)})
-    return 0
+        return
+    try:
+        _send({"pages": len(pdf)})
+        for index in range(len(pdf)):
+            _send({"text": _page_text(pdf, index)})
+    finally:
+        pdf.close()
+    _send({"done": True})
+
+
+def main() -> int:
+    ceiling = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line:
+            return 0
+        _read_one(json.loads(line))
 
 
 if __name__ == "__main__":

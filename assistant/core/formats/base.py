@@ -99,10 +99,13 @@ class TextBuilder:
         self.page: int | None = None
         self.section: str | None = None
 
-    def place(self, page: int | None = None, section: str | None = None, *, keep_section: bool = True) -> None:
-        """What follows is on ``page`` under ``section``."""
-        self.page = page if page is not None else self.page
-        self.section = section if section is not None or not keep_section else self.section
+    def page_starts(self, page: int) -> None:
+        """What follows is on ``page``."""
+        self.page = page
+
+    def section_starts(self, section: str | None) -> None:
+        """What follows is under ``section`` (a heading path; None: under no heading)."""
+        self.section = section
 
     def block(self, text: str, separator: str = "\n\n") -> None:
         """Add a paragraph (blank-line separated from the last); a block of only spaces adds nothing."""

@@ -69,7 +69,7 @@ class _Body:
             return
         if self.level is not None and text:
             self.path = [(lv, t) for lv, t in self.path if lv < self.level] + [(self.level, text)]
-            self.builder.place(section=" › ".join(t for _, t in self.path), keep_section=False)
+            self.builder.section_starts(" › ".join(t for _, t in self.path))
         self.builder.block(text)
 
     def text(self, data: str) -> None:

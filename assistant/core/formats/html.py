@@ -67,7 +67,7 @@ class _Visible(HTMLParser):
         self.line: list[str] = []
         self.heading: int | None = None
         self.path: list[tuple[int, str]] = []
-        builder.place(section=root, keep_section=False)
+        builder.section_starts(root)
 
     def _flush(self, separator: str = "\n\n") -> None:
         text = "".join(self.line)
@@ -114,7 +114,7 @@ class _Visible(HTMLParser):
         repeats_root = not kept and title == self.root  # a chapter whose first heading is its title
         self.path = kept + ([(level, title)] if title and not repeats_root else [])
         names = ([self.root] if self.root else []) + [t for _, t in self.path]
-        self.builder.place(section=" › ".join(names) or None, keep_section=False)
+        self.builder.section_starts(" › ".join(names) or None)
         self._flush()
         self.heading = None
 

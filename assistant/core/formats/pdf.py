@@ -155,7 +155,7 @@ class PdfLoader:
             for number, (pages, text) in enumerate(_pages(worker, raw, request), start=1):
                 if request.progress and number % 20 == 1:
                     request.progress(f"page {number:,} of {pages:,}", (number - 1) / max(pages, 1))
-                builder.place(page=number)
+                builder.page_starts(number)
                 builder.block(_clean(text))
         if not builder.parts:
             raise DocumentError(

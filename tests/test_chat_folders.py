@@ -83,7 +83,10 @@ async def test_ctrl_o_opens_a_folder_and_its_conversation_comes_back(tiny_model_
         await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments))
         await pilot.press("end", "enter")  # Open a folder…
         await wait_until(pilot, lambda: isinstance(app.screen, SelectDirectory))
-        app.screen.dismiss(folder)
+        typed = app.screen.query_one("#folder-path")
+        typed.value = str(folder)
+        typed.focus()
+        await pilot.press("enter")  # a typed folder is the one opened
         await _open(app, pilot)
         assert [p.name for p in app.chat.indexed.document.parts] == ["notes.md", "reports/museum.pdf"]
         await ask(app, pilot, "where is the key?")
@@ -108,10 +111,15 @@ async def test_a_span_saved_in_a_folder_keeps_to_its_own_file(tiny_model_dir, fo
         view.selection = Selection(view.location(across), view.location(document.text.index("museum") + 6))
         await pilot.press("ctrl+s")
         assert any("within one file" in n for n in notifications(app))
+        line = document.text.index("The key")  # a whole line, to the start of the next: the file's last line
+        view.selection = Selection(view.location(line), (view.location(line)[0] + 1, 0))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: annotations_path().exists())
+        assert json.loads(annotations_path().read_text(encoding="utf-8"))["title"] == "notes.md"
         at = document.text.index("Lisbon")
         view.selection = Selection(view.location(at), view.location(at + 6))
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: annotations_path().exists())
+        await wait_until(pilot, lambda: "Lisbon" in annotations_path().read_text(encoding="utf-8"))
     (row,) = [json.loads(line) for line in annotations_path().read_text(encoding="utf-8").splitlines()]
     assert row["title"] == "reports/museum.pdf" and "key" not in row["context"]
     assert row["context"][row["answers"]["answer_start"][0] :].startswith("Lisbon")

@@ -150,6 +150,16 @@ def test_gitignore_patterns_mean_what_git_means(pattern, names, left, tmp_path):
 def test_exclude_leaves_out_whole_folders(library):
     assert open_path(library, exclude=["reports"]).read == ["changes.txt.gz", "notes.md"]
     assert open_path(library, exclude=["2024/"]).read == ["changes.txt.gz", "notes.md", "reports/museum.pdf"]
+    assert open_path(library, exclude=["./reports"]).read == ["changes.txt.gz", "notes.md"]
+
+
+def test_a_protected_pdf_in_a_folder_is_listed_and_read_with_the_password(library):
+    from tests.document_files import encrypted_pdf
+
+    (library / "vault.pdf").write_bytes(encrypted_pdf(pdf_bytes([["The vault opens at dawn."]]), "pw"))
+    why = {s.path: s.why for s in open_path(library).skipped}
+    assert "password-protected" in why["vault.pdf"]
+    assert "vault.pdf" in open_path(library, password="pw").read
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from assistant.core import files, ignore
 from assistant.core.documents import Document, load_document, max_document_bytes, read_extracted
-from assistant.core.errors import DocumentError
+from assistant.core.errors import DocumentError, PasswordNeeded
 from assistant.core.formats.base import Extracted, ProgressCallback
 
 IGNORE_FILE = ".gitignore"
@@ -160,6 +160,10 @@ def load_folder(
             progress(f"file {n + 1:,} of {len(walk.found):,}", n / max(len(walk.found), 1))
         try:
             extracted = read_extracted(path, max(left, 1), password=password, stopped=stopped)
+        except PasswordNeeded:
+            why = "the password given does not open it" if password else "it is password-protected"
+            walk.skipped.append(Skipped(rel, f"{why} (open it alone, or give its password: ask --password)"))
+            continue
         except DocumentError as exc:
             walk.skipped.append(Skipped(rel, _reason(exc, path)))
             continue

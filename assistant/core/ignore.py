@@ -119,4 +119,4 @@ def left_out(rules: Iterable[Rule], rel: str, is_dir: bool) -> bool:
 
 def globs(patterns: Sequence[str]) -> list[Rule]:
     """``--include`` / ``--exclude`` globs as rules anchored at the opened folder (``*.pdf``: at any depth)."""
-    return [r for r in (rule(p) for p in patterns) if r is not None and not r.negated]
+    return [r for r in (rule(p.removeprefix("./")) for p in patterns) if r is not None and not r.negated]

@@ -32,6 +32,8 @@ class Verdicts:
         if indexed is None:
             return None
         document = indexed.document
+        while start < end and document.text[end - 1].isspace():  # a selection to the start of the next line
+            end -= 1
         part = document.part_at(start)
         if end > part.end:
             return None

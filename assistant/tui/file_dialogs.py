@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import events, on
@@ -126,6 +127,12 @@ class SelectDirectory(_ErrorsAsText, _SelectDirectory):
     """
     )
 
+    def __init__(self, *args: Any, take_typed: bool = False, **kwargs: Any) -> None:
+        """``take_typed``: a folder's path typed and entered is the folder picked (a folder of documents), not only
+        gone into (a checkpoint is the one with config.json)."""
+        super().__init__(*args, **kwargs)
+        self.take_typed = take_typed
+
     def _input_bar(self) -> ComposeResult:
         yield from super()._input_bar()
         yield TextInput(placeholder="or type a folder's path, then enter", id="folder-path")
@@ -144,7 +151,7 @@ class SelectDirectory(_ErrorsAsText, _SelectDirectory):
         folder = files.local_dir(event.value.strip())
         if folder is None:
             self._set_error(f"No folder {event.value.strip()}")
-        elif files.path_kind(folder / "config.json") == "file":  # a checkpoint: taken
+        elif self.take_typed or files.path_kind(folder / "config.json") == "file":  # a checkpoint: taken
             self._picked(folder)
         else:  # any other folder: gone into, to pick from
             navigation = self.query_one(DirectoryNavigation)

@@ -246,7 +246,8 @@ class ChatScreen(Screen[None]):
     def _browse_folder(self) -> None:
         from assistant.tui.file_dialogs import SelectDirectory
 
-        self.app.push_screen(SelectDirectory(self._start_folder(), title="Open a folder"), self._picked)
+        dialog = SelectDirectory(self._start_folder(), title="Open a folder", take_typed=True)
+        self.app.push_screen(dialog, self._picked)
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:
@@ -334,6 +335,7 @@ class ChatScreen(Screen[None]):
         self.query_one(Conversation).document_name = message.indexed.document.name
         self.query_one(DocumentPane).show(message.indexed.document.text)
         self.query_one(DocumentView).placer = _placer(message.indexed.document)
+        self.query_one(DocumentView).show_place()
         self.query_one(DocumentView).border_title = safe_text(message.path.name, single_line=True)
         self.history.opened(message.path)
         self.restore_history()

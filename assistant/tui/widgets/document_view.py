@@ -178,9 +178,9 @@ class DocumentView(TextArea):
         current = self.selection
         if self._highlighted is not None and event.selection == current and current != self._highlighted:
             self._highlighted = None
-        self._show_place()
+        self.show_place()
 
-    def _show_place(self) -> None:
+    def show_place(self) -> None:
         """Where the cursor is, under the text: a PDF's page, a folder's file, the section (page boundaries show as
         the cursor crosses them)."""
         label = self.placer(self.reading_offset) if self.placer is not None else ""

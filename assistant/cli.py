@@ -435,12 +435,17 @@ def _activate(name: str, console: Console) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from assistant.tui.app import AssistantApp
 
-    if args.path and files.path_kind(files.user_path(args.path)) != "dir":
+    if args.path:  # fail fast, before the screen opens
         from assistant.core.documents import load_document
         from assistant.core.errors import PasswordNeeded
+        from assistant.core.folders import check_folder
 
-        with contextlib.suppress(PasswordNeeded):  # the app asks for it
-            load_document(args.path)  # fail fast, before the screen opens
+        path = files.user_path(args.path)
+        if files.path_kind(path) == "dir":
+            check_folder(path)  # its files are read once, by the app
+        else:
+            with contextlib.suppress(PasswordNeeded):  # the app asks for it
+                load_document(path)
     app = AssistantApp(document_path=args.path, model=args.model, device=args.device, int8=args.int8)
     app.run()
     return app.return_code or 0

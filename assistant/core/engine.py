@@ -24,10 +24,9 @@ from assistant.core.passages import (
     Passage,
     SentenceIndex,
     Span,
-    count_words,
     paragraph_spans,
+    passage_spans,
     sentence_spans,
-    split_passages,
 )
 from assistant.core.reader import Context, Reader
 from assistant.core.retrieval import ContextualRetriever, NothingToIndex
@@ -306,8 +305,9 @@ def _build_index(text: str, settings: EngineSettings, progress: ProgressCallback
     if progress:
         progress("splitting", 0.0)
     sentences = sentence_spans(text)
-    passages = split_passages(text, settings.passage_words, sentences)
-    passage_words = [count_words(p.text) for p in passages]
+    packed = passage_spans(text, settings.passage_words, sentences)
+    passages = [Span(start, end) for start, end, _ in packed]
+    passage_words = [words for _, _, words in packed]
     retriever = None
     if sum(passage_words) > MIN_WORDS_TO_RANK and len(passages) > 1:
         if progress:
@@ -317,15 +317,14 @@ def _build_index(text: str, settings: EngineSettings, progress: ProgressCallback
         owner = [bisect_right(starts, p.start) - 1 for p in passages]
         try:
             retriever = ContextualRetriever.build(
-                [p.text for p in passages],
+                [text[p.start : p.end] for p in passages],
                 [text[para.start : para.end] for para in paragraphs],
                 owner,
                 settings.paragraph_weight,
             )
         except NothingToIndex:  # nothing to rank by: the document is read in order, up to the budget
             retriever = None
-    spans = [Span(p.start, p.end) for p in passages]
-    return IndexParts(spans, passage_words, sentences, retriever)
+    return IndexParts(passages, passage_words, sentences, retriever)
 
 
 NOT_FINITE = "the reader's scores were not finite numbers (NaN or infinity): the model is broken"

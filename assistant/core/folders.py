@@ -110,6 +110,21 @@ def _reason(exc: DocumentError, path: Path) -> str:
     return text[:1].lower() + text[1:]
 
 
+def _walked(root: Path, include: Sequence[str], exclude: Sequence[str]) -> _Walk:
+    walk = _Walk(ignore.globs(include), ignore.globs(exclude))
+    walk.walk(root)
+    walk.found.sort()  # path order, as a listing shows them
+    return walk
+
+
+def check_folder(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
+    """Refuse, before any file is read, a folder with no file to read (what the chat checks before it starts)."""
+    walk = _walked(root, include, exclude)
+    if not walk.found:
+        why = f" ({walk.skipped[0].path}: {walk.skipped[0].why})" if walk.skipped else ""
+        raise DocumentError(f"{root} holds no file to read{why}.")
+
+
 def open_path(
     path: str | os.PathLike[str],
     *,
@@ -148,9 +163,7 @@ def load_folder(
     stopped: Callable[[], bool] | None = None,
 ) -> Opened:
     """Every document under ``root`` as one Document (``max_bytes`` of text in all), and what was not read."""
-    walk = _Walk(ignore.globs(include), ignore.globs(exclude))
-    walk.walk(root)
-    walk.found.sort()  # path order, as a listing shows them
+    walk = _walked(root, include, exclude)
     read: list[tuple[str, Extracted]] = []
     left = max_bytes
     for n, (rel, path) in enumerate(walk.found):

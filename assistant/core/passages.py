@@ -17,11 +17,6 @@ MAX_WORD_CHARS = 32
 _WORD = re.compile(rf"\S{{1,{MAX_WORD_CHARS}}}")
 
 
-def count_words(text: str, start: int = 0, end: int | None = None) -> int:
-    """Words in ``text[start:end]`` as passages count them (runs of at most ``MAX_WORD_CHARS`` non-spaces)."""
-    return sum(1 for _ in _WORD.finditer(text, start, len(text) if end is None else end))
-
-
 class Span(NamedTuple):
     """Character offsets ``[start, end)``; a tuple, as a long document has tens of thousands (a cached index
     loads them all)."""
@@ -83,8 +78,18 @@ def split_passages(text: str, max_words: int = 100, sentences: Sequence[Span] | 
     passage never straddles a topic break. ``sentences`` are ``sentence_spans(text)`` when the caller
     has them already (splitting sentences is most of the cost).
     """
+    return [
+        Passage(i, start, end, text[start:end])
+        for i, (start, end, _) in enumerate(passage_spans(text, max_words, sentences))
+    ]
+
+
+def passage_spans(
+    text: str, max_words: int = 100, sentences: Sequence[Span] | None = None
+) -> list[tuple[int, int, int]]:
+    """:func:`split_passages`' passages as (start, end, words): the words are counted once, as they are packed."""
     sentences = sentence_spans(text) if sentences is None else sentences
-    passages: list[Passage] = []
+    passages: list[tuple[int, int, int]] = []
     first = 0
     for paragraph in paragraph_spans(text):
         last = first
@@ -93,29 +98,29 @@ def split_passages(text: str, max_words: int = 100, sentences: Sequence[Span] | 
         chunk_start: int | None = None
         chunk_end = 0
         words = 0
-        for sentence in _bounded_sentences(text, sentences[first:last], max_words):
-            n = count_words(text, sentence.start, sentence.end)
+        for start, end, n in _bounded_sentences(text, sentences[first:last], max_words):
             if chunk_start is not None and words + n > max_words:
-                passages.append(Passage(len(passages), chunk_start, chunk_end, text[chunk_start:chunk_end]))
+                passages.append((chunk_start, chunk_end, words))
                 chunk_start = None
                 words = 0
             if chunk_start is None:
-                chunk_start = sentence.start
-            chunk_end = sentence.end
+                chunk_start = start
+            chunk_end = end
             words += n
         if chunk_start is not None:
-            passages.append(Passage(len(passages), chunk_start, chunk_end, text[chunk_start:chunk_end]))
+            passages.append((chunk_start, chunk_end, words))
         first = last
     return passages
 
 
-def _bounded_sentences(text: str, sentences: Sequence[Span], max_words: int) -> list[Span]:
-    out: list[Span] = []
+def _bounded_sentences(text: str, sentences: Sequence[Span], max_words: int) -> list[tuple[int, int, int]]:
+    """Each sentence as (start, end, words), one cut at word boundaries into pieces of ``max_words`` when longer."""
+    out: list[tuple[int, int, int]] = []
     for sentence in sentences:
         words = list(_WORD.finditer(text, sentence.start, sentence.end))
         for i in range(0, len(words), max_words):
             piece = words[i : i + max_words]
-            out.append(Span(piece[0].start(), piece[-1].end()))
+            out.append((piece[0].start(), piece[-1].end(), len(piece)))
     return out
 
 

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from assistant.core.folders import Skipped
 
 EPILOG = """commands:
-  assistant [FILE]               open the chat app (same as `assistant chat [FILE]`)
-  assistant chat [FILE]          chat with a document in the terminal
-  assistant ask FILE QUESTION    answer questions from the shell (QUESTION '-' reads stdin)
+  assistant [PATH]               open the chat app (same as `assistant chat [PATH]`)
+  assistant chat [PATH]          chat with a document or a folder in the terminal
+  assistant ask PATH QUESTION    answer questions from the shell (QUESTION '-' reads stdin)
   assistant text FILE            print the text answers are found in (their start/end index it)
   assistant train                fine-tune a reader (see `assistant train --help`)
   assistant eval                 EM/F1 of a reader on SQuAD-format data
@@ -31,7 +31,9 @@ EPILOG = """commands:
   assistant bench                measure indexing, answer latency, model load and memory
 
 Documents: plain text and Markdown, PDF (its text layer), HTML, EPUB, DOCX, and any of them gzipped;
-the format is told by content. Answers cite `file · page N` (PDF) or `file · line N`.
+the format is told by content. PATH may be a folder: every document in it (not hidden, not .gitignore'd;
+--include/--exclude GLOB choose), each file not read listed with why. Answers cite `file · page N` (PDF)
+or `file · line N`.
 
 Model resolution: --model, then $ASSISTANT_MODEL, then settings.toml's `model`, then the active run
 in models/, then the hub default distilbert/distilbert-base-uncased-distilled-squad.
@@ -178,7 +180,7 @@ def _add_text(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(
         prog="assistant",
-        description="Ask questions about text documents; answers are exact spans found by a DistilBERT reader.",
+        description="Ask questions about documents and folders; answers are exact spans found by a DistilBERT reader.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -27,11 +27,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.core.engine import EngineSettings, _build_index  # noqa: E402
-from assistant.core.folders import open_path  # noqa: E402
-from assistant.core.passages import paragraph_spans  # noqa: E402
-from assistant.core.retrieval import _QUERY_STOPWORDS, _STEMMER, ContextualRetriever  # noqa: E402
-from assistant.recall import load_gold_set  # noqa: E402
+from assistant.core.engine import EngineSettings, _build_index
+from assistant.core.folders import open_path
+from assistant.core.passages import paragraph_spans
+from assistant.core.retrieval import _QUERY_STOPWORDS, ContextualRetriever
+from assistant.recall import load_gold_set
 
 KS = (1, 5, 10)
 Ranker = Callable[[str], Sequence[int]]
@@ -105,21 +105,25 @@ def _hits(rank: Ranker, spans: list[tuple[int, int]], questions: list) -> dict[i
 def quality(gold_files: list[Path]) -> None:
     print("gold set                      ranker               " + "  ".join(f"hit@{k:<2}" for k in KS))
     for path in gold_files:
-        gold = load_gold_set(path)
-        passages, paragraphs, owner, spans = _parts(gold.document.text)
-        bm25s_ctx = ContextualRetriever.build(passages, paragraphs, owner, 1.0)
-        bm25s_own = ContextualRetriever.build(passages, paragraphs, owner, 0.0)
-        with tempfile.TemporaryDirectory() as tmp:
-            fts = Fts5(f"{tmp}/i.db", passages, paragraphs, owner)
-            rankers: dict[str, Ranker] = {
-                "bm25s + paragraph": lambda q: bm25s_ctx.ranked(q)[0].tolist(),
-                "FTS5 + paragraph": lambda q: fts.ranked(q, True),
-                "bm25s": lambda q: bm25s_own.ranked(q)[0].tolist(),
-                "FTS5": lambda q: fts.ranked(q, False),
-            }
-            for name, rank in rankers.items():
-                hits = _hits(rank, spans, gold.questions)
-                print(f"{gold.name[:28]:29} {name:20} " + "  ".join(f"{hits[k]:6.3f}" for k in KS))
+        _quality_of(path)
+
+
+def _quality_of(path: Path) -> None:
+    gold = load_gold_set(path)
+    passages, paragraphs, owner, spans = _parts(gold.document.text)
+    bm25s_ctx = ContextualRetriever.build(passages, paragraphs, owner, 1.0)
+    bm25s_own = ContextualRetriever.build(passages, paragraphs, owner, 0.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        fts = Fts5(f"{tmp}/i.db", passages, paragraphs, owner)
+        rankers: dict[str, Ranker] = {
+            "bm25s + paragraph": lambda q: bm25s_ctx.ranked(q)[0].tolist(),
+            "FTS5 + paragraph": lambda q: fts.ranked(q, True),
+            "bm25s": lambda q: bm25s_own.ranked(q)[0].tolist(),
+            "FTS5": lambda q: fts.ranked(q, False),
+        }
+        for name, rank in rankers.items():
+            hits = _hits(rank, spans, gold.questions)
+            print(f"{gold.name[:28]:29} {name:20} " + "  ".join(f"{hits[k]:6.3f}" for k in KS))
 
 
 def speed(folder: str, questions: list[str]) -> None:

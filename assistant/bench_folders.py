@@ -1,11 +1,15 @@
-"""`assistant bench --folder DIR`: how fast a folder (or one document of any format) is read and indexed, and what
-opening it again costs, in fresh processes so that peak memory is what a user's process sees.
+"""`assistant bench --folder DIR`: how fast a folder (or one document of any format) is read and indexed, what
+opening it again costs when nothing changed and when one file changed, and how long ranking its passages takes; each
+open in a fresh process, so that peak memory is what a user's process sees.
 
-Nothing is written into the folder: the index cache is a temporary folder of the benchmark's own.
+Nothing is written into the folder: the saved index is in a temporary folder of the benchmark's own, and "one file
+changed" is that file's entry dropped from it (the work a changed file costs: read, split and count it again, then
+merge), the median-sized file read.
 """
 
 from __future__ import annotations
 
+import random
 import resource
 import statistics
 import tempfile
@@ -17,72 +21,122 @@ from typing import Any
 from rich.table import Table
 
 RUNS = 3
+QUERIES = 21
 
 
-def _open_and_index(path: str, include: Sequence[str], exclude: Sequence[str], cache: str) -> dict[str, Any]:
-    """One open: extract every file, then index (saving to or loading from ``cache``)."""
-    from assistant.core.engine import EngineSettings, index_document
-    from assistant.core.folders import open_path
+def _caches(cache: str) -> dict[str, Path]:
+    return {"file_cache": Path(cache) / "index", "folder_cache": Path(cache) / "folders"}
+
+
+def _questions(text: str, count: int) -> list[str]:
+    """Questions made of a few words of the text (what ranking costs does not depend on their sense)."""
+    words = text.split()
+    rng = random.Random(0)
+    picks = [rng.randrange(max(1, len(words) - 6)) for _ in range(count)]
+    return ["what about " + " ".join(words[i : i + 5]) for i in picks]
+
+
+def _open(path: str, include: Sequence[str], exclude: Sequence[str], cache: str) -> dict[str, Any]:
+    """One open (saving to or loading from ``cache``), then ranking for a few questions."""
+    from assistant.core.engine import EngineSettings
+    from assistant.core.folder_index import open_indexed
 
     t0 = time.perf_counter()
-    opened = open_path(path, include=include, exclude=exclude)
-    extract_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    indexed = index_document(opened.document, EngineSettings(), cache_dir=Path(cache))
-    index_s = time.perf_counter() - t0
+    caches = _caches(cache)
+    opened, indexed = open_indexed(
+        path,
+        EngineSettings(),
+        include=include,
+        exclude=exclude,
+        file_cache=caches["file_cache"],
+        folder_cache=caches["folder_cache"],
+    )
+    open_s = time.perf_counter() - t0
+    rank_ms = []
+    if indexed.retriever is not None:
+        for question in _questions(indexed.document.text, QUERIES):
+            t0 = time.perf_counter()
+            indexed.retriever.ranked(question)
+            rank_ms.append((time.perf_counter() - t0) * 1000)
+    sizes = sorted((p.end - p.start, p.name) for p in opened.document.parts)
     return {
         "files": len(opened.read),
         "skipped": len(opened.skipped),
         "text_mb": len(opened.document.text.encode("utf-8", "surrogatepass")) / 1e6,
         "passages": len(indexed.passages),
-        "extract_s": extract_s,
-        "index_s": index_s,
+        "open_s": open_s,
+        "rank_ms": statistics.median(rank_ms) if rank_ms else 0.0,
+        "median_file": sizes[len(sizes) // 2][1],
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
+def _forget(path: str, rel: str, cache: str) -> None:
+    """Drop one file's entry, as a change of that file would."""
+    from assistant.core.engine import EngineSettings
+    from assistant.core.folder_entries import FORMAT
+    from assistant.core.folder_store import Store, store_path
+
+    store = Store(store_path(_caches(cache)["folder_cache"], Path(path), f"{FORMAT}|{EngineSettings().passage_words}"))
+    store.forget(rel)
+    store.commit()
+    store.close()
+
+
 def bench_folder(path: str, include: Sequence[str], exclude: Sequence[str]) -> dict[str, Any]:
-    """Medians of first opens (cold cache) and of reopens (the cache the first open left), each in a fresh process."""
+    """Medians of first opens (no saved index), of reopens, and of opens after one file changed, each in a fresh
+    process."""
     from assistant.bench import _in_fresh_process
 
     first: list[dict[str, Any]] = []
     again: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for _ in range(RUNS):
         with tempfile.TemporaryDirectory() as cache:
-            first.append(_in_fresh_process(_open_and_index, path, include, exclude, cache))
-            again.append(_in_fresh_process(_open_and_index, path, include, exclude, cache))
+            first.append(_in_fresh_process(_open, path, include, exclude, cache))
+            again.append(_in_fresh_process(_open, path, include, exclude, cache))
+            if Path(path).is_dir():
+                _forget(path, first[-1]["median_file"], cache)
+                changed.append(_in_fresh_process(_open, path, include, exclude, cache))
+            else:  # a single file changed is read whole again
+                changed.append(first[-1])
 
     def median(rows: list[dict[str, Any]], key: str) -> float:
         return float(statistics.median(row[key] for row in rows))
 
-    total_first = median(first, "extract_s") + median(first, "index_s")
-    total_again = median(again, "extract_s") + median(again, "index_s")
+    first_s = median(first, "open_s")
     return {
         "files": first[0]["files"],
         "skipped": first[0]["skipped"],
         "text_mb": first[0]["text_mb"],
         "passages": first[0]["passages"],
-        "first_extract_s": median(first, "extract_s"),
-        "first_index_s": median(first, "index_s"),
-        "first_mb_per_s": first[0]["text_mb"] / total_first,
+        "first_s": first_s,
+        "first_mb_per_s": first[0]["text_mb"] / first_s,
         "first_peak_rss_mib": median(first, "peak_rss_mib"),
-        "reopen_extract_s": median(again, "extract_s"),
-        "reopen_index_s": median(again, "index_s"),
-        "reopen_share_of_first": total_again / total_first,
+        "reopen_s": median(again, "open_s"),
+        "reopen_share_of_first": median(again, "open_s") / first_s,
+        "reopen_peak_rss_mib": median(again, "peak_rss_mib"),
+        "changed_file": first[0]["median_file"],
+        "changed_s": median(changed, "open_s"),
+        "changed_share_of_first": median(changed, "open_s") / first_s,
+        "rank_ms": median(again, "rank_ms"),
     }
 
 
 def folder_table(path: str, row: dict[str, Any]) -> Table:
-    table = Table(title=f"Opening {path}: median of {RUNS} fresh processes", title_justify="left")
-    for column in ("files", "text", "first open: read + index", "MB/s", "peak RSS", "reopen: read + index", "share"):
+    title = f"Opening {path}: median of {RUNS} fresh processes each"
+    table = Table(title=title, title_justify="left")
+    columns = ("files", "text", "first open", "MB/s", "peak RSS", "reopen", "one file changed", "ranking")
+    for column in columns:
         table.add_column(column, justify="right")
     table.add_row(
         f"{row['files']:,} ({row['skipped']:,} not read)",
         f"{row['text_mb']:.1f} MB",
-        f"{row['first_extract_s']:.2f} s + {row['first_index_s']:.2f} s",
+        f"{row['first_s']:.2f} s",
         f"{row['first_mb_per_s']:.1f}",
         f"{row['first_peak_rss_mib']:.0f} MiB",
-        f"{row['reopen_extract_s']:.2f} s + {row['reopen_index_s']:.2f} s",
-        f"{row['reopen_share_of_first']:.0%}",
+        f"{row['reopen_s']:.2f} s ({row['reopen_share_of_first']:.0%})",
+        f"{row['changed_s']:.2f} s ({row['changed_share_of_first']:.0%})",
+        f"{row['rank_ms']:.1f} ms",
     )
     return table

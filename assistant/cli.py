@@ -267,18 +267,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from assistant.core.engine import NOT_FINITE, QAEngine
-    from assistant.core.folders import open_path
+    from assistant.core.folder_index import open_indexed
     from assistant.core.model_loading import load_reader
     from assistant.core.sanitize import json_for_terminal
-    from assistant.paths import index_cache_dir, user_cache_dir
+    from assistant.paths import folder_index_dir, index_cache_dir, user_cache_dir
     from assistant.rendering import answer_panel
     from assistant.settings import Settings, engine_settings, resolve_model, with_flags
 
     saved, problems = Settings.load_checked()
     settings = with_flags(saved, args)
     with _ReadProgress() as progress:
-        opened = open_path(
-            args.path, include=args.include, exclude=args.exclude, password=args.password, progress=progress
+        opened, indexed = open_indexed(
+            args.path,
+            engine_settings(settings),
+            file_cache=index_cache_dir(),
+            folder_cache=folder_index_dir(),
+            include=args.include,
+            exclude=args.exclude,
+            password=args.password,
+            progress=progress,
         )
     document = opened.document
     choice = resolve_model(args.model, settings)
@@ -293,7 +300,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
         short_lived="-" not in args.questions and len(args.questions) <= SHORT_LIVED_QUESTIONS,
     )
     engine = QAEngine(reader, engine_settings(settings), load_model_ms=(time.perf_counter() - t0) * 1000)
-    indexed = engine.index(document, cache_dir=index_cache_dir())
     console = Console()
     asked = 0
     for question in _questions(args.questions):

@@ -71,6 +71,11 @@ def index_cache_dir() -> Path:
     return user_cache_dir() / "index"
 
 
+def folder_index_dir() -> Path:
+    """Saved indexes of folders already opened, file by file (``assistant.core.folder_index``); safe to delete."""
+    return user_cache_dir() / "folders"
+
+
 def user_config_dir() -> Path:
     return _folder("ASSISTANT_CONFIG_DIR") or Path(platformdirs.user_config_dir(APP_NAME))
 

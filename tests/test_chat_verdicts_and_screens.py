@@ -153,16 +153,16 @@ async def test_a_failed_model_switch_keeps_answering_with_the_old_reader(tiny_mo
 async def test_a_question_asked_while_the_document_opens_is_answered_once_it_is_indexed(
     monkeypatch, tiny_model_dir, doc
 ):
-    import assistant.core.engine
+    import assistant.core.folder_index
 
     opened = threading.Event()
-    index = assistant.core.engine.index_document
+    index = assistant.core.folder_index.index_document
 
     def slow_index(*args, **kwargs):
         opened.wait(30)
         return index(*args, **kwargs)
 
-    monkeypatch.setattr(assistant.core.engine, "index_document", slow_index)
+    monkeypatch.setattr(assistant.core.folder_index, "index_document", slow_index)
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.reader_state.status is ReaderStatus.READY, timeout=60)

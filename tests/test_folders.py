@@ -196,6 +196,7 @@ def test_bench_times_a_folders_first_open_and_reopen_without_writing_into_it(lib
     report = json.loads(outcome.out.strip().splitlines()[-1])["folder"]
     assert (report["files"], report["skipped"]) == (4, 4)
     assert report["first_mb_per_s"] > 0 and report["reopen_share_of_first"] > 0
+    assert report["changed_share_of_first"] > 0 and report["changed_file"] in [p.as_posix() for p in before]
     assert sorted(p.relative_to(library) for p in library.rglob("*")) == before
 
 

@@ -36,7 +36,8 @@ def document() -> Document:
 
 def _same_index(a: engine.IndexedDocument, b: engine.IndexedDocument) -> None:
     assert [(p.start, p.end, p.text) for p in a.passages] == [(p.start, p.end, p.text) for p in b.passages]
-    assert a.sentences.spans == b.sentences.spans
+    assert a.sentences.starts.tolist() == b.sentences.starts.tolist()
+    assert a.sentences.ends.tolist() == b.sentences.ends.tolist()
     assert a.passage_words == b.passage_words and a.words == b.words
     assert a.retriever is not None and b.retriever is not None
     for question in QUESTIONS:
@@ -114,8 +115,8 @@ def _plant_pickle(entry: Path, tmp: Path) -> None:
     np.save(entry / "owner.npy", np.array([_Payload(tmp / "unpickled")], dtype=object), allow_pickle=True)
 
 
-def _drop_bm25_arrays(entry: Path, tmp: Path) -> None:
-    for array in (entry / "paragraphs").glob("*.npy"):
+def _drop_term_arrays(entry: Path, tmp: Path) -> None:
+    for array in entry.glob("term*.npy"):
         array.unlink()
 
 
@@ -134,20 +135,21 @@ def _link_out(entry: Path, tmp: Path) -> None:
     (entry / "owner.npy").symlink_to(outside)
 
 
-def _bm25(name: str, change):
-    return lambda entry, tmp: _resave(entry / "passages" / f"{name}.csc.index.npy", change)
+def _terms(name: str, change):
+    return lambda entry, tmp: _resave(entry / f"{name}.npy", change)
 
 
 DAMAGE = {
     "truncated offsets": _truncate,
     "offsets past the text": lambda entry, tmp: _resave(entry / "passage_ends.npy", lambda a: a + 10**6),
     "planted pickle": _plant_pickle,
-    "garbage bm25 vocabulary": lambda entry, tmp: (entry / "passages" / "vocab.index.json").write_text("[not json"),
-    "missing bm25 arrays": _drop_bm25_arrays,
-    "out-of-range ids": _bm25("indices", lambda a: a + 10**6),
-    "negative ids": _bm25("indices", lambda a: a - 10**6),
-    "NaN scores": _bm25("data", lambda a: np.full_like(a, np.nan)),
-    "pointers out of order": _bm25("indptr", lambda a: a[::-1].copy()),
+    "garbage bm25 vocabulary": lambda entry, tmp: (entry / "vocabulary.json").write_text("[not json"),
+    "a vocabulary of numbers": lambda entry, tmp: (entry / "vocabulary.json").write_text("[1, 2, 3]"),
+    "missing bm25 arrays": _drop_term_arrays,
+    "out-of-range ids": _terms("terms", lambda a: a + 10**6),
+    "negative ids": _terms("terms", lambda a: a - 10**6),
+    "counts of zero": _terms("term_counts", lambda a: np.zeros_like(a)),
+    "pointers out of order": _terms("term_indptr", lambda a: a[::-1].copy()),
     "a huge declared array": _declare_huge_array,
     "manifest of another text": _other_key,
     "files linked elsewhere": _link_out,
@@ -173,7 +175,8 @@ DAMAGES = [
     "out-of-range ids",
     "out-of-range ids (checksums redone)",
     "negative ids (checksums redone)",
-    "NaN scores (checksums redone)",
+    "counts of zero (checksums redone)",
+    "a vocabulary of numbers (checksums redone)",
     "pointers out of order (checksums redone)",
     "a huge declared array",
     "manifest of another text",

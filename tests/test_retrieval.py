@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.core.retrieval import ContextualRetriever, PassageRetriever
+from assistant.core.bm25 import Bm25
+from assistant.core.retrieval import ContextualRetriever
 
 # Two paragraphs, two passages each. The last passage of both is the same sentence; only the second
 # paragraph (which comes later in the document) is about zebras.
@@ -31,7 +32,7 @@ def contextual(weight: float) -> ContextualRetriever:
 
 
 def test_bm25_ranks_the_passage_sharing_the_question_words_first():
-    retriever = PassageRetriever(["the cat sat on the mat", "zebras graze on grass", "a dog ran in the park"])
+    retriever = Bm25.of_texts(["the cat sat on the mat", "zebras graze on grass", "a dog ran in the park"])
     scores = retriever.scores("What do zebras graze on?")
     assert scores.shape == (3,) and scores.dtype == np.float32
     assert scores[1] > 0 and scores[0] == 0 and scores[2] == 0
@@ -39,14 +40,14 @@ def test_bm25_ranks_the_passage_sharing_the_question_words_first():
 
 
 def test_bm25_rarer_words_weigh_more():
-    retriever = PassageRetriever(["river bank", "river boat", "river mill", "bank loan"])
+    retriever = Bm25.of_texts(["river bank", "river boat", "river mill", "bank loan"])
     scores = retriever.scores("river loan")
     assert int(np.argmax(scores)) == 3, "'loan' is in one passage, 'river' in three"
 
 
 @pytest.mark.parametrize("question", ["", "   ", "the of and?", "quetzalcoatl xylophone"])
 def test_empty_stopword_or_unknown_queries_score_zero_and_keep_document_order(question):
-    retriever = PassageRetriever(["alpha beta", "gamma delta", "epsilon"])
+    retriever = Bm25.of_texts(["alpha beta", "gamma delta", "epsilon"])
     assert retriever.scores(question).tolist() == [0.0, 0.0, 0.0]
     assert [i for i, _ in retriever.top(question, 5)] == [0, 1, 2]
     order, scores = contextual(1.0).ranked(question)
@@ -54,7 +55,7 @@ def test_empty_stopword_or_unknown_queries_score_zero_and_keep_document_order(qu
 
 
 def test_top_keeps_document_order_on_ties_and_clips_k():
-    retriever = PassageRetriever(["red apple", "green pear", "red apple", "red apple"])
+    retriever = Bm25.of_texts(["red apple", "green pear", "red apple", "red apple"])
     top = retriever.top("red apple", 10)
     assert [i for i, _ in top] == [0, 2, 3, 1]
     assert top[0][1] == top[1][1] == top[2][1] > top[3][1]
@@ -64,7 +65,7 @@ def test_top_keeps_document_order_on_ties_and_clips_k():
 
 
 def test_passage_in_a_matching_paragraph_ranks_above_an_equal_passage_elsewhere():
-    plain = PassageRetriever(PASSAGES).scores(QUESTION)
+    plain = Bm25.of_texts(PASSAGES).scores(QUESTION)
     assert plain[1] == plain[3] > 0, "the two passages are the same sentence"
     order, scores = contextual(1.0).ranked(QUESTION)
     assert scores[3] > scores[1]
@@ -74,7 +75,7 @@ def test_passage_in_a_matching_paragraph_ranks_above_an_equal_passage_elsewhere(
 def test_weight_zero_is_plain_bm25():
     retriever = contextual(0.0)
     assert retriever.paragraphs is None
-    plain = PassageRetriever(PASSAGES).scores(QUESTION)
+    plain = Bm25.of_texts(PASSAGES).scores(QUESTION)
     order, scores = retriever.ranked(QUESTION)
     np.testing.assert_allclose(scores, plain / plain.max(), rtol=1e-6)
     assert order.tolist() == np.argsort(-plain, kind="stable").tolist()
@@ -82,8 +83,8 @@ def test_weight_zero_is_plain_bm25():
 
 
 def test_scores_are_passage_plus_weighted_paragraph_each_scaled_to_its_best():
-    own = PassageRetriever(PASSAGES).scores(QUESTION)
-    para = PassageRetriever(PARAGRAPHS).scores(QUESTION)
+    own = Bm25.of_texts(PASSAGES).scores(QUESTION)
+    para = Bm25.of_texts(PARAGRAPHS).scores(QUESTION)
     for weight in (0.5, 1.0, 3.0):
         expected = own / own.max() + weight * para[OWNER] / para.max()
         np.testing.assert_allclose(contextual(weight).scores(QUESTION), expected, rtol=1e-5)
@@ -113,6 +114,6 @@ def test_the_words_that_shape_a_question_do_not_rank_passages():
         "Problem: the legacy command does not do what one would expect, which is what users do.",
         "argdedupe removes duplicates from the argument list.",
     ]
-    retriever = PassageRetriever(passages)
+    retriever = Bm25.of_texts(passages)
     assert retriever.top("What does argdedupe do?", 1)[0][0] == 1
     assert retriever.scores("What does it do?").tolist() == [0.0, 0.0], "question words alone match nothing"

@@ -434,7 +434,7 @@ async def test_a_model_loader_that_raises_leaves_the_app_running_with_a_failed_r
 
 
 async def test_indexing_and_answering_that_raise_are_notifications(monkeypatch, tiny_model_dir, doc):
-    import assistant.core.engine
+    import assistant.core.folder_index
 
     def broken(*args, **kwargs):
         raise RuntimeError("broken on purpose")
@@ -443,7 +443,7 @@ async def test_indexing_and_answering_that_raise_are_notifications(monkeypatch, 
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         with monkeypatch.context() as patch:
-            patch.setattr(assistant.core.engine, "index_document", broken)
+            patch.setattr(assistant.core.folder_index, "index_document", broken)
             app.chat.open_document(doc)
             await settle(app, pilot)
         assert app.is_running and app.chat.indexed is None

@@ -7,7 +7,10 @@ import os
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 from assistant.core import files
 from assistant.core.errors import DocumentError
@@ -25,12 +28,9 @@ FILE_SEPARATOR = "\n\n"
 
 
 def _line_starts(text: str) -> tuple[int, ...]:
-    starts = [0]
-    pos = text.find("\n")
-    while pos != -1:
-        starts.append(pos + 1)
-        pos = text.find("\n", pos + 1)
-    return tuple(starts)
+    """Offsets where lines start; counted by numpy over the code points (a folder's text is tens of megabytes)."""
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return (0, *(np.flatnonzero(points == 10) + 1).tolist())
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,6 @@ class Document:
     text: str
     path: Path | None = None
     encoding: str = "utf-8"
-    line_starts: tuple[int, ...] = field(default=(), repr=False, compare=False)
     parts: tuple[Part, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
@@ -88,7 +87,7 @@ class Document:
         locations: tuple[Location, ...] = (),
     ) -> Document:
         part = Part(0, len(text), path.name if path else "<text>", format, locations)
-        return cls(text=text, path=path, encoding=encoding, line_starts=_line_starts(text), parts=(part,))
+        return cls(text=text, path=path, encoding=encoding, parts=(part,))
 
     @classmethod
     def from_files(cls, files_read: list[tuple[str, Extracted]], path: Path) -> Document:
@@ -106,7 +105,7 @@ class Document:
             pieces.append(extracted.text)
             at += len(extracted.text)
         text = "".join(pieces)
-        return cls(text=text, path=path, line_starts=_line_starts(text), parts=tuple(parts))
+        return cls(text=text, path=path, parts=tuple(parts))
 
     @property
     def name(self) -> str:
@@ -115,6 +114,11 @@ class Document:
     @property
     def format(self) -> str:
         return self.parts[0].format if len(self.parts) == 1 else "folder"
+
+    @cached_property
+    def line_starts(self) -> tuple[int, ...]:
+        """Where each line starts: counted when a line is first asked for (a folder's text is tens of megabytes)."""
+        return _line_starts(self.text)
 
     def line_of(self, offset: int) -> int:
         """1-based line number of a character offset."""
@@ -178,10 +182,23 @@ def read_extracted(
     stopped: Callable[[], bool] | None = None,
 ) -> Extracted:
     """One file's text and places, by the loader its content calls for; an empty one is one sentence."""
+    raw = files.read_bytes(path, document_file_kind(max_bytes))
+    return extracted_from(raw, path, max_bytes, password=password, progress=progress, stopped=stopped)
+
+
+def extracted_from(
+    raw: bytes,
+    path: Path,
+    max_bytes: int,
+    *,
+    password: str | None = None,
+    progress: ProgressCallback | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> Extracted:
+    """:func:`read_extracted` of bytes already read (a folder's index reads a file once, to hash it as well)."""
     from assistant.core.formats.base import Request
     from assistant.core.formats.registry import extract
 
-    raw = files.read_bytes(path, document_file_kind(max_bytes))
     extracted = extract(raw, Request(path, max_bytes, password, progress, stopped or (lambda: False)))
     if not extracted.text.strip():
         raise DocumentError(f"{path} is empty; there is nothing to ask about.")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.core.bm25 import NothingToIndex, count_terms
 from assistant.core.decoding import DecodeSettings, decode
 from assistant.core.documents import Document, Place
 from assistant.core.index_cache import IndexParts, cache_key, load_index, save_index
@@ -29,7 +30,7 @@ from assistant.core.passages import (
     sentence_spans,
 )
 from assistant.core.reader import Context, Reader
-from assistant.core.retrieval import ContextualRetriever, NothingToIndex
+from assistant.core.retrieval import ContextualRetriever
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -195,7 +196,7 @@ TokenCounter = Callable[[list[str]], list[int]]
 @dataclass
 class IndexedDocument:
     document: Document
-    passages: list[Passage]
+    passages: Sequence[Passage]
     retriever: ContextualRetriever | None
     sentences: SentenceIndex
     words: int
@@ -312,16 +313,11 @@ def _build_index(text: str, settings: EngineSettings, progress: ProgressCallback
     if sum(passage_words) > MIN_WORDS_TO_RANK and len(passages) > 1:
         if progress:
             progress("indexing", 0.4)
-        paragraphs = paragraph_spans(text)
-        starts = [para.start for para in paragraphs]
-        owner = [bisect_right(starts, p.start) - 1 for p in passages]
+        starts = [para.start for para in paragraph_spans(text)]
+        owner = np.asarray([bisect_right(starts, p.start) - 1 for p in passages], dtype=np.int64)
         try:
-            retriever = ContextualRetriever.build(
-                [text[p.start : p.end] for p in passages],
-                [text[para.start : para.end] for para in paragraphs],
-                owner,
-                settings.paragraph_weight,
-            )
+            counts = count_terms([text[p.start : p.end] for p in passages])
+            retriever = ContextualRetriever.of_counts(counts, owner, len(starts), settings.paragraph_weight)
         except NothingToIndex:  # nothing to rank by: the document is read in order, up to the budget
             retriever = None
     return IndexParts(passages, passage_words, sentences, retriever)

@@ -14,11 +14,12 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from assistant.core import files, ignore
 from assistant.core.documents import Document, load_document, max_document_bytes, read_extracted
 from assistant.core.errors import DocumentError, PasswordNeeded
-from assistant.core.formats.base import Extracted, ProgressCallback
+from assistant.core.formats.base import Cancelled, Extracted, ProgressCallback
 
 IGNORE_FILE = ".gitignore"
 IGNORE_KIND = files.FileKind("ignore file", 1 * files.MiB, DocumentError)
@@ -58,7 +59,7 @@ _Pending = tuple[Path, str, list[ignore.Rule]]
 
 
 @dataclass
-class _Walk:
+class Walk:
     include: list[ignore.Rule]
     exclude: list[ignore.Rule]
     found: list[tuple[str, Path]] = field(default_factory=list)
@@ -110,8 +111,9 @@ def _reason(exc: DocumentError, path: Path) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _walked(root: Path, include: Sequence[str], exclude: Sequence[str]) -> _Walk:
-    walk = _Walk(ignore.globs(include), ignore.globs(exclude))
+def walked(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Walk:
+    """The files under ``root`` to read (``found``, in path order) and those left out with why (``skipped``)."""
+    walk = Walk(ignore.globs(include), ignore.globs(exclude))
     walk.walk(root)
     walk.found.sort()  # path order, as a listing shows them
     return walk
@@ -119,7 +121,7 @@ def _walked(root: Path, include: Sequence[str], exclude: Sequence[str]) -> _Walk
 
 def check_folder(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
     """Refuse, before any file is read, a folder with no file to read (what the chat checks before it starts)."""
-    walk = _walked(root, include, exclude)
+    walk = walked(root, include, exclude)
     if not walk.found:
         why = f" ({walk.skipped[0].path}: {walk.skipped[0].why})" if walk.skipped else ""
         raise DocumentError(f"{root} holds no file to read{why}.")
@@ -152,6 +154,56 @@ def open_path(
     return Opened(document, [], [document.name])
 
 
+T = TypeVar("T")
+FileReader = Callable[[str, Path, int], tuple[T, int]]
+"""Reads one file of a folder (its path inside the folder, its path, the text bytes still allowed): what was made
+of it, and the bytes of text it holds (counted against the folder's budget)."""
+
+
+def read_folder(
+    root: Path,
+    walk: Walk,
+    max_bytes: int,
+    read: FileReader[T],
+    *,
+    password: str | None = None,
+    progress: ProgressCallback | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> tuple[list[tuple[str, T]], list[Skipped]]:
+    """Every file of the walk that is read (``max_bytes`` of text in all) with what ``read`` made of it, and every
+    file that is not, with why; one that cannot be read is skipped, never the end of the folder."""
+    done: list[tuple[str, T]] = []
+    skipped = list(walk.skipped)
+    left = max_bytes
+    for n, (rel, path) in enumerate(walk.found):
+        if stopped and stopped():
+            raise DocumentError(f"Reading {root} was stopped.")
+        if progress and n % 25 == 0:
+            progress(f"file {n + 1:,} of {len(walk.found):,}", n / max(len(walk.found), 1))
+        try:
+            made, size = read(rel, path, max(left, 1))
+        except PasswordNeeded:
+            why = "the password given does not open it" if password else "it is password-protected"
+            skipped.append(Skipped(rel, f"{why} (open it alone, or give its password: ask --password)"))
+            continue
+        except Cancelled:
+            raise
+        except DocumentError as exc:
+            skipped.append(Skipped(rel, _reason(exc, path)))
+            continue
+        left -= size
+        done.append((rel, made))
+    if not done:
+        why = f" ({skipped[0].path}: {skipped[0].why})" if skipped else ""
+        raise DocumentError(f"{root} holds no document that can be read{why}.")
+    return done, sorted(skipped, key=lambda s: s.path)
+
+
+def text_bytes(text: str) -> int:
+    """What a text counts against a budget: its UTF-8 bytes."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def load_folder(
     root: Path,
     max_bytes: int,
@@ -163,27 +215,11 @@ def load_folder(
     stopped: Callable[[], bool] | None = None,
 ) -> Opened:
     """Every document under ``root`` as one Document (``max_bytes`` of text in all), and what was not read."""
-    walk = _walked(root, include, exclude)
-    read: list[tuple[str, Extracted]] = []
-    left = max_bytes
-    for n, (rel, path) in enumerate(walk.found):
-        if stopped and stopped():
-            raise DocumentError(f"Reading {root} was stopped.")
-        if progress and n % 25 == 0:
-            progress(f"file {n + 1:,} of {len(walk.found):,}", n / max(len(walk.found), 1))
-        try:
-            extracted = read_extracted(path, max(left, 1), password=password, stopped=stopped)
-        except PasswordNeeded:
-            why = "the password given does not open it" if password else "it is password-protected"
-            walk.skipped.append(Skipped(rel, f"{why} (open it alone, or give its password: ask --password)"))
-            continue
-        except DocumentError as exc:
-            walk.skipped.append(Skipped(rel, _reason(exc, path)))
-            continue
-        left -= len(extracted.text.encode("utf-8", "surrogatepass"))
-        read.append((rel, extracted))
-    if not read:
-        why = f" ({walk.skipped[0].path}: {walk.skipped[0].why})" if walk.skipped else ""
-        raise DocumentError(f"{root} holds no document that can be read{why}.")
-    skipped = sorted(walk.skipped, key=lambda s: s.path)
-    return Opened(Document.from_files(read, root), skipped, [rel for rel, _ in read])
+
+    def read(rel: str, path: Path, left: int) -> tuple[Extracted, int]:
+        extracted = read_extracted(path, left, password=password, stopped=stopped)
+        return extracted, text_bytes(extracted.text)
+
+    walk = walked(root, include, exclude)
+    done, skipped = read_folder(root, walk, max_bytes, read, password=password, progress=progress, stopped=stopped)
+    return Opened(Document.from_files(done, root), skipped, [rel for rel, _ in done])

@@ -2,7 +2,7 @@
 splitting it into sentences and passages and building its BM25 indexes (most of a cold answer's time).
 
 One folder per document text and index settings, named by their SHA-256 (the key): ``.npy`` arrays of the
-passage and sentence offsets, bm25s's own saved indexes (memory-mapped on load), and ``entry.json``, which
+passage and sentence offsets, the passages' BM25 term counts (:mod:`assistant.core.bm25`), and ``entry.json``, which
 records the key, the format and the size and SHA-256 of every file. Nothing is pickled.
 
 An entry proves itself before it is used: the folder is a real folder (no link) named by the key asked for,
@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 
 from assistant.core import files, ownership
+from assistant.core.bm25 import TermCounts
 from assistant.core.errors import UserError
-from assistant.core.passages import Span
-from assistant.core.retrieval import ContextualRetriever, PassageRetriever
+from assistant.core.passages import Span, check_spans
+from assistant.core.retrieval import ContextualRetriever
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bump when what is saved, or how text is split or indexed, changes: old folders are then ignored."""
 MAX_ENTRIES = 64
 """Documents kept; the least recently used beyond this are removed when a new one is saved."""
@@ -48,6 +48,8 @@ _OURS = re.compile(r"[0-9a-f]{64}|\.[0-9a-f]{16}-\w+|\.[0-9a-f]{16}\.tmp-\d+-[0-
 """What an index folder made before folders were marked holds: key-named entries and the program's temporaries."""
 _LISTED = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?")
 _ARRAYS = ("passage_starts", "passage_ends", "sentence_starts", "sentence_ends", "passage_words", "owner")
+_TERM_ARRAYS = ("term_indptr", "terms", "term_counts", "term_lengths")
+VOCABULARY = "vocabulary.json"
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,8 @@ class IndexParts:
 
 
 def cache_key(text: str, passage_words: int, paragraph_weight: float) -> str:
-    """Changes with the text, the settings that shape the index, the format and the BM25 library."""
-    digest = hashlib.sha256(f"{CACHE_FORMAT}|{bm25s.__version__}|{passage_words}|{paragraph_weight!r}|".encode())
+    """Changes with the text, the settings that shape the index, and the cache format."""
+    digest = hashlib.sha256(f"{CACHE_FORMAT}|{passage_words}|{paragraph_weight!r}|".encode())
     digest.update(text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
@@ -127,32 +129,28 @@ def _array(folder: Path, name: str) -> np.ndarray:
 
 def _spans(starts: np.ndarray, ends: np.ndarray, length: int) -> list[Span]:
     """Spans from saved offsets, which must lie inside a text of ``length`` characters in order."""
-    if starts.shape != ends.shape:
-        raise BadEntry("offsets of different shapes")
-    if starts.size and (
-        starts.min() < 0 or ends.max() > length or bool(np.any(ends <= starts)) or bool(np.any(np.diff(starts) < 0))
-    ):
-        raise BadEntry("offsets outside the text or out of order")
+    try:
+        check_spans(starts, ends, length)
+    except ValueError as exc:
+        raise BadEntry(str(exc)) from None
     return list(map(Span, starts.tolist(), ends.tolist()))
 
 
-def _check_bm25(retriever: PassageRetriever) -> None:
-    """The saved BM25 matrix makes sense: ids in range, pointers in order, scores finite and not negative."""
-    scores: dict[str, Any] = retriever.bm25.scores
-    data, indices, indptr = (np.asarray(scores[k]) for k in ("data", "indices", "indptr"))
-    vocab = retriever.vocabulary
-    columns = indptr.size - 1  # bm25s leaves the empty token, which no query holds, without a column
-    if indptr.ndim != 1 or columns not in (len(vocab) - 1, len(vocab)) or indptr[0] != 0 or indptr[-1] != indices.size:
-        raise BadEntry("BM25 pointers do not match its vocabulary")
-    if data.shape != indices.shape or bool(np.any(np.diff(indptr) < 0)):
-        raise BadEntry("BM25 pointers out of order")
-    if indices.size and (indices.min() < 0 or indices.max() >= retriever.size):
-        raise BadEntry("BM25 passage ids out of range")
-    if not bool(np.all(np.isfinite(data))) or (data.size and data.min() < 0):
-        raise BadEntry("BM25 scores that are not finite")
-    ids = list(vocab.values())
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or sorted(ids) != list(range(len(ids))):
-        raise BadEntry("BM25 vocabulary ids out of range")
+def _term_counts(folder: Path, passages: int) -> TermCounts:
+    """The passages' saved term counts, checked (ids in range, pointers in order, counts positive)."""
+    arrays = {name: _array(folder, name) for name in _TERM_ARRAYS}
+    vocabulary = files.parse_json(files.read_bytes(folder / VOCABULARY, files.CACHE_PART, nofollow=True), VOCABULARY)
+    if not isinstance(vocabulary, list):
+        raise BadEntry("a vocabulary that is not a list")
+    counts = TermCounts(
+        vocabulary,
+        arrays["term_indptr"],
+        arrays["terms"].astype(np.int32),
+        arrays["term_counts"].astype(np.int32),
+        arrays["term_lengths"].astype(np.int32),
+    )
+    counts.check(passages)
+    return counts
 
 
 def _read_entry(folder: Path, text: str) -> IndexParts:
@@ -172,12 +170,7 @@ def _read_entry(folder: Path, text: str) -> IndexParts:
     if owner.size:
         if owner.shape != (len(passages),) or owner.min() < 0 or owner.max() >= paragraphs:
             raise BadEntry("paragraph owners outside the paragraphs")
-        para = PassageRetriever.load(folder / "paragraphs", paragraphs) if weight > 0 else None
-        own = PassageRetriever.load(folder / "passages", len(passages))
-        for part in (own, para):
-            if part is not None:
-                _check_bm25(part)
-        retriever = ContextualRetriever(own, para, owner, float(weight))
+        retriever = ContextualRetriever.of_counts(_term_counts(folder, len(passages)), owner, paragraphs, float(weight))
     return IndexParts(passages, words.tolist(), sentences, retriever)
 
 
@@ -194,7 +187,7 @@ def load_index(folder: Path, text: str) -> IndexParts | None:
             return None
         parts = _read_entry(folder, text)
         os.utime(folder, follow_symlinks=False)  # most recently used
-    except Exception:  # BadEntry, OSError, numpy's and bm25s's own errors: whatever it is, rebuild
+    except Exception:  # BadEntry, OSError, ValueError from numpy or the checks: whatever it is, rebuild
         _remove(folder)
         return None
     return parts
@@ -248,10 +241,16 @@ def _write(tmp: Path, parts: IndexParts, key: str, text: str) -> None:
     }
     for name, values in arrays.items():
         np.save(tmp / f"{name}.npy", np.asarray(values, dtype=np.int64), allow_pickle=False)
-    if retriever is not None:
-        retriever.passages.save(tmp / "passages")
-        if retriever.paragraphs is not None:
-            retriever.paragraphs.save(tmp / "paragraphs")
+    counts = retriever.passages.counts if retriever is not None else None  # an index built here keeps its counts
+    term_arrays: dict[str, Any] = {
+        "term_indptr": counts.indptr if counts is not None else [],
+        "terms": counts.terms if counts is not None else [],
+        "term_counts": counts.counts if counts is not None else [],
+        "term_lengths": counts.lengths if counts is not None else [],
+    }
+    for name, values in term_arrays.items():
+        np.save(tmp / f"{name}.npy", np.asarray(values, dtype=np.int64), allow_pickle=False)
+    files.write_text(tmp / VOCABULARY, files.json_text(counts.vocabulary if counts is not None else []))
     listed = {}
     for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
         data = path.read_bytes()
@@ -261,10 +260,16 @@ def _write(tmp: Path, parts: IndexParts, key: str, text: str) -> None:
         "key": key,
         "passages_sha256": passages_digest(text, parts.passages),
         "paragraph_weight": float(retriever.paragraph_weight) if retriever is not None else 0.0,
-        "paragraphs": int(retriever.paragraphs.size) if retriever is not None and retriever.paragraphs else 0,
+        "paragraphs": _paragraphs(retriever),
         "files": listed,
     }
     files.write_json(tmp / MANIFEST, manifest)
+
+
+def _paragraphs(retriever: ContextualRetriever | None) -> int:
+    if retriever is None or not retriever.owner.size:
+        return 0
+    return retriever.paragraphs.size if retriever.paragraphs is not None else int(retriever.owner.max()) + 1
 
 
 def prune(cache: Path, keep: int) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, overload
+
+import numpy as np
 
 from assistant.core.sentences import sentence_ends
 
@@ -33,6 +34,40 @@ class Passage:
     start: int
     end: int
     text: str
+
+
+def check_spans(starts: np.ndarray, ends: np.ndarray, length: int) -> None:
+    """Raise ValueError unless saved offsets are spans inside a text of ``length`` characters, in order."""
+    if starts.shape != ends.shape or starts.ndim != 1:
+        raise ValueError("offsets of different shapes")
+    if starts.size and (
+        starts.min() < 0 or ends.max() > length or bool(np.any(ends <= starts)) or bool(np.any(np.diff(starts) < 0))
+    ):
+        raise ValueError("offsets outside the text or out of order")
+
+
+class PassageList(Sequence[Passage]):
+    """Passages kept as offset arrays, each made when it is asked for: a folder has hundreds of thousands, and a
+    question reads a few."""
+
+    def __init__(self, text: str, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.text, self.starts, self.ends = text, starts, ends
+
+    def __len__(self) -> int:
+        return int(self.starts.size)
+
+    @overload
+    def __getitem__(self, index: int) -> Passage: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Passage]: ...
+    def __getitem__(self, index: int | slice) -> Passage | Sequence[Passage]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        index %= len(self)
+        start, end = int(self.starts[index]), int(self.ends[index])
+        return Passage(index, start, end, self.text[start:end])
 
 
 def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -133,8 +168,15 @@ class SentenceIndex:
 
     def __init__(self, spans: Sequence[Span]) -> None:
         """``spans``: ``sentence_spans(text)``, sorted and not overlapping."""
-        self.spans = list(spans)
-        self._starts = [s.start for s in self.spans]
+        self.starts = np.asarray([s.start for s in spans], dtype=np.int64)
+        self.ends = np.asarray([s.end for s in spans], dtype=np.int64)
+
+    @classmethod
+    def of_arrays(cls, starts: np.ndarray, ends: np.ndarray) -> SentenceIndex:
+        """From offsets kept as arrays (a folder's index: a list of a million spans would cost its reopen)."""
+        index = cls.__new__(cls)
+        index.starts, index.ends = starts.astype(np.int64), ends.astype(np.int64)
+        return index
 
     @classmethod
     def of(cls, text: str) -> SentenceIndex:
@@ -158,8 +200,8 @@ class SentenceIndex:
 
     def around(self, start: int, end: int) -> Span:
         """The sentence(s) covering ``[start, end)``."""
-        if not self.spans:
+        if not self.starts.size:
             return Span(start, end)
-        first = max(0, bisect_right(self._starts, start) - 1)
-        last = max(first, bisect_right(self._starts, max(start, end - 1)) - 1)
-        return Span(min(self.spans[first].start, start), max(self.spans[last].end, end))
+        first = max(0, int(np.searchsorted(self.starts, start, side="right")) - 1)
+        last = max(first, int(np.searchsorted(self.starts, max(start, end - 1), side="right")) - 1)
+        return Span(min(int(self.starts[first]), start), max(int(self.ends[last]), end))

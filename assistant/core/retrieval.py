@@ -2,81 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from pathlib import Path
 
-import bm25s
 import numpy as np
-from bm25s.stopwords import STOPWORDS_EN
 
-try:  # PyStemmer is a declared dependency; the fallback keeps retrieval working without it.
-    import Stemmer
-
-    _STEMMER = Stemmer.Stemmer("english").stemWords
-except ImportError:  # pragma: no cover
-    _STEMMER = None
-
-logging.getLogger("bm25s").setLevel(logging.ERROR)
-
-QUESTION_WORDS = (
-    "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
-    "do", "does", "did", "done", "can", "could", "would", "should", "may", "might", "must", "shall",
-    "were", "been", "being", "has", "have", "had", "i", "me", "my", "you", "your", "we", "us", "our",
-    "he", "she", "his", "her", "its", "them", "from", "about", "than", "so", "some", "any", "also",
-)  # fmt: skip
-"""Words that shape a question rather than say what it is about: left out of the query, where BM25 would
-otherwise rank a passage that merely says "does not do what" above the one with the question's subject."""
-
-_QUERY_STOPWORDS = list(dict.fromkeys([*STOPWORDS_EN, *QUESTION_WORDS]))
-
-
-class NothingToIndex(ValueError):
-    """Texts with no word BM25 can index (stop words, single letters, symbols): there is nothing to rank by."""
-
-
-class PassageRetriever:
-    """A BM25 index over passage texts, built once per document (or loaded from where it was saved)."""
-
-    def __init__(self, texts: Sequence[str]) -> None:
-        self.size = len(texts)
-        self.bm25 = bm25s.BM25()
-        tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False)
-        if not any(word for word in tokens.vocab):
-            raise NothingToIndex("no indexable word")
-        self.vocabulary: dict[str, int] = tokens.vocab
-        self.bm25.index(tokens, show_progress=False)
-
-    def save(self, directory: Path) -> None:
-        """bm25s's own format: JSON and ``.npy`` arrays, nothing pickled."""
-        self.bm25.save(str(directory), show_progress=False)
-
-    @classmethod
-    def load(cls, directory: Path, size: int) -> PassageRetriever:
-        """An index saved by :meth:`save`, memory-mapped; ``size`` passages are expected (else ValueError)."""
-        bm25 = bm25s.BM25.load(str(directory), mmap=True, allow_pickle=False, show_progress=False)
-        if bm25.scores.get("num_docs") != size or not isinstance(bm25.vocab_dict, dict):
-            raise ValueError(f"a saved index of {bm25.scores.get('num_docs')} passages, not {size}")
-        retriever = cls.__new__(cls)
-        retriever.size, retriever.bm25, retriever.vocabulary = size, bm25, bm25.vocab_dict
-        return retriever
-
-    def scores(self, question: str) -> np.ndarray:
-        """BM25 score of every passage for the question (zeros when no query word is known)."""
-        words = bm25s.tokenize(
-            [question], stopwords=_QUERY_STOPWORDS, stemmer=_STEMMER, show_progress=False, return_ids=False
-        )[0]
-        known = [w for w in words if w in self.vocabulary]
-        if not known:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
-
-    def top(self, question: str, k: int) -> list[tuple[int, float]]:
-        """Indices and scores of the ``k`` best passages, best first (ties keep document order)."""
-        scores = self.scores(question)
-        k = min(k, self.size)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(int(i), float(scores[i])) for i in order]
+from assistant.core.bm25 import Bm25, TermCounts, grouped
 
 
 class ContextualRetriever:
@@ -90,8 +20,8 @@ class ContextualRetriever:
 
     def __init__(
         self,
-        passages: PassageRetriever,
-        paragraphs: PassageRetriever | None,
+        passages: Bm25,
+        paragraphs: Bm25 | None,
         owner: Sequence[int] | np.ndarray,
         paragraph_weight: float = 1.0,
     ) -> None:
@@ -105,8 +35,17 @@ class ContextualRetriever:
         cls, passages: Sequence[str], paragraphs: Sequence[str], owner: Sequence[int], paragraph_weight: float = 1.0
     ) -> ContextualRetriever:
         """Index the passages, and the paragraphs unless their weight is 0."""
-        para = PassageRetriever(paragraphs) if paragraph_weight > 0 else None
-        return cls(PassageRetriever(passages), para, owner, paragraph_weight)
+        para = Bm25.of_texts(paragraphs) if paragraph_weight > 0 else None
+        return cls(Bm25.of_texts(passages), para, owner, paragraph_weight)
+
+    @classmethod
+    def of_counts(
+        cls, counts: TermCounts, owner: np.ndarray, paragraphs: int, paragraph_weight: float
+    ) -> ContextualRetriever:
+        """From the passages' term counts alone: a paragraph's counts are the sum of its passages' (which cover it)."""
+        own = Bm25(counts)
+        para = Bm25(grouped(counts, owner, paragraphs), own.vocabulary) if paragraph_weight > 0 else None
+        return cls(own, para, owner, paragraph_weight)
 
     def scores(self, question: str) -> np.ndarray:
         own = self.passages.scores(question)

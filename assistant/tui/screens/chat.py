@@ -263,25 +263,31 @@ class ChatScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=workers.INDEX)
     def _index_document(self, path: Path, password: str | None) -> None:
+        from assistant.core.engine import EngineSettings
         from assistant.core.errors import PasswordNeeded
-        from assistant.core.folders import open_path
+        from assistant.core.folder_index import open_indexed
+        from assistant.paths import folder_index_dir, index_cache_dir
 
         def progress(stage: str, fraction: float) -> None:
             self._post_unless_replaced(IndexProgress(stage, fraction))
 
         worker = get_current_worker()
         try:
-            opened = open_path(path, password=password, progress=progress, stopped=lambda: worker.is_cancelled)
+            opened, indexed = open_indexed(
+                path,
+                EngineSettings(),
+                file_cache=index_cache_dir(),
+                folder_cache=folder_index_dir(),
+                password=password,
+                progress=progress,
+                stopped=lambda: worker.is_cancelled,
+            )
         except PasswordNeeded as exc:
             self._post_unless_replaced(DocumentFailed(path, str(exc), "wrong" if exc.wrong else "missing"))
             return
         except UserError as exc:
             self._post_unless_replaced(DocumentFailed(path, str(exc)))
             return
-        from assistant.core.engine import EngineSettings, index_document
-        from assistant.paths import index_cache_dir
-
-        indexed = index_document(opened.document, EngineSettings(), progress=progress, cache_dir=index_cache_dir())
         self._post_unless_replaced(DocumentIndexed(path, indexed, opened.skipped))
 
     def _post_unless_replaced(self, message: DocumentIndexed | DocumentFailed | IndexProgress) -> None:

@@ -1,0 +1,299 @@
+"""A folder read and indexed through its saved index, so that opening it again reads only what changed.
+
+Opening a folder walks it (:mod:`assistant.core.folders`) and looks at each file's size and modification time.
+When nothing changed since the last open, the folder's snapshot is loaded as it was assembled. Otherwise each file
+is taken from its entry when its size and time are those recorded, or, when they are not, when its bytes still hash
+to the recorded SHA-256 (a file touched but not changed); only files added or changed are read and split again,
+entries of files gone are dropped, and the folder is assembled anew from the entries: one file's change costs one
+file's work plus the merge. What the saved index holds is :mod:`assistant.core.folder_entries`, where it lives is
+:mod:`assistant.core.folder_store`; nothing is ever written into the folder being read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.core import files
+from assistant.core.bm25 import Bm25, NothingToIndex, merge
+from assistant.core.documents import Document, document_file_kind, extracted_from, max_document_bytes
+from assistant.core.engine import MIN_WORDS_TO_RANK, EngineSettings, IndexedDocument, index_document
+from assistant.core.folder_entries import (
+    FORMAT,
+    BadEntry,
+    FileIndex,
+    entry_bytes,
+    entry_from_bytes,
+    index_file,
+    snapshot_bytes,
+    snapshot_from_bytes,
+)
+from assistant.core.folder_store import Known, Store, prune, store_path
+from assistant.core.folder_workers import PARALLEL_BYTES, Done, Job, index_in_parallel, processes
+from assistant.core.folders import Opened, Walk, open_path, read_folder, walked
+from assistant.core.formats.base import ProgressCallback, Request
+from assistant.core.passages import PassageList, SentenceIndex
+from assistant.core.retrieval import ContextualRetriever
+
+RECENT_NS = 2_000_000_000
+"""A file modified this recently may change again within the same timestamp: its size and time are not trusted
+next time (git's "racy" files), so the next open hashes it, and no snapshot is kept."""
+
+
+def _source(rel: str, sha256: str) -> str:
+    return f"{rel}\0{sha256}"
+
+
+@dataclass
+class _CachedReader:
+    """Reads a file of the folder from its entry when the file is unchanged, else from what a worker made of it, else
+    from the file (and saves what it made)."""
+
+    store: Store
+    passage_words: int
+    password: str | None
+    stopped: Callable[[], bool] | None
+    racy: bool = False
+    made: dict[str, Done] = field(default_factory=dict)
+
+    def stamp(self, path: Path) -> tuple[int, int]:
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return (-1, -1)  # gone since the walk: reading it says so
+        return info.st_size, info.st_mtime_ns
+
+    def unchanged(self, rel: str, stamp: tuple[int, int]) -> bool:
+        known = self.store.known.get(rel)
+        return known is not None and (known.size, known.mtime_ns) == stamp
+
+    def __call__(self, rel: str, path: Path, left: int) -> tuple[FileIndex, int]:
+        stamp = self.stamp(path)
+        known = self.store.known.get(rel)
+        if known is not None and self.unchanged(rel, stamp):
+            index = self._from_entry(rel, known.source_sha256, left)
+            if index is not None:
+                return index, index.text_bytes
+        done = self.made.pop(rel, None)
+        if done is None:
+            raw = files.read_bytes(path, document_file_kind(left))
+            done = Done(len(raw), hashlib.sha256(raw).hexdigest())
+        else:
+            done.raise_error()
+            raw = b""
+        recent = time.time_ns() - stamp[1] < RECENT_NS
+        self.racy |= recent
+        now = Known(done.size, -1 if recent else stamp[1], done.source_sha256, "")
+        if known is not None and known.source_sha256 == now.source_sha256:
+            index = self._from_entry(rel, known.source_sha256, left)
+            if index is not None:
+                now.entry_sha256 = known.entry_sha256
+                self.store.save_entry(rel, now, None)
+                return index, index.text_bytes
+        index, blob = self._made(rel, path, raw or None, done, left)
+        self.store.save_entry(rel, now, blob)
+        return index, index.text_bytes
+
+    def _made(self, rel: str, path: Path, raw: bytes | None, done: Done, left: int) -> tuple[FileIndex, bytes]:
+        """The file's index and entry: a worker's (checked as a saved entry is), or made here."""
+        if done.entry is not None:
+            try:
+                index = entry_from_bytes(done.entry, _source(rel, done.source_sha256))
+            except BadEntry:
+                index = None
+            if index is not None and index.text_bytes > left:
+                raise Request(path, left).over_cap()  # what reading it under this budget says
+            if index is not None:
+                return index, done.entry
+        raw = raw if raw is not None else files.read_bytes(path, document_file_kind(left))
+        extracted = extracted_from(raw, path, left, password=self.password, stopped=self.stopped)
+        index = index_file(extracted, self.passage_words)
+        return index, entry_bytes(index, _source(rel, done.source_sha256))
+
+    def _from_entry(self, rel: str, source_sha256: str, left: int) -> FileIndex | None:
+        blob = self.store.entry(rel)
+        if blob is None:
+            return None
+        try:
+            index = entry_from_bytes(blob, _source(rel, source_sha256))
+        except BadEntry:
+            return None
+        return index if index.text_bytes <= left else None  # over the budget: read it, to say so as reading does
+
+    def index_new_files(self, root: Path, walk: Walk, cap: int, progress: ProgressCallback | None) -> None:
+        """Have workers read and split the files that are new or changed, when there is enough of them to gain."""
+        jobs: list[Job] = []
+        size = 0
+        for rel, path in walk.found:
+            stamp = self.stamp(path)
+            if not self.unchanged(rel, stamp):
+                known = self.store.known.get(rel)
+                jobs.append((rel, path, known.source_sha256 if known else ""))
+                size += max(stamp[0], 0)
+        if size >= PARALLEL_BYTES and len(jobs) > 1 and processes() > 1:
+            self.made = index_in_parallel(root, jobs, cap, self.passage_words, self.password, progress, self.stopped)
+
+
+def _concatenated(read: Sequence[tuple[str, FileIndex]], shifts: Sequence[int], name: str) -> np.ndarray:
+    return np.concatenate([index.arrays[name] + shift for (_, index), shift in zip(read, shifts, strict=True)])
+
+
+def _retriever(read: Sequence[tuple[str, FileIndex]], owner: np.ndarray, weight: float) -> ContextualRetriever | None:
+    counts, paragraphs = merge([i.counts for _, i in read], [i.paragraph_counts for _, i in read])
+    try:
+        own = Bm25(counts)
+    except NothingToIndex:  # nothing to rank by: the folder is read in order, up to the budget
+        return None
+    para = Bm25(paragraphs, own.vocabulary) if paragraphs is not None and weight > 0 else None
+    return ContextualRetriever(own, para, owner, weight)
+
+
+def assemble(root: Path, read: Sequence[tuple[str, FileIndex]], settings: EngineSettings) -> IndexedDocument:
+    """The folder as one indexed document: the files' texts one after another, their offsets shifted to match, and
+    one BM25 index over all their passages."""
+    document = Document.from_files([(rel, index.extracted) for rel, index in read], root)
+    starts = [part.start for part in document.parts]
+    before = np.cumsum([0, *(index.paragraphs for _, index in read)])
+    owner = _concatenated(read, [int(n) for n in before[:-1]], "owner")
+    words = _concatenated(read, [0] * len(read), "words")
+    passages = PassageList(
+        document.text, _concatenated(read, starts, "passage_starts"), _concatenated(read, starts, "passage_ends")
+    )
+    retriever = None
+    if int(words.sum()) > MIN_WORDS_TO_RANK and len(passages) > 1:
+        retriever = _retriever(read, owner, settings.paragraph_weight)
+    sentences = SentenceIndex.of_arrays(
+        _concatenated(read, starts, "sentence_starts"), _concatenated(read, starts, "sentence_ends")
+    )
+    return IndexedDocument(document, passages, retriever, sentences, int(words.sum()), 0.0, words.tolist())
+
+
+def _snapshot_key(walk: Walk, settings: EngineSettings, max_bytes: int) -> str | None:
+    """What a snapshot is made from: the settings, the budget and every file's path, size and time (None when a
+    file cannot be looked at, or was modified too recently for its time to tell a change)."""
+    digest = hashlib.sha256(f"{FORMAT}|{settings.passage_words}|{settings.paragraph_weight!r}|{max_bytes}".encode())
+    now = time.time_ns()
+    for rel, path in walk.found:
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return None
+        if now - info.st_mtime_ns < RECENT_NS:
+            return None
+        digest.update(f"\0{rel}\0{info.st_size}\0{info.st_mtime_ns}".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _from_snapshot(store: Store, key: str | None, root: Path, walk: Walk) -> tuple[Opened, IndexedDocument] | None:
+    blob = store.snapshot(key) if key is not None else None
+    if blob is None or key is None:
+        return None
+    try:
+        indexed, read_skipped = snapshot_from_bytes(blob, key, root)
+    except BadEntry:
+        return None
+    skipped = sorted([*walk.skipped, *read_skipped], key=lambda s: s.path)
+    return Opened(indexed.document, skipped, [part.name for part in indexed.document.parts]), indexed
+
+
+def index_folder(
+    root: Path,
+    settings: EngineSettings,
+    cache_dir: Path | None,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    password: str | None = None,
+    progress: ProgressCallback | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> tuple[Opened, IndexedDocument]:
+    """Read and index a folder through its saved index (none is kept when a password is given: what it opens)."""
+    t0 = time.perf_counter()
+    max_bytes = max_document_bytes()
+    walk = walked(root, include, exclude)
+    use_cache = cache_dir is not None and password is None
+    store = Store(
+        store_path(cache_dir, root, f"{FORMAT}|{settings.passage_words}") if cache_dir and use_cache else None
+    )
+    try:
+        key = _snapshot_key(walk, settings, max_bytes)
+        opened = _from_snapshot(store, key, root, walk)
+        if opened is None:
+            opened = _read_and_assemble(root, walk, settings, store, key, password, progress, stopped)
+    finally:
+        store.commit()
+        store.close()
+    if cache_dir is not None and use_cache:
+        prune(cache_dir)
+    if progress:
+        progress("done", 1.0)
+    opened[1].index_ms = (time.perf_counter() - t0) * 1000
+    return opened
+
+
+def _read_and_assemble(
+    root: Path,
+    walk: Walk,
+    settings: EngineSettings,
+    store: Store,
+    key: str | None,
+    password: str | None,
+    progress: ProgressCallback | None,
+    stopped: Callable[[], bool] | None,
+) -> tuple[Opened, IndexedDocument]:
+    reader = _CachedReader(store, settings.passage_words, password, stopped)
+    reader.index_new_files(root, walk, max_document_bytes(), progress)
+    if reader.made and progress is not None:  # the workers took the bar to 90%: what is left is quick
+        progress = _scaled(progress, 0.9, 0.95)
+    read, skipped = read_folder(
+        root, walk, max_document_bytes(), reader, password=password, progress=progress, stopped=stopped
+    )
+    store.forget_gone(root)
+    if progress:
+        progress("indexing", 0.95)
+    indexed = assemble(root, read, settings)
+    if key is not None and not reader.racy and store.db is not None and isinstance(indexed.passages, PassageList):
+        walked_out = {id(s) for s in walk.skipped}
+        read_skipped = [s for s in skipped if id(s) not in walked_out]
+        store.save_snapshot(key, snapshot_bytes(key, indexed, indexed.passages, read_skipped))
+    return Opened(indexed.document, skipped, [rel for rel, _ in read]), indexed
+
+
+def _scaled(progress: ProgressCallback, low: float, high: float) -> ProgressCallback:
+    return lambda stage, fraction: progress(stage, low + (high - low) * fraction)
+
+
+def open_indexed(
+    path: str | os.PathLike[str],
+    settings: EngineSettings,
+    *,
+    file_cache: Path | None,
+    folder_cache: Path | None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    password: str | None = None,
+    progress: ProgressCallback | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> tuple[Opened, IndexedDocument]:
+    """What a user names, read and indexed: a folder through its saved per-file index, a file through the
+    document index cache (:mod:`assistant.core.index_cache`)."""
+    p = files.user_path(path)
+    if files.path_kind(p) == "dir":
+        return index_folder(
+            p,
+            settings,
+            folder_cache,
+            include=include,
+            exclude=exclude,
+            password=password,
+            progress=progress,
+            stopped=stopped,
+        )
+    opened = open_path(p, include=include, exclude=exclude, password=password, progress=progress, stopped=stopped)
+    return opened, index_document(opened.document, settings, progress, file_cache)

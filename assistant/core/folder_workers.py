@@ -1,0 +1,105 @@
+"""Reading and splitting a folder's new and changed files on every core: the work of a first open is per file and
+pure Python, so a second process halves it.
+
+Worker processes are started fresh (``spawn``: never a fork of a process with threads, as the chat app's is), are
+given paths, and give back the entry's bytes (:mod:`assistant.core.folder_entries`), which the opening process
+checks as it checks a saved entry, or the one sentence that says why the file cannot be read. The opening process
+alone writes the saved index. A stop terminates the workers at once, whatever file they are in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.core import files
+from assistant.core.documents import document_file_kind, extracted_from
+from assistant.core.errors import DocumentError, PasswordNeeded
+from assistant.core.formats.base import Cancelled, ProgressCallback
+
+PARALLEL_BYTES = 4 * files.MiB
+"""Below this much to read, one process does it: starting the workers costs more than they save."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a worker made of one file: an entry (or, when its bytes hash as known, none: the saved one stands), or
+    why it cannot be read."""
+
+    size: int
+    source_sha256: str
+    entry: bytes | None = None
+    error: str | None = None
+    password: str | None = None
+    """For a password-protected file: "missing" or "wrong"."""
+
+    def raise_error(self) -> None:
+        if self.password is not None:
+            raise PasswordNeeded(self.error or "", wrong=self.password == "wrong")
+        if self.error is not None:
+            raise DocumentError(self.error)
+
+
+def index_one(rel: str, path: str, cap: int, passage_words: int, password: str | None, known_sha256: str) -> Done:
+    """In a worker: read, hash, extract, split and count one file."""
+    from assistant.core.folder_entries import entry_bytes, index_file
+
+    try:
+        raw = files.read_bytes(Path(path), document_file_kind(cap))
+        source = hashlib.sha256(raw).hexdigest()
+        if source == known_sha256:
+            return Done(len(raw), source)
+        extracted = extracted_from(raw, Path(path), cap, password=password)
+        return Done(len(raw), source, entry_bytes(index_file(extracted, passage_words), f"{rel}\0{source}"))
+    except PasswordNeeded as exc:
+        return Done(-1, "", error=str(exc), password="wrong" if exc.wrong else "missing")
+    except DocumentError as exc:
+        return Done(-1, "", error=str(exc))
+
+
+def processes() -> int:
+    """Workers to start: one per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+Job = tuple[str, Path, str]
+"""A file to index: its path in the folder, its path, the SHA-256 its saved entry was made from ("" if none)."""
+
+
+def index_in_parallel(
+    root: Path,
+    jobs: Sequence[Job],
+    cap: int,
+    passage_words: int,
+    password: str | None,
+    progress: ProgressCallback | None,
+    stopped: Callable[[], bool] | None,
+) -> dict[str, Done]:
+    """Each file's :class:`Done`, made by one worker per core; a stop ends the workers and raises Cancelled."""
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(min(processes(), len(jobs)))
+    try:
+        pending = {
+            rel: pool.apply_async(index_one, (rel, str(path), cap, passage_words, password, known))
+            for rel, path, known in jobs
+        }
+        done: dict[str, Done] = {}
+        while pending:
+            if stopped and stopped():
+                raise Cancelled(f"Reading {root} was stopped.")
+            rel, result = next(iter(pending.items()))
+            result.wait(0.1)
+            if result.ready():
+                done[rel] = result.get()
+                del pending[rel]
+                if progress:
+                    progress(f"file {len(done):,} of {len(jobs):,}", len(done) / len(jobs) * 0.9)
+        pool.close()
+        return done
+    finally:
+        pool.terminate()
+        pool.join()

@@ -1,0 +1,322 @@
+"""A folder's saved index: reopening an unchanged folder reads no file, one changed, added or removed file is read
+alone, the result is always what indexing from scratch gives, and a damaged or foreign cache is rebuilt or left
+alone, never trusted."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.core import folder_index
+from assistant.core.engine import EngineSettings, IndexedDocument, index_document
+from assistant.core.errors import DocumentError
+from assistant.core.folder_entries import BadEntry, entry_bytes, entry_from_bytes, index_file
+from assistant.core.folder_index import open_indexed
+from assistant.core.folders import open_path
+from assistant.core.formats.base import Extracted, Location
+from assistant.core.ownership import MARKER
+from tests.document_files import pdf_bytes
+
+TOPICS = ["zebras", "lighthouses", "volcanoes", "orchards", "glaciers", "comets"]
+QUESTIONS = ["Where do the zebras graze?", "How tall is the lighthouse?", "When did the comet pass?", "orchard"]
+OLD = time.time() - 3600
+
+
+def _text(topic: str, n: int = 40) -> str:
+    lines = [f"Note {i} about {topic}: the {topic} were counted on day {i} and found well." for i in range(n)]
+    return f"# {topic.title()}\n\n" + "\n\n".join(" ".join(lines[i : i + 4]) for i in range(0, n, 4)) + "\n"
+
+
+def _write(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    os.utime(path, (OLD, OLD))  # older than a timestamp's grain: its size and time can be trusted
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    root = tmp_path / "notes"
+    for i, topic in enumerate(TOPICS):
+        _write(root / ("deep" if i % 2 else "") / f"{topic}.md", _text(topic))
+    _write(root / "museum.pdf", pdf_bytes([["The lighthouse is 40 metres tall."], ["The comet passed in 1910."]]))
+    _write(root / "photo.bin", bytes(range(256)) * 4)
+    return root
+
+
+@pytest.fixture
+def caches(tmp_path) -> dict[str, Path]:
+    return {"file_cache": tmp_path / "cache" / "index", "folder_cache": tmp_path / "cache" / "folders"}
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """The files extracted (read and split again, not taken from the saved index)."""
+    seen: list[str] = []
+    real = folder_index.extracted_from
+
+    def counting(raw, path, *args, **kwargs):
+        seen.append(path.name)
+        return real(raw, path, *args, **kwargs)
+
+    monkeypatch.setattr(folder_index, "extracted_from", counting)
+    return seen
+
+
+def _open(root: Path, caches: dict[str, Path], **kwargs) -> IndexedDocument:
+    return open_indexed(root, EngineSettings(), **caches, **kwargs)[1]
+
+
+def _fresh(root: Path) -> IndexedDocument:
+    """The folder indexed as a document, with no saved index at all."""
+    return index_document(open_path(root).document, EngineSettings())
+
+
+def _same(a: IndexedDocument, b: IndexedDocument) -> None:
+    assert a.document.text == b.document.text
+    assert [(p.name, p.start, p.end, p.locations) for p in a.document.parts] == [
+        (p.name, p.start, p.end, p.locations) for p in b.document.parts
+    ]
+    assert [(p.start, p.end, p.text) for p in a.passages] == [(p.start, p.end, p.text) for p in b.passages]
+    assert a.sentences.starts.tolist() == b.sentences.starts.tolist()
+    assert a.passage_words == b.passage_words
+    assert a.retriever is not None and b.retriever is not None
+    for question in QUESTIONS:
+        assert np.allclose(a.retriever.scores(question), b.retriever.scores(question), atol=1e-5)
+
+
+def test_a_folder_indexed_file_by_file_ranks_as_the_whole_folder_indexed_at_once(folder, caches):
+    _same(_open(folder, caches), _fresh(folder))
+
+
+def test_reopening_an_unchanged_folder_reads_no_file(folder, caches, reads):
+    first = _open(folder, caches)
+    assert sorted(reads) == sorted([*(f"{t}.md" for t in TOPICS), "museum.pdf", "photo.bin"])
+    reads.clear()
+    opened, again = open_indexed(folder, EngineSettings(), **caches)
+    assert reads == []
+    _same(again, first)
+    assert [s.path for s in opened.skipped] == ["photo.bin"] and "binary" in opened.skipped[0].why
+    assert again.document.place(*_span(again, "40 metres")).page == 1
+
+
+def _span(indexed: IndexedDocument, needle: str) -> tuple[int, int]:
+    start = indexed.document.text.index(needle)
+    return start, start + len(needle)
+
+
+def test_one_changed_file_is_read_alone_and_its_new_text_is_ranked(folder, caches, reads):
+    _open(folder, caches)
+    reads.clear()
+    _write(folder / "deep" / "lighthouses.md", _text("lighthouses") + "\nThe lighthouse keeper feeds seven cats.\n")
+    again = _open(folder, caches)
+    assert reads == ["lighthouses.md", "photo.bin"]  # what could not be read is tried again: it may be fixed
+    _same(again, _fresh(folder))
+    best = int(again.retriever.ranked("Who feeds seven cats?")[0][0])
+    assert "seven cats" in again.passages[best].text
+
+
+def test_a_file_touched_but_not_changed_is_hashed_not_read_again(folder, caches, reads):
+    _open(folder, caches)
+    reads.clear()
+    later = OLD + 60
+    os.utime(folder / "zebras.md", (later, later))
+    _same(_open(folder, caches), _fresh(folder))
+    assert reads == ["photo.bin"]
+
+
+def test_added_and_removed_files_come_and_go(folder, caches, reads):
+    _open(folder, caches)
+    reads.clear()
+    (folder / "volcanoes.md").unlink()
+    _write(folder / "added" / "tides.md", _text("tides"))
+    again = _open(folder, caches)
+    assert sorted(reads) == ["photo.bin", "tides.md"]
+    assert "volcanoes" not in again.document.text and "tides" in again.document.text
+    _same(again, _fresh(folder))
+    with sqlite3.connect(next(caches["folder_cache"].glob("*.sqlite"))) as db:
+        kept = {row[0] for row in db.execute("SELECT path FROM files")}
+    assert "volcanoes.md" not in kept and "added/tides.md" in kept
+
+
+def test_a_cancelled_first_open_keeps_the_files_it_indexed(folder, caches, reads):
+    calls = iter(range(1000))
+    with pytest.raises(DocumentError, match="stopped"):
+        _open(folder, caches, stopped=lambda: next(calls) > 6)  # asked before each file, and inside each file
+    indexed = set(reads[:-1]) - {"photo.bin"}  # the last was stopped while it was read
+    assert indexed
+    reads.clear()
+    _same(_open(folder, caches), _fresh(folder))
+    assert not set(reads) & indexed
+
+
+def test_what_a_password_opens_is_not_kept(folder, caches):
+    _open(folder, caches, password="secret")
+    assert not caches["folder_cache"].exists() or not list(caches["folder_cache"].glob("*.sqlite"))
+
+
+def test_a_file_modified_just_now_is_hashed_next_time_and_no_snapshot_is_kept(folder, caches, reads):
+    (folder / "zebras.md").write_text(_text("zebras"), encoding="utf-8")  # modified now
+    _open(folder, caches)
+    with sqlite3.connect(next(caches["folder_cache"].glob("*.sqlite"))) as db:
+        assert db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 0
+        assert db.execute("SELECT mtime_ns FROM files WHERE path = 'zebras.md'").fetchone()[0] == -1
+    reads.clear()
+    _same(_open(folder, caches), _fresh(folder))
+    assert reads == ["photo.bin"]
+
+
+def test_a_saved_file_over_a_smaller_budget_is_skipped_as_reading_it_would(folder, caches, monkeypatch):
+    _open(folder, caches)
+    monkeypatch.setenv("ASSISTANT_MAX_DOCUMENT_BYTES", str(len(_text("zebras")) * 2 + 10))
+    opened, _ = open_indexed(folder, EngineSettings(), **caches)
+    assert len(opened.read) == 2
+    assert any("limit" in s.why for s in opened.skipped)
+    assert opened.read == open_path(folder).read
+
+
+@pytest.fixture
+def on_every_core(monkeypatch):
+    """Workers for any amount of text, on two cores even where there is one."""
+    monkeypatch.setattr(folder_index, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(folder_index, "processes", lambda: 2)
+
+
+def test_files_read_by_worker_processes_index_as_read_here(folder, caches, on_every_core):
+    stages: list[float] = []
+    opened, indexed = open_indexed(folder, EngineSettings(), **caches, progress=lambda _, f: stages.append(f))
+    _same(indexed, _fresh(folder))
+    assert [s.path for s in opened.skipped] == ["photo.bin"] and "binary" in opened.skipped[0].why
+    assert stages == sorted(stages) and stages[-1] == 1.0
+    _same(_open(folder, caches), _fresh(folder))
+
+
+def test_workers_skip_what_cannot_be_read_with_the_same_reasons(folder, caches, on_every_core, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_MAX_DOCUMENT_BYTES", str(len(_text("zebras")) * 2 + 10))
+    opened, _ = open_indexed(folder, EngineSettings(), **caches)
+    alone = open_path(folder)
+    assert opened.read == alone.read
+    assert [(s.path, s.why) for s in opened.skipped] == [(s.path, s.why) for s in alone.skipped]
+
+
+def test_a_stop_ends_the_workers(folder, caches, on_every_core):
+    with pytest.raises(DocumentError, match="stopped"):
+        _open(folder, caches, stopped=lambda: True)
+
+
+# --- damage -----------------------------------------------------------------------------------------------------
+
+
+def _database(caches: dict[str, Path]) -> Path:
+    return next(caches["folder_cache"].glob("*.sqlite"))
+
+
+def _tamper(caches: dict[str, Path], sql: str, *values: object) -> None:
+    with sqlite3.connect(_database(caches)) as db:
+        db.execute(sql, values)
+
+
+def _entry(caches: dict[str, Path], rel: str) -> bytes:
+    with sqlite3.connect(_database(caches)) as db:
+        return bytes(db.execute("SELECT entry FROM entries WHERE path = ?", (rel,)).fetchone()[0])
+
+
+def _redo_checksum(caches: dict[str, Path], rel: str, blob: bytes) -> None:
+    import hashlib
+
+    _tamper(caches, "UPDATE entries SET entry = ? WHERE path = ?", blob, rel)
+    _tamper(caches, "UPDATE files SET entry_sha256 = ? WHERE path = ?", hashlib.sha256(blob).hexdigest(), rel)
+    _tamper(caches, "DELETE FROM snapshots")
+
+
+DAMAGE = {
+    "garbage database": lambda caches: _database(caches).write_bytes(b"not a database" * 100),
+    "truncated database": lambda caches: _database(caches).write_bytes(_database(caches).read_bytes()[:3000]),
+    "entry bytes changed": lambda caches: (
+        _tamper(caches, "UPDATE entries SET entry = ? WHERE path = 'zebras.md'", b"DAPK" + bytes(100)),
+        _tamper(caches, "DELETE FROM snapshots"),
+    ),
+    "snapshot bytes changed": lambda caches: _tamper(caches, "UPDATE snapshots SET snapshot = zeroblob(100)"),
+    "snapshot of another state": lambda caches: _tamper(caches, "UPDATE snapshots SET key = 'x'"),
+    "entry checksum redone over another file's entry": lambda caches: _redo_checksum(
+        caches, "zebras.md", _entry(caches, "museum.pdf")
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_saved_index_is_rebuilt_with_the_same_result(folder, caches, damage):
+    _open(folder, caches)
+    DAMAGE[damage](caches)
+    _same(_open(folder, caches), _fresh(folder))
+    _same(_open(folder, caches), _fresh(folder))
+
+
+def test_a_database_that_is_a_link_is_not_followed(folder, caches, tmp_path):
+    _open(folder, caches)
+    database = _database(caches)
+    elsewhere = tmp_path / "elsewhere.sqlite"
+    elsewhere.write_bytes(b"precious")
+    database.unlink()
+    database.symlink_to(elsewhere)
+    _same(_open(folder, caches), _fresh(folder))
+    assert elsewhere.read_bytes() == b"precious"
+
+
+def test_a_cache_folder_the_program_did_not_make_is_never_written(folder, caches):
+    theirs = caches["folder_cache"]
+    theirs.mkdir(parents=True)
+    (theirs / "mine.txt").write_text("the user's", encoding="utf-8")
+    _same(_open(folder, caches), _fresh(folder))
+    assert sorted(p.name for p in theirs.iterdir()) == ["mine.txt"]
+    assert not (theirs / MARKER).exists()
+
+
+def test_nothing_is_written_into_the_folder_read(folder, caches):
+    before = sorted(folder.rglob("*"))
+    _open(folder, caches)
+    _open(folder, caches)
+    assert sorted(folder.rglob("*")) == before
+
+
+# --- entries as bytes -------------------------------------------------------------------------------------------
+
+
+def _entry_of(text: str) -> bytes:
+    locations = (Location(0, 1, "Intro"), Location(len(text) // 2, 2, None))
+    return entry_bytes(index_file(Extracted(text, "PDF", locations), 40), "notes/a.pdf")
+
+
+def test_an_entry_reads_back_as_it_was_written():
+    text = _text("zebras")
+    index = entry_from_bytes(_entry_of(text), "notes/a.pdf")
+    again = index_file(Extracted(text, "PDF", index.extracted.locations), 40)
+    assert index.extracted == again.extracted
+    for name, values in again.arrays.items():
+        assert index.arrays[name].tolist() == values.tolist()
+    assert index.counts.vocabulary == again.counts.vocabulary
+    assert index.counts.terms.tolist() == again.counts.terms.tolist()
+
+
+def test_an_entry_is_refused_for_another_file():
+    with pytest.raises(BadEntry):
+        entry_from_bytes(_entry_of(_text("zebras")), "notes/b.pdf")
+
+
+def test_an_entry_changed_anywhere_is_refused_or_reads_as_a_sound_entry():
+    blob = _entry_of(_text("zebras"))
+    rng = np.random.default_rng(0)
+    for position in rng.integers(0, len(blob), 300):
+        changed = bytearray(blob)
+        changed[position] ^= 0xFF
+        try:
+            index = entry_from_bytes(bytes(changed), "notes/a.pdf")
+        except BadEntry:
+            continue
+        text = index.extracted.text
+        assert index.arrays["passage_ends"].max() <= len(text)
+        index.counts.check(index.arrays["passage_starts"].size)

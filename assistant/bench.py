@@ -222,15 +222,37 @@ def _bench_backends(
     return rows, floors
 
 
+def _run_and_send(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        result: tuple[str, Any] = ("ok", fn(*args))
+    except Exception as exc:
+        result = ("error", exc)
+    try:
+        conn.send(result)
+    except Exception as exc:
+        conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    conn.close()
+
+
 def _in_fresh_process(fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` in a new process (spawned, not a daemon: it may start workers of its own, as a folder's first
+    open does), so that its imports, memory and peak RSS are its own."""
     import multiprocessing
 
-    pool = multiprocessing.get_context("spawn").Pool(1)
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_run_and_send, args=(sender, fn, args))
+    process.start()
+    sender.close()
     try:
-        return pool.apply(fn, args)
-    finally:  # closed and joined, not terminated: nothing is left for the resource tracker to warn about at exit
-        pool.close()
-        pool.join()
+        kind, value = receiver.recv()
+    except EOFError:
+        raise UserError(f"A benchmark process ended without a result (exit code {process.exitcode}).") from None
+    finally:
+        process.join()
+    if kind == "error":
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 def _readers_table(rows: list[dict[str, Any]], title: str) -> Table:

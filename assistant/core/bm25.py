@@ -44,8 +44,24 @@ class NothingToIndex(ValueError):
     """Texts with no word BM25 can index (stop words, single letters, symbols): there is nothing to rank by."""
 
 
+_STEMS: dict[str, str] = {}
+"""Stems already made: a folder's files share most of their words."""
+_MAX_STEMS = 1_000_000
+
+
 def _stems(words: list[str]) -> list[str]:
-    return list(_STEMMER(words)) if _STEMMER is not None else words
+    """Snowball stems, each word stemmed once per process (safe from several threads: the cache is only a hint)."""
+    if _STEMMER is None:
+        return words
+    stems = [_STEMS.get(word) for word in words]
+    new = [word for word, stem in zip(words, stems, strict=True) if stem is None]
+    if not new:
+        return stems  # type: ignore[return-value]
+    made = dict(zip(new, _STEMMER(new), strict=True))
+    if len(_STEMS) > _MAX_STEMS:
+        _STEMS.clear()
+    _STEMS.update(made)
+    return [stem if stem is not None else made[word] for word, stem in zip(words, stems, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -305,15 +305,16 @@ def index_document(
 def _build_index(text: str, settings: EngineSettings, progress: ProgressCallback | None) -> IndexParts:
     if progress:
         progress("splitting", 0.0)
-    sentences = sentence_spans(text)
-    packed = passage_spans(text, settings.passage_words, sentences)
+    paragraphs = paragraph_spans(text)
+    sentences = sentence_spans(text, paragraphs=paragraphs)
+    packed = passage_spans(text, settings.passage_words, sentences, paragraphs)
     passages = [Span(start, end) for start, end, _ in packed]
     passage_words = [words for _, _, words in packed]
     retriever = None
     if sum(passage_words) > MIN_WORDS_TO_RANK and len(passages) > 1:
         if progress:
             progress("indexing", 0.4)
-        starts = [para.start for para in paragraph_spans(text)]
+        starts = [para.start for para in paragraphs]
         owner = np.asarray([bisect_right(starts, p.start) - 1 for p in passages], dtype=np.int64)
         try:
             counts = count_terms([text[p.start : p.end] for p in passages])

@@ -62,9 +62,10 @@ class FileIndex:
 def index_file(extracted: Extracted, passage_words: int) -> FileIndex:
     """Split one file's text into sentences and passages and count the passages' (and paragraphs') terms."""
     text = extracted.text
-    sentences = sentence_spans(text)
-    packed = passage_spans(text, passage_words, sentences)
-    starts = np.asarray([p.start for p in paragraph_spans(text)], dtype=np.int64)
+    paragraphs = paragraph_spans(text)
+    sentences = sentence_spans(text, paragraphs=paragraphs)
+    packed = passage_spans(text, passage_words, sentences, paragraphs)
+    starts = np.asarray([p.start for p in paragraphs], dtype=np.int64)
     passage_starts = np.asarray([p[0] for p in packed], dtype=np.int64)
     arrays = {
         "sentence_starts": np.asarray([s.start for s in sentences], dtype=np.int64),

@@ -62,7 +62,9 @@ def index_one(rel: str, path: str, cap: int, passage_words: int, password: str |
 
 
 def processes() -> int:
-    """Workers to start: one per core this process may use."""
+    """Workers to start: one per core this process may use (none from a daemon process, which may not have any)."""
+    if multiprocessing.current_process().daemon:
+        return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -16,6 +16,7 @@ MAX_WORD_CHARS = 32
 """A run of more characters without a space (a base64 blob, a minified line) counts as several words, so that no
 "word" can make a passage, and what is read of it, grow without bound."""
 _WORD = re.compile(rf"\S{{1,{MAX_WORD_CHARS}}}")
+_LONG_RUN = re.compile(rf"\S{{{MAX_WORD_CHARS + 1}}}")
 
 
 class Span(NamedTuple):
@@ -83,21 +84,25 @@ def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[S
 
 
 def _trimmed(text: str, start: int, end: int) -> list[Span]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return [Span(start, end)] if end > start else []
+    piece = text[start:end]
+    kept = piece.strip()  # str.strip and str.isspace agree on what whitespace is
+    if not kept:
+        return []
+    first = start + piece.index(kept[0])
+    return [Span(first, first + len(kept))]
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Sentences of ``text[start:end]`` as absolute spans, never across a paragraph break.
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, paragraphs: Sequence[Span] | None = None
+) -> list[Span]:
+    """Sentences of ``text[start:end]`` as absolute spans, never across a paragraph break (``paragraphs``: its
+    ``paragraph_spans``, when the caller has them).
 
     A line break ends a sentence unless it only wraps a line of a hard-wrapped paragraph; see
     :mod:`assistant.core.sentences`.
     """
     spans: list[Span] = []
-    for paragraph in paragraph_spans(text, start, end):
+    for paragraph in paragraph_spans(text, start, end) if paragraphs is None else paragraphs:
         pos = paragraph.start
         for stop in sentence_ends(text, paragraph.start, paragraph.end):
             spans.extend(_trimmed(text, pos, stop))
@@ -120,13 +125,14 @@ def split_passages(text: str, max_words: int = 100, sentences: Sequence[Span] | 
 
 
 def passage_spans(
-    text: str, max_words: int = 100, sentences: Sequence[Span] | None = None
+    text: str, max_words: int = 100, sentences: Sequence[Span] | None = None, paragraphs: Sequence[Span] | None = None
 ) -> list[tuple[int, int, int]]:
     """:func:`split_passages`' passages as (start, end, words): the words are counted once, as they are packed."""
-    sentences = sentence_spans(text) if sentences is None else sentences
+    paragraphs = paragraph_spans(text) if paragraphs is None else paragraphs
+    sentences = sentence_spans(text, paragraphs=paragraphs) if sentences is None else sentences
     passages: list[tuple[int, int, int]] = []
     first = 0
-    for paragraph in paragraph_spans(text):
+    for paragraph in paragraphs:
         last = first
         while last < len(sentences) and sentences[last].start < paragraph.end:
             last += 1
@@ -151,8 +157,13 @@ def passage_spans(
 def _bounded_sentences(text: str, sentences: Sequence[Span], max_words: int) -> list[tuple[int, int, int]]:
     """Each sentence as (start, end, words), one cut at word boundaries into pieces of ``max_words`` when longer."""
     out: list[tuple[int, int, int]] = []
-    for sentence in sentences:
-        words = list(_WORD.finditer(text, sentence.start, sentence.end))
+    for start, end in sentences:
+        if not _LONG_RUN.search(text, start, end):  # no word counts as several: split() counts them, at C speed
+            n = len(text[start:end].split())
+            if n <= max_words:
+                out.append((start, end, n))  # a sentence span is trimmed: it starts and ends with a word
+                continue
+        words = list(_WORD.finditer(text, start, end))
         for i in range(0, len(words), max_words):
             piece = words[i : i + max_words]
             out.append((piece[0].start(), piece[-1].end(), len(piece)))

@@ -32,8 +32,8 @@ EPILOG = """commands:
 
 Documents: plain text and Markdown, PDF (its text layer), HTML, EPUB, DOCX, and any of them gzipped;
 the format is told by content. PATH may be a folder: every document in it (not hidden, not .gitignore'd;
---include/--exclude GLOB choose), each file not read listed with why. Answers cite `file · page N` (PDF)
-or `file · line N`.
+--include/--exclude GLOB choose), each file not read listed with why; `ask PATH ... --also PATH2` reads
+several files and folders as one context. Answers cite `file · page N` (PDF) or `file · line N`.
 
 Model resolution: --model, then $ASSISTANT_MODEL, then settings.toml's `model`, then the active run
 in models/, then the hub default distilbert/distilbert-base-uncased-distilled-squad.
@@ -88,6 +88,13 @@ def _add_ask(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     ask.add_argument("--model", help="model directory or hub id (default: see `assistant --help`)")
     _add_backend(
         ask, "what runs the reader: auto is ONNX Runtime on the CPU (exported once, cached) and torch on a GPU"
+    )
+    ask.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="read this file or folder too, with PATH, as one context (repeat it for more); answers name their file",
     )
     _add_password(ask)
     _add_folder_globs(ask)
@@ -282,6 +289,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             engine_settings(settings),
             file_cache=index_cache_dir(),
             folder_cache=folder_index_dir(),
+            also=args.also,
             include=args.include,
             exclude=args.exclude,
             password=args.password,
@@ -311,13 +319,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
             sys.stdout.write(json_for_terminal(result.to_json()) + "\n")
             sys.stdout.flush()
         else:
-            console.print(answer_panel(result, document.name))
+            console.print(answer_panel(result, _context_name(args.path, args.also, document.name)))
     if not asked:
         raise UserError("No question was given: standard input held no non-blank line.")
     for problem in problems:  # after the answers: a failure stays one sentence, a success says what was not used
         print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr, flush=True)
     _say_skipped(opened.skipped)
     return 0
+
+
+def _context_name(path: str, also: Sequence[str], name: str) -> str:
+    """What a panel says was asked: the document or folder, or the paths named (the first few)."""
+    if not also:
+        return name
+    places = dict.fromkeys(os.path.abspath(p) for p in (path, *also))  # each once, in the order named
+    names = [os.path.basename(p) or p for p in places]
+    return " + ".join(names[:3]) + (f" + {len(names) - 3} more" if len(names) > 3 else "")
 
 
 SKIPPED_SHOWN = 20

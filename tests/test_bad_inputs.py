@@ -424,6 +424,18 @@ HOSTILE_ARGV: dict[str, tuple[Callable[[Path, Path, Path], list[str]], str]] = {
         lambda t, m, d: ["train", "--base", "~nosuchuser0xf/b", "--output", str(t / "r")],
         "home folder of a user",
     ),
+    "--also naming nothing": (
+        lambda t, m, d: ["ask", str(d), QUESTION, "--model", str(m), "--also", str(t / "missing.txt")],
+        "No such file",
+    ),
+    "--also naming a device": (
+        lambda t, m, d: ["ask", str(d), QUESTION, "--model", str(m), "--also", "/dev/null"],
+        "not a regular file",
+    ),
+    "--also in an unknown user's home": (
+        lambda t, m, d: ["ask", str(d), QUESTION, "--model", str(m), "--also", "~nosuchuser0xf/x.txt"],
+        "home folder of a user",
+    ),
     "bench on a document of short sentences": (
         lambda t, m, d: ["bench", "--model", str(m), "--document", str(d), "--questions", "2", "--backend", "onnx"],
         "6 words",

@@ -143,6 +143,37 @@ def test_added_and_removed_files_come_and_go(folder, caches, reads):
     assert "volcanoes.md" not in kept and "added/tides.md" in kept
 
 
+def test_several_paths_open_as_one_context_named_from_their_common_folder(folder, caches, reads, tmp_path):
+    other = tmp_path / "more"
+    _write(other / "tides.md", _text("tides"))
+    _write(other / ".hidden.md", _text("hidden"))
+    _write(other / "skipped" / "comets.md", _text("comets"))
+    also = [other / "tides.md", other / ".hidden.md", folder / "deep", folder / "deep" / "orchards.md"]
+    opened, indexed = open_indexed(folder / "zebras.md", EngineSettings(), **caches, also=also)
+    names = [part.name for part in indexed.document.parts]
+    assert names == [
+        "more/.hidden.md",  # named, so read although hidden
+        "more/tides.md",
+        "notes/deep/comets.md",
+        "notes/deep/lighthouses.md",
+        "notes/deep/orchards.md",  # once, although named and inside a folder named
+        "notes/zebras.md",
+    ]
+    assert opened.read == names and "Note 0 about comets" in indexed.document.text
+    assert indexed.document.text.count("Note 0 about comets") == 1  # more/skipped/ was not named
+    reads.clear()
+    _, again = open_indexed(folder / "zebras.md", EngineSettings(), **caches, also=also)
+    assert reads == []
+    _same(again, indexed)
+    best = int(again.retriever.ranked("Where do the zebras graze?")[0][0])
+    assert again.document.place(again.passages[best].start, again.passages[best].end).path == "notes/zebras.md"
+
+
+def test_a_path_named_with_others_that_cannot_be_read_is_one_sentence(folder, caches, tmp_path):
+    with pytest.raises(DocumentError, match="No such file"):
+        open_indexed(folder, EngineSettings(), **caches, also=[tmp_path / "nothing.md"])
+
+
 def test_a_cancelled_first_open_keeps_the_files_it_indexed(folder, caches, reads):
     calls = iter(range(1000))
     with pytest.raises(DocumentError, match="stopped"):

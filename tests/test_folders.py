@@ -73,6 +73,24 @@ def test_an_answer_from_a_folder_names_its_file_and_indexes_that_files_text(libr
     assert "note: not read: photo.bin: " in outcome.err
 
 
+def test_ask_reads_several_paths_as_one_context_and_names_each_answers_file(library, tiny_model_dir, capsys):
+    common = library.parent
+    extra = common / "extra.md"
+    extra.write_text("# Extra\n\nThe spare key is in the blue jar.\n", encoding="utf-8")
+    flags = ["--model", str(tiny_model_dir), "--threshold", "0", "--top-k", "5"]
+    also = ["--also", str(extra), "--also", str(library / "notes.md")]
+    outcome = assistant(capsys, "ask", str(library / "reports"), "where is the key?", *also, *flags, "--json")
+    assert outcome.code == 0, outcome.err
+    result = json.loads(outcome.out)
+    read = {p["path"] for p in result["passages"]}
+    assert read <= {"extra.md", "library/notes.md", "library/reports/museum.pdf", "library/reports/2024/staff.docx"}
+    for answer in result["answers"]:
+        file_text = assistant(capsys, "text", str(common / answer["path"])).out
+        assert file_text[answer["start"] : answer["end"]] == answer["text"]
+    panel = assistant(capsys, "ask", str(library / "reports"), "where is the key?", *also, *flags).out
+    assert "reports + extra.md + notes.md" in panel
+
+
 def test_a_folder_with_a_socket_and_an_unreadable_file_still_opens(library):
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(library / "agent.sock"))

@@ -36,7 +36,7 @@ from assistant.core.folder_entries import (
 )
 from assistant.core.folder_store import Known, Store, prune, store_path
 from assistant.core.folder_workers import PARALLEL_BYTES, Done, Job, index_in_parallel, processes
-from assistant.core.folders import Opened, Walk, open_path, read_folder, walked
+from assistant.core.folders import Opened, Selection, Walk, open_path, read_folder, selected, walked
 from assistant.core.formats.base import ProgressCallback, Request
 from assistant.core.passages import PassageList, SentenceIndex
 from assistant.core.retrieval import ContextualRetriever
@@ -214,13 +214,26 @@ def index_folder(
     stopped: Callable[[], bool] | None = None,
 ) -> tuple[Opened, IndexedDocument]:
     """Read and index a folder through its saved index (none is kept when a password is given: what it opens)."""
+    selection = Selection(root, walked(root, include, exclude), ())
+    return index_selection(selection, settings, cache_dir, password=password, progress=progress, stopped=stopped)
+
+
+def index_selection(
+    selection: Selection,
+    settings: EngineSettings,
+    cache_dir: Path | None,
+    *,
+    password: str | None = None,
+    progress: ProgressCallback | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> tuple[Opened, IndexedDocument]:
+    """Read and index a folder, or several paths, through the saved index kept for exactly what was named."""
     t0 = time.perf_counter()
+    root, walk = selection.root, selection.walk
     max_bytes = max_document_bytes()
-    walk = walked(root, include, exclude)
     use_cache = cache_dir is not None and password is None
-    store = Store(
-        store_path(cache_dir, root, f"{FORMAT}|{settings.passage_words}") if cache_dir and use_cache else None
-    )
+    identity = "|".join([f"{FORMAT}|{settings.passage_words}", *selection.named])
+    store = Store(store_path(cache_dir, root, identity) if cache_dir and use_cache else None)
     try:
         key = _snapshot_key(walk, settings, max_bytes)
         opened = _from_snapshot(store, key, root, walk)
@@ -275,15 +288,26 @@ def open_indexed(
     *,
     file_cache: Path | None,
     folder_cache: Path | None,
+    also: Sequence[str | os.PathLike[str]] = (),
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     password: str | None = None,
     progress: ProgressCallback | None = None,
     stopped: Callable[[], bool] | None = None,
 ) -> tuple[Opened, IndexedDocument]:
-    """What a user names, read and indexed: a folder through its saved per-file index, a file through the
-    document index cache (:mod:`assistant.core.index_cache`)."""
+    """What a user names, read and indexed: a folder (or ``path`` with the files and folders in ``also``, as one
+    context) through its saved per-file index, a file alone through the document index cache
+    (:mod:`assistant.core.index_cache`)."""
     p = files.user_path(path)
+    if also:
+        return index_selection(
+            selected([p, *also], include, exclude),
+            settings,
+            folder_cache,
+            password=password,
+            progress=progress,
+            stopped=stopped,
+        )
     if files.path_kind(p) == "dir":
         return index_folder(
             p,

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from assistant.core import files, ignore
-from assistant.core.documents import Document, load_document, max_document_bytes, read_extracted
+from assistant.core.documents import (
+    Document,
+    document_file_kind,
+    load_document,
+    max_document_bytes,
+    read_extracted,
+)
 from assistant.core.errors import DocumentError, PasswordNeeded
 from assistant.core.formats.base import Cancelled, Extracted, ProgressCallback
 
@@ -117,6 +123,47 @@ def walked(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ())
     walk.walk(root)
     walk.found.sort()  # path order, as a listing shows them
     return walk
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Several files and folders named at once, read as one folder: the folder that holds them all (``root``), and
+    each one's files by their paths inside it."""
+
+    root: Path
+    walk: Walk
+    named: tuple[str, ...]
+    """What was named, as paths inside ``root`` (what the saved index of this selection is kept under)."""
+
+
+def selected(
+    paths: Sequence[str | os.PathLike[str]], include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> Selection:
+    """The files of several paths as one walk: a folder's files as a folder opened alone gives them (the globs apply),
+    a file named is read even when it is hidden or a glob would leave it out (as ripgrep reads a file it is given)."""
+    named = [files.user_path(p) for p in paths]
+    absolute = [Path(os.path.abspath(p)) for p in named]
+    kinds = [files.path_kind(p) for p in named]
+    for path, kind in zip(named, kinds, strict=True):
+        if kind != "dir":
+            os.close(files.open_regular(path, document_file_kind(max_document_bytes())))  # its one sentence
+    common = Path(os.path.commonpath([str(a) for a in absolute]))
+    root = common.parent if any(a == common and k != "dir" for a, k in zip(absolute, kinds, strict=True)) else common
+    walk = Walk(ignore.globs(include), ignore.globs(exclude))
+    seen: dict[str, Path] = {}
+    for path, place, kind in zip(named, absolute, kinds, strict=True):
+        rel = os.path.relpath(place, root).replace(os.sep, "/")
+        if kind != "dir":
+            seen.setdefault(rel, Path(os.path.realpath(path)))
+            continue
+        inner = walked(path, include, exclude)
+        prefix = "" if rel == "." else f"{rel}/"
+        for name, found in inner.found:
+            seen.setdefault(f"{prefix}{name}", found)
+        walk.skipped.extend(Skipped(f"{prefix}{s.path}" if s.path != "." else rel, s.why) for s in inner.skipped)
+    walk.found = sorted(seen.items())
+    names = sorted({os.path.relpath(a, root).replace(os.sep, "/") for a in absolute})
+    return Selection(root, walk, tuple(names))
 
 
 def check_folder(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:

@@ -77,9 +77,9 @@ class _CachedReader:
         stamp = self.stamp(path)
         known = self.store.known.get(rel)
         if known is not None and self.unchanged(rel, stamp):
-            index = self._from_entry(rel, known.source_sha256, left)
+            index = self._from_entry(rel, known.source_sha256)
             if index is not None:
-                return index, index.text_bytes
+                return self._within(index, path, stamp[0], left)
         done = self.made.pop(rel, None)
         if done is None:
             raw = files.read_bytes(path, document_file_kind(left))
@@ -91,47 +91,57 @@ class _CachedReader:
         self.racy |= recent
         now = Known(done.size, -1 if recent else stamp[1], done.source_sha256, "")
         if known is not None and known.source_sha256 == now.source_sha256:
-            index = self._from_entry(rel, known.source_sha256, left)
+            index = self._from_entry(rel, known.source_sha256)
             if index is not None:
                 now.entry_sha256 = known.entry_sha256
                 self.store.save_entry(rel, now, None)
-                return index, index.text_bytes
+                return self._within(index, path, done.size, left)
         index, blob = self._made(rel, path, raw or None, done, left)
-        self.store.save_entry(rel, now, blob)
-        return index, index.text_bytes
+        self.store.save_entry(rel, now, blob)  # kept even when over this budget: the next open need not read it
+        return self._within(index, path, done.size, left)
+
+    @staticmethod
+    def _within(index: FileIndex, path: Path, size: int, left: int) -> tuple[FileIndex, int]:
+        """The file's index when its text fits what the budget has left; else what reading it would say."""
+        if index.text_bytes <= left:
+            return index, index.text_bytes
+        kind = document_file_kind(left)
+        if size > kind.cap:
+            files.read_bytes(path, kind)  # refused at the cap, in the words reading it says
+        raise Request(path, left).over_cap()
 
     def _made(self, rel: str, path: Path, raw: bytes | None, done: Done, left: int) -> tuple[FileIndex, bytes]:
         """The file's index and entry: a worker's (checked as a saved entry is), or made here."""
         if done.entry is not None:
             try:
-                index = entry_from_bytes(done.entry, _source(rel, done.source_sha256))
+                return entry_from_bytes(done.entry, _source(rel, done.source_sha256)), done.entry
             except BadEntry:
-                index = None
-            if index is not None and index.text_bytes > left:
-                raise Request(path, left).over_cap()  # what reading it under this budget says
-            if index is not None:
-                return index, done.entry
+                pass
         raw = raw if raw is not None else files.read_bytes(path, document_file_kind(left))
         extracted = extracted_from(raw, path, left, password=self.password, stopped=self.stopped)
         index = index_file(extracted, self.passage_words)
         return index, entry_bytes(index, _source(rel, done.source_sha256))
 
-    def _from_entry(self, rel: str, source_sha256: str, left: int) -> FileIndex | None:
+    def _from_entry(self, rel: str, source_sha256: str) -> FileIndex | None:
         blob = self.store.entry(rel)
         if blob is None:
             return None
         try:
-            index = entry_from_bytes(blob, _source(rel, source_sha256))
+            return entry_from_bytes(blob, _source(rel, source_sha256))
         except BadEntry:
             return None
-        return index if index.text_bytes <= left else None  # over the budget: read it, to say so as reading does
 
     def index_new_files(self, root: Path, walk: Walk, cap: int, progress: ProgressCallback | None) -> None:
-        """Have workers read and split the files that are new or changed, when there is enough of them to gain."""
+        """Have workers read and split the files that are new or changed, when there is enough of them to gain (in
+        path order, while the files so far hold less than the text budget in bytes: past it reading here refuses a
+        file at its first bytes, where a worker, not knowing what the files before it hold, would read it whole)."""
         jobs: list[Job] = []
-        size = 0
+        size = seen = 0
         for rel, path in walk.found:
+            if seen >= cap:
+                break
             stamp = self.stamp(path)
+            seen += max(stamp[0], 0)
             if not self.unchanged(rel, stamp):
                 known = self.store.known.get(rel)
                 jobs.append((rel, path, known.source_sha256 if known else ""))

@@ -153,7 +153,8 @@ def _add_bench(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     bench.add_argument(
         "--folder",
         metavar="PATH",
-        help="instead: time reading and indexing a folder (or a document of any format), first open and reopen",
+        help="instead: time reading and indexing a folder (or a document of any format): first open, reopen, one file"
+        " changed, ranking; each in a fresh process, median of 3",
     )
     _add_folder_globs(bench)
 

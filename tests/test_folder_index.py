@@ -207,7 +207,9 @@ def test_a_saved_file_over_a_smaller_budget_is_skipped_as_reading_it_would(folde
     opened, _ = open_indexed(folder, EngineSettings(), **caches)
     assert len(opened.read) == 2
     assert any("limit" in s.why for s in opened.skipped)
-    assert opened.read == open_path(folder).read
+    alone = open_path(folder)
+    assert opened.read == alone.read
+    assert [(s.path, s.why) for s in opened.skipped] == [(s.path, s.why) for s in alone.skipped]
 
 
 @pytest.fixture
@@ -228,10 +230,12 @@ def test_files_read_by_worker_processes_index_as_read_here(folder, caches, on_ev
 
 def test_workers_skip_what_cannot_be_read_with_the_same_reasons(folder, caches, on_every_core, monkeypatch):
     monkeypatch.setenv("ASSISTANT_MAX_DOCUMENT_BYTES", str(len(_text("zebras")) * 2 + 10))
-    opened, _ = open_indexed(folder, EngineSettings(), **caches)
-    alone = open_path(folder)
-    assert opened.read == alone.read
-    assert [(s.path, s.why) for s in opened.skipped] == [(s.path, s.why) for s in alone.skipped]
+    for _ in range(2):  # read by workers, then from the entries kept (over the budget or not)
+        opened, _ = open_indexed(folder, EngineSettings(), **caches)
+        alone = open_path(folder)
+        assert opened.read == alone.read
+        assert [(s.path, s.why) for s in opened.skipped] == [(s.path, s.why) for s in alone.skipped]
+        _write(folder / "zebras.md", _text("zebras", 41))
 
 
 def test_a_stop_ends_the_workers(folder, caches, on_every_core):

@@ -11,6 +11,7 @@ import pytest
 
 from assistant.core.documents import load_document
 from assistant.core.errors import DocumentError
+from assistant.core.sanitize import visible
 from tests.bad_inputs import assert_one_line_failure, assistant
 from tests.document_files import (
     BILLION_LAUGHS,
@@ -78,6 +79,11 @@ def test_a_pdf_with_an_empty_page_keeps_the_numbers_of_the_pages_after_it(tmp_pa
     doc = load_document(_write(tmp_path, "gap.pdf", pdf_bytes([PAGES[0], [], PAGES[2]])))
     at = doc.text.index("silver compass")
     assert doc.place(at, at + 6).page == 3
+
+
+def test_a_word_hyphenated_across_a_pdf_line_reads_whole(tmp_path):
+    text = load_document(_write(tmp_path, "hyphen.pdf", pdf_bytes([["The encoding manip-", "ulation works."]]))).text
+    assert "manipulation works." in text and visible(text) == text
 
 
 def test_two_columns_read_one_column_after_the_other(tmp_path):

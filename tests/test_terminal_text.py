@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.core.sanitize import BIDI_CONTROLS, json_for_terminal, one_line, visible
+from assistant.core.sanitize import BIDI_CONTROLS, NONCHARACTERS, json_for_terminal, one_line, visible
 from tests.bad_inputs import assistant
 from tests.pilot import allow_every_answer, ask, settle, wait_for_widget, wait_until, write_run
 
@@ -29,13 +29,14 @@ SEQUENCES = {
     "bidi override": "\u202etxt.exe\u202c",
     "bidi isolate": "\u2067reversed\u2069",
     "delete": "\x7f",
+    "noncharacters": "\ufffe\uffff\ufdd0\U0010fffe",
 }
 HOSTILE = "".join(SEQUENCES.values())
 HOSTILE_NAME = HOSTILE.replace("/", "")
 """The same, as a file or run name can hold it."""
 MARKUP = "[link=https:evil.example]report[/link] [conceal]hidden[/] [/]"
 """Rich markup that would make a link and hide text, if parsed (no slash in the URL: it is also a file name)."""
-_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI_CONTROLS}\ud800-\udfff]")
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI_CONTROLS}\ud800-\udfff{''.join(map(chr, NONCHARACTERS))}]")
 
 
 def unsafe(text: str) -> list[str]:

@@ -138,8 +138,12 @@ def _pages(worker: _PdfProcess, raw: bytes, request: Request) -> Iterator[tuple[
     raise _died(request)
 
 
+SOFT_HYPHEN_BREAK = "\ufffe"
+"""What PDFium puts where a word was hyphenated across a line end (the line break removed): the word is joined."""
+
+
 def _clean(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace(SOFT_HYPHEN_BREAK, "")
 
 
 class PdfLoader:

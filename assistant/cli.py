@@ -373,7 +373,7 @@ class _ReadProgress:
 def cmd_text(args: argparse.Namespace) -> int:
     from assistant.core.documents import load_document
 
-    if files.path_kind(files.user_path(args.path)) == "dir":
+    if files.path_kind(files.named_path(args.path)) == "dir":
         raise UserError(f"{args.path} is a folder; `assistant text` prints one file's text (an answer names its file).")
     with _ReadProgress() as progress:
         document = load_document(args.path, password=args.password, progress=progress)
@@ -466,7 +466,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         from assistant.core.errors import PasswordNeeded
         from assistant.core.folders import check_folder
 
-        path = files.user_path(args.path)
+        path = files.named_path(args.path)
         if files.path_kind(path) == "dir":
             check_folder(path)  # its files are read once, by the app
         else:

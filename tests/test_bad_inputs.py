@@ -424,6 +424,12 @@ HOSTILE_ARGV: dict[str, tuple[Callable[[Path, Path, Path], list[str]], str]] = {
         lambda t, m, d: ["train", "--base", "~nosuchuser0xf/b", "--output", str(t / "r")],
         "home folder of a user",
     ),
+    "an empty document path": (lambda t, m, d: ["ask", "", QUESTION, "--model", str(m)], "empty path"),
+    "an empty path to print": (lambda t, m, d: ["text", ""], "empty path"),
+    "--also naming an empty path": (
+        lambda t, m, d: ["ask", str(d), QUESTION, "--model", str(m), "--also", ""],
+        "empty path",
+    ),
     "--also naming nothing": (
         lambda t, m, d: ["ask", str(d), QUESTION, "--model", str(m), "--also", str(t / "missing.txt")],
         "No such file",

@@ -12,7 +12,7 @@ import pytest
 from assistant.paths import annotations_path
 from assistant.tui.app import AssistantApp
 from assistant.tui.screens.sources import SourcesScreen
-from assistant.tui.widgets.conversation import AnswerCard
+from assistant.tui.widgets.conversation import AnswerCard, Conversation
 from tests.document_files import pdf_bytes
 from tests.pilot import allow_every_answer, ask, document_view, notifications, settle, wait_until
 
@@ -50,6 +50,19 @@ async def test_a_folders_answers_name_their_file_and_show_in_the_document(tiny_m
         view = document_view(app)
         assert view.selected_span() == (start, end) and document.text[start:end] == best.text
         await wait_until(pilot, lambda: str(view.border_subtitle or "").startswith(best.path))
+
+
+async def test_each_new_answer_shows_whole_when_the_conversation_is_longer_than_the_screen(tiny_model_dir, folder):
+    allow_every_answer(top_k=3)
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        conversation = app.chat.query_one(Conversation)
+        for question in ["where is the key?", "when did the museum open?", "where is the compass?"] * 2:
+            card = await ask(app, pilot, question)
+            assert card.result is not None and card.result.answers
+            await wait_until(pilot, lambda c=card: conversation.region.contains_region(c.region), timeout=10)
+        assert conversation.max_scroll_y > 0  # the conversation did outgrow the screen
 
 
 async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one(tiny_model_dir, folder):

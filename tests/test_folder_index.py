@@ -14,7 +14,7 @@ import pytest
 
 from assistant.core import folder_index
 from assistant.core.engine import EngineSettings, IndexedDocument, index_document
-from assistant.core.errors import DocumentError
+from assistant.core.errors import DocumentError, UserError
 from assistant.core.folder_entries import BadEntry, entry_bytes, entry_from_bytes, index_file
 from assistant.core.folder_index import open_indexed
 from assistant.core.folders import open_path
@@ -46,6 +46,13 @@ def folder(tmp_path) -> Path:
     _write(root / "museum.pdf", pdf_bytes([["The lighthouse is 40 metres tall."], ["The comet passed in 1910."]]))
     _write(root / "photo.bin", bytes(range(256)) * 4)
     return root
+
+
+@pytest.fixture(autouse=True)
+def written_a_while_ago(monkeypatch) -> None:
+    """The files were written (their change time is now, whatever their modification time) long enough ago for
+    their stamps to be trusted: as a folder is opened again the next day."""
+    monkeypatch.setattr(folder_index, "now_ns", lambda: time.time_ns() + 60 * 10**9)
 
 
 @pytest.fixture
@@ -129,6 +136,28 @@ def test_a_file_touched_but_not_changed_is_hashed_not_read_again(folder, caches,
     assert reads == ["photo.bin"]
 
 
+def test_a_file_rewritten_with_its_old_size_and_time_is_read_again(folder, caches, reads):
+    _open(folder, caches)
+    reads.clear()
+    path = folder / "zebras.md"
+    old = path.read_text(encoding="utf-8")
+    _write(path, old.replace("zebras", "ravens"))  # the same size, and the same time put back (as cp -p does)
+    again = _open(folder, caches)
+    assert sorted(reads) == ["photo.bin", "zebras.md"]
+    assert "ravens" in again.document.text and "zebras" not in again.document.text
+    _same(again, _fresh(folder))
+
+
+def test_a_file_whose_name_is_not_utf8_is_indexed_and_kept(folder, caches, reads):
+    name = os.fsdecode(b"r\xe9sum\xe9.md")
+    _write(folder / name, _text("resumes"))
+    first = _open(folder, caches)
+    assert name in [part.name for part in first.document.parts]
+    reads.clear()
+    _same(_open(folder, caches), first)
+    assert reads == []  # from the snapshot
+
+
 def test_added_and_removed_files_come_and_go(folder, caches, reads):
     _open(folder, caches)
     reads.clear()
@@ -139,7 +168,7 @@ def test_added_and_removed_files_come_and_go(folder, caches, reads):
     assert "volcanoes" not in again.document.text and "tides" in again.document.text
     _same(again, _fresh(folder))
     with sqlite3.connect(next(caches["folder_cache"].glob("*.sqlite"))) as db:
-        kept = {row[0] for row in db.execute("SELECT path FROM files")}
+        kept = {bytes(row[0]).decode() for row in db.execute("SELECT path FROM files")}
     assert "volcanoes.md" not in kept and "added/tides.md" in kept
 
 
@@ -174,6 +203,33 @@ def test_a_path_named_with_others_that_cannot_be_read_is_one_sentence(folder, ca
         open_indexed(folder, EngineSettings(), **caches, also=[tmp_path / "nothing.md"])
 
 
+def test_a_path_named_through_a_link_is_named_where_it_leads(tmp_path, caches):
+    _write(tmp_path / "a" / "x.txt", _text("zebras"))
+    _write(tmp_path / "a" / "r.txt", _text("comets"))  # not what a/link/../r.txt names
+    _write(tmp_path / "real" / "r.txt", _text("orchards"))
+    _write(tmp_path / "real" / "inner" / "y.txt", _text("glaciers"))
+    (tmp_path / "a" / "link").symlink_to(tmp_path / "real" / "inner")
+    also = [tmp_path / "a" / "link" / ".." / "r.txt", tmp_path / "a" / "link"]
+    _, indexed = open_indexed(tmp_path / "a" / "x.txt", EngineSettings(), **caches, also=also)
+    assert [part.name for part in indexed.document.parts] == ["a/link/y.txt", "a/x.txt", "real/r.txt"]
+    for part in indexed.document.parts:  # each name is the file whose text it holds
+        assert (tmp_path / part.name).read_text(encoding="utf-8") == indexed.document.text[part.start : part.end]
+
+
+def test_what_is_named_twice_is_read_and_listed_once_and_a_link_named_is_read(folder, caches):
+    (folder / "link.md").symlink_to(folder / "zebras.md")
+    opened, indexed = open_indexed(folder, EngineSettings(), **caches, also=[folder, folder / "link.md"])
+    assert [s.path for s in opened.skipped] == ["photo.bin"]  # once, and not the link: it was named
+    assert "link.md" in [part.name for part in indexed.document.parts]
+
+
+@pytest.mark.parametrize("where", ["first", "also"])
+def test_an_empty_path_is_one_sentence_not_the_current_folder(folder, caches, where):
+    paths = ("", [folder]) if where == "first" else (folder, [""])
+    with pytest.raises(UserError, match="empty path"):
+        open_indexed(paths[0], EngineSettings(), **caches, also=paths[1])
+
+
 def test_a_cancelled_first_open_keeps_the_files_it_indexed(folder, caches, reads):
     calls = iter(range(1000))
     with pytest.raises(DocumentError, match="stopped"):
@@ -190,12 +246,14 @@ def test_what_a_password_opens_is_not_kept(folder, caches):
     assert not caches["folder_cache"].exists() or not list(caches["folder_cache"].glob("*.sqlite"))
 
 
-def test_a_file_modified_just_now_is_hashed_next_time_and_no_snapshot_is_kept(folder, caches, reads):
+def test_a_file_modified_just_now_is_hashed_next_time_and_no_snapshot_is_kept(folder, caches, reads, monkeypatch):
+    monkeypatch.setattr(folder_index, "now_ns", time.time_ns)
     (folder / "zebras.md").write_text(_text("zebras"), encoding="utf-8")  # modified now
     _open(folder, caches)
     with sqlite3.connect(next(caches["folder_cache"].glob("*.sqlite"))) as db:
         assert db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 0
-        assert db.execute("SELECT mtime_ns FROM files WHERE path = 'zebras.md'").fetchone()[0] == -1
+        assert db.execute("SELECT stamp FROM files WHERE path = ?", (b"zebras.md",)).fetchone()[0] == ""
+    monkeypatch.setattr(folder_index, "now_ns", lambda: time.time_ns() + 60 * 10**9)
     reads.clear()
     _same(_open(folder, caches), _fresh(folder))
     assert reads == ["photo.bin"]
@@ -252,19 +310,19 @@ def _database(caches: dict[str, Path]) -> Path:
 
 def _tamper(caches: dict[str, Path], sql: str, *values: object) -> None:
     with sqlite3.connect(_database(caches)) as db:
-        db.execute(sql, values)
+        assert db.execute(sql, values).rowcount >= 1  # the damage is done, not missed
 
 
 def _entry(caches: dict[str, Path], rel: str) -> bytes:
     with sqlite3.connect(_database(caches)) as db:
-        return bytes(db.execute("SELECT entry FROM entries WHERE path = ?", (rel,)).fetchone()[0])
+        return bytes(db.execute("SELECT entry FROM entries WHERE path = ?", (rel.encode(),)).fetchone()[0])
 
 
 def _redo_checksum(caches: dict[str, Path], rel: str, blob: bytes) -> None:
     import hashlib
 
-    _tamper(caches, "UPDATE entries SET entry = ? WHERE path = ?", blob, rel)
-    _tamper(caches, "UPDATE files SET entry_sha256 = ? WHERE path = ?", hashlib.sha256(blob).hexdigest(), rel)
+    _tamper(caches, "UPDATE entries SET entry = ? WHERE path = ?", blob, rel.encode())
+    _tamper(caches, "UPDATE files SET entry_sha256 = ? WHERE path = ?", hashlib.sha256(blob).hexdigest(), rel.encode())
     _tamper(caches, "DELETE FROM snapshots")
 
 
@@ -272,7 +330,7 @@ DAMAGE = {
     "garbage database": lambda caches: _database(caches).write_bytes(b"not a database" * 100),
     "truncated database": lambda caches: _database(caches).write_bytes(_database(caches).read_bytes()[:3000]),
     "entry bytes changed": lambda caches: (
-        _tamper(caches, "UPDATE entries SET entry = ? WHERE path = 'zebras.md'", b"DAPK" + bytes(100)),
+        _tamper(caches, "UPDATE entries SET entry = ? WHERE path = ?", b"DAPK" + bytes(100), b"zebras.md"),
         _tamper(caches, "DELETE FROM snapshots"),
     ),
     "snapshot bytes changed": lambda caches: _tamper(caches, "UPDATE snapshots SET snapshot = zeroblob(100)"),
@@ -280,7 +338,17 @@ DAMAGE = {
     "entry checksum redone over another file's entry": lambda caches: _redo_checksum(
         caches, "zebras.md", _entry(caches, "museum.pdf")
     ),
+    "database replaced by a folder": lambda caches: _replaced_by_a_folder(_database(caches)),
+    "a folder where its journal goes": lambda caches: (
+        _tamper(caches, "DELETE FROM snapshots"),
+        Path(f"{_database(caches)}-journal").mkdir(),
+    ),
 }
+
+
+def _replaced_by_a_folder(path: Path) -> None:
+    path.unlink()
+    (path / "inside").mkdir(parents=True)
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))

@@ -216,7 +216,7 @@ def load_document(
     """Read a document in any format the registry knows, or raise DocumentError with one sentence saying what is
     wrong (a folder: :func:`assistant.core.folders.open_path`). ``max_bytes`` caps the extracted text; a file itself
     may be up to four times that (a PDF's fonts and images), and a compressed file is inflated no further than it."""
-    p = files.user_path(path)
+    p = files.named_path(path)
     limit = max_document_bytes() if max_bytes is None else max_bytes
     extracted = read_extracted(p, limit, password=password, progress=progress, stopped=stopped)
     return Document.from_text(extracted.text, p, extracted.encoding, extracted.format, extracted.locations)

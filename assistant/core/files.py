@@ -89,6 +89,14 @@ def user_path(value: str | os.PathLike[str]) -> Path:
         raise UserError(f"{os.fspath(value)!r} names the home folder of a user this machine does not know.") from None
 
 
+def named_path(value: str | os.PathLike[str]) -> Path:
+    """A path a user names to be read (a document, a folder): as :func:`user_path`, and an empty one (an unset shell
+    variable) is one sentence, never the current folder."""
+    if not os.fspath(value):
+        raise UserError("An empty path names no file or folder (is a shell variable unset?).")
+    return user_path(value)
+
+
 def path_kind(path: Path) -> str | None:
     """ "dir", "file" (a regular one) or "other" for what is at ``path``, following links; None when nothing is there or
     it cannot be looked at (a name too long, a folder that cannot be read): a question, never an error."""

@@ -33,9 +33,9 @@ from assistant.core.passages import (
 )
 from assistant.core.retrieval import ContextualRetriever
 
-FORMAT = 2
-"""Bump when what an entry or a snapshot holds, or how text is extracted, split or counted, changes (2: a PDF's
-words hyphenated across lines are joined)."""
+FORMAT = 3
+"""Bump when what an entry, a snapshot or the store holds, or how text is extracted, split or counted, changes (2: a
+PDF's words hyphenated across lines are joined; 3: files' stamps and paths as bytes)."""
 _OFFSETS = ("sentence_starts", "sentence_ends", "passage_starts", "passage_ends", "words", "owner")
 _COUNTS = ("indptr", "terms", "counts", "lengths")
 

@@ -42,8 +42,25 @@ from assistant.core.passages import PassageList, SentenceIndex
 from assistant.core.retrieval import ContextualRetriever
 
 RECENT_NS = 2_000_000_000
-"""A file modified this recently may change again within the same timestamp: its size and time are not trusted
-next time (git's "racy" files), so the next open hashes it, and no snapshot is kept."""
+"""A file modified (or changed: its ctime) this recently may change again within the same timestamp: its size and
+stamp are not trusted next time (git's "racy" files), so the next open hashes it, and no snapshot is kept."""
+
+
+def looked_at(path: Path) -> tuple[int, str, bool]:
+    """A file's size, its stamp and whether it changed too recently for the stamp to tell the next change (size -1
+    when it is gone). The stamp holds the change time and inode besides the modification time: a rewrite that puts
+    back the old size and modification time (``cp -p``, ``touch -r``, an archive unpacked) still changes them."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return -1, "", False
+    stamp = f"{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_dev}:{info.st_ino}"
+    return info.st_size, stamp, now_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < RECENT_NS
+
+
+def now_ns() -> int:
+    """The clock a file's stamp is compared with (a test moves it on, as if its files were written a while ago)."""
+    return time.time_ns()
 
 
 def _source(rel: str, sha256: str) -> str:
@@ -62,24 +79,17 @@ class _CachedReader:
     racy: bool = False
     made: dict[str, Done] = field(default_factory=dict)
 
-    def stamp(self, path: Path) -> tuple[int, int]:
-        try:
-            info = os.stat(path, follow_symlinks=False)
-        except OSError:
-            return (-1, -1)  # gone since the walk: reading it says so
-        return info.st_size, info.st_mtime_ns
-
-    def unchanged(self, rel: str, stamp: tuple[int, int]) -> bool:
+    def unchanged(self, rel: str, size: int, stamp: str) -> bool:
         known = self.store.known.get(rel)
-        return known is not None and (known.size, known.mtime_ns) == stamp
+        return known is not None and bool(stamp) and (known.size, known.stamp) == (size, stamp)
 
     def __call__(self, rel: str, path: Path, left: int) -> tuple[FileIndex, int]:
-        stamp = self.stamp(path)
+        size, stamp, recent = looked_at(path)
         known = self.store.known.get(rel)
-        if known is not None and self.unchanged(rel, stamp):
+        if known is not None and self.unchanged(rel, size, stamp):
             index = self._from_entry(rel, known.source_sha256)
             if index is not None:
-                return self._within(index, path, stamp[0], left)
+                return self._within(index, path, size, left)
         done = self.made.pop(rel, None)
         if done is None:
             raw = files.read_bytes(path, document_file_kind(left))
@@ -87,9 +97,8 @@ class _CachedReader:
         else:
             done.raise_error()
             raw = b""
-        recent = time.time_ns() - stamp[1] < RECENT_NS
         self.racy |= recent
-        now = Known(done.size, -1 if recent else stamp[1], done.source_sha256, "")
+        now = Known(done.size, "" if recent else stamp, done.source_sha256, "")
         if known is not None and known.source_sha256 == now.source_sha256:
             index = self._from_entry(rel, known.source_sha256)
             if index is not None:
@@ -140,12 +149,12 @@ class _CachedReader:
         for rel, path in walk.found:
             if seen >= cap:
                 break
-            stamp = self.stamp(path)
-            seen += max(stamp[0], 0)
-            if not self.unchanged(rel, stamp):
+            file_size, stamp, _ = looked_at(path)
+            seen += max(file_size, 0)
+            if not self.unchanged(rel, file_size, stamp):
                 known = self.store.known.get(rel)
                 jobs.append((rel, path, known.source_sha256 if known else ""))
-                size += max(stamp[0], 0)
+                size += max(file_size, 0)
         if size >= PARALLEL_BYTES and len(jobs) > 1 and processes() > 1:
             self.made = index_in_parallel(root, jobs, cap, self.passage_words, self.password, progress, self.stopped)
 
@@ -185,18 +194,14 @@ def assemble(root: Path, read: Sequence[tuple[str, FileIndex]], settings: Engine
 
 
 def _snapshot_key(walk: Walk, settings: EngineSettings, max_bytes: int) -> str | None:
-    """What a snapshot is made from: the settings, the budget and every file's path, size and time (None when a
-    file cannot be looked at, or was modified too recently for its time to tell a change)."""
+    """What a snapshot is made from: the settings, the budget and every file's path, size and stamp (None when a
+    file cannot be looked at, or changed too recently for its stamp to tell the next change)."""
     digest = hashlib.sha256(f"{FORMAT}|{settings.passage_words}|{settings.paragraph_weight!r}|{max_bytes}".encode())
-    now = time.time_ns()
     for rel, path in walk.found:
-        try:
-            info = os.stat(path, follow_symlinks=False)
-        except OSError:
+        size, stamp, recent = looked_at(path)
+        if size < 0 or recent:
             return None
-        if now - info.st_mtime_ns < RECENT_NS:
-            return None
-        digest.update(f"\0{rel}\0{info.st_size}\0{info.st_mtime_ns}".encode("utf-8", "surrogatepass"))
+        digest.update(f"\0{rel}\0{size}\0{stamp}".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
@@ -308,7 +313,7 @@ def open_indexed(
     """What a user names, read and indexed: a folder (or ``path`` with the files and folders in ``also``, as one
     context) through its saved per-file index, a file alone through the document index cache
     (:mod:`assistant.core.index_cache`)."""
-    p = files.user_path(path)
+    p = files.named_path(path)
     if also:
         return index_selection(
             selected([p, *also], include, exclude),

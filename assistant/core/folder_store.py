@@ -1,6 +1,6 @@
 """Where a folder's saved index lives: one SQLite database per folder and index settings, in the user cache.
 
-Three tables: ``files`` (each file's size, modification time and SHA-256 when it was indexed, and its entry's
+Three tables: ``files`` (each file's size, stamp and SHA-256 when it was indexed, and its entry's
 SHA-256), ``entries`` (the entries, apart, so that reading what is known costs no entry), and ``snapshots`` (the
 folder as last assembled, under the key of what it was made from). Every entry and snapshot is checked against its
 SHA-256 before it is used. Writes are transactions, committed every few seconds and at the end, so a crash or a
@@ -28,9 +28,9 @@ MAX_FOLDERS = 32
 STORE_KIND = files.FileKind("folder index", 8 * files.GiB)
 _COMMIT_EVERY_S = 2.0
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, source_sha256 TEXT, "
+    "CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, size INTEGER, stamp TEXT, source_sha256 TEXT, "
     "entry_sha256 TEXT)",
-    "CREATE TABLE IF NOT EXISTS entries (path TEXT PRIMARY KEY, entry BLOB)",
+    "CREATE TABLE IF NOT EXISTS entries (path BLOB PRIMARY KEY, entry BLOB)",
     "CREATE TABLE IF NOT EXISTS snapshots (key TEXT PRIMARY KEY, snapshot BLOB, sha256 TEXT)",
 )
 _SIDE_FILES = ("", "-journal", "-wal", "-shm")
@@ -42,13 +42,24 @@ def store_path(cache_dir: Path, folder: Path, settings: str) -> Path:
     return cache_dir / f"{key.hexdigest()[:32]}.sqlite"
 
 
+def _key(rel: str) -> bytes:
+    """A path as the database keeps it: its bytes, so that a name that is not UTF-8 is kept as it is."""
+    return rel.encode("utf-8", "surrogatepass")
+
+
+def _rel(key: object) -> str:
+    return bytes(key).decode("utf-8", "surrogatepass") if isinstance(key, bytes) else str(key)
+
+
 class Known:
-    """What was recorded of a file when it was indexed."""
+    """What was recorded of a file when it was indexed: its size, its stamp (modification and change times and
+    inode: what a rewrite changes even when it puts the old size and modification time back; "" when it was too
+    recent to be trusted) and the SHA-256 of its bytes and of its entry."""
 
-    __slots__ = ("entry_sha256", "mtime_ns", "size", "source_sha256")
+    __slots__ = ("entry_sha256", "size", "source_sha256", "stamp")
 
-    def __init__(self, size: int, mtime_ns: int, source_sha256: str, entry_sha256: str) -> None:
-        self.size, self.mtime_ns, self.source_sha256, self.entry_sha256 = size, mtime_ns, source_sha256, entry_sha256
+    def __init__(self, size: int, stamp: str, source_sha256: str, entry_sha256: str) -> None:
+        self.size, self.stamp, self.source_sha256, self.entry_sha256 = size, stamp, source_sha256, entry_sha256
 
 
 class Store:
@@ -68,16 +79,19 @@ class Store:
             return
         if fresh:
             self.close()
-            for suffix in _SIDE_FILES:
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            try:
+                for suffix in _SIDE_FILES:
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            except OSError:  # not a file (a folder in its place): this store keeps nothing
+                return
         try:
             if os.path.lexists(self.path):
                 files.check_regular(self.path, STORE_KIND, nofollow=True)
             self.db = sqlite3.connect(self.path, timeout=30)
             for statement in _SCHEMA:
                 self.db.execute(statement)
-            rows = self.db.execute("SELECT path, size, mtime_ns, source_sha256, entry_sha256 FROM files")
-            self.known = {row[0]: Known(*row[1:]) for row in rows}
+            rows = self.db.execute("SELECT path, size, stamp, source_sha256, entry_sha256 FROM files")
+            self.known = {_rel(row[0]): Known(*row[1:]) for row in rows}
             os.utime(self.path)  # the most recently opened
         except (sqlite3.Error, OSError, UserError, TypeError):
             self.close()
@@ -90,7 +104,7 @@ class Store:
                 self.db.close()
         self.db, self.known = None, {}
 
-    def _blob(self, sql: str, key: str, digest: str) -> bytes | None:
+    def _blob(self, sql: str, key: str | bytes, digest: str) -> bytes | None:
         if self.db is None:
             return None
         try:
@@ -106,7 +120,7 @@ class Store:
     def entry(self, rel: str) -> bytes | None:
         """The entry of ``rel``, when its bytes match their checksum."""
         known = self.known.get(rel)
-        return self._blob("SELECT entry FROM entries WHERE path = ?", rel, known.entry_sha256) if known else None
+        return self._blob("SELECT entry FROM entries WHERE path = ?", _key(rel), known.entry_sha256) if known else None
 
     def snapshot(self, key: str) -> bytes | None:
         """The folder's snapshot made under ``key``, when its bytes match their checksum."""
@@ -135,8 +149,8 @@ class Store:
         statements: list[tuple[str, tuple[object, ...]]] = []
         if blob is not None:
             known.entry_sha256 = hashlib.sha256(blob).hexdigest()
-            statements.append(("INSERT OR REPLACE INTO entries VALUES (?, ?)", (rel, blob)))
-        values = (rel, known.size, known.mtime_ns, known.source_sha256, known.entry_sha256)
+            statements.append(("INSERT OR REPLACE INTO entries VALUES (?, ?)", (_key(rel), blob)))
+        values = (_key(rel), known.size, known.stamp, known.source_sha256, known.entry_sha256)
         statements.append(("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", values))
         self._write(statements)
         if self.db is not None:
@@ -150,13 +164,13 @@ class Store:
     def forget_gone(self, root: Path) -> None:
         """Drop the entries of files no longer in the folder (not those that an --include left out this time)."""
         gone = [rel for rel in self.known if not os.path.lexists(root / rel)]
-        self._write([(f"DELETE FROM {t} WHERE path = ?", (rel,)) for rel in gone for t in ("files", "entries")])
+        self._write([(f"DELETE FROM {t} WHERE path = ?", (_key(rel),)) for rel in gone for t in ("files", "entries")])
         for rel in gone:
             self.known.pop(rel, None)
 
     def forget(self, rel: str) -> None:
         """Drop one file's entry and the snapshot: the next open reads that file again, as if it had changed."""
-        self._write([(f"DELETE FROM {t} WHERE path = ?", (rel,)) for t in ("files", "entries")])
+        self._write([(f"DELETE FROM {t} WHERE path = ?", (_key(rel),)) for t in ("files", "entries")])
         self._write([("DELETE FROM snapshots", ())])
         self.known.pop(rel, None)
 

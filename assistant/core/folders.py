@@ -141,18 +141,18 @@ def selected(
 ) -> Selection:
     """The files of several paths as one walk: a folder's files as a folder opened alone gives them (the globs apply),
     a file named is read even when it is hidden or a glob would leave it out (as ripgrep reads a file it is given)."""
-    named = [files.user_path(p) for p in paths]
-    absolute = [Path(os.path.abspath(p)) for p in named]
+    named = [files.named_path(p) for p in paths]
+    absolute = [_place(p) for p in named]
     kinds = [files.path_kind(p) for p in named]
     for path, kind in zip(named, kinds, strict=True):
         if kind != "dir":
             os.close(files.open_regular(path, document_file_kind(max_document_bytes())))  # its one sentence
     common = Path(os.path.commonpath([str(a) for a in absolute]))
     root = common.parent if any(a == common and k != "dir" for a, k in zip(absolute, kinds, strict=True)) else common
-    walk = Walk(ignore.globs(include), ignore.globs(exclude))
     seen: dict[str, Path] = {}
-    for path, place, kind in zip(named, absolute, kinds, strict=True):
-        rel = os.path.relpath(place, root).replace(os.sep, "/")
+    left_out: dict[str, Skipped] = {}
+    names = dict.fromkeys(os.path.relpath(a, root).replace(os.sep, "/") for a in absolute)  # each once
+    for rel, path, kind in zip(names, _unique(named, absolute), _unique(kinds, absolute), strict=True):
         if kind != "dir":
             seen.setdefault(rel, Path(os.path.realpath(path)))
             continue
@@ -160,10 +160,28 @@ def selected(
         prefix = "" if rel == "." else f"{rel}/"
         for name, found in inner.found:
             seen.setdefault(f"{prefix}{name}", found)
-        walk.skipped.extend(Skipped(f"{prefix}{s.path}" if s.path != "." else rel, s.why) for s in inner.skipped)
-    walk.found = sorted(seen.items())
-    names = sorted({os.path.relpath(a, root).replace(os.sep, "/") for a in absolute})
-    return Selection(root, walk, tuple(names))
+        for s in inner.skipped:
+            where = f"{prefix}{s.path}" if s.path != "." else rel
+            left_out.setdefault(where, Skipped(where, s.why))
+    walk = Walk(ignore.globs(include), ignore.globs(exclude), sorted(seen.items()))
+    walk.skipped = [s for where, s in sorted(left_out.items()) if where not in seen]  # a link named is read
+    return Selection(root, walk, tuple(sorted(names)))
+
+
+def _place(path: Path) -> Path:
+    """Where a named path is, as the system finds it: its folder resolved (``a/link/..`` is where the link's target
+    is), its own name kept (a link named is named by its name, not its target's)."""
+    if path.name in ("", ".", ".."):
+        return Path(os.path.realpath(path))
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
+def _unique(values: Sequence[T], places: Sequence[Path]) -> list[T]:
+    """``values`` of the places named, each place once (the first time it is named)."""
+    firsts: dict[Path, T] = {}
+    for place, value in zip(places, values, strict=True):
+        firsts.setdefault(place, value)
+    return list(firsts.values())
 
 
 def check_folder(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
@@ -184,7 +202,7 @@ def open_path(
     stopped: Callable[[], bool] | None = None,
 ) -> Opened:
     """A document or a folder of them, as the CLI and the chat app open what a user names."""
-    p = files.user_path(path)
+    p = files.named_path(path)
     if files.path_kind(p) == "dir":
         return load_folder(
             p,

@@ -429,7 +429,7 @@ class ChatScreen(Screen[None]):
             view.clear_highlight()
         self.verdicts.correcting = None  # a new answer: ctrl+s is about it now
         self.answers.shown = card
-        self.call_after_refresh(card.scroll_visible, animate=False, top=True)  # its answer line, not its tail
+        card.reveal()  # its answer line, not its tail
 
     def history_failed(self, action: str, exc: Exception) -> None:
         """A store error is a warning: the conversation on screen goes on without it."""

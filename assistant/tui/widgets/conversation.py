@@ -61,9 +61,23 @@ class AnswerCard(Static):
         """Why a question was not asked (shown instead of "thinking…")."""
         self.current = 0
         """The candidate shown in the document (0: the answer), in bold."""
+        self.revealing = False
+        """Scrolled to its top whenever it is laid out anew while it is the newest answer (an answer grows the card
+        after it is set, and a scroll bar appearing wraps it again)."""
 
     def on_mount(self) -> None:
         self.refresh_card()
+
+    def reveal(self) -> None:
+        """Bring the card's top into view now, and again once it has grown to its new height."""
+        self.revealing = True
+        self.call_after_refresh(self.scroll_visible, animate=False, top=True)
+
+    def on_resize(self) -> None:
+        parent = self.parent
+        newest = parent is not None and parent.query_children(AnswerCard).last() is self
+        if self.revealing and newest:  # once the conversation around it has its new height too
+            self.call_after_refresh(self.scroll_visible, animate=False, top=True)
 
     def set_result(self, result: AskResult, turn_id: int | None) -> None:
         self.result = result

@@ -98,6 +98,19 @@ async def test_ctrl_s_after_ctrl_b_saves_the_selection_for_the_question_marked_w
     assert "on the mat" in saved and QUESTION in saved
 
 
+# --- the footer at 80x24 --------------------------------------------------------------------------------------
+async def test_the_footer_ends_with_the_palette_key_at_80_columns():
+    from textual.widgets._footer import FooterKey
+
+    app = AssistantApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await wait_until(pilot, lambda: bool(app.screen.query(FooterKey).filter(".-command-palette")), timeout=30)
+        palette = app.screen.query(FooterKey).filter(".-command-palette").first()
+        assert palette.region.right == 80  # nothing of the keys that do not fit shows after it
+        assert screen_text(app).splitlines()[-1].rstrip().endswith("palette")
+
+
 # --- the help screen at 80x24 ----------------------------------------------------------------------------------
 async def test_every_help_row_can_be_scrolled_into_view_at_80x24():
     from textual.containers import VerticalScroll

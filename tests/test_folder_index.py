@@ -211,16 +211,19 @@ def test_a_path_named_through_a_link_is_named_where_it_leads(tmp_path, caches):
     (tmp_path / "a" / "link").symlink_to(tmp_path / "real" / "inner")
     also = [tmp_path / "a" / "link" / ".." / "r.txt", tmp_path / "a" / "link"]
     _, indexed = open_indexed(tmp_path / "a" / "x.txt", EngineSettings(), **caches, also=also)
-    assert [part.name for part in indexed.document.parts] == ["a/link/y.txt", "a/x.txt", "real/r.txt"]
+    assert [part.name for part in indexed.document.parts] == ["a/x.txt", "real/inner/y.txt", "real/r.txt"]
     for part in indexed.document.parts:  # each name is the file whose text it holds
         assert (tmp_path / part.name).read_text(encoding="utf-8") == indexed.document.text[part.start : part.end]
 
 
 def test_what_is_named_twice_is_read_and_listed_once_and_a_link_named_is_read(folder, caches):
     (folder / "link.md").symlink_to(folder / "zebras.md")
-    opened, indexed = open_indexed(folder, EngineSettings(), **caches, also=[folder, folder / "link.md"])
-    assert [s.path for s in opened.skipped] == ["photo.bin"]  # once, and not the link: it was named
-    assert "link.md" in [part.name for part in indexed.document.parts]
+    (folder / "shortcut").symlink_to(folder / "deep")
+    also = [folder, folder / "link.md", folder / "shortcut"]
+    opened, indexed = open_indexed(folder, EngineSettings(), **caches, also=also)
+    assert [s.path for s in opened.skipped] == ["photo.bin"]  # once, and not the links: they were named
+    names = [part.name for part in indexed.document.parts]
+    assert "link.md" in names and "deep/comets.md" in names and not any(n.startswith("shortcut") for n in names)
 
 
 @pytest.mark.parametrize("where", ["first", "also"])

@@ -142,8 +142,8 @@ def selected(
     """The files of several paths as one walk: a folder's files as a folder opened alone gives them (the globs apply),
     a file named is read even when it is hidden or a glob would leave it out (as ripgrep reads a file it is given)."""
     named = [files.named_path(p) for p in paths]
-    absolute = [_place(p) for p in named]
     kinds = [files.path_kind(p) for p in named]
+    absolute = [_place(p, k == "dir") for p, k in zip(named, kinds, strict=True)]
     for path, kind in zip(named, kinds, strict=True):
         if kind != "dir":
             os.close(files.open_regular(path, document_file_kind(max_document_bytes())))  # its one sentence
@@ -156,7 +156,7 @@ def selected(
         if kind != "dir":
             seen.setdefault(rel, Path(os.path.realpath(path)))
             continue
-        inner = walked(path, include, exclude)
+        inner = walked(Path(os.path.realpath(path)), include, exclude)
         prefix = "" if rel == "." else f"{rel}/"
         for name, found in inner.found:
             seen.setdefault(f"{prefix}{name}", found)
@@ -164,14 +164,16 @@ def selected(
             where = f"{prefix}{s.path}" if s.path != "." else rel
             left_out.setdefault(where, Skipped(where, s.why))
     walk = Walk(ignore.globs(include), ignore.globs(exclude), sorted(seen.items()))
-    walk.skipped = [s for where, s in sorted(left_out.items()) if where not in seen]  # a link named is read
-    return Selection(root, walk, tuple(sorted(names)))
+    as_named = {os.path.relpath(_place(p, False), root).replace(os.sep, "/") for p in named}
+    walk.skipped = [s for where, s in sorted(left_out.items()) if where not in seen and where not in as_named]
+    return Selection(root, walk, tuple(sorted(names)))  # a link named is read: it is not listed as a link
 
 
-def _place(path: Path) -> Path:
+def _place(path: Path, resolved: bool) -> Path:
     """Where a named path is, as the system finds it: its folder resolved (``a/link/..`` is where the link's target
-    is), its own name kept (a link named is named by its name, not its target's)."""
-    if path.name in ("", ".", ".."):
+    is); a folder resolved whole (a link to a folder is read as the folder it leads to, once), a file's own name kept
+    (a link to a file is named by its name)."""
+    if resolved or path.name in ("", ".", ".."):
         return Path(os.path.realpath(path))
     return Path(os.path.realpath(path.parent)) / path.name
 

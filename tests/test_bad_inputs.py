@@ -207,6 +207,24 @@ def test_ask_refuses_a_bad_model_folder_in_one_sentence(case, doc, tmp_path, tin
     assert_one_line_failure(assistant(capsys, "ask", str(doc), QUESTION, "--model", str(model)), fragment)
 
 
+def test_eval_says_a_data_file_is_missing_before_loading_torch(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from assistant.cli import main\n"
+        "try:\n"
+        f"    main(['eval', '--model', {str(tiny_model_dir)!r}, '--data', {str(tmp_path / 'gone.json')!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "False"], done.stderr
+    assert "gone.json" in done.stderr and "missing" in done.stderr
+
+
 @pytest.mark.parametrize("case", ["truncated safetensors", "config not JSON", "no tokenizer"])
 def test_eval_refuses_a_bad_model_folder_in_one_sentence(case, tmp_path, tiny_model_dir, capsys):
     data = tmp_path / "data.jsonl"

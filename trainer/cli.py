@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -31,8 +31,10 @@ from assistant.runs.config import OptionSpec, TrainConfig, option_specs, resumed
 from assistant.runs.events import Phase, RunEvent
 from assistant.runs.registry import RunStatus
 from assistant.runs.schema import EvalScores, RunMetrics
-from trainer.callbacks import CancelToken, EventSink, TrainingCancelled
-from trainer.train import RunResult, run_training
+
+if TYPE_CHECKING:  # torch and transformers come with them: `assistant eval` and --help start without them
+    from trainer.callbacks import CancelToken, EventSink
+    from trainer.train import RunResult
 
 DESCRIPTION = """Fine-tune an extractive QA reader (DistilBERT by default) on SQuAD-format data.
 
@@ -159,6 +161,8 @@ def cancel_on_signals(token: CancelToken) -> Iterator[None]:
     ``TrainingCancelled`` at once; ``run_training`` records the run as cancelled either way.
     """
 
+    from trainer.callbacks import TrainingCancelled
+
     def handle(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         at_next_step = token.in_loop and not token.requested
@@ -182,6 +186,9 @@ def _print_event(event: RunEvent) -> None:
 
 
 def _train(config: TrainConfig, sink: EventSink) -> RunResult:
+    from trainer.callbacks import CancelToken, TrainingCancelled
+    from trainer.train import RunResult, run_training
+
     token = CancelToken()
     try:
         with cancel_on_signals(token):

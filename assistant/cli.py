@@ -113,9 +113,17 @@ def _add_eval(sub: argparse._SubParsersAction[OneLineArgumentParser]) -> None:
     ev.add_argument("--limit", type=_positive_int, default=None, help="evaluate the first N questions (N >= 1)")
     _add_backend(ev, "what runs the reader, as for `assistant ask` (default: auto, ONNX Runtime on the CPU)")
     ev.add_argument(
+        "--errors",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="list the N worst answers (lowest F1, the surest first) with question, gold and predicted answer",
+    )
+    ev.add_argument(
         "--output",
-        help="where to save metrics JSON (default: eval.json in the run folder when --model is a run that"
-        " `assistant train` made; otherwise printed only)",
+        help="where to save metrics JSON, with NAME.predictions.json and NAME.nbest_predictions.json beside it"
+        " (default: eval.json in the run folder when --model is a run that `assistant train` made; otherwise"
+        " printed only)",
     )
 
 

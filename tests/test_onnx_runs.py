@@ -117,6 +117,36 @@ def test_eval_reads_through_the_chosen_backend(int8_run, data_files, tmp_path, c
     )
 
 
+def test_eval_saves_predictions_and_candidates_and_lists_the_worst_misses(int8_run, data_files, tmp_path, capsys):
+    from assistant.squad.formats import load_data
+    from assistant.squad.metric import compute
+    from assistant.squad.squad_metric.squad_metric import f1
+
+    path, _ = int8_run
+    _, test = data_files
+    out = tmp_path / "metrics.json"
+    argv = ["eval", "--model", str(path), "--data", str(test), "--limit", "40", "--output", str(out), "--errors", "3"]
+    assert assistant_main(argv) == 0
+    printed = capsys.readouterr()
+    predictions = json.loads((tmp_path / "metrics.predictions.json").read_text(encoding="utf-8"))
+    nbest = json.loads((tmp_path / "metrics.nbest_predictions.json").read_text(encoding="utf-8"))
+    examples = {e.id: e for e in load_data(str(test), "validation").examples[:40]}
+    assert set(predictions) == set(nbest) == set(examples)
+    for qid, answer in predictions.items():
+        candidates = nbest[qid]["candidates"]
+        assert answer == (candidates[0]["text"] if candidates else "")
+        for candidate in candidates:  # each candidate's offsets give its text back
+            assert examples[qid].context[candidate["start"] : candidate["end"]] == candidate["text"]
+            assert 0.0 <= candidate["confidence"] <= 1.0
+    references = {qid: [a.text for a in e.answers] for qid, e in examples.items()}
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert compute(predictions, references)["f1"] == saved["f1"]  # the metrics are those of the saved answers
+    misses = [q for q in examples if max(f1(gold, predictions[q]) for gold in references[q] or [""]) < 1.0]
+    assert printed.err.count("question:") == min(3, len(misses))
+    for block in printed.err.split("F1 ")[1:]:
+        assert "gold:" in block and "predicted:" in block
+
+
 def test_an_int8_file_not_recorded_with_its_model_onnx_is_not_used(int8_run, tmp_path):
     folder = shutil.copytree(int8_run[0], tmp_path / "run")
     (folder / "model.int8.onnx").write_bytes((folder / "model.int8.onnx").read_bytes() + b"\0")  # not what was recorded

@@ -33,6 +33,7 @@ from assistant.runs.registry import RunStatus
 from assistant.runs.schema import EvalScores, RunMetrics
 
 if TYPE_CHECKING:  # torch and transformers come with them: `assistant eval` and --help start without them
+    from assistant.squad.evaluation import Predictions
     from trainer.callbacks import CancelToken, EventSink
     from trainer.train import RunResult
 
@@ -236,13 +237,23 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
 def run_eval_command(args: argparse.Namespace) -> int:
     """`assistant eval`: EM/F1 of a reader on SQuAD-format data, printed and saved."""
     from assistant.settings import resolve_model
-    from assistant.squad.evaluation import check_output_path, evaluate_reader, load_eval_reader, save_result, unique_ids
+    from assistant.squad.evaluation import (
+        check_output_path,
+        evaluate_with_predictions,
+        load_eval_reader,
+        prediction_paths,
+        unique_ids,
+        worst_misses,
+    )
     from assistant.squad.formats import load_data
     from assistant.squad.validate import require_evaluable, validate
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be a positive whole number, not {args.limit}.")
     chosen_out = check_output_path(Path(args.output)) if args.output else None  # before minutes of work
+    if chosen_out is not None:
+        for path in prediction_paths(chosen_out):
+            check_output_path(path)
     console = Console(stderr=True)
     choice = resolve_model(args.model)
     data = load_data(args.data, "validation")
@@ -261,7 +272,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
         transient=True,
     ) as progress:
         task = progress.add_task("eval", total=len(examples))
-        result = evaluate_reader(
+        result, predictions = evaluate_with_predictions(
             reader, examples, data.version_2, progress=lambda done, total: progress.update(task, completed=done)
         )
     record = {
@@ -277,9 +288,37 @@ def run_eval_command(args: argparse.Namespace) -> int:
     print(json_for_terminal(record))
     out = chosen_out or _run_eval_file(files.user_path(choice.ref))
     if out is not None:
-        save_result(out, record)
-        console.print(safe_text(f"saved {out}"))
+        _save_evaluation(out, record, predictions, data.version_2, console)
+    if args.errors:
+        _print_misses(worst_misses(examples, predictions, args.errors), console)
     return 0
+
+
+def _save_evaluation(out: Path, record: dict[str, Any], predictions: Predictions, v2: bool, console: Console) -> None:
+    """The metrics, and beside them what they were computed from, as ``run_qa.py`` saves it."""
+    from assistant.squad.evaluation import prediction_paths, save_result
+
+    text_path, nbest_path = prediction_paths(out)
+    save_result(text_path, dict(predictions.text))
+    nbest = {
+        qid: {"candidates": best} | ({"no_answer_probability": predictions.na_prob[qid]} if v2 else {})
+        for qid, best in predictions.nbest.items()
+    }
+    save_result(nbest_path, nbest)
+    save_result(out, record)
+    console.print(safe_text(f"saved {out}, {text_path.name} and {nbest_path.name}"))
+
+
+def _print_misses(misses: list[dict[str, Any]], console: Console) -> None:
+    """The worst answers, one block each: the question, the gold answers and what the reader said."""
+    if not misses:
+        console.print("every answer matched its gold answer")
+    for miss in misses:
+        gold = " | ".join(miss["gold"]) if any(miss["gold"]) else "(no answer)"
+        console.print(safe_text(f"F1 {miss['f1']:.2f} · {miss['confidence']:.0%} sure · {miss['id']}", "bold"))
+        console.print(safe_text(f"  question:  {miss['question']}"))
+        console.print(safe_text(f"  gold:      {gold}"))
+        console.print(safe_text(f"  predicted: {miss['predicted'] or '(no answer)'}"))
 
 
 def _run_eval_file(model: Path) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,17 +20,30 @@ if TYPE_CHECKING:
     from assistant.core.model_loading import Backend
 
 
+N_BEST = 20
+"""Candidates kept per question in the n-best file, as ``utils_qa.py`` keeps them."""
+
+
+@dataclass
+class Predictions:
+    """What the reader answered, as ``run_qa.py`` saves it: the answer, the no-answer probability and the n best
+    candidates (text, offsets, score, confidence) of each question id."""
+
+    text: dict[str, str] = field(default_factory=dict)
+    na_prob: dict[str, float] = field(default_factory=dict)
+    nbest: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
 def predict(
     reader: Reader,
     examples: list[QAExample],
     version_2: bool,
     batch_examples: int = 64,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[dict[str, str], dict[str, float]]:
-    """``{id: answer}`` and ``{id: no-answer probability}``, decoded exactly as chat decodes."""
-    settings = DecodeSettings(allow_null=version_2, min_confidence=0.0, top_k=1)
-    predictions: dict[str, str] = {}
-    na_prob: dict[str, float] = {}
+) -> Predictions:
+    """Every question's answer, decoded exactly as chat decodes (its best candidate), and the candidates after it."""
+    settings = DecodeSettings(allow_null=version_2, min_confidence=0.0, top_k=N_BEST)
+    out = Predictions()
     broken = 0
     for start in range(0, len(examples), batch_examples):
         batch = examples[start : start + batch_examples]
@@ -37,11 +51,14 @@ def predict(
         for ex, ex_windows in zip(batch, windows, strict=True):
             decoded = decode(ex_windows, ex.context, settings)
             broken += decoded.not_finite
-            predictions[ex.id] = (
-                ex.context[decoded.answers[0].start : decoded.answers[0].end] if decoded.answers else ""
-            )
+            out.nbest[ex.id] = [
+                {"text": ex.context[c.start : c.end], "start": c.start, "end": c.end, "score": c.score}
+                | {"confidence": c.confidence}
+                for c in decoded.answers
+            ]
+            out.text[ex.id] = out.nbest[ex.id][0]["text"] if decoded.answers else ""
             best = decoded.best_score if decoded.best_score is not None else -math.inf
-            na_prob[ex.id] = 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, best - decoded.null_score))))
+            out.na_prob[ex.id] = 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, best - decoded.null_score))))
         if progress:
             progress(min(start + batch_examples, len(examples)), len(examples))
     if broken:
@@ -49,7 +66,7 @@ def predict(
             f"The reader's scores were not finite numbers (NaN or infinity) on {broken} of {len(examples)} questions: "
             "the model is broken, so its EM/F1 would mean nothing."
         )
-    return predictions, na_prob
+    return out
 
 
 def load_eval_reader(ref: str, device: str, int8: bool, backend: Backend = "auto") -> Reader:
@@ -75,10 +92,45 @@ def evaluate_reader(
     reader: Reader, examples: list[QAExample], version_2: bool, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, float]:
     """Full-precision metrics; ``compute`` refuses an empty question list rather than report EM 0."""
+    return evaluate_with_predictions(reader, examples, version_2, progress)[0]
+
+
+def evaluate_with_predictions(
+    reader: Reader, examples: list[QAExample], version_2: bool, progress: Callable[[int, int], None] | None = None
+) -> tuple[dict[str, float], Predictions]:
+    """The metrics and what they were computed from."""
     examples = unique_ids(examples)
-    predictions, na_prob = predict(reader, examples, version_2, progress=progress)
+    predictions = predict(reader, examples, version_2, progress=progress)
     references = {e.id: [a.text for a in e.answers] for e in examples}
-    return compute(predictions, references, na_prob if version_2 else None)
+    return compute(predictions.text, references, predictions.na_prob if version_2 else None), predictions
+
+
+def prediction_paths(metrics: Path) -> tuple[Path, Path]:
+    """Where the predictions and the n-best candidates are saved beside a metrics file (``eval.json``:
+    ``eval.predictions.json`` and ``eval.nbest_predictions.json``), named after it so no file of the user's is
+    taken."""
+    return metrics.with_name(f"{metrics.stem}.predictions.json"), metrics.with_name(
+        f"{metrics.stem}.nbest_predictions.json"
+    )
+
+
+def worst_misses(examples: list[QAExample], predictions: Predictions, count: int) -> list[dict[str, Any]]:
+    """The ``count`` questions answered worst: the lowest F1 against their best gold answer, the most confident
+    first among equals (a sure wrong answer is the one to look at)."""
+    from assistant.squad.squad_metric.squad_metric import f1
+
+    rows: list[tuple[float, float, dict[str, Any]]] = []
+    for ex in unique_ids(examples):
+        golds = [a.text for a in ex.answers] or [""]
+        predicted = predictions.text.get(ex.id, "")
+        best = predictions.nbest.get(ex.id, [])
+        confidence = float(best[0]["confidence"]) if best else 0.0
+        score = max(f1(gold, predicted) for gold in golds)
+        if score < 1.0:
+            row = {"id": ex.id, "question": ex.question, "gold": golds, "predicted": predicted, "f1": score}
+            rows.append((score, -confidence, row | {"confidence": confidence}))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [row for _, _, row in rows[:count]]
 
 
 def check_output_path(path: Path) -> Path:

@@ -125,6 +125,9 @@ def test_eval_saves_predictions_and_candidates_and_lists_the_worst_misses(int8_r
     path, _ = int8_run
     _, test = data_files
     out = tmp_path / "metrics.json"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept\n", encoding="utf-8")
+    (tmp_path / "metrics.nbest_predictions.json").symlink_to(victim)  # planted beside the metrics: replaced
     argv = ["eval", "--model", str(path), "--data", str(test), "--limit", "40", "--output", str(out), "--errors", "3"]
     assert assistant_main(argv) == 0
     printed = capsys.readouterr()
@@ -132,6 +135,7 @@ def test_eval_saves_predictions_and_candidates_and_lists_the_worst_misses(int8_r
     nbest = json.loads((tmp_path / "metrics.nbest_predictions.json").read_text(encoding="utf-8"))
     examples = {e.id: e for e in load_data(str(test), "validation").examples[:40]}
     assert set(predictions) == set(nbest) == set(examples)
+    assert victim.read_text(encoding="utf-8") == "kept\n"
     for qid, answer in predictions.items():
         candidates = nbest[qid]["candidates"]
         assert answer == (candidates[0]["text"] if candidates else "")

@@ -270,6 +270,17 @@ def test_an_atomic_write_through_a_dotfile_link_keeps_the_link_and_the_mode(old,
     assert not [p for p in real.parent.iterdir() if p.name.startswith(".")]
 
 
+def test_a_file_the_program_names_itself_replaces_a_link_there_and_never_writes_through_it(tmp_path):
+    victim = tmp_path / "elsewhere" / "passwd"
+    victim.parent.mkdir()
+    victim.write_text("root:x:0:0\n", encoding="utf-8")
+    planted = tmp_path / "eval.predictions.json"
+    planted.symlink_to(victim)
+    files.write_json(planted, {"q1": "an answer"}, follow=False)
+    assert victim.read_text(encoding="utf-8") == "root:x:0:0\n"
+    assert not planted.is_symlink() and json.loads(planted.read_text(encoding="utf-8")) == {"q1": "an answer"}
+
+
 def test_saving_settings_keeps_a_dotfile_symlink(tmp_path):
     from assistant.settings import Settings
 

@@ -299,12 +299,12 @@ def _save_evaluation(out: Path, record: dict[str, Any], predictions: Predictions
     from assistant.squad.evaluation import prediction_paths, save_result
 
     text_path, nbest_path = prediction_paths(out)
-    save_result(text_path, dict(predictions.text))
+    save_result(text_path, dict(predictions.text), follow=False)
     nbest = {
         qid: {"candidates": best} | ({"no_answer_probability": predictions.na_prob[qid]} if v2 else {})
         for qid, best in predictions.nbest.items()
     }
-    save_result(nbest_path, nbest)
+    save_result(nbest_path, nbest, follow=False)
     save_result(out, record)
     console.print(safe_text(f"saved {out}, {text_path.name} and {nbest_path.name}"))
 

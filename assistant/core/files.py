@@ -325,11 +325,15 @@ def sweep_temps(directory: Path, legacy: bool = False) -> list[Path]:
     return removed
 
 
-def write_target(path: Path) -> Path:
-    """Where a write to ``path`` lands: through symbolic links to the file they name (whose folder must exist).
+def write_target(path: Path, *, follow: bool = True) -> Path:
+    """Where a write to ``path`` lands: through symbolic links to the file they name (whose folder must exist), or,
+    with ``follow`` False (a file the program names itself), at ``path``: a link there is replaced, never written
+    through.
 
     A special file (FIFO, device, socket, directory) there is refused: it is never replaced by a regular file.
     """
+    if not follow and path.is_symlink():
+        return path
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         info = target.stat()
@@ -340,17 +344,18 @@ def write_target(path: Path) -> Path:
     return target
 
 
-def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def write_bytes(path: Path, data: bytes, *, mode: int | None = None, follow: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically: a crash leaves the old file or the new one, never half of each.
 
     A symbolic link at ``path`` keeps pointing where it did and the file it names is replaced; the new file keeps
-    the old one's permission bits (``mode`` for a new file, else the umask's). Raises FileProblem for a special
-    file in the way, OSError when the file system refuses.
+    the old one's permission bits (``mode`` for a new file, else the umask's); ``follow`` False replaces the link
+    itself (:func:`write_target`). Raises FileProblem for a special file in the way, OSError when the file system
+    refuses.
     """
-    target = write_target(path)
+    target = write_target(path, follow=follow)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        old_mode: int | None = stat.S_IMODE(target.stat().st_mode)
+        old_mode: int | None = mode if target.is_symlink() else stat.S_IMODE(target.stat().st_mode)
     except OSError:
         old_mode = mode
     tmp = temp_path(target.parent, target.name)
@@ -383,13 +388,13 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
-    write_bytes(path, text.encode("utf-8"), mode=mode)
+def write_text(path: Path, text: str, *, mode: int | None = None, follow: bool = True) -> None:
+    write_bytes(path, text.encode("utf-8"), mode=mode, follow=follow)
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any, *, follow: bool = True) -> None:
     """Atomically write ``data`` as indented JSON; NaN or infinity in it is a ValueError and nothing is written."""
-    write_text(path, json_text(data, indent=2) + "\n")
+    write_text(path, json_text(data, indent=2) + "\n", follow=follow)
 
 
 def append_line(path: Path, line: str) -> None:

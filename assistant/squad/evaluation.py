@@ -150,8 +150,10 @@ def check_output_path(path: Path) -> Path:
     return path
 
 
-def save_result(path: Path, result: dict[str, Any]) -> None:
+def save_result(path: Path, result: dict[str, Any], *, follow: bool = True) -> None:
+    """``follow`` False for a file named by the program (the predictions beside the metrics): a link there is
+    replaced, never written through."""
     try:
-        files.write_json(path, result)
+        files.write_json(path, result, follow=follow)
     except files.WRITE_ERRORS as exc:
         raise UserError(f"The metrics could not be saved to {path}: {files.write_problem(exc)}.") from None

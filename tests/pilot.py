@@ -81,7 +81,13 @@ async def palette_pick(pilot, query: str) -> None:
 
 
 async def frame_drawn(pilot) -> None:
-    """Every message and every refresh the last change caused has been handled (no time passes otherwise)."""
+    """Every message and every refresh the last change caused has been handled (no time passes otherwise), with
+    every text cursor steady: a blink's phase depends on how long the story took, not on what it shows."""
+    from textual.widgets import Input
+
+    for screen in pilot.app.screen_stack:
+        for box in screen.query(Input):
+            box.cursor_blink = False
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()

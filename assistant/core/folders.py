@@ -142,21 +142,22 @@ def selected(
     """The files of several paths as one walk: a folder's files as a folder opened alone gives them (the globs apply),
     a file named is read even when it is hidden or a glob would leave it out (as ripgrep reads a file it is given)."""
     named = [files.named_path(p) for p in paths]
-    kinds = [files.path_kind(p) for p in named]
-    absolute = [_place(p, k == "dir") for p, k in zip(named, kinds, strict=True)]
-    for path, kind in zip(named, kinds, strict=True):
-        if kind != "dir":
+    places: dict[Path, tuple[Path, bool]] = {}  # each place once, as first named: (the path named, a folder)
+    for path in named:
+        is_dir = files.path_kind(path) == "dir"
+        if not is_dir:
             os.close(files.open_regular(path, document_file_kind(max_document_bytes())))  # its one sentence
-    common = Path(os.path.commonpath([str(a) for a in absolute]))
-    root = common.parent if any(a == common and k != "dir" for a, k in zip(absolute, kinds, strict=True)) else common
+        places.setdefault(_place(path, is_dir), (path, is_dir))
+    common = Path(os.path.commonpath([str(place) for place in places]))
+    root = common.parent if common in places and not places[common][1] else common
     seen: dict[str, Path] = {}
     left_out: dict[str, Skipped] = {}
-    names = dict.fromkeys(os.path.relpath(a, root).replace(os.sep, "/") for a in absolute)  # each once
-    for rel, path, kind in zip(names, _unique(named, absolute), _unique(kinds, absolute), strict=True):
-        if kind != "dir":
+    for place, (path, is_dir) in places.items():
+        rel = _inside(place, root)
+        if not is_dir:
             seen.setdefault(rel, Path(os.path.realpath(path)))
             continue
-        inner = walked(Path(os.path.realpath(path)), include, exclude)
+        inner = walked(place, include, exclude)
         prefix = "" if rel == "." else f"{rel}/"
         for name, found in inner.found:
             seen.setdefault(f"{prefix}{name}", found)
@@ -164,9 +165,9 @@ def selected(
             where = f"{prefix}{s.path}" if s.path != "." else rel
             left_out.setdefault(where, Skipped(where, s.why))
     walk = Walk(ignore.globs(include), ignore.globs(exclude), sorted(seen.items()))
-    as_named = {os.path.relpath(_place(p, False), root).replace(os.sep, "/") for p in named}
+    as_named = {_inside(_place(path, False), root) for path in named}  # a link named is read, not listed as a link
     walk.skipped = [s for where, s in sorted(left_out.items()) if where not in seen and where not in as_named]
-    return Selection(root, walk, tuple(sorted(names)))  # a link named is read: it is not listed as a link
+    return Selection(root, walk, tuple(sorted(_inside(place, root) for place in places)))
 
 
 def _place(path: Path, resolved: bool) -> Path:
@@ -178,12 +179,9 @@ def _place(path: Path, resolved: bool) -> Path:
     return Path(os.path.realpath(path.parent)) / path.name
 
 
-def _unique(values: Sequence[T], places: Sequence[Path]) -> list[T]:
-    """``values`` of the places named, each place once (the first time it is named)."""
-    firsts: dict[Path, T] = {}
-    for place, value in zip(places, values, strict=True):
-        firsts.setdefault(place, value)
-    return list(firsts.values())
+def _inside(place: Path, root: Path) -> str:
+    """A place's path inside ``root``, with ``/`` separators."""
+    return os.path.relpath(place, root).replace(os.sep, "/")
 
 
 def check_folder(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:

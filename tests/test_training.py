@@ -323,10 +323,10 @@ def test_evaluation_on_real_squad_v2_reports_has_and_no_answer(squad_sample, tin
     data = load_data(str(squad_sample))
     reader = load_reader(str(tiny_model_dir), device="cpu")
     examples = data.examples[:120]
-    predictions, na_prob = predict(reader, examples, version_2=True)
+    predictions = predict(reader, examples, version_2=True)
     for ex in examples:
-        assert predictions[ex.id] == "" or predictions[ex.id] in ex.context
-        assert 0.0 <= na_prob[ex.id] <= 1.0
+        assert predictions.text[ex.id] == "" or predictions.text[ex.id] in ex.context
+        assert 0.0 <= predictions.na_prob[ex.id] <= 1.0
     metrics = evaluate_reader(reader, examples, version_2=True)
     assert {"exact_match", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_thresh"} <= set(metrics)
     assert metrics["HasAns_total"] + metrics["NoAns_total"] == metrics["total"] == 120

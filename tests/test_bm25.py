@@ -45,6 +45,14 @@ def test_scores_are_those_of_bm25s(question):
     assert np.allclose(Bm25.of_texts(TEXTS).scores(question), _bm25s_scores(TEXTS, question), atol=1e-5)
 
 
+def test_stop_words_are_those_of_bm25s():
+    from bm25s.stopwords import STOPWORDS_EN
+
+    from assistant.core.bm25 import STOP_WORDS
+
+    assert sorted(STOP_WORDS) == sorted(STOPWORDS_EN)
+
+
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_files_counted_apart_and_merged_score_as_one_corpus(question):
     merged, _ = merge([count_terms(TEXTS[:2]), count_terms(TEXTS[2:3]), count_terms([]), count_terms(TEXTS[3:])])

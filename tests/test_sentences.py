@@ -9,18 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant.core.passages import MAX_CONTEXT_CHARS, SentenceIndex
-from assistant.core.sentences import sentence_ends
+from assistant.core.splitting import split_text
 
 
 def sentences(text: str) -> list[str]:
-    out, pos = [], 0
-    for end in sentence_ends(text, 0, len(text)):
-        if text[pos:end].strip():
-            out.append(" ".join(text[pos:end].split()))
-        pos = end
-    if text[pos:].strip():
-        out.append(" ".join(text[pos:].split()))
-    return out
+    split = split_text(text)
+    return [" ".join(text[a:b].split()) for a, b in zip(split.sentence_starts, split.sentence_ends, strict=True)]
 
 
 WRAPPED = """The licenses for most software and other practical works are designed
@@ -77,17 +71,14 @@ GPL = Path("/usr/share/common-licenses/GPL-3")
 
 @pytest.mark.skipif(not GPL.exists(), reason="no GPL-3 text on this machine")
 def test_few_sentence_ends_fall_mid_sentence_in_the_gpl():
-    from assistant.core.passages import paragraph_spans
-
     text = GPL.read_text(encoding="utf-8")
+    split = split_text(text)
     mid = total = 0
-    for para in paragraph_spans(text):
-        for end in sentence_ends(text, para.start, para.end):
-            before = text[para.start : end].rstrip()
-            total += 1
-            if before and before[-1].isalnum() and end < para.end and text[end : end + 1] == "\n":
-                nxt = text[end : para.end].lstrip()
-                mid += bool(nxt) and nxt[0].islower()
+    for end in split.sentence_ends.tolist():
+        total += 1
+        rest = text[end:].lstrip(" \t")
+        if text[end - 1].isalnum() and rest.startswith("\n") and rest[1:2].strip():
+            mid += rest[1:].lstrip()[0].islower()
     assert total > 100
     assert mid / total < 0.05
 

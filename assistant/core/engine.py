@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,16 +20,10 @@ from assistant.core.decoding import DecodeSettings, decode
 from assistant.core.documents import Document, Place
 from assistant.core.index_cache import IndexParts, cache_key, load_index, save_index
 from assistant.core.limits import READ_WINDOWS
-from assistant.core.passages import (
-    Passage,
-    SentenceIndex,
-    Span,
-    paragraph_spans,
-    passage_spans,
-    sentence_spans,
-)
+from assistant.core.passages import Passage, SentenceIndex, spans_of
 from assistant.core.reader import Context, Reader
 from assistant.core.retrieval import ContextualRetriever
+from assistant.core.splitting import split_text
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -305,20 +298,19 @@ def index_document(
 def _build_index(text: str, settings: EngineSettings, progress: ProgressCallback | None) -> IndexParts:
     if progress:
         progress("splitting", 0.0)
-    paragraphs = paragraph_spans(text)
-    sentences = sentence_spans(text, paragraphs=paragraphs)
-    packed = passage_spans(text, settings.passage_words, sentences, paragraphs)
-    passages = [Span(start, end) for start, end, _ in packed]
-    passage_words = [words for _, _, words in packed]
+    split = split_text(text, settings.passage_words)
+    passages = spans_of(split.passage_starts, split.passage_ends)
+    passage_words = split.passage_words.tolist()
+    sentences = spans_of(split.sentence_starts, split.sentence_ends)
     retriever = None
     if sum(passage_words) > MIN_WORDS_TO_RANK and len(passages) > 1:
         if progress:
             progress("indexing", 0.4)
-        starts = [para.start for para in paragraphs]
-        owner = np.asarray([bisect_right(starts, p.start) - 1 for p in passages], dtype=np.int64)
+        paragraphs = int(split.paragraph_starts.size)
+        owner = np.searchsorted(split.paragraph_starts, split.passage_starts, side="right").astype(np.int64) - 1
         try:
             counts = count_terms([text[p.start : p.end] for p in passages])
-            retriever = ContextualRetriever.of_counts(counts, owner, len(starts), settings.paragraph_weight)
+            retriever = ContextualRetriever.of_counts(counts, owner, paragraphs, settings.paragraph_weight)
         except NothingToIndex:  # nothing to rank by: the document is read in order, up to the budget
             retriever = None
     return IndexParts(passages, passage_words, sentences, retriever)

@@ -23,15 +23,9 @@ from assistant.core.engine import IndexedDocument
 from assistant.core.folders import Skipped, text_bytes
 from assistant.core.formats.base import Extracted, Location
 from assistant.core.packed import pack, unpack
-from assistant.core.passages import (
-    PassageList,
-    SentenceIndex,
-    check_spans,
-    paragraph_spans,
-    passage_spans,
-    sentence_spans,
-)
+from assistant.core.passages import PassageList, SentenceIndex, check_spans, spans_of
 from assistant.core.retrieval import ContextualRetriever
+from assistant.core.splitting import split_text
 
 FORMAT = 3
 """Bump when what an entry, a snapshot or the store holds, or how text is extracted, split or counted, changes (2: a
@@ -63,22 +57,19 @@ class FileIndex:
 def index_file(extracted: Extracted, passage_words: int) -> FileIndex:
     """Split one file's text into sentences and passages and count the passages' (and paragraphs') terms."""
     text = extracted.text
-    paragraphs = paragraph_spans(text)
-    sentences = sentence_spans(text, paragraphs=paragraphs)
-    packed = passage_spans(text, passage_words, sentences, paragraphs)
-    starts = np.asarray([p.start for p in paragraphs], dtype=np.int64)
-    passage_starts = np.asarray([p[0] for p in packed], dtype=np.int64)
+    split = split_text(text, passage_words)
     arrays = {
-        "sentence_starts": np.asarray([s.start for s in sentences], dtype=np.int64),
-        "sentence_ends": np.asarray([s.end for s in sentences], dtype=np.int64),
-        "passage_starts": passage_starts,
-        "passage_ends": np.asarray([p[1] for p in packed], dtype=np.int64),
-        "words": np.asarray([p[2] for p in packed], dtype=np.int64),
-        "owner": np.searchsorted(starts, passage_starts, side="right").astype(np.int64) - 1,
+        "sentence_starts": split.sentence_starts,
+        "sentence_ends": split.sentence_ends,
+        "passage_starts": split.passage_starts,
+        "passage_ends": split.passage_ends,
+        "words": split.passage_words,
+        "owner": np.searchsorted(split.paragraph_starts, split.passage_starts, side="right").astype(np.int64) - 1,
     }
-    counts = count_terms([text[start:end] for start, end, _ in packed])
-    paragraph_counts = grouped(counts, arrays["owner"], int(starts.size))
-    return FileIndex(extracted, arrays, int(starts.size), counts, paragraph_counts, text_bytes(text))
+    paragraphs = int(split.paragraph_starts.size)
+    counts = count_terms([text[start:end] for start, end in spans_of(split.passage_starts, split.passage_ends)])
+    paragraph_counts = grouped(counts, arrays["owner"], paragraphs)
+    return FileIndex(extracted, arrays, paragraphs, counts, paragraph_counts, text_bytes(text))
 
 
 def _locations_json(locations: Sequence[Location]) -> list[list[Any]]:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, overload
 
 import numpy as np
 
-from assistant.core.sentences import sentence_ends
-
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-MAX_WORD_CHARS = 32
-"""A run of more characters without a space (a base64 blob, a minified line) counts as several words, so that no
-"word" can make a passage, and what is read of it, grow without bound."""
-_WORD = re.compile(rf"\S{{1,{MAX_WORD_CHARS}}}")
-_LONG_RUN = re.compile(rf"\S{{{MAX_WORD_CHARS + 1}}}")
+from assistant.core.splitting import split_text
 
 
 class Span(NamedTuple):
@@ -71,103 +63,32 @@ class PassageList(Sequence[Passage]):
         return Passage(index, start, end, self.text[start:end])
 
 
-def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Non-blank paragraphs of ``text[start:end]``, separated by blank lines, trimmed of surrounding whitespace."""
-    end = len(text) if end is None else end
-    spans: list[Span] = []
-    pos = start
-    for match in _PARAGRAPH_BREAK.finditer(text, start, end):
-        spans.extend(_trimmed(text, pos, match.start()))
-        pos = match.end()
-    spans.extend(_trimmed(text, pos, end))
-    return spans
+def spans_of(starts: np.ndarray, ends: np.ndarray) -> list[Span]:
+    """Offset arrays as spans, for the few that need a list."""
+    return [Span(start, end) for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
-def _trimmed(text: str, start: int, end: int) -> list[Span]:
-    piece = text[start:end]
-    kept = piece.strip()  # str.strip and str.isspace agree on what whitespace is
-    if not kept:
-        return []
-    first = start + piece.index(kept[0])
-    return [Span(first, first + len(kept))]
+def paragraph_spans(text: str) -> list[Span]:
+    """Non-blank paragraphs of ``text``, separated by blank lines, trimmed of surrounding whitespace."""
+    split = split_text(text)
+    return spans_of(split.paragraph_starts, split.paragraph_ends)
 
 
-def sentence_spans(
-    text: str, start: int = 0, end: int | None = None, paragraphs: Sequence[Span] | None = None
-) -> list[Span]:
-    """Sentences of ``text[start:end]`` as absolute spans, never across a paragraph break (``paragraphs``: its
-    ``paragraph_spans``, when the caller has them).
-
-    A line break ends a sentence unless it only wraps a line of a hard-wrapped paragraph; see
-    :mod:`assistant.core.sentences`.
-    """
-    spans: list[Span] = []
-    for paragraph in paragraph_spans(text, start, end) if paragraphs is None else paragraphs:
-        pos = paragraph.start
-        for stop in sentence_ends(text, paragraph.start, paragraph.end):
-            spans.extend(_trimmed(text, pos, stop))
-            pos = stop
-        spans.extend(_trimmed(text, pos, paragraph.end))
-    return spans
+def sentence_spans(text: str) -> list[Span]:
+    """Sentences of ``text``, never across a paragraph break (:mod:`assistant.core.sentences` says where one ends)."""
+    split = split_text(text)
+    return spans_of(split.sentence_starts, split.sentence_ends)
 
 
-def split_passages(text: str, max_words: int = 100, sentences: Sequence[Span] | None = None) -> list[Passage]:
-    """Pack whole sentences of one paragraph into passages of at most ``max_words`` words.
-
-    A sentence longer than the limit is cut at word boundaries; paragraphs are never merged, so a
-    passage never straddles a topic break. ``sentences`` are ``sentence_spans(text)`` when the caller
-    has them already (splitting sentences is most of the cost).
-    """
+def split_passages(text: str, max_words: int = 100) -> list[Passage]:
+    """Whole sentences of one paragraph packed into passages of at most ``max_words`` words: a sentence longer than
+    the limit is cut at word boundaries, and paragraphs are never merged, so a passage never straddles a topic
+    break."""
+    split = split_text(text, max_words)
     return [
         Passage(i, start, end, text[start:end])
-        for i, (start, end, _) in enumerate(passage_spans(text, max_words, sentences))
+        for i, (start, end) in enumerate(spans_of(split.passage_starts, split.passage_ends))
     ]
-
-
-def passage_spans(
-    text: str, max_words: int = 100, sentences: Sequence[Span] | None = None, paragraphs: Sequence[Span] | None = None
-) -> list[tuple[int, int, int]]:
-    """:func:`split_passages`' passages as (start, end, words): the words are counted once, as they are packed."""
-    paragraphs = paragraph_spans(text) if paragraphs is None else paragraphs
-    sentences = sentence_spans(text, paragraphs=paragraphs) if sentences is None else sentences
-    passages: list[tuple[int, int, int]] = []
-    first = 0
-    for paragraph in paragraphs:
-        last = first
-        while last < len(sentences) and sentences[last].start < paragraph.end:
-            last += 1
-        chunk_start: int | None = None
-        chunk_end = 0
-        words = 0
-        for start, end, n in _bounded_sentences(text, sentences[first:last], max_words):
-            if chunk_start is not None and words + n > max_words:
-                passages.append((chunk_start, chunk_end, words))
-                chunk_start = None
-                words = 0
-            if chunk_start is None:
-                chunk_start = start
-            chunk_end = end
-            words += n
-        if chunk_start is not None:
-            passages.append((chunk_start, chunk_end, words))
-        first = last
-    return passages
-
-
-def _bounded_sentences(text: str, sentences: Sequence[Span], max_words: int) -> list[tuple[int, int, int]]:
-    """Each sentence as (start, end, words), one cut at word boundaries into pieces of ``max_words`` when longer."""
-    out: list[tuple[int, int, int]] = []
-    for start, end in sentences:
-        if not _LONG_RUN.search(text, start, end):  # no word counts as several: split() counts them, at C speed
-            n = len(text[start:end].split())
-            if n <= max_words:
-                out.append((start, end, n))  # a sentence span is trimmed: it starts and ends with a word
-                continue
-        words = list(_WORD.finditer(text, start, end))
-        for i in range(0, len(words), max_words):
-            piece = words[i : i + max_words]
-            out.append((piece[0].start(), piece[-1].end(), len(piece)))
-    return out
 
 
 MAX_CONTEXT_CHARS = 400
@@ -191,7 +112,8 @@ class SentenceIndex:
 
     @classmethod
     def of(cls, text: str) -> SentenceIndex:
-        return cls(sentence_spans(text))
+        split = split_text(text)
+        return cls.of_arrays(split.sentence_starts, split.sentence_ends)
 
     def context(self, text: str, start: int, end: int, limit: int = MAX_CONTEXT_CHARS) -> Span:
         """The sentence(s) around ``[start, end)``, cut to about ``limit`` characters around the answer at spaces:

@@ -288,6 +288,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.core.sanitize import json_for_terminal
     from assistant.paths import folder_index_dir, index_cache_dir, user_cache_dir
     from assistant.rendering import answer_panel
+    from assistant.runs.reader_defaults import reader_defaults
     from assistant.settings import Settings, engine_settings, resolve_model, with_flags
 
     saved, problems = Settings.load_checked()
@@ -316,7 +317,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         notify=_load_notice,
         short_lived="-" not in args.questions and len(args.questions) <= SHORT_LIVED_QUESTIONS,
     )
-    engine = QAEngine(reader, engine_settings(settings), load_model_ms=(time.perf_counter() - t0) * 1000)
+    reading = engine_settings(settings, reader_defaults(choice.ref))
+    engine = QAEngine(reader, reading, load_model_ms=(time.perf_counter() - t0) * 1000)
     console = Console()
     asked = 0
     for question in _questions(args.questions):

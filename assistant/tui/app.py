@@ -219,9 +219,10 @@ class AssistantApp(App[None]):
             self._post_unless_cancelled(ModelFailed(str(exc)))
             return
         from assistant.core.engine import QAEngine
+        from assistant.runs.reader_defaults import reader_defaults
         from assistant.runs.registry import load_run
 
-        engine = QAEngine(reader, load_model_ms=(time.perf_counter() - t0) * 1000)
+        engine = QAEngine(reader, reader_defaults(choice.ref), load_model_ms=(time.perf_counter() - t0) * 1000)
         path = Path(choice.ref)
         if path.is_dir():
             info = load_run(path)

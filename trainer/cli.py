@@ -27,7 +27,7 @@ from assistant.core.errors import UserError
 from assistant.core.sanitize import json_for_terminal
 from assistant.guard import EXIT_INTERRUPTED, OneLineArgumentParser
 from assistant.rendering import safe_text
-from assistant.runs.config import OptionSpec, TrainConfig, option_specs, resumed_config
+from assistant.runs.config import OptionSpec, TrainConfig, option_specs, resumed_config, writes_the_run
 from assistant.runs.events import Phase, RunEvent
 from assistant.runs.registry import RunStatus
 from assistant.runs.schema import EvalScores, RunMetrics
@@ -199,6 +199,8 @@ def _train(config: TrainConfig, sink: EventSink) -> RunResult:
 
 
 def _report(result: RunResult, config: TrainConfig, console: Console) -> int:
+    if result.status is RunStatus.COMPLETED and not writes_the_run():
+        return 0  # rank 0 of the launch reports the run, with the one evaluation there is
     if result.status is RunStatus.COMPLETED:
         metrics = result.metrics or RunMetrics()
         scores = metrics.eval or EvalScores()
@@ -225,7 +227,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
     config.validate()  # one sentence for an impossible flag, before any folder, model or data
     preflight(config)
     console = Console(stderr=True, log_path=False)
-    if args.events_only:
+    if not writes_the_run():  # another rank of a launch: rank 0 shows the run's progress and events, once
+        result = _train(config, lambda event: None)
+    elif args.events_only:
         result = _train(config, _print_event)
     else:
         view = ProgressView(console)

@@ -11,7 +11,6 @@ error to run.json, before the function returns.
 
 from __future__ import annotations
 
-import os
 import pickle
 import platform
 import shutil
@@ -29,7 +28,7 @@ from assistant.core.errors import UserError
 from assistant.core.reader import Reader
 from assistant.paths import models_dir
 from assistant.runs import opening
-from assistant.runs.config import TrainConfig
+from assistant.runs.config import TrainConfig, writes_the_run
 from assistant.runs.directory import (
     Heartbeat,
     RunDirectory,
@@ -125,7 +124,7 @@ def _open_run(config: TrainConfig) -> tuple[RunDirectory, bool]:
         if config.output
         else models_dir() / default_run_name(config.base_model, config.data)
     )
-    writer = int(os.environ.get("RANK", "0")) == 0
+    writer = writes_the_run()
     if config.resume:
         run = opening.open_resume(run_path, asdict(config), writer)
         run.load_run()

@@ -150,8 +150,9 @@ def training_arguments(config: TrainConfig, device: str, output_dir: Path, n_win
     if use_cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    batches = math.ceil(n_windows / config.batch_size)
-    steps_per_epoch = max(1, n_windows // (config.batch_size * config.gradient_accumulation))
+    processes = max(1, int(os.environ.get("WORLD_SIZE", "1")))  # a launch's ranks share each optimizer step
+    batches = math.ceil(n_windows / (config.batch_size * processes))
+    steps_per_epoch = max(1, n_windows // (config.batch_size * processes * config.gradient_accumulation))
     workers = config.workers if config.workers is not None else (min(4, (os.cpu_count() or 1) - 1) if use_cuda else 0)
     mixed = precision(config, device)
     return TrainingArguments(
@@ -179,6 +180,7 @@ def training_arguments(config: TrainConfig, device: str, output_dir: Path, n_win
         dataloader_num_workers=workers,
         dataloader_pin_memory=use_cuda,
         torch_compile=config.compile,
+        ddp_find_unused_parameters=False,  # every parameter gets a gradient: no extra pass over the graph
         remove_unused_columns=True,
         tf32=True if use_cuda else None,
         bf16=mixed.bf16,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import typing
 from collections.abc import Iterator
 from dataclasses import Field, asdict, dataclass, field, fields, replace
@@ -327,8 +328,15 @@ def _config_problems(config: TrainConfig) -> Iterator[str]:
     yield from _output_problems(config.output, config.resume)
 
 
+def writes_the_run() -> bool:
+    """Whether this process writes the run folder: the only process, or rank 0 of a distributed launch (torchrun,
+    accelerate); the other ranks train and read, and never touch it."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
+
+
 def _output_problems(output: str | None, resume: bool) -> Iterator[str]:
-    """--output must be a folder path: not a file, not under one, and not another run unless resuming it."""
+    """--output must be a folder path: not a file, not under one, and not another run unless resuming it (asked of
+    the process that writes it: the other ranks of a launch find the folder rank 0 has just made)."""
     if output is None:
         return
     if not output.strip() or "\x00" in output:
@@ -344,7 +352,7 @@ def _output_problems(output: str | None, resume: bool) -> Iterator[str]:
     if blocker is not None and not blocker.is_dir():
         where = "is a file" if blocker == out else f"is under {blocker}, which is a file"
         yield f"--output {out} {where}; pass a folder for the run."
-    elif occupied and not resume:
+    elif occupied and not resume and writes_the_run():
         yield f"{out} already exists; pass --resume to continue it or choose another --output."
 
 

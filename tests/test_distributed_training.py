@@ -1,0 +1,65 @@
+"""`torchrun --nproc_per_node 2 -m trainer` (gloo, on the CPU): one run folder written by rank 0 alone, its events
+and metrics whole, one evaluation, and the optimizer steps and learning-rate schedule of one process at the same
+global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import save_tiny_model
+from tests.synthetic import VOCAB, make_examples, write_jsonl
+
+pytestmark = pytest.mark.slow
+TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+TINY = ["--epochs", "1", "--max-length", "64", "--stride", "16", "--device", "cpu", "--events-only"]
+TINY += ["--sanity-steps", "100000", "--save-steps", "100000"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("distributed")
+    base = save_tiny_model(root / "base", VOCAB, dim=32, layers=1, heads=2, max_positions=128)
+    return base, write_jsonl(root / "train.jsonl", make_examples(240))
+
+
+def _train(launcher: list[str], base: Path, data: Path, output: Path, batch: int) -> subprocess.CompletedProcess[str]:
+    argv = [*launcher, "--base", str(base), "--data", str(data), "--output", str(output), "--batch-size", str(batch)]
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*argv, *TINY], capture_output=True, text=True, timeout=600, env=env)
+
+
+def _events(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
+def test_two_processes_train_one_run_as_one_process_would(inputs, tmp_path):
+    base, data = inputs
+    assert TORCHRUN is not None
+    two = _train([TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer"], base, data, tmp_path / "two", 8)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert (two.stdout + two.stderr).count("done: ") == 1  # rank 0 reports; rank 1 says nothing
+    one = _train([sys.executable, "-m", "trainer"], base, data, tmp_path / "one", 16)
+    assert one.returncode == 0, one.stderr[-2000:]
+
+    run, alone = tmp_path / "two", tmp_path / "one"
+    assert json.loads((run / "run.json").read_text())["status"] == "completed"
+    metrics, metrics_alone = (json.loads((r / "metrics.json").read_text()) for r in (run, alone))
+    assert metrics["global_step"] == metrics_alone["global_step"] > 1
+    events, events_alone = _events(run), _events(alone)
+    steps = [e["step"] for e in events if e["phase"] == "train" and "loss" in e]
+    assert steps == sorted(set(steps))  # each step logged once, by one process
+    schedule = [e.get("learning_rate") for e in events if e["phase"] == "train"]
+    assert schedule == [e.get("learning_rate") for e in events_alone if e["phase"] == "train"]
+    evaluations = [e for e in events if e["phase"] == "eval" and "f1" in e]
+    assert len(evaluations) == len([e for e in events_alone if e["phase"] == "eval" and "f1" in e])
+    assert evaluations[-1]["f1"] == metrics["eval"]["f1"]
+    printed = [line for line in two.stdout.splitlines() if line.startswith("{")]
+    assert len(printed) == len(events)  # every event shown once, not once per process

@@ -16,7 +16,6 @@ import pytest
 from tests.helpers import save_tiny_model
 from tests.synthetic import VOCAB, make_examples, write_jsonl
 
-pytestmark = pytest.mark.slow
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
 TINY = ["--epochs", "1", "--max-length", "64", "--stride", "16", "--device", "cpu", "--events-only"]
 TINY += ["--sanity-steps", "100000", "--save-steps", "100000"]
@@ -39,6 +38,7 @@ def _events(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
 def test_two_processes_train_one_run_as_one_process_would(inputs, tmp_path):
     base, data = inputs
@@ -63,3 +63,23 @@ def test_two_processes_train_one_run_as_one_process_would(inputs, tmp_path):
     assert evaluations[-1]["f1"] == metrics["eval"]["f1"]
     printed = [line for line in two.stdout.splitlines() if line.startswith("{")]
     assert len(printed) == len(events)  # every event shown once, not once per process
+
+
+@pytest.mark.parametrize(
+    ("environment", "writes"),
+    [
+        ({}, True),
+        ({"RANK": "3"}, True),
+        ({"RANK": "0", "WORLD_SIZE": "2"}, True),
+        ({"RANK": "1", "WORLD_SIZE": "2"}, False),
+    ],
+)
+def test_only_rank_0_of_a_launch_writes_the_run(monkeypatch, environment, writes):
+    """A RANK left in the environment without a launch (some clusters set one) does not silence a lone trainer."""
+    from assistant.runs.config import writes_the_run
+
+    for name in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert writes_the_run() is writes

@@ -331,6 +331,8 @@ def _config_problems(config: TrainConfig) -> Iterator[str]:
 def writes_the_run() -> bool:
     """Whether this process writes the run folder: the only process, or rank 0 of a distributed launch (torchrun,
     accelerate); the other ranks train and read, and never touch it."""
+    if os.environ.get("WORLD_SIZE", "1").strip() in ("", "1"):
+        return True  # one process (a RANK left in the environment by something else does not count)
     return os.environ.get("RANK", "0").strip() in ("", "0")
 
 

@@ -203,3 +203,21 @@ async def test_a_path_typed_in_the_file_dialog_keeps_its_first_slash(tiny_model_
         await wait_until(pilot, lambda: isinstance(app.screen, FileOpen))
         await pilot.press(*"/tmp")
         assert app.screen.query(Input).first().value == "/tmp"
+
+
+async def test_a_folder_read_by_worker_processes_opens_in_the_app(tiny_model_dir, tmp_path, monkeypatch):
+    """Inside the app, sys.stderr is Textual's capture, which has no file descriptor: starting the workers that read
+    a large folder must not depend on it."""
+    from assistant.core import folder_index
+
+    monkeypatch.setattr(folder_index, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(folder_index, "processes", lambda: 2)
+    root = tmp_path / "big"
+    root.mkdir()
+    for i in range(3):
+        (root / f"part{i}.txt").write_text(f"Part {i} says the lamp {i} is blue.\n" * 20, encoding="utf-8")
+    app = AssistantApp(document_path=root, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        assert {p.name for p in app.chat.indexed.document.parts} == {"part0.txt", "part1.txt", "part2.txt"}
+        assert not any("Cannot open" in n for n in notifications(app))

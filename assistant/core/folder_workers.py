@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,33 @@ def processes() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+_STDERR_SWAP = threading.Lock()
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (the pool's locks need it) against the process's real standard error.
+
+    The tracker is started with ``sys.stderr``'s file descriptor; inside the chat app ``sys.stderr`` is Textual's
+    capture, whose ``fileno()`` is -1, and every start then fails ("bad value(s) in fds_to_keep"). The real stream
+    stands in for the moment the tracker takes to start.
+    """
+    from multiprocessing import resource_tracker
+
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (OSError, ValueError, AttributeError):
+        usable = False
+    if usable or sys.__stderr__ is None:
+        resource_tracker.ensure_running()
+        return
+    with _STDERR_SWAP:
+        captured, sys.stderr = sys.stderr, sys.__stderr__
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = captured
+
+
 Job = tuple[str, Path, str]
 """A file to index: its path in the folder, its path, the SHA-256 its saved entry was made from ("" if none)."""
 
@@ -83,6 +112,7 @@ def index_in_parallel(
 ) -> dict[str, Done]:
     """Each file's :class:`Done`, made by one worker per core; a stop ends the workers and raises Cancelled."""
     context = multiprocessing.get_context("spawn")
+    _start_resource_tracker()
     pool = context.Pool(min(processes(), len(jobs)))
     try:
         pending = {

@@ -196,3 +196,23 @@ def test_a_warmup_ratio_of_one_warms_up_over_every_step(tmp_path):
     assert args.get_warmup_steps(total) == total == 20
     args, total = _updates(TrainConfig(warmup_ratio=0.1, epochs=2, batch_size=16), 160, tmp_path)
     assert args.get_warmup_steps(total) == 2
+
+
+@pytest.mark.parametrize(
+    ("environment", "fragments"),
+    [
+        ({"WORLD_SIZE": "abc", "RANK": "xyz"}, ("WORLD_SIZE", "whole number")),
+        ({"WORLD_SIZE": "2", "RANK": "1"}, ("MASTER_ADDR", "torchrun")),
+        ({"WORLD_SIZE": "2", "RANK": "-1", "MASTER_ADDR": "localhost"}, ("RANK", "whole number")),
+    ],
+)
+def test_launch_variables_no_launcher_set_are_one_line_before_anything_is_read(environment, fragments, capsys):
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR"):
+        os.environ.pop(name, None)
+    try:
+        os.environ.update(environment)
+        outcome = assistant(capsys, "train", "--data", "nowhere.json", "--output", "somewhere")
+    finally:
+        for name in environment:
+            os.environ.pop(name, None)
+    assert_one_line_failure(outcome, *fragments)

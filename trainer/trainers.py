@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from transformers import Trainer, TrainingArguments
 
 from assistant.core.reader import Reader, WindowSettings
-from assistant.runs.config import TrainConfig
+from assistant.runs.config import TrainConfig, launch_processes
 from assistant.squad.evaluation import evaluate_reader
 from assistant.squad.formats import QAExample
 
@@ -150,7 +150,7 @@ def training_arguments(config: TrainConfig, device: str, output_dir: Path, n_win
     if use_cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    processes = max(1, int(os.environ.get("WORLD_SIZE", "1")))  # a launch's ranks share each optimizer step
+    processes = launch_processes()  # a launch's ranks share each optimizer step
     batches = math.ceil(n_windows / (config.batch_size * processes))
     steps_per_epoch = max(1, n_windows // (config.batch_size * processes * config.gradient_accumulation))
     workers = config.workers if config.workers is not None else (min(4, (os.cpu_count() or 1) - 1) if use_cuda else 0)

@@ -326,14 +326,38 @@ def _config_problems(config: TrainConfig) -> Iterator[str]:
     if not is_device(config.device):
         yield f"--device must be {DEVICE_WORDS} (got {config.device!r})."
     yield from _output_problems(config.output, config.resume)
+    yield from _launch_problems()
+
+
+def _launch_number(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdecimal() else None
+
+
+def launch_processes() -> int:
+    """How many processes train this run together: ``WORLD_SIZE`` under torchrun or accelerate, else 1."""
+    return max(1, _launch_number("WORLD_SIZE") or 1)
 
 
 def writes_the_run() -> bool:
     """Whether this process writes the run folder: the only process, or rank 0 of a distributed launch (torchrun,
-    accelerate); the other ranks train and read, and never touch it."""
-    if os.environ.get("WORLD_SIZE", "1").strip() in ("", "1"):
-        return True  # one process (a RANK left in the environment by something else does not count)
-    return os.environ.get("RANK", "0").strip() in ("", "0")
+    accelerate); the other ranks train and read, and never touch it. Numbers are read as the launchers read them
+    (``WORLD_SIZE=01`` is one process)."""
+    return launch_processes() == 1 or _launch_number("RANK") in (None, 0)
+
+
+def _launch_problems() -> Iterator[str]:
+    """A launch's variables that no launcher set: garbage, or a WORLD_SIZE above 1 left in a shell."""
+    for name in ("WORLD_SIZE", "RANK"):
+        value = os.environ.get(name)
+        if value is not None and _launch_number(name) is None and (name == "WORLD_SIZE" or launch_processes() > 1):
+            yield f"{name} must be a whole number, as torchrun and accelerate set it (got {value!r}); unset it."
+            return
+    if launch_processes() > 1 and not os.environ.get("MASTER_ADDR"):
+        yield (
+            f"WORLD_SIZE={launch_processes()} is set but MASTER_ADDR is not: start several processes with "
+            "`torchrun --nproc_per_node N -m trainer ...` (or `accelerate launch`), or unset WORLD_SIZE."
+        )
 
 
 def _output_problems(output: str | None, resume: bool) -> Iterator[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from pathlib import Path
 
+from assistant.core import files
 from assistant.core.engine import EngineSettings
 from assistant.runs.schema import RunMetrics, is_number, read_json_object
 
@@ -22,7 +22,7 @@ _PROBABILITY_FLOOR = 1e-6
 
 def no_answer_threshold(model: str) -> float | None:
     """The best-F1 no-answer probability saved with the run at ``model`` (a run folder), if it has one."""
-    final = RunMetrics.from_json(read_json_object(Path(model) / "metrics.json")).eval
+    final = RunMetrics.from_json(read_json_object(files.user_path(model) / "metrics.json")).eval
     value = final.more.get(THRESHOLD_KEY) if final is not None else None
     return float(value) if is_number(value) and 0.0 <= float(value) <= 1.0 else None
 

@@ -64,3 +64,9 @@ async def test_the_chat_app_answers_by_the_runs_threshold(tmp_path, tiny_model_d
         card = await ask(app, pilot, QUESTION)
         assert card.result.answers == []
         assert "Not found in this document" in card.plain_text
+
+
+def test_a_run_named_through_the_home_folder_brings_its_threshold(tmp_path, tiny_model_dir, monkeypatch):
+    run = _run_with(tmp_path, tiny_model_dir, **{THRESHOLD_KEY: 0.9})
+    monkeypatch.setenv("HOME", str(run.parent))
+    assert reader_defaults(f"~/{run.name}").decode.null_threshold == pytest.approx(math.log(0.9 / 0.1))

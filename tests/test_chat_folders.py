@@ -78,7 +78,9 @@ async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one
         await wait_until(pilot, lambda: not isinstance(app.screen, SourcesScreen))
         document = app.chat.indexed.document
         view = document_view(app)
-        assert view.cursor_location[0] + 1 == document.line_of(document.parts[1].start)
+        museum = document.parts[1]
+        assert view.text == document.text[museum.start : museum.end]  # the file alone, from its first line
+        assert view.cursor_location == (0, 0) and view.reading_offset == museum.start
         await wait_until(pilot, lambda: str(view.border_subtitle) == "reports/museum.pdf · page 1 · line 1")
         view.focus()
         await pilot.press("f6")  # the document's own f6 ("select line") gives way to the sources
@@ -120,16 +122,18 @@ async def test_a_span_saved_in_a_folder_keeps_to_its_own_file(tiny_model_dir, fo
         await ask(app, pilot, "where is the silver compass kept?")
         document = app.chat.indexed.document
         view = document_view(app)
-        across = document.text.index("mat.")  # the end of notes.md, then into the PDF
+        notes = document.parts[0]
+        across = document.text.index("mat.")  # the end of notes.md, then on into the PDF
+        view.go_to_offset(across)  # notes.md comes up, as from the sources screen
         view.selection = Selection(view.location(across), view.location(document.text.index("museum") + 6))
-        await pilot.press("ctrl+s")
-        assert any("within one file" in n for n in notifications(app))
+        assert view.selected_span() == (across, notes.end)  # a selection stops at its file's end
         line = document.text.index("The key")  # a whole line, to the start of the next: the file's last line
         view.selection = Selection(view.location(line), (view.location(line)[0] + 1, 0))
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: annotations_path().exists())
         assert json.loads(annotations_path().read_text(encoding="utf-8"))["title"] == "notes.md"
         at = document.text.index("Lisbon")
+        view.go_to_offset(at)
         view.selection = Selection(view.location(at), view.location(at + 6))
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: "Lisbon" in annotations_path().read_text(encoding="utf-8"))
@@ -203,6 +207,23 @@ async def test_a_path_typed_in_the_file_dialog_keeps_its_first_slash(tiny_model_
         await wait_until(pilot, lambda: isinstance(app.screen, FileOpen))
         await pilot.press(*"/tmp")
         assert app.screen.query(Input).first().value == "/tmp"
+
+
+async def test_a_folders_files_are_shown_one_at_a_time_numbered_as_answers_cite_them(tiny_model_dir, folder):
+    allow_every_answer()
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        document, view = app.chat.indexed.document, document_view(app)
+        notes = document.parts[0]
+        assert view.text == document.text[notes.start : notes.end] and view.line_count == 3
+        card = await ask(app, pilot, "where is the silver compass kept?")
+        best = card.result.best
+        assert best is not None
+        part = next(p for p in document.parts if p.name == best.path)
+        assert view.text == document.text[part.start : part.end]  # the answer's file came up
+        assert view.selection.start[0] + 1 == best.line  # the gutter numbers the file's lines as the answer does
+        assert view.selected_span() == document.span(best.path, best.start, best.end)
 
 
 async def test_a_folder_read_by_worker_processes_opens_in_the_app(tiny_model_dir, tmp_path, monkeypatch):

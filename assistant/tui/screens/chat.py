@@ -229,7 +229,7 @@ class ChatScreen(Screen[None]):
 
         def chosen(offset: int | None) -> None:
             if offset is not None and self.indexed is not None and self.indexed.document is document:
-                self.query_one(DocumentView).go_to_line(document.line_of(offset))
+                self.query_one(DocumentView).go_to_offset(offset)
 
         self.app.push_screen(SourcesScreen(document, self.skipped), chosen)
 
@@ -339,7 +339,8 @@ class ChatScreen(Screen[None]):
         self.indexed = message.indexed
         self.skipped = message.skipped
         self.query_one(Conversation).document_name = message.indexed.document.name
-        self.query_one(DocumentPane).show(message.indexed.document.text)
+        document = message.indexed.document
+        self.query_one(DocumentPane).show(document.text, [(part.start, part.end) for part in document.parts])
         self.query_one(DocumentView).placer = _placer(message.indexed.document)
         self.query_one(DocumentView).show_place()
         self.query_one(DocumentView).border_title = safe_text(message.path.name, single_line=True)

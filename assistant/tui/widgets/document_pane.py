@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -26,8 +28,9 @@ class DocumentPane(Vertical):
     def view(self) -> DocumentView:
         return self.query_one(DocumentView)
 
-    def show(self, text: str) -> None:
-        self.view.show(text)
+    def show(self, text: str, files: Sequence[tuple[int, int]] = ()) -> None:
+        """A document (a folder's: each file's span in ``text``); a find searches all of it."""
+        self.view.show(text, files)
         self.query_one(FindBar).set_text(text)
         self.query_one(LineBar).set_lines(self.view.line_count)
 
@@ -37,6 +40,7 @@ class DocumentPane(Vertical):
 
     def open_line(self) -> None:
         self.query_one(FindBar).display = False
+        self.query_one(LineBar).set_lines(self.view.line_count)  # the file shown: its lines are what the gutter shows
         self.query_one(LineBar).open(self.view.line_count)
 
     @on(FindMatch)

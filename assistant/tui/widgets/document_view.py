@@ -1,10 +1,14 @@
-"""The document pane: read-only text with line numbers, answer highlighting and span selection."""
+"""The document pane: read-only text with line numbers, answer highlighting and span selection.
+
+A folder's document is shown one file at a time, numbered from its own first line as answers cite it; every offset
+the view takes or gives is the document's, and showing an offset in another file brings that file up.
+"""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from textual.binding import Binding
@@ -48,7 +52,13 @@ class DocumentView(TextArea):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("", read_only=True, show_line_numbers=True, soft_wrap=True, **kwargs)
+        self._document_text = ""
+        self._files: list[tuple[int, int]] = [(0, 0)]
+        """Each file's ``[start, end)`` in the document (one, the whole text, for a single document)."""
+        self._shown = 0
+        """The file shown: its index in ``_files``."""
         self._line_starts: list[int] = [0]
+        """Where the shown file's lines start, as document offsets."""
         self._highlighted: Selection | None = None
         """The answer's highlight while it is the selection: the app's, not a span the user chose."""
         self.placer: Callable[[int], str] | None = None
@@ -105,29 +115,48 @@ class DocumentView(TextArea):
     WRAP_LIMIT = 300_000
     """Characters up to which lines are soft-wrapped: wrapping a longer text would stall the UI."""
 
-    def show(self, text: str) -> None:
-        """Show a document: its control and bidi-control characters as visible stand-ins, one for one, so that the
-        terminal never obeys them and every document offset still points at the same character."""
-        self.soft_wrap = len(text) <= self.WRAP_LIMIT
-        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self._highlighted = None
-        self.load_text(visible(text))
-        self.wrapped_document.__class__ = _RowIndexedWrap  # the same wrapping, read in O(1): see the class
+    def show(self, text: str, files: Sequence[tuple[int, int]] = ()) -> None:
+        """Show a document (a folder's: ``files``, each one's span in ``text``), its first file first."""
+        self._document_text = text
+        self._files = sorted(files) or [(0, len(text))]
+        self._show_file(0)
         self.border_title = None
         self.border_subtitle = None
 
+    def _show_file(self, index: int) -> None:
+        """Show one file: its control and bidi-control characters as visible stand-ins, one for one, so that the
+        terminal never obeys them and every document offset still points at the same character."""
+        start, end = self._files[index]
+        text = self._document_text[start:end]
+        self._shown = index
+        self.soft_wrap = len(text) <= self.WRAP_LIMIT
+        self._line_starts = [start] + [start + m.end() for m in re.finditer("\n", text)]
+        self._highlighted = None
+        self.load_text(visible(text))
+        self.wrapped_document.__class__ = _RowIndexedWrap  # the same wrapping, read in O(1): see the class
+
+    def _bring_up(self, offset: int) -> None:
+        """Show the file that holds a document offset (text between two files counts as the first's)."""
+        index = max(0, bisect_right(self._files, (offset, len(self._document_text) + 1)) - 1)
+        if index != self._shown:
+            self._show_file(index)
+            self.show_place()  # the cursor may sit where it sat in the other file: no selection change says so
+
     def location(self, offset: int) -> tuple[int, int]:
-        """Character offset in the document to (row, column) in the text area."""
+        """Character offset in the document to (row, column) in the file shown."""
+        start, end = self._files[self._shown]
+        offset = min(max(offset, start), end)
         row = bisect_right(self._line_starts, offset) - 1
         return row, offset - self._line_starts[row]
 
     def offset_of(self, location: tuple[int, int]) -> int:
-        """(row, column) in the text area to a character offset in the document."""
+        """(row, column) in the file shown to a character offset in the document."""
         row, col = location
         return self._line_starts[min(row, len(self._line_starts) - 1)] + col
 
     def highlight(self, start: int, end: int) -> None:
         """Select an answer's span (the app's highlight, never taken for the user's selection) and show it."""
+        self._bring_up(start)
         self.selection = Selection(self.location(start), self.location(end))
         self._highlighted = self.selection
         self._show_from(self.location(start), end - start)
@@ -150,8 +179,9 @@ class DocumentView(TextArea):
 
     @property
     def line_count(self) -> int:
-        """Lines as people count them: a newline at the very end ends the last line, it starts none."""
-        ends_with_newline = len(self._line_starts) > 1 and self._line_starts[-1] == len(self.text)
+        """The shown file's lines as people count them: a newline at the very end ends the last line, it starts
+        none."""
+        ends_with_newline = len(self._line_starts) > 1 and self._line_starts[-1] == self._files[self._shown][1]
         return len(self._line_starts) - (1 if ends_with_newline else 0)
 
     @property
@@ -160,8 +190,14 @@ class DocumentView(TextArea):
         offset: a find starts there, so an answer's own words are found first."""
         return self.offset_of(min(self.selection.start, self.selection.end))
 
+    def go_to_offset(self, offset: int) -> None:
+        """Put the cursor at a document offset, its file shown, its line in the middle (a file's start: at the top)."""
+        self._bring_up(offset)
+        self.go_to_line(self.location(offset)[0] + 1)
+
     def go_to_line(self, line: int) -> None:
-        """Put the cursor at the start of a line (1-based, as the gutter numbers it) and show it in the middle."""
+        """Put the cursor at the start of a line of the file shown (1-based, as the gutter numbers it) and show it in
+        the middle."""
         self.selection = Selection.cursor((line - 1, 0))
         self._show_from((line - 1, 0))
 

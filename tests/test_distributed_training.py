@@ -34,6 +34,19 @@ def _train(launcher: list[str], base: Path, data: Path, output: Path, batch: int
     return subprocess.run([*argv, *TINY], capture_output=True, text=True, timeout=600, env=env)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (the launcher's ranks), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _events(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines()]
 
@@ -63,6 +76,45 @@ def test_two_processes_train_one_run_as_one_process_would(inputs, tmp_path):
     assert evaluations[-1]["f1"] == metrics["eval"]["f1"]
     printed = [line for line in two.stdout.splitlines() if line.startswith("{")]
     assert len(printed) == len(events)  # every event shown once, not once per process
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(TORCHRUN is None or not Path("/proc/self/stat").exists(), reason="needs torchrun and /proc")
+def test_a_rank_killed_leaves_the_run_interrupted_and_resume_under_the_launcher_finishes_it(tmp_path):
+    import signal
+    import time
+
+    base = save_tiny_model(tmp_path / "base", VOCAB, dim=32, layers=1, heads=2, max_positions=128)
+    data = write_jsonl(tmp_path / "train.jsonl", make_examples(1200))
+    run = tmp_path / "run"
+    launch = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer"]
+    argv = [*launch, "--base", str(base), "--data", str(data), "--output", str(run), "--batch-size", "8"]
+    argv += [*TINY, "--epochs", "3", "--save-steps", "20"]
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    launcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 300
+    while not (run / "checkpoints" / "checkpoint-20").exists():
+        assert launcher.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.2)
+    (rank_1,) = [p for p in _children(launcher.pid) if b"\0RANK=1\0" in b"\0" + Path(f"/proc/{p}/environ").read_bytes()]
+    os.kill(rank_1, signal.SIGKILL)  # the process that does not write the run
+    _, err = launcher.communicate(timeout=300)
+    assert launcher.returncode != 0
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted" and "--resume --output" in record["error"]
+    assert f"--resume --output {run}" in err
+
+    resumed = subprocess.run(
+        [*launch, "--resume", "--output", str(run), "--events-only"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming from checkpoint-" in resumed.stdout
+    assert json.loads((run / "run.json").read_text())["status"] == "completed"
+    assert json.loads((run / "metrics.json").read_text())["global_step"] == 3 * 68  # 1,080 windows, 16 a step
 
 
 @pytest.mark.parametrize(

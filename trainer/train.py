@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pickle
 import platform
+import shlex
 import shutil
 import time
 from dataclasses import asdict, dataclass, replace
@@ -28,7 +29,7 @@ from assistant.core.errors import UserError
 from assistant.core.reader import Reader
 from assistant.paths import models_dir
 from assistant.runs import opening
-from assistant.runs.config import TrainConfig, writes_the_run
+from assistant.runs.config import TrainConfig, launch_processes, writes_the_run
 from assistant.runs.directory import (
     Heartbeat,
     RunDirectory,
@@ -95,6 +96,9 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
         return RunResult(run.path, RunStatus.FAILED, None, str(exc))
     except Exception as exc:
         heartbeat.stop()
+        if _peer_lost(exc):
+            message = _record_interruption(session, exc)
+            return RunResult(run.path, RunStatus.INTERRUPTED, None, message)
         _record_failure(session, f"{type(exc).__name__}: {exc}", created)
         raise
     finally:
@@ -130,6 +134,33 @@ def _open_run(config: TrainConfig) -> tuple[RunDirectory, bool]:
         run.load_run()
         return run, False
     return opening.open_new(run_path, writer), True
+
+
+_LOST_PEER = ("Connection reset by peer", "Connection closed by peer", "Broken pipe", "NCCL communicator was aborted")
+
+
+def _peer_lost(exc: BaseException) -> bool:
+    """Whether a launch's collective failed because another of its processes (or the launcher) went away: the run
+    was interrupted, not broken, and ``--resume`` under the same launcher continues it from its last checkpoint."""
+    if launch_processes() == 1:
+        return False
+    distributed_error = getattr(torch.distributed, "DistError", ())
+    if distributed_error and isinstance(exc, distributed_error):
+        return True
+    return isinstance(exc, RuntimeError) and any(sign in str(exc) for sign in _LOST_PEER)
+
+
+def _record_interruption(session: _Session, exc: BaseException) -> str:
+    """Mark the run interrupted, with how to continue it; the sentence said."""
+    run = session.run_dir
+    command = shlex.join(["--resume", "--output", str(run.path)])
+    message = (
+        f"Another process of the launch stopped ({type(exc).__name__}): the run is interrupted; continue it with the "
+        f"same launcher and {command}."
+    )
+    run.set_status(RunStatus.INTERRUPTED, error=message)
+    session.emit(Phase.FAILED, message=message)
+    return message
 
 
 def _record_failure(session: _Session, message: str, created: bool) -> None:

@@ -135,3 +135,22 @@ def test_only_rank_0_of_a_launch_writes_the_run(monkeypatch, environment, writes
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert writes_the_run() is writes
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
+def test_assistant_train_nproc_launches_the_processes_itself(inputs, tmp_path):
+    base, data = inputs
+    run = _train([sys.executable, "-m", "assistant", "train", "--nproc", "2"], base, data, tmp_path / "run", 8)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (run.stdout + run.stderr).count("done: ") == 1
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    windows = json.loads((tmp_path / "run" / "run.json").read_text())["train_data"]["windows"]
+    assert metrics["global_step"] == -(-windows // 16)  # 2 processes × 8 windows a step, one epoch
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "100000"])
+def test_a_process_count_out_of_range_is_one_sentence(value, capsys):
+    from tests.bad_inputs import assert_one_line_failure, assistant
+
+    assert_one_line_failure(assistant(capsys, "train", "--nproc", value, "--data", "nowhere.json"), "--nproc")

@@ -45,6 +45,7 @@ def _changed() -> TrainConfig:
         distill_alpha=0.25,
         precision="fp32",
         device="cpu",
+        nproc=2,
         compile=True,
         workers=2,
         seed=7,

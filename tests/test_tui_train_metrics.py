@@ -112,6 +112,23 @@ async def test_the_form_shows_the_values_of_the_last_start(fake_trainer, tiny_mo
         assert screen.query_one("#data-file").display  # the file field shows, since a file is the data
 
 
+@pytest.mark.parametrize("gpus", [0, 1, 2])
+async def test_the_processes_field_is_offered_with_several_gpus_and_goes_into_the_run(gpus, monkeypatch, data):
+    monkeypatch.setattr("assistant.runs.config.visible_gpus", lambda: gpus)
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_train(app, pilot)
+        field = screen.query_one("#nproc")
+        assert field.display is (gpus >= 2) and screen.query_one("#nproc-label").display is (gpus >= 2)
+        screen.query_one("#data-choice").value = "file"
+        await pilot.pause()
+        screen.query_one("#data-path").value = str(data)
+        if gpus >= 2:
+            field.value = "2"
+        assert screen.form.build_config({}).nproc == (2 if gpus >= 2 else 1)
+        assert "nproc" not in _form(screen)  # the next machine's GPUs decide again
+
+
 @pytest.mark.parametrize(
     "content",
     [

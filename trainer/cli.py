@@ -52,7 +52,7 @@ Data: a hub dataset id (rajpurkar/squad, rajpurkar/squad_v2) or a local file: of
 JSON (v1.1/v2.0), JSONL or CSV with context/question/answers columns, or the chat app's annotations.
 The run is saved in models/<run>/ with run.json, metrics.json, events.jsonl and a model card."""
 
-CLI_ONLY = ("config", "events_only", "nproc")
+CLI_ONLY = ("config", "events_only")
 """Flags that are not training settings."""
 
 
@@ -94,46 +94,28 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     for spec in option_specs():
         add_option(settings, spec)
     p.add_argument("--events-only", action="store_true", help="no progress bar; print events as JSON lines")
-    p.add_argument(
-        "--nproc",
-        type=int,
-        default=1,
-        metavar="N",
-        help="train with N processes on this machine, one per GPU (torchrun --standalone --nproc_per_node N); "
-        "--batch-size is per process (default: 1)",
-    )
     return p
 
 
-MAX_PROCESSES = 256
-
-
-def check_processes(processes: int) -> None:
-    """--nproc: a count of processes, and not inside a launch already."""
-    if not 1 <= processes <= MAX_PROCESSES:
-        raise UserError(f"--nproc must be from 1 to {MAX_PROCESSES} processes (got {processes}).")
-    if processes > 1 and launch_processes() > 1:
-        raise UserError("--nproc was given inside a launch (WORLD_SIZE is set): give it to one of the two only.")
-
-
 def _launch(processes: int, argv: Sequence[str]) -> NoReturn:
-    """Become ``torchrun --standalone --nproc_per_node N -m trainer ARGS`` (ARGS: these, less --nproc): the same
-    process, so a cancel sent to it reaches every rank through the launcher."""
+    """Become ``torchrun --standalone --nproc_per_node N -m trainer ARGS``: the same process, so a cancel sent to it
+    reaches every rank through the launcher. A --nproc in a config file or run.json is left to the ranks, which
+    leave it to the launcher."""
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     if torchrun is None:
         raise UserError("--nproc needs torchrun, which comes with torch, beside this Python; it was not found.")
-    rest = _without_nproc(list(argv))
+    rest = _without_nproc(list(argv))  # torchrun would take --nproc for its own --nproc-per-node
     os.execv(torchrun, [torchrun, "--standalone", "--nproc_per_node", str(processes), "-m", "trainer", *rest])
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
     out: list[str] = []
     skip = False
-    for i, word in enumerate(argv):
+    for word in argv:
         if skip:
             skip = False
         elif word == "--nproc":
-            skip = i + 1 < len(argv)
+            skip = True
         elif not word.startswith("--nproc="):
             out.append(word)
     return out
@@ -274,12 +256,11 @@ def _report(result: RunResult, config: TrainConfig, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> int:
     args = build_parser(prog).parse_args(list(argv) if argv is not None else None)
-    check_processes(args.nproc)
     config = config_from_args(args)
     config.validate()  # one sentence for an impossible flag, before any folder, model or data
     preflight(config)
-    if args.nproc != 1:
-        return _launch(args.nproc, sys.argv[1:] if argv is None else argv)
+    if config.nproc > 1 and launch_processes() == 1:
+        return _launch(config.nproc, sys.argv[1:] if argv is None else argv)
     console = Console(stderr=True, log_path=False)
     if not writes_the_run():  # another rank of a launch: rank 0 shows the run's progress and events, once
         result = _train(config, lambda event: None)

@@ -80,6 +80,14 @@ class TrainConfig:
         },
     )
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
+    nproc: int = field(
+        default=1,
+        metadata={
+            "help": "processes on this machine, one per GPU (torchrun --standalone --nproc_per_node N): --batch-size "
+            "is per process; under a launcher of your own, the launcher decides",
+            "metavar": "N",
+        },
+    )
     compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
     workers: int | None = field(
         default=None, metadata={"help": "data loader workers (default: 0 on CPU, up to 4 on CUDA)"}
@@ -258,6 +266,7 @@ def checked_settings(data: Any, where: str) -> dict[str, Any]:
 
 _AT_LEAST_ONE = (
     "batch_size",
+    "nproc",
     "gradient_accumulation",
     "save_steps",
     "sanity_steps",
@@ -294,6 +303,8 @@ def _range_problems(config: TrainConfig) -> Iterator[str]:
             yield f"{flag(name)} must be between 0 and 1 (got {value})."
 
 
+MAX_PROCESSES = 256
+"""The most processes ``--nproc`` starts on one machine."""
 MAX_WHOLE = 2**31 - 1
 """The largest whole-number setting: past it a count means nothing here and overflows the libraries it reaches."""
 
@@ -325,6 +336,8 @@ def _config_problems(config: TrainConfig) -> Iterator[str]:
         yield f"--seed must be a whole number from 0 to {2**32 - 1} (got {config.seed})."
     if not is_device(config.device):
         yield f"--device must be {DEVICE_WORDS} (got {config.device!r})."
+    if _is_whole(config.nproc) and config.nproc > MAX_PROCESSES:
+        yield f"--nproc must be at most {MAX_PROCESSES} processes (got {config.nproc})."
     yield from _output_problems(config.output, config.resume)
     yield from _launch_problems()
 
@@ -337,6 +350,19 @@ def _launch_number(name: str) -> int | None:
 def launch_processes() -> int:
     """How many processes train this run together: ``WORLD_SIZE`` under torchrun or accelerate, else 1."""
     return max(1, _launch_number("WORLD_SIZE") or 1)
+
+
+def visible_gpus() -> int:
+    """The NVIDIA GPUs this process may use, without importing torch: the driver's list, narrowed by
+    CUDA_VISIBLE_DEVICES (what decides whether the Train screen offers several processes)."""
+    try:
+        present = sum(1 for _ in Path("/proc/driver/nvidia/gpus").iterdir())
+    except OSError:
+        return 0
+    chosen = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if chosen is None:
+        return present
+    return min(present, len([d for d in chosen.split(",") if d.strip() and d.strip() != "-1"]))
 
 
 def writes_the_run() -> bool:

@@ -56,6 +56,13 @@ class FormField:
     """Default: the field's name in words ("learning_rate" -> "Learning rate")."""
     also: tuple[str, ...] = ()
     """More TrainConfig fields that take the same value."""
+    gpus: int = 0
+    """Shown only when at least this many GPUs are visible; else hidden, at its default, and not remembered."""
+
+    def offered(self) -> bool:
+        from assistant.runs.config import visible_gpus
+
+        return self.gpus == 0 or visible_gpus() >= self.gpus
 
 
 FORM_BEFORE_DATA = (FormField("base_model"),)
@@ -64,8 +71,16 @@ FORM_AFTER_DATA = (
     FormField("learning_rate"),
     FormField("batch_size"),
     FormField("max_train_samples", "Sample limit (empty = all)", also=("max_eval_samples",)),
+    FormField("nproc", "Processes (one per GPU)", gpus=2),
 )
-REMEMBERED = ("base-choice", "base_model", "data-choice", "data-path", *(f.name for f in FORM_AFTER_DATA), "device")
+REMEMBERED = (
+    "base-choice",
+    "base_model",
+    "data-choice",
+    "data-path",
+    *(f.name for f in FORM_AFTER_DATA if f.gpus == 0),  # a machine's GPUs are no setting to carry to the next
+    "device",
+)
 """The widgets whose values are remembered between sessions, by id."""
 
 
@@ -175,8 +190,9 @@ class TrainForm(VerticalScroll):
         yield Static("", id="data-status", classes="note")
         yield Static("", id="annotation-note", classes="note")
         for spec in FORM_AFTER_DATA:
-            yield Label(_label(spec))
-            yield self._input(spec, *config[spec.name])
+            shown = spec.offered()
+            yield Label(_label(spec), id=f"{spec.name}-label").set_styles(display="block" if shown else "none")
+            yield self._input(spec, *config[spec.name]).set_styles(display="block" if shown else "none")
         yield Label(_label(FormField("device")))
         yield Select(DEVICE_CHOICES, value=str(_default(config["device"][0])), allow_blank=False, id="device")
         with Horizontal(id="buttons"):

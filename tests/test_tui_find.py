@@ -390,7 +390,7 @@ async def test_the_document_takes_less_keys_when_it_has_the_focus(tiny_model_dir
         view = document_view(app)
         view.focus()
         await pilot.press("G")
-        assert view.cursor_location[0] == 200
+        assert view.cursor_location[0] + 1 == 200 == view.line_count  # the last row, "row 200": no empty line after
         await pilot.press("g", "j", "j", "k")
         assert view.cursor_location == (1, 0)
         await pilot.press("ctrl+d")

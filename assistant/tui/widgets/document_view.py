@@ -57,6 +57,8 @@ class DocumentView(TextArea):
         """Each file's ``[start, end)`` in the document (one, the whole text, for a single document)."""
         self._shown = 0
         """The file shown: its index in ``_files``."""
+        self._shown_end = 0
+        """Where the text shown ends: the file's end, less a newline that ends it."""
         self._line_starts: list[int] = [0]
         """Where the shown file's lines start, as document offsets."""
         self._highlighted: Selection | None = None
@@ -125,10 +127,13 @@ class DocumentView(TextArea):
 
     def _show_file(self, index: int) -> None:
         """Show one file: its control and bidi-control characters as visible stand-ins, one for one, so that the
-        terminal never obeys them and every document offset still points at the same character."""
+        terminal never obeys them and every document offset still points at the same character. A newline that
+        ends the file ends its last line: no empty line is numbered after it."""
         start, end = self._files[index]
+        if end > start and self._document_text[end - 1] == "\n":
+            end -= 1
         text = self._document_text[start:end]
-        self._shown = index
+        self._shown, self._shown_end = index, end
         self.soft_wrap = len(text) <= self.WRAP_LIMIT
         self._line_starts = [start] + [start + m.end() for m in re.finditer("\n", text)]
         self._highlighted = None
@@ -144,8 +149,7 @@ class DocumentView(TextArea):
 
     def location(self, offset: int) -> tuple[int, int]:
         """Character offset in the document to (row, column) in the file shown."""
-        start, end = self._files[self._shown]
-        offset = min(max(offset, start), end)
+        offset = min(max(offset, self._files[self._shown][0]), self._shown_end)
         row = bisect_right(self._line_starts, offset) - 1
         return row, offset - self._line_starts[row]
 
@@ -181,8 +185,7 @@ class DocumentView(TextArea):
     def line_count(self) -> int:
         """The shown file's lines as people count them: a newline at the very end ends the last line, it starts
         none."""
-        ends_with_newline = len(self._line_starts) > 1 and self._line_starts[-1] == self._files[self._shown][1]
-        return len(self._line_starts) - (1 if ends_with_newline else 0)
+        return len(self._line_starts)
 
     @property
     def reading_offset(self) -> int:

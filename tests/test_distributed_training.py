@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,14 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def _alive(pid: int) -> bool:
+    """Running: not gone, and not a zombie its new parent has yet to reap."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _events(run: Path) -> list[dict]:
@@ -145,8 +154,39 @@ def test_assistant_train_nproc_launches_the_processes_itself(inputs, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert (run.stdout + run.stderr).count("done: ") == 1
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    windows = json.loads((tmp_path / "run" / "run.json").read_text())["train_data"]["windows"]
-    assert metrics["global_step"] == -(-windows // 16)  # 2 processes × 8 windows a step, one epoch
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert metrics["global_step"] == -(-record["train_data"]["windows"] // 16)  # 2 processes × 8 a step, one epoch
+    assert record["settings"]["nproc"] == 2  # what --resume relaunches
+    assert "Traceback" not in run.stderr and not re.search(r"^[WE]\d{4} ", run.stderr, re.MULTILINE)  # torch's logs
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(TORCHRUN is None or not Path("/proc/self/stat").exists(), reason="needs torchrun and /proc")
+def test_ranks_die_with_a_killed_launcher_and_the_run_is_interrupted(tmp_path):
+    import signal
+    import time
+
+    from assistant.runs.registry import RunStatus, load_run
+
+    base = save_tiny_model(tmp_path / "base", VOCAB, dim=32, layers=1, heads=2, max_positions=128)
+    data = write_jsonl(tmp_path / "train.jsonl", make_examples(1200))
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "assistant", "train", "--nproc", "2", "--base", str(base), "--data", str(data)]
+    argv += ["--output", str(run), "--batch-size", "8", *TINY, "--epochs", "30", "--save-steps", "20"]
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    launcher = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while not (run / "checkpoints" / "checkpoint-20").exists():
+        assert launcher.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.2)
+    ranks = _children(launcher.pid)
+    assert len(ranks) == 2
+    os.kill(launcher.pid, signal.SIGKILL)
+    launcher.wait(timeout=60)
+    while any(_alive(rank) for rank in ranks):  # they die with it, not train on unseen
+        assert time.time() < deadline, "ranks outlived their launcher"
+        time.sleep(0.2)
+    assert load_run(run).status is RunStatus.INTERRUPTED
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "100000"])

@@ -217,3 +217,8 @@ def test_launch_variables_no_launcher_set_are_one_line_before_anything_is_read(e
         for name in environment:
             os.environ.pop(name, None)
     assert_one_line_failure(outcome, *fragments)
+
+
+def test_a_flag_cut_short_is_one_sentence_not_a_guess(capsys):
+    """A prefix (``--st`` for --stride) is refused: it could reach torchrun, which reads prefixes as its own."""
+    assert_one_line_failure(assistant(capsys, "train", "--st", "16", "--data", "nowhere.json"), "--st")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import shutil
 import signal
 import sys
 import time
@@ -18,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -83,7 +81,12 @@ def add_option(parser: argparse._ActionsContainer, spec: OptionSpec) -> None:
 
 
 def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
-    p = OneLineArgumentParser(prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineArgumentParser(
+        prog=prog,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # a flag cut short could be passed to torchrun (--nproc), which reads it as its own
+    )
     p.add_argument(
         "--config",
         type=Path,
@@ -97,15 +100,41 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     return p
 
 
-def _launch(processes: int, argv: Sequence[str]) -> NoReturn:
-    """Become ``torchrun --standalone --nproc_per_node N -m trainer ARGS``: the same process, so a cancel sent to it
-    reaches every rank through the launcher. A --nproc in a config file or run.json is left to the ranks, which
-    leave it to the launcher."""
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if torchrun is None:
-        raise UserError("--nproc needs torchrun, which comes with torch, beside this Python; it was not found.")
+def _launch(processes: int, argv: Sequence[str]) -> int:
+    """Run ``torchrun --standalone --nproc_per_node N -m trainer ARGS`` in this process: a cancel sent to it reaches
+    every rank through the launcher; only rank 0's output is shown (one error line, not one per rank); a rank that
+    fails ends this with its exit status, not torchrun's traceback."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # its notes and failure lines: rank 0 says what happened
     rest = _without_nproc(list(argv))  # torchrun would take --nproc for its own --nproc-per-node
-    os.execv(torchrun, [torchrun, "--standalone", "--nproc_per_node", str(processes), "-m", "trainer", *rest])
+    launch = ["--standalone", "--nproc_per_node", str(processes), "--local-ranks-filter", "0", "-m", "trainer"]
+    try:
+        run(parse_args([*launch, *rest]))  # type: ignore[no-untyped-call]  # torch ships these untyped
+    except ChildFailedError as exc:
+        codes = [failure.exitcode for failure in exc.failures.values()]
+        return next((code for code in codes if code > 0), EXIT_INTERRUPTED)
+    except SignalException:  # ctrl+c or a cancel: torchrun passed it on; rank 0 said how the run ended
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _die_with_launcher() -> None:
+    """A rank whose launcher is killed (kill -9) dies too (Linux's parent-death signal), instead of training on
+    unseen and unstoppable: rank 0's run is then interrupted, and ``--resume`` continues it."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the launcher's own handling stands
+        pass
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
@@ -123,7 +152,7 @@ def _without_nproc(argv: list[str]) -> list[str]:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The config file's settings (or, resuming a run, the run's own; else the defaults), with every flag given on
-    the command line on top."""
+    the command line on top; in a launch's rank, ``nproc`` is the launch's (what run.json keeps, for --resume)."""
     given = {k: v for k, v in vars(args).items() if k not in CLI_ONLY}
     if args.config is not None:
         base = TrainConfig.load(args.config)
@@ -131,7 +160,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         base = resumed_config(files.user_path(given["output"]))
     else:
         base = TrainConfig()
-    return replace(base, **given)
+    config = replace(base, **given)
+    return replace(config, nproc=launch_processes()) if launch_processes() > 1 else config
 
 
 class ProgressView:
@@ -261,6 +291,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
     preflight(config)
     if config.nproc > 1 and launch_processes() == 1:
         return _launch(config.nproc, sys.argv[1:] if argv is None else argv)
+    if launch_processes() > 1:
+        _die_with_launcher()
     console = Console(stderr=True, log_path=False)
     if not writes_the_run():  # another rank of a launch: rank 0 shows the run's progress and events, once
         result = _train(config, lambda event: None)

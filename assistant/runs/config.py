@@ -84,7 +84,7 @@ class TrainConfig:
         default=1,
         metadata={
             "help": "processes on this machine, one per GPU (torchrun --standalone --nproc_per_node N): --batch-size "
-            "is per process; under a launcher of your own, the launcher decides",
+            "is per process; leave it out under a launcher of your own (torchrun would take it for its own flag)",
             "metavar": "N",
         },
     )

@@ -43,7 +43,16 @@ def _pid_alive(pid: Any) -> bool:
         return True
     except (OSError, OverflowError):
         return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has exited but not been reaped (a rank killed with its launcher, its new parent slow to
+    reap): dead, though signals still reach its pid. Linux says so in /proc; elsewhere it is taken as alive."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def owner_alive(run: RunRecord, now: float | None = None) -> bool:

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,34 @@ def inputs(tmp_path_factory) -> tuple[Path, Path]:
     return base, write_jsonl(root / "train.jsonl", make_examples(240))
 
 
+WITH_PROC = pytest.mark.skipif(TORCHRUN is None or not Path("/proc/self/stat").exists(), reason="needs torchrun, /proc")
+
+
+@pytest.fixture(scope="module")
+def long_inputs(tmp_path_factory) -> tuple[Path, Path]:
+    """A run long enough to be stopped after its first checkpoint: 1,080 windows, 68 steps an epoch."""
+    root = tmp_path_factory.mktemp("long")
+    base = save_tiny_model(root / "base", VOCAB, dim=32, layers=1, heads=2, max_positions=128)
+    return base, write_jsonl(root / "train.jsonl", make_examples(1200))
+
+
+def _environment() -> dict[str, str]:
+    return os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+
+def _started_until_a_checkpoint(argv: list[str], run: Path, **pipes) -> subprocess.Popen:
+    """A training launched in the background, once it has saved its first checkpoint (step 20)."""
+    launcher = subprocess.Popen(argv, env=_environment(), **pipes)
+    deadline = time.time() + 300
+    while not (run / "checkpoints" / "checkpoint-20").exists():
+        assert launcher.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.2)
+    return launcher
+
+
 def _train(launcher: list[str], base: Path, data: Path, output: Path, batch: int) -> subprocess.CompletedProcess[str]:
     argv = [*launcher, "--base", str(base), "--data", str(data), "--output", str(output), "--batch-size", str(batch)]
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([*argv, *TINY], capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run([*argv, *TINY], capture_output=True, text=True, timeout=600, env=_environment())
 
 
 def _children(pid: int) -> list[int]:
@@ -88,23 +113,16 @@ def test_two_processes_train_one_run_as_one_process_would(inputs, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(TORCHRUN is None or not Path("/proc/self/stat").exists(), reason="needs torchrun and /proc")
-def test_a_rank_killed_leaves_the_run_interrupted_and_resume_under_the_launcher_finishes_it(tmp_path):
+@WITH_PROC
+def test_a_rank_killed_leaves_the_run_interrupted_and_resume_under_the_launcher_finishes_it(long_inputs, tmp_path):
     import signal
-    import time
 
-    base = save_tiny_model(tmp_path / "base", VOCAB, dim=32, layers=1, heads=2, max_positions=128)
-    data = write_jsonl(tmp_path / "train.jsonl", make_examples(1200))
+    base, data = long_inputs
     run = tmp_path / "run"
     launch = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer"]
     argv = [*launch, "--base", str(base), "--data", str(data), "--output", str(run), "--batch-size", "8"]
     argv += [*TINY, "--epochs", "3", "--save-steps", "20"]
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    launcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.time() + 300
-    while not (run / "checkpoints" / "checkpoint-20").exists():
-        assert launcher.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
-        time.sleep(0.2)
+    launcher = _started_until_a_checkpoint(argv, run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     (rank_1,) = [p for p in _children(launcher.pid) if b"\0RANK=1\0" in b"\0" + Path(f"/proc/{p}/environ").read_bytes()]
     os.kill(rank_1, signal.SIGKILL)  # the process that does not write the run
     _, err = launcher.communicate(timeout=300)
@@ -118,7 +136,7 @@ def test_a_rank_killed_leaves_the_run_interrupted_and_resume_under_the_launcher_
         capture_output=True,
         text=True,
         timeout=600,
-        env=env,
+        env=_environment(),
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming from checkpoint-" in resumed.stdout
@@ -161,24 +179,18 @@ def test_assistant_train_nproc_launches_the_processes_itself(inputs, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(TORCHRUN is None or not Path("/proc/self/stat").exists(), reason="needs torchrun and /proc")
-def test_ranks_die_with_a_killed_launcher_and_the_run_is_interrupted(tmp_path):
+@WITH_PROC
+def test_ranks_die_with_a_killed_launcher_and_the_run_is_interrupted(long_inputs, tmp_path):
     import signal
-    import time
 
     from assistant.runs.registry import RunStatus, load_run
 
-    base = save_tiny_model(tmp_path / "base", VOCAB, dim=32, layers=1, heads=2, max_positions=128)
-    data = write_jsonl(tmp_path / "train.jsonl", make_examples(1200))
+    base, data = long_inputs
     run = tmp_path / "run"
     argv = [sys.executable, "-m", "assistant", "train", "--nproc", "2", "--base", str(base), "--data", str(data)]
     argv += ["--output", str(run), "--batch-size", "8", *TINY, "--epochs", "30", "--save-steps", "20"]
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    launcher = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 300
-    while not (run / "checkpoints" / "checkpoint-20").exists():
-        assert launcher.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
-        time.sleep(0.2)
+    launcher = _started_until_a_checkpoint(argv, run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
     ranks = _children(launcher.pid)
     assert len(ranks) == 2
     os.kill(launcher.pid, signal.SIGKILL)

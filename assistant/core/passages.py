@@ -74,12 +74,6 @@ def paragraph_spans(text: str) -> list[Span]:
     return spans_of(split.paragraph_starts, split.paragraph_ends)
 
 
-def sentence_spans(text: str) -> list[Span]:
-    """Sentences of ``text``, never across a paragraph break (:mod:`assistant.core.sentences` says where one ends)."""
-    split = split_text(text)
-    return spans_of(split.sentence_starts, split.sentence_ends)
-
-
 def split_passages(text: str, max_words: int = 100) -> list[Passage]:
     """Whole sentences of one paragraph packed into passages of at most ``max_words`` words: a sentence longer than
     the limit is cut at word boundaries, and paragraphs are never merged, so a passage never straddles a topic
@@ -99,7 +93,7 @@ class SentenceIndex:
     """Finds the sentence around an answer in O(log n)."""
 
     def __init__(self, spans: Sequence[Span]) -> None:
-        """``spans``: ``sentence_spans(text)``, sorted and not overlapping."""
+        """``spans``: a text's sentences (:func:`assistant.core.splitting.split_text`), sorted and not overlapping."""
         self.starts = np.asarray([s.start for s in spans], dtype=np.int64)
         self.ends = np.asarray([s.end for s in spans], dtype=np.int64)
 

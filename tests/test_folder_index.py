@@ -15,7 +15,7 @@ import pytest
 from assistant.core import folder_index
 from assistant.core.engine import EngineSettings, IndexedDocument, index_document
 from assistant.core.errors import DocumentError, UserError
-from assistant.core.folder_entries import BadEntry, entry_bytes, entry_from_bytes, index_file
+from assistant.core.folder_entries import BadEntry, FileIndex, entry_bytes, entry_from_bytes, index_file
 from assistant.core.folder_index import open_indexed
 from assistant.core.folders import open_path
 from assistant.core.formats.base import Extracted, Location
@@ -170,6 +170,82 @@ def test_added_and_removed_files_come_and_go(folder, caches, reads):
     with sqlite3.connect(next(caches["folder_cache"].glob("*.sqlite"))) as db:
         kept = {bytes(row[0]).decode() for row in db.execute("SELECT path FROM files")}
     assert "volcanoes.md" not in kept and "added/tides.md" in kept
+
+
+@pytest.fixture
+def splices(monkeypatch) -> list[int]:
+    """For each open that spliced changes into the last snapshot: how many files it put in."""
+    made: list[int] = []
+    real = folder_index.spliced
+
+    def counting(snapshot, read, sources):
+        made.append(sum(isinstance(item, FileIndex) for _, item in read))
+        return real(snapshot, read, sources)
+
+    monkeypatch.setattr(folder_index, "spliced", counting)
+    return made
+
+
+def _replace_every_file(root: Path) -> None:
+    for path in root.rglob("*.md"):
+        _write(path, _text("glaciers", 12).replace("glaciers", path.stem.upper()))
+
+
+EDITS = {
+    "a file changed": lambda root: _write(root / "zebras.md", _text("quaggas", 17)),
+    "a file added between others": lambda root: _write(root / "deep" / "meadows.md", _text("meadows")),
+    "a file added first": lambda root: _write(root / "aardvarks.md", _text("aardvarks", 3)),
+    "the first file removed": lambda root: (root / "deep" / "comets.md").unlink(),
+    "the last file removed": lambda root: (root / "zebras.md").unlink(),
+    "a file emptied": lambda root: _write(root / "volcanoes.md", ""),
+    "a PDF's pages changed": lambda root: _write(
+        root / "museum.pdf", pdf_bytes([["The comet passed in 1986."], ["Nothing."], ["The lighthouse is gone."]])
+    ),
+    "a file that could not be read made readable": lambda root: _write(root / "photo.bin", _text("photos")),
+    "files changed, added and removed at once": lambda root: (
+        _write(root / "deep" / "lighthouses.md", _text("lighthouses", 80)),
+        (root / "glaciers.md").unlink(),
+        _write(root / "deep" / "zz" / "tides.md", _text("tides")),
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_changes_spliced_into_the_last_snapshot_index_as_the_folder_read_anew(folder, caches, reads, splices, edit):
+    _open(folder, caches)
+    for _ in range(2):  # a change, then another one spliced into the snapshot the first splice saved
+        reads.clear()
+        EDITS[edit](folder)
+        again = _open(folder, caches)
+        _same(again, _fresh(folder))
+        indexed = [r for r in reads if any(Path(part.name).name == r for part in again.document.parts)]
+        assert len(splices) == 1 and splices.pop() == len(indexed)  # only the files read again are put in
+        if "removed" in edit or "added" in edit:
+            break
+    reads.clear()
+    _same(_open(folder, caches), _fresh(folder))
+    assert reads == [] and splices == []  # the spliced folder's snapshot, saved
+
+
+def test_when_every_file_changed_the_folder_is_assembled_anew(folder, caches, reads, splices):
+    _open(folder, caches)
+    _replace_every_file(folder)
+    (folder / "museum.pdf").unlink()
+    (folder / "photo.bin").unlink()
+    _same(_open(folder, caches), _fresh(folder))
+    assert splices == []
+
+
+def test_a_snapshot_ranked_with_another_paragraph_weight_is_not_spliced_into(folder, caches, splices):
+    _open(folder, caches)
+    _write(folder / "zebras.md", _text("quaggas"))
+    settings = EngineSettings(paragraph_weight=0.0)
+    again = open_indexed(folder, settings, **caches)[1]
+    fresh = index_document(open_path(folder).document, settings)
+    assert splices == [] and again.retriever is not None and fresh.retriever is not None
+    assert again.retriever.paragraphs is None
+    for question in QUESTIONS:
+        assert np.allclose(again.retriever.scores(question), fresh.retriever.scores(question), atol=1e-5)
 
 
 def test_several_paths_open_as_one_context_named_from_their_common_folder(folder, caches, reads, tmp_path):
@@ -336,7 +412,10 @@ DAMAGE = {
         _tamper(caches, "UPDATE entries SET entry = ? WHERE path = ?", b"DAPK" + bytes(100), b"zebras.md"),
         _tamper(caches, "DELETE FROM snapshots"),
     ),
-    "snapshot bytes changed": lambda caches: _tamper(caches, "UPDATE snapshots SET snapshot = zeroblob(100)"),
+    "snapshot bytes changed": lambda caches: _snapshot_file(caches).write_bytes(bytes(100)),
+    "snapshot cut short": lambda caches: _snapshot_file(caches).write_bytes(_snapshot_file(caches).read_bytes()[:999]),
+    "snapshot gone": lambda caches: _snapshot_file(caches).unlink(),
+    "snapshot replaced by a folder": lambda caches: _replaced_by_a_folder(_snapshot_file(caches)),
     "snapshot of another state": lambda caches: _tamper(caches, "UPDATE snapshots SET key = 'x'"),
     "entry checksum redone over another file's entry": lambda caches: _redo_checksum(
         caches, "zebras.md", _entry(caches, "museum.pdf")
@@ -347,6 +426,10 @@ DAMAGE = {
         Path(f"{_database(caches)}-journal").mkdir(),
     ),
 }
+
+
+def _snapshot_file(caches: dict[str, Path]) -> Path:
+    return Path(f"{_database(caches)}.snapshot")
 
 
 def _replaced_by_a_folder(path: Path) -> None:

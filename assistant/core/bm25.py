@@ -193,7 +193,9 @@ def grouped(counts: TermCounts, owner: np.ndarray, groups: int) -> TermCounts:
 
 
 class Bm25:
-    """Lucene BM25 scores of every row for a query, from merged term counts (one column per term, as bm25s keeps)."""
+    """Lucene BM25 scores of every row for a query, from merged term counts: each term's rows and counts (one column
+    per term, as bm25s keeps), weighed when a query asks for the term, so that rows can be taken out and put in (a
+    folder's file changed) without weighing every count again."""
 
     counts: TermCounts | None
     """What it was computed from (kept to be saved); None when it was loaded as computed."""
@@ -205,46 +207,52 @@ class Bm25:
         self.counts = counts
         self.size = counts.rows
         self.vocabulary = vocabulary or {term: i for i, term in enumerate(counts.vocabulary)}
-        width = len(counts.vocabulary)
-        row_of = np.repeat(np.arange(self.size, dtype=np.int64), np.diff(counts.indptr))
-        df = np.bincount(counts.terms, minlength=width).astype(np.float64)
-        idf = np.log1p((self.size - df + 0.5) / (df + 0.5))
-        average = float(counts.lengths.mean()) if self.size else 1.0
-        norm = K1 * ((1 - B) + B * counts.lengths.astype(np.float64) / max(average, 1e-9))
-        tf = counts.counts.astype(np.float64)
-        weights = idf[counts.terms] * tf / (norm[row_of] + tf)
+        row_of = np.repeat(np.arange(self.size, dtype=np.int32), np.diff(counts.indptr))
         order = np.argsort(counts.terms)  # a column's rows in any order: each row is in it once
-        self.rows = row_of[order].astype(np.int32)
-        self.weights = weights[order].astype(np.float32)
-        self.columns = np.zeros(width + 1, dtype=np.int64)
-        np.cumsum(df.astype(np.int64), out=self.columns[1:])
+        self.rows = row_of[order]
+        self.tf = counts.counts[order].astype(np.int32)
+        self.columns = np.zeros(len(counts.vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(counts.terms, minlength=len(counts.vocabulary)), out=self.columns[1:])
+        self.lengths = counts.lengths.astype(np.int32)
 
     @classmethod
     def of_arrays(
-        cls, vocabulary: dict[str, int], size: int, rows: np.ndarray, weights: np.ndarray, columns: np.ndarray
+        cls,
+        vocabulary: dict[str, int],
+        rows: np.ndarray,
+        tf: np.ndarray,
+        columns: np.ndarray,
+        lengths: np.ndarray,
     ) -> Bm25:
         """An index as computed before (a saved folder index), or ValueError when its arrays do not make sense."""
         if columns.ndim != 1 or columns.size != len(vocabulary) + 1 or columns[0] != 0 or columns[-1] != rows.size:
             raise ValueError("BM25 columns that do not match the vocabulary")
-        if bool(np.any(np.diff(columns) < 0)) or rows.shape != weights.shape or rows.ndim != 1:
+        if bool(np.any(np.diff(columns) < 0)) or rows.shape != tf.shape or rows.ndim != 1 or lengths.ndim != 1:
             raise ValueError("BM25 columns out of order")
-        if rows.size and (rows.min() < 0 or rows.max() >= size):
+        if rows.size and (rows.min() < 0 or rows.max() >= lengths.size):
             raise ValueError("BM25 rows out of range")
-        if not bool(np.all(np.isfinite(weights))) or (weights.size and weights.min() < 0):
-            raise ValueError("BM25 weights that are not finite")
+        if (tf.size and tf.min() < 1) or (lengths.size and lengths.min() < 0):
+            raise ValueError("BM25 counts that are not counts")
         index = cls.__new__(cls)
-        index.counts, index.size, index.vocabulary = None, size, vocabulary
-        index.rows, index.weights, index.columns = rows, weights, columns
+        index.counts, index.size, index.vocabulary = None, int(lengths.size), vocabulary
+        index.rows, index.tf, index.columns, index.lengths = rows, tf, columns, lengths
         return index
 
     def scores(self, question: str) -> np.ndarray:
         """Every row's score (zeros when no query term occurs), a query term counted as often as it is asked."""
         scores = np.zeros(self.size, dtype=np.float32)
+        average = max(float(self.lengths.mean()) if self.size else 1.0, 1e-9)
         for term in query_terms(question):
             column = self.vocabulary.get(term)
-            if column is not None:
-                start, end = self.columns[column], self.columns[column + 1]
-                scores[self.rows[start:end]] += self.weights[start:end]
+            if column is None:
+                continue
+            start, end = int(self.columns[column]), int(self.columns[column + 1])
+            df = end - start
+            rows = self.rows[start:end]
+            idf = np.log1p((self.size - df + 0.5) / (df + 0.5))
+            norm = K1 * ((1 - B) + B * self.lengths[rows].astype(np.float64) / average)
+            tf = self.tf[start:end].astype(np.float64)
+            scores[rows] += (idf * tf / (norm + tf)).astype(np.float32)
         return scores
 
     @classmethod

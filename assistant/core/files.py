@@ -177,8 +177,9 @@ def read_bytes(
     try:
         chunks: list[bytes] = []
         total = 0
+        step = max(8 * MiB, os.fstat(fd).st_size + 1)  # a file read in one go unless it grows as it is read
         while total <= limit:
-            chunk = os.read(fd, min(limit + 1 - total, 8 * MiB))
+            chunk = os.read(fd, min(limit + 1 - total, step))
             if not chunk:
                 break
             chunks.append(chunk)
@@ -344,13 +345,22 @@ def write_target(path: Path, *, follow: bool = True) -> Path:
     return target
 
 
-def write_bytes(path: Path, data: bytes, *, mode: int | None = None, follow: bool = True) -> None:
-    """Replace ``path`` with ``data`` atomically: a crash leaves the old file or the new one, never half of each.
+def write_bytes(
+    path: Path,
+    data: bytes | Iterable[bytes | memoryview],
+    *,
+    mode: int | None = None,
+    follow: bool = True,
+    durable: bool = True,
+) -> None:
+    """Replace ``path`` with ``data`` (bytes, or pieces written one after another) atomically: a crash leaves the
+    old file or the new one, never half of each.
 
     A symbolic link at ``path`` keeps pointing where it did and the file it names is replaced; the new file keeps
     the old one's permission bits (``mode`` for a new file, else the umask's); ``follow`` False replaces the link
-    itself (:func:`write_target`). Raises FileProblem for a special file in the way, OSError when the file system
-    refuses.
+    itself (:func:`write_target`); ``durable`` False skips flushing it to the disk (a cache, checked by its
+    checksum when read, and made again when a power cut lost it). Raises FileProblem for a special file in the
+    way, OSError when the file system refuses.
     """
     target = write_target(path, follow=follow)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -362,16 +372,19 @@ def write_bytes(path: Path, data: bytes, *, mode: int | None = None, follow: boo
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                fh.write(piece)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
             if old_mode is not None:
                 os.chmod(tmp, old_mode)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_directory(target.parent)
+    if durable:
+        _fsync_directory(target.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

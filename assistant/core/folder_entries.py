@@ -22,14 +22,15 @@ from assistant.core.documents import Document, Part
 from assistant.core.engine import IndexedDocument
 from assistant.core.folders import Skipped, text_bytes
 from assistant.core.formats.base import Extracted, Location
-from assistant.core.packed import pack, unpack
+from assistant.core.packed import pack, pieces, unpack
 from assistant.core.passages import PassageList, SentenceIndex, check_spans, spans_of
 from assistant.core.retrieval import ContextualRetriever
 from assistant.core.splitting import split_text
 
-FORMAT = 3
+FORMAT = 4
 """Bump when what an entry, a snapshot or the store holds, or how text is extracted, split or counted, changes (2: a
-PDF's words hyphenated across lines are joined; 3: files' stamps and paths as bytes)."""
+PDF's words hyphenated across lines are joined; 3: files' stamps and paths as bytes; 4: a snapshot keeps each
+file's source and BM25 counts, not weights, so that a changed file is spliced in)."""
 _OFFSETS = ("sentence_starts", "sentence_ends", "passage_starts", "passage_ends", "words", "owner")
 _COUNTS = ("indptr", "terms", "counts", "lengths")
 
@@ -166,14 +167,40 @@ def entry_from_bytes(blob: bytes, source: str) -> FileIndex:
 # --- a snapshot of the folder ----------------------------------------------------------------------------------
 
 
-def snapshot_bytes(key: str, indexed: IndexedDocument, passages: PassageList, read_skipped: Sequence[Skipped]) -> bytes:
-    """The folder as assembled, under ``key`` (what it was made from), with the files that could not be read."""
-    document, retriever = indexed.document, indexed.retriever
+@dataclass(frozen=True)
+class FileState:
+    """What a file of a snapshot was made from, and what it holds: what lets a later open keep its part as it is."""
+
+    rel: str
+    source_sha256: str
+    text_bytes: int
+    paragraphs: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The folder as last assembled: the indexed document, each part's file, the files that could not be read, and
+    the paragraph weight it was ranked with."""
+
+    key: str
+    indexed: IndexedDocument
+    files: tuple[FileState, ...]
+    skipped: list[Skipped]
+    weight: float
+
+
+def snapshot_bytes(snapshot: Snapshot) -> list[bytes | memoryview]:
+    """The folder as assembled, under ``snapshot.key`` (what it was made from), as a packed record's pieces."""
+    indexed = snapshot.indexed
+    document, retriever, passages = indexed.document, indexed.retriever, indexed.passages
+    if not isinstance(passages, PassageList):
+        raise TypeError("a snapshot keeps passages as offsets")
+    wide = "i8" if len(document.text) >= 2**31 else "i4"
     arrays: dict[str, tuple[str, np.ndarray]] = {
-        "sentence_starts": ("i8", indexed.sentences.starts),
-        "sentence_ends": ("i8", indexed.sentences.ends),
-        "passage_starts": ("i8", passages.starts),
-        "passage_ends": ("i8", passages.ends),
+        "sentence_starts": (wide, indexed.sentences.starts),
+        "sentence_ends": (wide, indexed.sentences.ends),
+        "passage_starts": (wide, passages.starts),
+        "passage_ends": (wide, passages.ends),
         "words": ("i4", np.asarray(indexed.passage_words)),
         "owner": ("i4", retriever.owner if retriever is not None else np.zeros(0)),
     }
@@ -182,35 +209,45 @@ def snapshot_bytes(key: str, indexed: IndexedDocument, passages: PassageList, re
         vocabulary = list(retriever.passages.vocabulary)
         for name, index in (("passage", retriever.passages), ("paragraph", retriever.paragraphs)):
             if index is not None:
-                arrays.update({f"{name}_rows": ("i4", index.rows), f"{name}_weights": ("f4", index.weights)})
+                arrays.update({f"{name}_{part}": ("i4", getattr(index, part)) for part in ("rows", "tf", "lengths")})
                 arrays[f"{name}_columns"] = ("i8", index.columns)
+    parts = [
+        [p.name, p.start, p.end, p.format, _locations_json(p.locations), f.source_sha256, f.text_bytes, f.paragraphs]
+        for p, f in zip(document.parts, snapshot.files, strict=True)
+    ]
     header = {
         "record": "folder",
         "format": FORMAT,
-        "key": key,
-        "parts": [[p.name, p.start, p.end, p.format, _locations_json(p.locations)] for p in document.parts],
+        "key": snapshot.key,
+        "parts": parts,
         "vocabulary": vocabulary,
         "paragraphs": retriever.paragraphs.size if retriever is not None and retriever.paragraphs else 0,
-        "weight": retriever.paragraph_weight if retriever is not None else 0.0,
-        "skipped": [[s.path, s.why] for s in read_skipped],
+        "weight": snapshot.weight,
+        "skipped": [[s.path, s.why] for s in snapshot.skipped],
     }
-    return pack(header, arrays, document.text)
+    return pieces(header, arrays, document.text)
 
 
-def _parts(raw: Any, length: int) -> tuple[Part, ...]:
+def _parts(raw: Any, length: int) -> tuple[tuple[Part, ...], tuple[FileState, ...]]:
     if not isinstance(raw, list) or not raw:
         raise BadEntry("a folder of no files")
     parts: list[Part] = []
+    states: list[FileState] = []
     for item in raw:
-        if not (isinstance(item, list) and len(item) == 5 and isinstance(item[0], str) and isinstance(item[3], str)):
+        if not (isinstance(item, list) and len(item) == 8 and isinstance(item[0], str) and isinstance(item[3], str)):
             raise BadEntry("a file described wrongly")
-        name, start, end, kind, locations = item
+        name, start, end, kind, locations, sha256, text_bytes, paragraphs = item
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= length):
             raise BadEntry("a file outside the text")
         if parts and start < parts[-1].end:
             raise BadEntry("files out of order")
+        if not (isinstance(sha256, str) and isinstance(text_bytes, int) and isinstance(paragraphs, int)):
+            raise BadEntry("a file without what it was made from")
+        if text_bytes < 0 or paragraphs < 0:
+            raise BadEntry("a file of a negative size")
         parts.append(Part(start, end, name, kind, _locations(locations, start, end)))
-    return tuple(parts)
+        states.append(FileState(name, sha256, text_bytes, paragraphs))
+    return tuple(parts), tuple(states)
 
 
 def _retriever(header: dict[str, Any], arrays: dict[str, np.ndarray], owner: np.ndarray) -> ContextualRetriever | None:
@@ -225,8 +262,10 @@ def _retriever(header: dict[str, Any], arrays: dict[str, np.ndarray], owner: np.
         raise BadEntry("index settings missing")
 
     def bm25(name: str, size: int) -> Bm25:
-        rows, weights, columns = (arrays[f"{name}_{part}"] for part in ("rows", "weights", "columns"))
-        return Bm25.of_arrays(ids, size, rows, weights, columns)
+        rows, tf, columns, lengths = (arrays[f"{name}_{part}"] for part in ("rows", "tf", "columns", "lengths"))
+        if lengths.size != size:
+            raise BadEntry("BM25 rows that are not the passages or paragraphs")
+        return Bm25.of_arrays(ids, rows, tf, columns, lengths)
 
     own = bm25("passage", owner.size)
     para = bm25("paragraph", paragraphs) if "paragraph_rows" in arrays else None
@@ -241,22 +280,25 @@ def _skipped(raw: Any) -> list[Skipped]:
     return [Skipped(path, why) for path, why in raw]
 
 
-def snapshot_from_bytes(blob: bytes, key: str, root: Path) -> tuple[IndexedDocument, list[Skipped]]:
-    """The folder as it was assembled, or BadEntry when the bytes are not the snapshot of ``key`` or do not make
-    sense."""
+def snapshot_from_bytes(blob: bytes, root: Path) -> Snapshot:
+    """The folder as it was assembled, or BadEntry when the bytes are not a snapshot or do not make sense."""
     try:
         header, arrays, text, _ = unpack(blob)
-        if header.get("record") != "folder" or header.get("format") != FORMAT or header.get("key") != key:
-            raise BadEntry("a snapshot of another folder, state or format")
+        if header.get("record") != "folder" or header.get("format") != FORMAT or not isinstance(header.get("key"), str):
+            raise BadEntry("a snapshot of another format")
         offsets = {name: arrays[name].astype(np.int64) for name in _OFFSETS}
         _offsets_checked(offsets, len(text), header.get("paragraphs"))
-        document = Document(text=text, path=root, parts=_parts(header.get("parts"), len(text)))
+        parts, states = _parts(header.get("parts"), len(text))
+        if offsets["owner"].size and sum(state.paragraphs for state in states) != header.get("paragraphs"):
+            raise BadEntry("files whose paragraphs are not the folder's")
+        document = Document(text=text, path=root, parts=parts)
         retriever = _retriever(header, arrays, offsets["owner"]) if offsets["owner"].size else None
         skipped = _skipped(header.get("skipped"))
+        weight = float(header.get("weight", 0.0))
     except (ValueError, KeyError, TypeError) as exc:  # JSON, decoding, short records, the checks, unpacking
         raise BadEntry(str(exc)) from None
     words = offsets["words"]
     passages = PassageList(text, offsets["passage_starts"], offsets["passage_ends"])
     sentences = SentenceIndex.of_arrays(offsets["sentence_starts"], offsets["sentence_ends"])
     indexed = IndexedDocument(document, passages, retriever, sentences, int(words.sum()), 0.0, words.tolist())
-    return indexed, skipped
+    return Snapshot(str(header["key"]), indexed, states, skipped, weight)

@@ -28,12 +28,15 @@ from assistant.core.folder_entries import (
     FORMAT,
     BadEntry,
     FileIndex,
+    FileState,
+    Snapshot,
     entry_bytes,
     entry_from_bytes,
     index_file,
     snapshot_bytes,
     snapshot_from_bytes,
 )
+from assistant.core.folder_splice import Kept, Read, can_splice, spliced
 from assistant.core.folder_store import Known, Store, prune, store_path
 from assistant.core.folder_workers import PARALLEL_BYTES, Done, Job, index_in_parallel, processes
 from assistant.core.folders import Opened, Selection, Walk, open_path, read_folder, selected, walked
@@ -69,27 +72,33 @@ def _source(rel: str, sha256: str) -> str:
 
 @dataclass
 class _CachedReader:
-    """Reads a file of the folder from its entry when the file is unchanged, else from what a worker made of it, else
-    from the file (and saves what it made)."""
+    """Reads a file of the folder: as the last snapshot's part when the file is the one that part was made from, else
+    from its entry when the file is unchanged, else from what a worker made of it, else from the file (and saves what
+    it made)."""
 
     store: Store
     passage_words: int
     password: str | None
     stopped: Callable[[], bool] | None
+    snapshot: Snapshot | None = None
     racy: bool = False
     made: dict[str, Done] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        files_ = self.snapshot.files if self.snapshot is not None else ()
+        self.parts = {state.rel: n for n, state in enumerate(files_)}
 
     def unchanged(self, rel: str, size: int, stamp: str) -> bool:
         known = self.store.known.get(rel)
         return known is not None and bool(stamp) and (known.size, known.stamp) == (size, stamp)
 
-    def __call__(self, rel: str, path: Path, left: int) -> tuple[FileIndex, int]:
+    def __call__(self, rel: str, path: Path, left: int) -> tuple[FileIndex | Kept, int]:
         size, stamp, recent = looked_at(path)
         known = self.store.known.get(rel)
         if known is not None and self.unchanged(rel, size, stamp):
-            index = self._from_entry(rel, known.source_sha256)
-            if index is not None:
-                return self._within(index, path, size, left)
+            found = self._kept(rel, known.source_sha256) or self._from_entry(rel, known.source_sha256)
+            if found is not None:
+                return self._within(found, path, size, left)
         done = self.made.pop(rel, None)
         if done is None:
             raw = files.read_bytes(path, document_file_kind(left))
@@ -100,24 +109,35 @@ class _CachedReader:
         self.racy |= recent
         now = Known(done.size, "" if recent else stamp, done.source_sha256, "")
         if known is not None and known.source_sha256 == now.source_sha256:
-            index = self._from_entry(rel, known.source_sha256)
-            if index is not None:
+            found = self._kept(rel, now.source_sha256) or self._from_entry(rel, known.source_sha256)
+            if found is not None:
                 now.entry_sha256 = known.entry_sha256
                 self.store.save_entry(rel, now, None)
-                return self._within(index, path, done.size, left)
+                return self._within(found, path, done.size, left)
         index, blob = self._made(rel, path, raw or None, done, left)
         self.store.save_entry(rel, now, blob)  # kept even when over this budget: the next open need not read it
         return self._within(index, path, done.size, left)
 
-    @staticmethod
-    def _within(index: FileIndex, path: Path, size: int, left: int) -> tuple[FileIndex, int]:
+    def _kept(self, rel: str, source_sha256: str) -> Kept | None:
+        """The last snapshot's part of ``rel``, when it was made from these bytes."""
+        part = self.parts.get(rel)
+        if part is None or self.snapshot is None or self.snapshot.files[part].source_sha256 != source_sha256:
+            return None
+        return Kept(part)
+
+    def _within(self, found: FileIndex | Kept, path: Path, size: int, left: int) -> tuple[FileIndex | Kept, int]:
         """The file's index when its text fits what the budget has left; else what reading it would say."""
-        if index.text_bytes <= left:
-            return index, index.text_bytes
+        used = found.text_bytes if isinstance(found, FileIndex) else self._snapshot_files[found.part].text_bytes
+        if used <= left:
+            return found, used
         kind = document_file_kind(left)
         if size > kind.cap:
             files.read_bytes(path, kind)  # refused at the cap, in the words reading it says
         raise Request(path, left).over_cap()
+
+    @property
+    def _snapshot_files(self) -> tuple[FileState, ...]:
+        return self.snapshot.files if self.snapshot is not None else ()
 
     def _made(self, rel: str, path: Path, raw: bytes | None, done: Done, left: int) -> tuple[FileIndex, bytes]:
         """The file's index and entry: a worker's (checked as a saved entry is), or made here."""
@@ -205,15 +225,19 @@ def _snapshot_key(walk: Walk, settings: EngineSettings, max_bytes: int) -> str |
     return digest.hexdigest()
 
 
-def _from_snapshot(store: Store, key: str | None, root: Path, walk: Walk) -> tuple[Opened, IndexedDocument] | None:
-    blob = store.snapshot(key) if key is not None else None
-    if blob is None or key is None:
+def _last_snapshot(store: Store, root: Path) -> Snapshot | None:
+    blob = store.snapshot()
+    if blob is None:
         return None
     try:
-        indexed, read_skipped = snapshot_from_bytes(blob, key, root)
+        return snapshot_from_bytes(blob, root)
     except BadEntry:
         return None
-    skipped = sorted([*walk.skipped, *read_skipped], key=lambda s: s.path)
+
+
+def _reopened(snapshot: Snapshot, walk: Walk) -> tuple[Opened, IndexedDocument]:
+    indexed = snapshot.indexed
+    skipped = sorted([*walk.skipped, *snapshot.skipped], key=lambda s: s.path)
     return Opened(indexed.document, skipped, [part.name for part in indexed.document.parts]), indexed
 
 
@@ -251,9 +275,13 @@ def index_selection(
     store = Store(store_path(cache_dir, root, identity) if cache_dir and use_cache else None)
     try:
         key = _snapshot_key(walk, settings, max_bytes)
-        opened = _from_snapshot(store, key, root, walk)
-        if opened is None:
-            opened = _read_and_assemble(root, walk, settings, store, key, password, progress, stopped)
+        snapshot = _last_snapshot(store, root)
+        if snapshot is not None and key is not None and snapshot.key == key:
+            opened = _reopened(snapshot, walk)
+        else:
+            if snapshot is not None and not can_splice(snapshot, settings.paragraph_weight):
+                snapshot = None
+            opened = _read_and_assemble(root, walk, settings, store, key, snapshot, password, progress, stopped)
     finally:
         store.commit()
         store.close()
@@ -271,11 +299,14 @@ def _read_and_assemble(
     settings: EngineSettings,
     store: Store,
     key: str | None,
+    snapshot: Snapshot | None,
     password: str | None,
     progress: ProgressCallback | None,
     stopped: Callable[[], bool] | None,
 ) -> tuple[Opened, IndexedDocument]:
-    reader = _CachedReader(store, settings.passage_words, password, stopped)
+    """The folder made from its files: the changed ones spliced into ``snapshot`` (the last one, when it can take
+    them), or every one assembled anew."""
+    reader = _CachedReader(store, settings.passage_words, password, stopped, snapshot)
     reader.index_new_files(root, walk, max_document_bytes(), progress)
     if reader.made and progress is not None:  # the workers took the bar to 90%: what is left is quick
         progress = _scaled(progress, 0.9, 0.95)
@@ -285,12 +316,27 @@ def _read_and_assemble(
     store.forget_gone(root)
     if progress:
         progress("indexing", 0.95)
-    indexed = assemble(root, read, settings)
-    if key is not None and not reader.racy and store.db is not None and isinstance(indexed.passages, PassageList):
+    sources = {rel: known.source_sha256 for rel, known in store.known.items()}
+    if snapshot is not None and any(isinstance(item, Kept) for _, item in read):
+        indexed, states = spliced(snapshot, read, sources)
+    else:
+        fresh = _all_fresh(read)
+        indexed = assemble(root, fresh, settings)
+        states = tuple(FileState(rel, sources.get(rel, ""), i.text_bytes, i.paragraphs) for rel, i in fresh)
+    if key is not None and not reader.racy and store.db is not None:
         walked_out = {id(s) for s in walk.skipped}
         read_skipped = [s for s in skipped if id(s) not in walked_out]
-        store.save_snapshot(key, snapshot_bytes(key, indexed, indexed.passages, read_skipped))
+        made = Snapshot(key, indexed, states, read_skipped, settings.paragraph_weight)
+        store.save_snapshot(key, snapshot_bytes(made))
     return Opened(indexed.document, skipped, [rel for rel, _ in read]), indexed
+
+
+def _all_fresh(read: Sequence[Read]) -> list[tuple[str, FileIndex]]:
+    """The files read, each with its index (none kept from a snapshot: there was none to keep from)."""
+    fresh = [(rel, item) for rel, item in read if isinstance(item, FileIndex)]
+    if len(fresh) != len(read):
+        raise AssertionError("a part kept from a snapshot that is not spliced into")
+    return fresh
 
 
 def _scaled(progress: ProgressCallback, low: float, high: float) -> ProgressCallback:

@@ -1,12 +1,14 @@
 """Where a folder's saved index lives: one SQLite database per folder and index settings, in the user cache.
 
 Three tables: ``files`` (each file's size, stamp and SHA-256 when it was indexed, and its entry's
-SHA-256), ``entries`` (the entries, apart, so that reading what is known costs no entry), and ``snapshots`` (the
-folder as last assembled, under the key of what it was made from). Every entry and snapshot is checked against its
-SHA-256 before it is used. Writes are transactions, committed every few seconds and at the end, so a crash or a
-cancel keeps what was indexed before it. A database SQLite cannot read is deleted and made anew; when even that
-fails the store keeps nothing, and a broken cache only costs the time it would have saved. Databases live only in a
-folder the program made and marked (:mod:`assistant.core.ownership`), and the least recently opened go first.
+SHA-256), ``entries`` (the entries, apart, so that reading what is known costs no entry), and ``snapshots`` (the key
+of what the folder as last assembled was made from, and the SHA-256 of that snapshot, which lies beside the database
+as one file: read in one go, where SQLite reads a large value page by page). Every entry and snapshot is checked
+against its SHA-256 before it is used. Writes are transactions, committed every few seconds and at the end, so a
+crash or a cancel keeps what was indexed before it. A database SQLite cannot read is deleted and made anew; when
+even that fails the store keeps nothing, and a broken cache only costs the time it would have saved. Databases live
+only in a folder the program made and marked (:mod:`assistant.core.ownership`), and the least recently opened go
+first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import sqlite3
 import stat
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant.core import files, ownership
@@ -31,9 +34,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, size INTEGER, stamp TEXT, source_sha256 TEXT, "
     "entry_sha256 TEXT)",
     "CREATE TABLE IF NOT EXISTS entries (path BLOB PRIMARY KEY, entry BLOB)",
-    "CREATE TABLE IF NOT EXISTS snapshots (key TEXT PRIMARY KEY, snapshot BLOB, sha256 TEXT)",
+    "CREATE TABLE IF NOT EXISTS snapshots (key TEXT PRIMARY KEY, sha256 TEXT)",
 )
-_SIDE_FILES = ("", "-journal", "-wal", "-shm")
+_SNAPSHOT = ".snapshot"
+_SIDE_FILES = ("", "-journal", "-wal", "-shm", _SNAPSHOT)
 
 
 def store_path(cache_dir: Path, folder: Path, settings: str) -> Path:
@@ -122,16 +126,22 @@ class Store:
         known = self.known.get(rel)
         return self._blob("SELECT entry FROM entries WHERE path = ?", _key(rel), known.entry_sha256) if known else None
 
-    def snapshot(self, key: str) -> bytes | None:
-        """The folder's snapshot made under ``key``, when its bytes match their checksum."""
-        if self.db is None:
+    def snapshot(self) -> bytes | None:
+        """The folder's last snapshot, when its bytes match their checksum (whatever state it was made from)."""
+        if self.db is None or self.path is None:
             return None
         try:
-            row = self.db.execute("SELECT sha256 FROM snapshots WHERE key = ?", (key,)).fetchone()
+            row = self.db.execute("SELECT sha256 FROM snapshots").fetchone()
         except sqlite3.Error:
             self._connect(fresh=True)
             return None
-        return self._blob("SELECT snapshot FROM snapshots WHERE key = ?", key, str(row[0])) if row else None
+        if row is None:
+            return None
+        try:
+            blob = files.read_bytes(Path(f"{self.path}{_SNAPSHOT}"), STORE_KIND, nofollow=True)
+        except (UserError, OSError):
+            return None
+        return blob if hashlib.sha256(blob).hexdigest() == row[0] else None
 
     def _write(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
         if self.db is None:
@@ -156,10 +166,24 @@ class Store:
         if self.db is not None:
             self.known[rel] = known
 
-    def save_snapshot(self, key: str, blob: bytes) -> None:
-        """Keep ``blob`` as the folder's only snapshot."""
-        digest = hashlib.sha256(blob).hexdigest()
-        self._write([("DELETE FROM snapshots", ()), ("INSERT INTO snapshots VALUES (?, ?, ?)", (key, blob, digest))])
+    def save_snapshot(self, key: str, pieces: Sequence[bytes | memoryview]) -> None:
+        """Keep the record made of ``pieces`` as the folder's only snapshot: the file first (hashed as it is
+        written), then its checksum (a crash between the two leaves a snapshot that does not match: made again)."""
+        if self.db is None or self.path is None:
+            return
+        digest = hashlib.sha256()
+
+        def hashed() -> Iterator[bytes | memoryview]:
+            for piece in pieces:
+                digest.update(piece)
+                yield piece
+
+        try:
+            files.write_bytes(Path(f"{self.path}{_SNAPSHOT}"), hashed(), follow=False, durable=False)
+        except (UserError, OSError):
+            self._write([("DELETE FROM snapshots", ())])
+            return
+        self._write([("DELETE FROM snapshots", ()), ("INSERT INTO snapshots VALUES (?, ?)", (key, digest.hexdigest()))])
 
     def forget_gone(self, root: Path) -> None:
         """Drop the entries of files no longer in the folder (not those that an --include left out this time)."""
@@ -187,6 +211,7 @@ def prune(cache_dir: Path, keep: int = MAX_FOLDERS) -> None:
     """Remove all but the ``keep`` most recently opened folders' databases (only in the program's own folder)."""
     if not ownership.is_ours(cache_dir, KIND):
         return
+    files.sweep_temps(cache_dir)  # snapshots a kill cut short
     try:
         stores = [p for p in cache_dir.glob("*.sqlite") if stat.S_ISREG(os.lstat(p).st_mode)]
         stores.sort(key=lambda p: p.stat().st_mtime, reverse=True)

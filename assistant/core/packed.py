@@ -19,10 +19,16 @@ _TYPES: dict[str, np.dtype[Any]] = {"i4": np.dtype("<i4"), "i8": np.dtype("<i8")
 
 def pack(header: dict[str, Any], arrays: dict[str, tuple[str, np.ndarray]], text: str) -> bytes:
     """``arrays``: name -> (type code: ``i4``, ``i8`` or ``f4``; values)."""
+    return b"".join(pieces(header, arrays, text))
+
+
+def pieces(header: dict[str, Any], arrays: dict[str, tuple[str, np.ndarray]], text: str) -> list[bytes | memoryview]:
+    """The packed record in pieces, one after another, each array's values where they lie when they are already of
+    its type (a record of tens of megabytes is written to a file without being copied whole first)."""
     layout = [[name, code, int(values.size)] for name, (code, values) in arrays.items()]
     head = json.dumps({**header, "arrays": layout}, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    body = b"".join(np.asarray(values, dtype=_TYPES[code]).tobytes() for code, values in arrays.values())
-    return MAGIC + struct.pack("<I", len(head)) + head + body + text.encode("utf-8", "surrogatepass")
+    body = [np.ascontiguousarray(values, dtype=_TYPES[code]).data.cast("B") for code, values in arrays.values()]
+    return [MAGIC + struct.pack("<I", len(head)) + head, *body, text.encode("utf-8", "surrogatepass")]
 
 
 def unpack(blob: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray], str, int]:

@@ -349,15 +349,21 @@ def _context_name(path: str, also: Sequence[str], name: str) -> str:
 
 
 SKIPPED_SHOWN = 20
-"""Files not read that ``ask`` names one by one; past it, how many more."""
+"""Files not read that ``ask`` names one by one on a terminal; past it, how many more (all when stderr is a file)."""
 
 
 def _say_skipped(skipped: Sequence[Skipped]) -> None:
-    """Every file of a folder that was not read, with why (never silently dropped), after the answers."""
-    for entry in skipped[:SKIPPED_SHOWN]:
+    """Every file of a folder that was not read, with why (never silently dropped), after the answers: the first
+    few on a terminal, where a long list would push the answers out of sight, every one into a file or a pipe."""
+    shown = SKIPPED_SHOWN if sys.stderr.isatty() else len(skipped)
+    for entry in skipped[:shown]:
         print(f"note: not read: {sanitize.one_line(entry.path)}: {sanitize.one_line(entry.why)}", file=sys.stderr)
-    if len(skipped) > SKIPPED_SHOWN:
-        print(f"note: {len(skipped) - SKIPPED_SHOWN:,} more files not read", file=sys.stderr)
+    if len(skipped) > shown:
+        more = len(skipped) - shown
+        print(
+            f"note: {more:,} more files not read (send stderr to a file to list them all: 2> notes.txt)",
+            file=sys.stderr,
+        )
 
 
 class _ReadProgress:

@@ -73,6 +73,25 @@ def test_an_answer_from_a_folder_names_its_file_and_indexes_that_files_text(libr
     assert "note: not read: photo.bin: " in outcome.err
 
 
+@pytest.mark.parametrize("terminal", [False, True], ids=["stderr to a file", "stderr on a terminal"])
+def test_every_file_not_read_is_listed_unless_the_list_would_hide_the_answers(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, terminal
+):
+    import sys
+
+    from assistant.cli import SKIPPED_SHOWN
+
+    (tmp_path / "notes.md").write_text("The spare key is in the blue jar.\n", encoding="utf-8")
+    for n in range(SKIPPED_SHOWN + 5):
+        (tmp_path / f"blob{n:02}.bin").write_bytes(bytes(range(256)))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal, raising=False)
+    outcome = assistant(capsys, "ask", str(tmp_path), "where is the key?", "--model", str(tiny_model_dir))
+    assert outcome.code == 0, outcome.err
+    listed = [line for line in outcome.err.splitlines() if line.startswith("note: not read: blob")]
+    assert len(listed) == (SKIPPED_SHOWN if terminal else SKIPPED_SHOWN + 5)
+    assert ("5 more files not read" in outcome.err) == terminal
+
+
 def test_ask_reads_several_paths_as_one_context_and_names_each_answers_file(library, tiny_model_dir, capsys):
     common = library.parent
     extra = common / "extra.md"
@@ -190,8 +209,13 @@ def test_a_protected_pdf_in_a_folder_is_listed_and_read_with_the_password(librar
             ["ask", "{root}/a.txt", "what?", "--include", "*.md"],
             "a file",
         ),
+        (
+            lambda root: [(root / name).write_text("hi") for name in ("a.txt", "b.txt")],
+            ["ask", "{root}/a.txt", "what?", "--also", "{root}/b.txt", "--exclude", "b.txt"],
+            "Only files",
+        ),
     ],
-    ids=["a folder with no document", "text of a folder", "globs on a file"],
+    ids=["a folder with no document", "text of a folder", "globs on a file", "globs on files alone"],
 )
 def test_folder_mistakes_are_one_sentence(make, argv, fragment, tmp_path, tiny_model_dir, capsys):
     root = tmp_path / "folder"

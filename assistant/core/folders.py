@@ -148,6 +148,8 @@ def selected(
         if not is_dir:
             os.close(files.open_regular(path, document_file_kind(max_document_bytes())))  # its one sentence
         places.setdefault(_place(path, is_dir), (path, is_dir))
+    if (include or exclude) and not any(is_dir for _, is_dir in places.values()):
+        raise DocumentError("Only files are named: --include and --exclude choose files in a folder.")
     common = Path(os.path.commonpath([str(place) for place in places]))
     root = common.parent if common in places and not places[common][1] else common
     seen: dict[str, Path] = {}

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from assistant.core.folders import Skipped
 
 EPILOG = """commands:
-  assistant [PATH]               open the chat app (same as `assistant chat [PATH]`)
-  assistant chat [PATH]          chat with a document or a folder in the terminal
+  assistant [PATH...]            open the chat app (same as `assistant chat [PATH...]`)
+  assistant chat [PATH...]       chat with a document, a folder or several as one, in the terminal
   assistant ask PATH QUESTION    answer questions from the shell (QUESTION '-' reads stdin)
   assistant text FILE            print the text answers are found in (their start/end index it)
   assistant train                fine-tune a reader (see `assistant train --help`)
@@ -205,7 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ask(sub)
     _add_text(sub)
     chat = sub.add_parser("chat", help="open the chat app", description="Open the terminal chat app.")
-    chat.add_argument("path", metavar="PATH", nargs="?", help="a document or a folder to open at start")
+    chat.add_argument(
+        "paths",
+        metavar="PATH",
+        nargs="*",
+        help="a document or a folder to open at start; several: read as one context, answers naming their file",
+    )
     _add_model_options(chat)
     _add_eval(sub)
     models = sub.add_parser("models", help="list runs or activate one", description="List trained runs in models/.")
@@ -290,6 +295,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.rendering import answer_panel
     from assistant.runs.reader_defaults import reader_defaults
     from assistant.settings import Settings, engine_settings, resolve_model, with_flags
+    from assistant.store import Context
 
     saved, problems = Settings.load_checked()
     settings = with_flags(saved, args)
@@ -330,22 +336,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
             sys.stdout.write(json_for_terminal(result.to_json()) + "\n")
             sys.stdout.flush()
         else:
-            console.print(answer_panel(result, _context_name(args.path, args.also, document.name)))
+            console.print(answer_panel(result, Context.of(args.path, *args.also).name if args.also else document.name))
     if not asked:
         raise UserError("No question was given: standard input held no non-blank line.")
     for problem in problems:  # after the answers: a failure stays one sentence, a success says what was not used
         print(f"warning: {sanitize.one_line(problem)}", file=sys.stderr, flush=True)
     _say_skipped(opened.skipped)
     return 0
-
-
-def _context_name(path: str, also: Sequence[str], name: str) -> str:
-    """What a panel says was asked: the document or folder, or the paths named (the first few)."""
-    if not also:
-        return name
-    places = dict.fromkeys(os.path.abspath(p) for p in (path, *also))  # each once, in the order named
-    names = [os.path.basename(p) or p for p in places]
-    return " + ".join(names[:3]) + (f" + {len(names) - 3} more" if len(names) > 3 else "")
 
 
 SKIPPED_SHOWN = 20
@@ -474,21 +471,31 @@ def _activate(name: str, console: Console) -> int:
     return 0
 
 
+def _check_chat_paths(first: str, also: Sequence[str]) -> None:
+    """Fail fast, before the screen opens, on what the chat could not open (each file is read once, by the app)."""
+    from assistant.core.documents import load_document
+    from assistant.core.errors import DocumentError, PasswordNeeded
+    from assistant.core.folders import check_folder, selected
+
+    if also:
+        if not selected([first, *also]).walk.found:
+            raise DocumentError(f"{first} and the other paths named hold no file to read.")
+        return
+    path = files.named_path(first)
+    if files.path_kind(path) == "dir":
+        check_folder(path)
+    else:
+        with contextlib.suppress(PasswordNeeded):  # the app asks for it
+            load_document(path)
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from assistant.tui.app import AssistantApp
 
-    if args.path:  # fail fast, before the screen opens
-        from assistant.core.documents import load_document
-        from assistant.core.errors import PasswordNeeded
-        from assistant.core.folders import check_folder
-
-        path = files.named_path(args.path)
-        if files.path_kind(path) == "dir":
-            check_folder(path)  # its files are read once, by the app
-        else:
-            with contextlib.suppress(PasswordNeeded):  # the app asks for it
-                load_document(path)
-    app = AssistantApp(document_path=args.path, model=args.model, device=args.device, int8=args.int8)
+    first, *also = args.paths or [None]
+    if first is not None:
+        _check_chat_paths(first, also)
+    app = AssistantApp(document_path=first, also=also, model=args.model, device=args.device, int8=args.int8)
     app.run()
     return app.return_code or 0
 

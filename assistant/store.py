@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -82,6 +83,64 @@ def document_key(path: Path) -> str:
     return str(files.user_path(path).resolve())
 
 
+CONTEXT_NAMES_SHOWN = 3
+"""Paths a context's name spells out; past it, how many more."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a conversation is about: one document or folder, or several paths read as one context. It is the chat's
+    identity: the conversation kept and the place in the recent list. One path keeps the key conversations were
+    always kept under (its resolved path); several are keyed by the JSON list of theirs, which no path can be (a
+    resolved path starts with ``/``): every conversation kept before goes on as it was."""
+
+    paths: tuple[Path, ...]
+
+    def __post_init__(self) -> None:
+        if not self.paths:
+            raise ValueError("a context names at least one path")
+
+    @classmethod
+    def of(cls, *paths: str | os.PathLike[str]) -> Context:
+        """The paths named, each once, in the order named."""
+        return cls(tuple(dict.fromkeys(Path(os.path.abspath(files.user_path(p))) for p in paths)))
+
+    @property
+    def first(self) -> Path:
+        return self.paths[0]
+
+    @property
+    def also(self) -> tuple[Path, ...]:
+        return self.paths[1:]
+
+    @property
+    def name(self) -> str:
+        """The document's or folder's name, or the first few paths' names joined with "+"."""
+        names = [path.name or str(path) for path in self.paths]
+        more = len(names) - CONTEXT_NAMES_SHOWN
+        return " + ".join(names[:CONTEXT_NAMES_SHOWN]) + (f" + {more} more" if more > 0 else "")
+
+    @property
+    def key(self) -> str:
+        keys = [document_key(path) for path in self.paths]
+        return keys[0] if len(keys) == 1 else json.dumps(keys, ensure_ascii=False)
+
+    @classmethod
+    def from_key(cls, key: object) -> Context | None:
+        """The context a stored key names; None for a row written by something else."""
+        if not isinstance(key, str) or not key:
+            return None
+        if not key.startswith("["):
+            return cls((Path(key),)) if Path(key).is_absolute() else None
+        try:
+            paths = json.loads(key)
+        except ValueError:
+            return None
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and os.path.isabs(p) for p in paths):
+            return None
+        return cls(tuple(Path(p) for p in paths))
+
+
 def _statements(script: str) -> list[str]:
     return [s for s in script.split(";") if s.strip()]
 
@@ -112,6 +171,14 @@ def _move_aside(path: Path) -> Path:
         if source.exists():
             source.replace(Path(f"{target}{suffix}"))
     return target
+
+
+About = Context | Path
+"""A conversation's context, or the one document or folder it is about."""
+
+
+def _context(about: About) -> Context:
+    return about if isinstance(about, Context) else Context.of(about)
 
 
 class ConversationStore:
@@ -210,11 +277,11 @@ class ConversationStore:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version}")
 
-    def add_turn(self, path: Path, question: str, result: AskResult, model: str | None = None) -> int:
+    def add_turn(self, about: About, question: str, result: AskResult, model: str | None = None) -> int:
         """Create-or-get the document and add the turn in one transaction, so concurrent first turns both land.
 
         The answer is stored as its JSON (``AskResult.to_json``), with the name of the reader that gave it."""
-        key, payload, now = document_key(path), json.dumps(result.to_json(), ensure_ascii=False), time.time()
+        key, payload, now = _context(about).key, json.dumps(result.to_json(), ensure_ascii=False), time.time()
         with self._write() as db:
             db.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?) ON CONFLICT(path) DO NOTHING", (key, now))
             doc = db.execute("SELECT id FROM documents WHERE path = ?", (key,)).fetchone()[0]
@@ -231,18 +298,18 @@ class ConversationStore:
         with self._write() as db:
             db.execute("UPDATE turns SET feedback = ?, correction = ? WHERE id = ?", (feedback, correction, turn_id))
 
-    def turns(self, path: Path) -> list[Turn]:
+    def turns(self, about: About) -> list[Turn]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT t.id, t.question, t.result, t.created_at, t.feedback, t.model, t.correction FROM turns t "
                 "JOIN documents d ON d.id = t.document_id WHERE d.path = ? ORDER BY t.id",
-                (document_key(path),),
+                (_context(about).key,),
             ).fetchall()
         return [Turn(r[0], r[1], _result(r[0], r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
-    def recent_documents(self, limit: int = 10) -> list[Path]:
-        """The documents opened or asked about, the latest use first (the open dialog offers them again; the app
-        reopens the first at start)."""
+    def recent_documents(self, limit: int = 10) -> list[Context]:
+        """The documents, folders and contexts opened or asked about, the latest use first (the open dialog offers
+        them again; the app reopens the first at start)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT d.path FROM documents d LEFT JOIN turns t ON t.document_id = d.id "
@@ -250,15 +317,15 @@ class ConversationStore:
                 "d.id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [Path(r[0]) for r in rows if isinstance(r[0], str)]  # a row written by something else is skipped
+        return [context for r in rows if (context := Context.from_key(r[0])) is not None]
 
-    def opened(self, path: Path) -> None:
-        """A document was opened: it goes first in :meth:`recent_documents`."""
+    def opened(self, about: About) -> None:
+        """A document (or folder, or context) was opened: it goes first in :meth:`recent_documents`."""
         now = time.time()
         with self._write() as db:
             db.execute(
                 "INSERT INTO documents(path, opened_at) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET opened_at = ?",
-                (document_key(path), now, now),
+                (_context(about).key, now, now),
             )
 
     def remember_reader(self, ref: str) -> None:
@@ -274,11 +341,11 @@ class ConversationStore:
             rows = self._db.execute("SELECT ref FROM recent_readers ORDER BY used_at DESC LIMIT ?", (limit,)).fetchall()
         return [r[0] for r in rows if isinstance(r[0], str)]
 
-    def clear(self, path: Path) -> None:
+    def clear(self, about: About) -> None:
         with self._write() as db:
             db.execute(
                 "DELETE FROM turns WHERE document_id IN (SELECT id FROM documents WHERE path = ?)",
-                (document_key(path),),
+                (_context(about).key,),
             )
 
     def close(self) -> None:
@@ -299,10 +366,15 @@ def _result(turn_id: int, payload: str) -> AskResult:
         raise ValueError(f"turn {turn_id} does not hold an answer ({type(exc).__name__}: {exc})") from None
 
 
-def conversation_markdown(path: Path, turns: list[Turn]) -> str:
+def conversation_markdown(about: About, turns: list[Turn]) -> str:
     """The conversation as Markdown; document text and names in it keep no control or bidi-control character (a
     file that is later shown with `cat` must not drive the terminal either)."""
-    lines = [f"# Conversation about {_one_line(path.name)}", "", f"Document: {_code(str(path))}", ""]
+    context = _context(about)
+    lines = [f"# Conversation about {_one_line(context.name)}", ""]
+    if context.also:
+        lines += ["Documents:", "", *(f"- {_code(str(path))}" for path in context.paths), ""]
+    else:
+        lines += [f"Document: {_code(str(context.first))}", ""]
     for turn in turns:
         lines.append(f"## {_one_line(turn.question)}")
         lines.append("")
@@ -310,7 +382,7 @@ def conversation_markdown(path: Path, turns: list[Turn]) -> str:
             lines.append("_Not found in this document._")
         for i, a in enumerate(turn.result.answers):
             marker = "**Answer**" if i == 0 else f"Candidate {i + 1}"
-            lines.append(f"- {marker}: {_one_line(a.text)} ({a.score:.0%}, line {a.line})")  # a span across lines
+            lines.append(f"- {marker}: {_one_line(a.text)} ({a.score:.0%}, {_one_line(a.source)})")  # across lines
             lines += [f"  > {line}".rstrip() for line in a.context.strip().splitlines()]  # every line quoted
         if turn.model:
             lines.append(f"- Reader: {_one_line(turn.model)}")

@@ -112,6 +112,32 @@ async def test_ctrl_o_opens_a_folder_and_its_conversation_comes_back(tiny_model_
         assert [c.question for c in again.chat.query(AnswerCard)] == ["where is the key?"]
 
 
+async def test_several_paths_chat_as_one_context_kept_apart_and_offered_again(tiny_model_dir, folder, tmp_path):
+    from assistant.tui.widgets.recent_documents import RecentDocuments
+
+    allow_every_answer()
+    extra = tmp_path / "extra.md"
+    extra.write_text("# Extra\n\nThe spare key is in the blue jar.\n", encoding="utf-8")
+    app = AssistantApp(document_path=extra, also=[folder / "notes.md"], model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        assert [p.name for p in app.chat.indexed.document.parts] == ["extra.md", "library/notes.md"]
+        assert str(app.chat.query_one("#status").render()).lstrip().startswith("extra.md + notes.md")
+        card = await ask(app, pilot, "where is the spare key?")
+        assert card.result.best is not None and card.result.best.path in ("extra.md", "library/notes.md")
+    alone = AssistantApp(document_path=extra, model=str(tiny_model_dir))
+    async with alone.run_test(size=SIZE) as pilot:
+        await _open(alone, pilot)  # the file alone: a conversation of its own
+        assert list(alone.chat.query(AnswerCard)) == []
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(alone.screen, RecentDocuments))
+        shown = [str(o.prompt) for o in alone.screen.query_one("#recent").options]
+        assert shown[0].startswith("extra.md  (open)") and shown[1].startswith("extra.md + notes.md  ·")
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: len(alone.chat.indexed.document.parts) == 2)
+        await wait_until(pilot, lambda: [c.question for c in alone.chat.query(AnswerCard)] == ["where is the spare key?"])
+
+
 async def test_a_span_saved_in_a_folder_keeps_to_its_own_file(tiny_model_dir, folder):
     from textual.widgets.text_area import Selection
 

@@ -242,6 +242,18 @@ def test_bench_times_a_folders_first_open_and_reopen_without_writing_into_it(lib
     assert sorted(p.relative_to(library) for p in library.rglob("*")) == before
 
 
+def test_the_chat_opens_several_paths_named_on_the_command_line(library, tmp_path, capsys, monkeypatch):
+    from assistant.tui.app import AssistantApp
+
+    extra = tmp_path / "extra.md"
+    extra.write_text("The spare key is in the blue jar.\n", encoding="utf-8")
+    started: list[object] = []
+    monkeypatch.setattr(AssistantApp, "run", lambda self: started.append((self.document_path, self.also)))
+    assert assistant(capsys, str(extra), str(library)).code == 0  # `assistant A B` is the chat, as `assistant A` is
+    assert started == [(extra, (library,))]
+    assert_one_line_failure(assistant(capsys, "chat", str(extra), str(tmp_path / "missing")), "missing")
+
+
 def test_bench_refuses_a_folder_with_no_document_before_timing(tmp_path, capsys):
     assert_one_line_failure(assistant(capsys, "bench", "--folder", str(tmp_path)), "no document")
 

@@ -16,6 +16,7 @@ from assistant.core.engine import Answer, AskResult
 from assistant.store import (
     MIGRATIONS,
     STORE_ERRORS,
+    Context,
     ConversationStore,
     Turn,
     _move_aside,
@@ -223,16 +224,58 @@ def test_a_turn_comes_back_as_the_ask_result_that_was_stored(tmp_path):
         store.close()
 
 
+def _paths(contexts: list[Context]) -> list[Path]:
+    assert all(len(context.paths) == 1 for context in contexts)
+    return [context.first for context in contexts]
+
+
+def test_several_paths_are_one_conversation_apart_from_each_paths_own(tmp_path):
+    store = ConversationStore(tmp_path / "history.sqlite3")
+    try:
+        a, b = tmp_path / "a.txt", tmp_path / "docs"
+        both = Context.of(a, b, a)  # each path once, in the order named
+        assert both.paths == (a, b) and both.name == "a.txt + docs"
+        store.add_turn(a, "about a alone?", RESULT)
+        store.add_turn(both, "about both?", RESULT)
+        assert [t.question for t in store.turns(a)] == ["about a alone?"]
+        assert [t.question for t in store.turns(Context.of(a, b))] == ["about both?"]
+        assert store.recent_documents() == [Context((Path(document_key(a)), Path(document_key(b)))), Context.of(a)]
+        store.clear(both)
+        assert store.turns(both) == [] and len(store.turns(a)) == 1
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("key", ["[", "[]", "[1, 2]", '["a", ""]', '{"a": 1}', ""])
+def test_a_recent_entry_that_names_no_paths_is_not_offered(tmp_path, key):
+    store = ConversationStore(tmp_path / "history.sqlite3")
+    try:
+        store.add_turn(tmp_path / "a.txt", "where?", RESULT)
+        with sqlite3.connect(tmp_path / "history.sqlite3") as db:
+            db.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?)", (key, 1e12))
+        assert _paths(store.recent_documents()) == [Path(document_key(tmp_path / "a.txt"))]
+    finally:
+        store.close()
+
+
+def test_the_export_of_several_paths_lists_them_and_each_answer_names_its_file(tmp_path):
+    answer = Answer("on the mat", 0, 10, 0.9, 3.5, 2, "on the mat", 0, path="docs/cat.md")
+    turns = [Turn(1, "where?", AskResult("where?", [answer], [], {}), 0.0)]
+    text = conversation_markdown(Context.of(tmp_path / "a.txt", tmp_path / "docs"), turns)
+    assert "# Conversation about a.txt + docs\n\nDocuments:\n\n- ` " in text
+    assert "(90%, docs/cat.md · line 2)" in text
+
+
 def test_recent_documents_come_latest_question_first_and_stay_after_a_clear(tmp_path):
     store = ConversationStore(tmp_path / "history.sqlite3")
     try:
         first, second, third = (tmp_path / f"{name}.txt" for name in ("first", "second", "third"))
         for path in (first, second, third, first):
             store.add_turn(path, "where?", RESULT)
-        assert store.recent_documents() == [Path(document_key(p)) for p in (first, third, second)]
-        assert store.recent_documents(limit=2) == [Path(document_key(p)) for p in (first, third)]
+        assert _paths(store.recent_documents()) == [Path(document_key(p)) for p in (first, third, second)]
+        assert _paths(store.recent_documents(limit=2)) == [Path(document_key(p)) for p in (first, third)]
         store.clear(second)
-        assert Path(document_key(second)) in store.recent_documents()
+        assert Path(document_key(second)) in _paths(store.recent_documents())
     finally:
         store.close()
 
@@ -375,7 +418,7 @@ def test_rows_the_program_did_not_write_are_skipped_or_one_store_error(tmp_path)
             broken = json.dumps(RESULT.to_json()).replace('"start": 0', '"start": 1e999')
             assert broken != json.dumps(RESULT.to_json())
             con.execute("UPDATE turns SET result = ?", (broken,))
-        assert store.recent_documents() == [Path(document_key(tmp_path / "a.txt"))]
+        assert _paths(store.recent_documents()) == [Path(document_key(tmp_path / "a.txt"))]
         assert store.recent_readers() == []
         with pytest.raises(STORE_ERRORS, match="does not hold an answer"):
             store.turns(tmp_path / "a.txt")

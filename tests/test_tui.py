@@ -614,7 +614,7 @@ async def test_the_last_document_reopens_at_start_and_the_open_one_comes_first_i
         await wait_until(pilot, lambda: again.chat.document_path == second)  # where the user left off
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: isinstance(again.screen, RecentDocuments))
-        assert [p.resolve() for p in again.screen.paths[:2]] == [second.resolve(), first.resolve()]
+        assert [c.first.resolve() for c in again.screen.contexts[:2]] == [second.resolve(), first.resolve()]
     Settings(reopen_last=False, threshold=0.0).save()
     off = AssistantApp(model=str(tiny_model_dir))
     async with off.run_test(size=SIZE) as pilot:

@@ -7,7 +7,7 @@ through messages.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from textual.worker import Worker, get_current_worker
 from assistant.core import files
 from assistant.core.sanitize import one_line, visible
 from assistant.settings import ModelChoice, Settings, resolve_model
-from assistant.store import ConversationStore
+from assistant.store import Context, ConversationStore
 from assistant.tui import workers
 from assistant.tui.actions import bindings
 from assistant.tui.commands import AssistantCommands
@@ -83,6 +83,7 @@ class AssistantApp(App[None]):
     def __init__(
         self,
         document_path: str | Path | None = None,
+        also: Sequence[str | Path] = (),
         model: str | None = None,
         device: str = "auto",
         int8: bool = False,
@@ -90,10 +91,12 @@ class AssistantApp(App[None]):
         train_overrides: Mapping[str, Any] | None = None,
         store_path: Path | None = None,
     ) -> None:
-        """``device`` "auto" defers to settings.toml's; ``trainer_command`` replaces ``python -m trainer``;
+        """``document_path``: a document or folder to open at start, with the paths in ``also`` as one context;
+        ``device`` "auto" defers to settings.toml's; ``trainer_command`` replaces ``python -m trainer``;
         ``train_overrides`` are TrainConfig fields set over the Train screen's form (both for tests and benchmarks)."""
         super().__init__()
         self.document_path = Path(document_path) if document_path else None
+        self.also = tuple(Path(p) for p in also)
         self.cli_model = model
         self.device = device
         self.int8 = int8
@@ -141,7 +144,8 @@ class AssistantApp(App[None]):
         self.settings_loaded = True
         self._open_store()
         self.reader_state = ReaderState.loading()
-        self.install_screen(ChatScreen(self.document_path, self.store, self.settings), "chat")
+        initial = Context.of(self.document_path, *self.also) if self.document_path else None
+        self.install_screen(ChatScreen(initial, self.store, self.settings), "chat")
         self.install_screen(TrainScreen(self.trainer_command, self.train_overrides), "train")
         self.push_screen("chat")
         self.call_after_refresh(self._start_loading, None)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.store import STORE_ERRORS
+from assistant.store import STORE_ERRORS, Context
 from assistant.tui.widgets.conversation import Conversation
 from assistant.tui.widgets.document_view import DocumentView
 
@@ -23,11 +22,11 @@ class History:
     def __init__(self, screen: ChatScreen) -> None:
         self.screen = screen
 
-    def opened(self, path: Path) -> None:
+    def opened(self, context: Context) -> None:
         store = self.screen.store
         if store is not None:
             try:
-                store.opened(path)
+                store.opened(context)
             except STORE_ERRORS as exc:
                 self.screen.history_failed("keep this document in the recent list of", exc)
 
@@ -36,10 +35,10 @@ class History:
         screen = self.screen
         conversation = screen.query_one(Conversation)
         conversation.clear()
-        if screen.store is None or screen.document_path is None:
+        if screen.store is None or screen.context is None:
             return
         try:
-            turns = screen.store.turns(screen.document_path)
+            turns = screen.store.turns(screen.context)
         except STORE_ERRORS as exc:
             screen.history_failed("read the earlier questions from", exc)
             return
@@ -54,42 +53,42 @@ class History:
         if screen.indexed.document.text[start:end] == best.text:  # the document may have changed since
             screen.query_one(DocumentView).highlight(start, end)
 
-    def save_answer(self, path: Path | None, question: str, result: AskResult, model: str | None) -> int | None:
+    def save_answer(self, context: Context | None, question: str, result: AskResult, model: str | None) -> int | None:
         """The answer's turn id, once kept; None when it cannot be (no store, no document, a store error)."""
         store = self.screen.store
-        if store is None or path is None:
+        if store is None or context is None:
             return None
         try:  # a history failure costs the saved turn, never the answer on screen
-            return store.add_turn(path, question, result, model=model)
+            return store.add_turn(context, question, result, model=model)
         except STORE_ERRORS as exc:
             self.screen.history_failed("save this answer to", exc)
             return None
 
-    def clear(self, path: Path | None) -> None:
+    def clear(self, context: Context | None) -> None:
         store = self.screen.store
-        if path and store:
+        if context and store:
             try:
-                store.clear(path)
+                store.clear(context)
             except STORE_ERRORS as exc:
                 self.screen.history_failed("clear", exc)
 
-    def export(self, path: Path | None) -> None:
+    def export(self, context: Context | None) -> None:
         """The document's conversation as a Markdown file in the data folder's exports/."""
         from assistant.core import files
         from assistant.paths import user_data_dir
         from assistant.store import conversation_markdown
 
         screen, store = self.screen, self.screen.store
-        if path is None:
+        if context is None:
             screen.notify("Open a document first.", severity="warning")
             return
         if store is None:
             screen.notify("Conversations are not kept this session, so there is nothing to export.", severity="warning")
             return
-        stem = re.sub(r"[^\w.-]+", "-", path.stem).strip("-.")[:60] or "conversation"  # a name any shell lists
+        stem = re.sub(r"[^\w.-]+", "-", context.first.stem).strip("-.")[:60] or "conversation"  # any shell lists it
         out = user_data_dir() / "exports" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
         try:
-            files.write_text(out, conversation_markdown(path, store.turns(path)))
+            files.write_text(out, conversation_markdown(context, store.turns(context)))
         except (*STORE_ERRORS, *files.WRITE_ERRORS) as exc:
             screen.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
             return

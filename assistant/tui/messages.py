@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the engine imports torch: only its types are needed here
     from assistant.core.folders import Skipped
     from assistant.runs.events import RunEvent
     from assistant.settings import ModelChoice, Settings
+    from assistant.store import Context
     from assistant.tui.widgets.conversation import AnswerCard
 
 
@@ -61,7 +62,7 @@ class IndexProgress(Message):
 
 @dataclass
 class DocumentIndexed(Message):
-    path: Path
+    context: Context
     indexed: IndexedDocument
     skipped: list[Skipped] = field(default_factory=list)
     """A folder's files that were not read, with why."""
@@ -69,7 +70,7 @@ class DocumentIndexed(Message):
 
 @dataclass
 class DocumentFailed(Message):
-    path: Path
+    context: Context
     error: str
     password: str = ""
     """A protected PDF opened with no password ("missing") or a wrong one ("wrong"): the chat asks for it."""
@@ -78,11 +79,12 @@ class DocumentFailed(Message):
 # --- answers: answer worker -> chat screen -------------------------------------------------------------------------
 @dataclass
 class AnswerReady(Message):
-    """Ask worker -> chat screen: the answer to ``card``'s question about the document at ``path``."""
+    """Ask worker -> chat screen: the answer to ``card``'s question about ``context`` (the document, folder or paths
+    open when it was asked)."""
 
     card: AnswerCard
     result: AskResult
-    path: Path | None
+    context: Context | None
 
 
 # --- requests: App -> chat screen ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from assistant.core.errors import UserError
 from assistant.core.sanitize import one_line
 from assistant.rendering import safe_text
 from assistant.settings import Settings
-from assistant.store import STORE_ERRORS, ConversationStore
+from assistant.store import STORE_ERRORS, Context, ConversationStore
 from assistant.tui import workers
 from assistant.tui.actions import Scope, bindings
 from assistant.tui.chat_answers import AnswerNavigation
@@ -106,20 +106,21 @@ class ChatScreen(Screen[None]):
     SCOPE: Scope = "chat"
 
     def __init__(
-        self, initial_path: Path | None = None, store: ConversationStore | None = None, settings: Settings | None = None
+        self, initial: Context | None = None, store: ConversationStore | None = None, settings: Settings | None = None
     ) -> None:
         super().__init__()
-        self.initial_path = initial_path
+        self.initial = initial
         self.store = store
         self.settings = settings or Settings()
-        self.document_path: Path | None = None
+        self.context: Context | None = None
+        """What is open: a document, a folder, or several paths read as one."""
         self.skipped: list[Skipped] = []
         """The files of the open folder that were not read, with why (the sources screen lists them)."""
         self.indexed: IndexedDocument | None = None
         self.reader = ReaderState()
-        self.opening: Path | None = None
+        self.opening: Context | None = None
         """The document being opened (read and indexed), if any."""
-        self.pending: list[tuple[str, AnswerCard, Path | None]] = []
+        self.pending: list[tuple[str, AnswerCard, Context | None]] = []
         """Questions asked before the reader or the document being opened was ready, each with the document it
         is about (the one being opened, else the one open): asked once both are."""
         self.asking: dict[Worker[None], AnswerCard] = {}
@@ -152,8 +153,8 @@ class ChatScreen(Screen[None]):
         self.query_one("#chat").border_title = "conversation"  # the pane with the border
         self.query_one(QuestionInput).focus()
         self.watch(self.app, "reader_state", self._reader_changed)
-        if self.initial_path:
-            self.open_document(self.initial_path)
+        if self.initial is not None:
+            self.open_document(self.initial)
         elif self.settings.reopen_last and (last := self._recent_documents()[:1]):
             self.open_document(last[0])
 
@@ -173,7 +174,7 @@ class ChatScreen(Screen[None]):
             self._start_asking(engine, question, card)
 
     def update_status(self) -> None:
-        doc = self.document_path.name if self.document_path else "no document"
+        doc = self.context.name if self.context else "no document"
         words = f" · {self.indexed.words:,} words" if self.indexed is not None else ""
         self.query_one("#status", Static).update(safe_text(f" {doc}{words} │ {self.reader.label}", single_line=True))
 
@@ -196,27 +197,32 @@ class ChatScreen(Screen[None]):
     def _pick_document(self) -> None:
         """The documents and folders asked about before that are still there, then "Browse…" (the file dialog) and
         "Open a folder…" (the folder dialog)."""
-        self.app.push_screen(RecentDocuments(self._recent_documents(), self.document_path), self._recent_picked)
+        self.app.push_screen(RecentDocuments(self._recent_documents(), self.context), self._recent_picked)
 
-    def _recent_documents(self) -> list[Path]:
+    @property
+    def document_path(self) -> Path | None:
+        """The document or folder open (with several paths open: the first)."""
+        return self.context.first if self.context is not None else None
+
+    def _recent_documents(self) -> list[Context]:
         if self.store is None:
             return []
         try:
-            paths = self.store.recent_documents(RECENT_LIMIT)
+            recent = self.store.recent_documents(RECENT_LIMIT)
         except STORE_ERRORS as exc:
             self.history_failed("read the recent documents from", exc)
             return []
-        current = [self.document_path] if self.document_path is not None else []  # the open one first
-        keys = {p.resolve() for p in current}
-        kept = [path for path in paths if files.path_kind(path) in ("file", "dir")]  # gone, a FIFO: not offered
-        return current + [path for path in kept if path.resolve() not in keys]
+        current = [self.context] if self.context is not None else []  # the open one first
+        keys = {context.key for context in current}
+        kept = [c for c in recent if all(files.path_kind(p) in ("file", "dir") for p in c.paths)]  # gone: not offered
+        return current + [context for context in kept if context.key not in keys]
 
     def _recent_picked(self, choice: RecentChoice) -> None:
         if choice == BROWSE:
             self._browse()
         elif choice == BROWSE_FOLDER:
             self._browse_folder()
-        elif isinstance(choice, Path):
+        elif isinstance(choice, Context):
             self.open_document(choice)
 
     def action_sources(self) -> None:
@@ -234,9 +240,10 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(SourcesScreen(document, self.skipped), chosen)
 
     def _start_folder(self) -> Path:
-        if self.document_path is None:
+        first = self.document_path
+        if first is None:
             return Path.cwd()
-        return self.document_path if files.path_kind(self.document_path) == "dir" else self.document_path.parent
+        return first if files.path_kind(first) == "dir" else first.parent
 
     def _browse(self) -> None:
         from assistant.tui.file_dialogs import FileOpen
@@ -251,18 +258,20 @@ class ChatScreen(Screen[None]):
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:
-            self.open_document(Path(path))
+            self.open_document(Context.of(path))
 
-    def open_document(self, path: Path, password: str | None = None) -> None:
+    def open_document(self, what: Context | Path, password: str | None = None) -> None:
+        """Open a document, a folder (a path), or several paths as one context, in a worker."""
+        context = what if isinstance(what, Context) else Context.of(what)
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
         bar.update(total=100, progress=0)
-        self.query_one(DocumentView).border_title = safe_text(f"opening {path.name}…", single_line=True)
-        self.opening = path
-        self._index_document(path, password)
+        self.query_one(DocumentView).border_title = safe_text(f"opening {context.name}…", single_line=True)
+        self.opening = context
+        self._index_document(context, password)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=workers.INDEX)
-    def _index_document(self, path: Path, password: str | None) -> None:
+    def _index_document(self, context: Context, password: str | None) -> None:
         from assistant.core.engine import EngineSettings
         from assistant.core.errors import PasswordNeeded
         from assistant.core.folder_index import open_indexed
@@ -274,8 +283,9 @@ class ChatScreen(Screen[None]):
         worker = get_current_worker()
         try:
             opened, indexed = open_indexed(
-                path,
+                context.first,
                 EngineSettings(),
+                also=context.also,
                 file_cache=index_cache_dir(),
                 folder_cache=folder_index_dir(),
                 password=password,
@@ -283,12 +293,12 @@ class ChatScreen(Screen[None]):
                 stopped=lambda: worker.is_cancelled,
             )
         except PasswordNeeded as exc:
-            self._post_unless_replaced(DocumentFailed(path, str(exc), "wrong" if exc.wrong else "missing"))
+            self._post_unless_replaced(DocumentFailed(context, str(exc), "wrong" if exc.wrong else "missing"))
             return
         except UserError as exc:
-            self._post_unless_replaced(DocumentFailed(path, str(exc)))
+            self._post_unless_replaced(DocumentFailed(context, str(exc)))
             return
-        self._post_unless_replaced(DocumentIndexed(path, indexed, opened.skipped))
+        self._post_unless_replaced(DocumentIndexed(context, indexed, opened.skipped))
 
     def _post_unless_replaced(self, message: DocumentIndexed | DocumentFailed | IndexProgress) -> None:
         """A document opened after this one cancelled its worker: a slow first document must not come in last."""
@@ -312,16 +322,16 @@ class ChatScreen(Screen[None]):
 
         def typed(password: str | None) -> None:
             if password:
-                self.open_document(message.path, password)
+                self.open_document(message.context, password)
             else:
-                self._index_failed(f"{message.path.name} was not opened: it needs its password.")
+                self._index_failed(f"{message.context.name} was not opened: it needs its password.")
 
-        self.app.push_screen(PasswordScreen(message.path.name, message.password == "wrong"), typed)
+        self.app.push_screen(PasswordScreen(message.context.name, message.password == "wrong"), typed)
 
     def _index_failed(self, error: str) -> None:
         self.query_one("#index-progress").display = False
         view = self.query_one(DocumentView)
-        view.border_title = safe_text(self.document_path.name, single_line=True) if self.document_path else NO_DOCUMENT
+        view.border_title = safe_text(self.context.name, single_line=True) if self.context else NO_DOCUMENT
         self.notify(error, title="Cannot open document", severity="error", timeout=8)
         failed = self.opening
         self.opening = None
@@ -335,7 +345,7 @@ class ChatScreen(Screen[None]):
     def _document_indexed(self, message: DocumentIndexed) -> None:
         self.query_one("#index-progress").display = False
         self.opening = None
-        self.document_path = message.path
+        self.context = message.context
         self.indexed = message.indexed
         self.skipped = message.skipped
         self.query_one(Conversation).document_name = message.indexed.document.name
@@ -343,15 +353,15 @@ class ChatScreen(Screen[None]):
         self.query_one(DocumentPane).show(document.text, [(part.start, part.end) for part in document.parts])
         self.query_one(DocumentView).placer = _placer(message.indexed.document)
         self.query_one(DocumentView).show_place()
-        self.query_one(DocumentView).border_title = safe_text(message.path.name, single_line=True)
-        self.history.opened(message.path)
+        self.query_one(DocumentView).border_title = safe_text(message.context.name, single_line=True)
+        self.history.opened(message.context)
         self.restore_history()
         conversation = self.query_one(Conversation)  # the questions asked while it opened, after its history
-        waiting = [(q, about) for q, _, about in self.pending if about == message.path]  # others left with theirs
+        waiting = [(q, about) for q, _, about in self.pending if about == message.context]  # others left with theirs
         self.pending = [(q, conversation.add_question(q), about) for q, about in waiting]
         self._ask_pending()
         self.update_status()
-        self.app.sub_title = one_line(message.path.name)
+        self.app.sub_title = one_line(message.context.name)
         freeze_heap()
         self.query_one(QuestionInput).focus()
         if message.skipped:
@@ -381,7 +391,7 @@ class ChatScreen(Screen[None]):
         event.input.value = ""
         self.query_one(QuestionInput).remember(question)
         card = self.query_one(Conversation).add_question(question)
-        self.pending.append((question, card, self.opening or self.document_path))  # asked once all is ready
+        self.pending.append((question, card, self.opening or self.context))  # asked once all is ready
         if self.reader.engine is None:
             card.set_waiting(WAITING_FOR_READER[self.reader.status is ReaderStatus.LOADING])
         self._ask_pending()
@@ -402,23 +412,23 @@ class ChatScreen(Screen[None]):
         card.model = self.reader.name or None
         card.set_waiting("")
         reading = engine_settings(self.settings, engine.settings)
-        worker = self._ask(engine.with_settings(**vars(reading)), self.indexed, self.document_path, question, card)
+        worker = self._ask(engine.with_settings(**vars(reading)), self.indexed, self.context, question, card)
         self.asking[worker] = card
 
     @work(thread=True, exit_on_error=False, group=workers.ASK)
     def _ask(
-        self, engine: QAEngine, indexed: IndexedDocument, path: Path | None, question: str, card: AnswerCard
+        self, engine: QAEngine, indexed: IndexedDocument, context: Context | None, question: str, card: AnswerCard
     ) -> None:
         """Not exclusive: questions asked in a row are all answered. It only posts the answer: the App keeps it."""
         result = engine.ask(indexed, question)
         if not get_current_worker().is_cancelled:  # the conversation was cleared meanwhile: nothing to keep
-            self.post_message(AnswerReady(card, result, path))
+            self.post_message(AnswerReady(card, result, context))
 
     @on(AnswerReady)
     def _answer_ready(self, message: AnswerReady) -> None:
         """Kept in the document's history (even when another document is open now), and shown."""
         card = message.card
-        turn_id = self.history.save_answer(message.path, card.question, message.result, card.model)
+        turn_id = self.history.save_answer(message.context, card.question, message.result, card.model)
         if not card.is_attached:  # about a document no longer open: kept in its history, shown there
             return
         card.set_result(message.result, turn_id)
@@ -534,19 +544,19 @@ class ChatScreen(Screen[None]):
                 self.clear_conversation()
                 self.notify("Conversation cleared.")
 
-        about = f" about {self.document_path.name}" if self.document_path else ""
+        about = f" about {self.context.name}" if self.context else ""
         question = f"Clear the conversation{about}? Its questions and answers will be forgotten."
         self.app.push_screen(ConfirmScreen(question, default=False), answered)
 
     def clear_conversation(self) -> None:
-        self.history.clear(self.document_path)
+        self.history.clear(self.context)
         self.workers.cancel_group(self, workers.ASK)  # an answer on its way is neither saved nor shown
         self.query_one(Conversation).clear()
         self.pending, self.verdicts.correcting, self.answers.shown = [], None, None
 
     @on(ExportConversation)
     def export_conversation(self) -> None:
-        self.history.export(self.document_path)
+        self.history.export(self.context)
 
 
 def _placer(document: Document) -> Callable[[int], str] | None:

@@ -16,13 +16,15 @@ from textual.widgets.option_list import Option
 
 from assistant.core import files
 from assistant.rendering import safe_text
+from assistant.store import Context
 from assistant.tui.file_dialogs import Filters
 from assistant.tui.screens.dialogs import MODAL_CSS
 
 BROWSE: Literal["browse"] = "browse"
 BROWSE_FOLDER: Literal["folder"] = "folder"
-RecentChoice = Path | Literal["browse", "folder"] | None
-"""A document to open again, BROWSE for the file dialog, BROWSE_FOLDER for the folder dialog, or None (escape)."""
+RecentChoice = Context | Literal["browse", "folder"] | None
+"""A document (folder, context) to open again, BROWSE for the file dialog, BROWSE_FOLDER for the folder dialog, or
+None (escape)."""
 
 TEXT_SUFFIXES = (".log", ".csv", ".tsv", ".json", ".xml")
 """Text a user may well ask about besides what a format's loader names."""
@@ -43,14 +45,15 @@ def text_file_filters() -> Filters:
     )
 
 
-def _label(path: Path, open_path: Path | None) -> Text:
+def _label(context: Context, open_context: Context | None) -> Text:
+    """``notes.md  ·  ~/docs``, ``docs/  ·  ~`` for a folder, ``a.md + b.pdf  ·  ~/docs`` for several paths."""
     home = str(Path.home())
-    folder = str(path.parent)
+    folder = str(context.first.parent)
     if folder.startswith(home):
         folder = "~" + folder[len(home) :]
-    is_open = "  (open)" if open_path is not None and path == open_path.resolve() else ""
-    slash = "/" if files.path_kind(path) == "dir" else ""
-    return safe_text(f"{path.name}{slash}{is_open}  ·  {folder}", single_line=True)  # "[draft]" is a name here
+    is_open = "  (open)" if open_context is not None and context.key == open_context.key else ""
+    slash = "/" if not context.also and files.path_kind(context.first) == "dir" else ""
+    return safe_text(f"{context.name}{slash}{is_open}  ·  {folder}", single_line=True)  # "[draft]" is a name here
 
 
 class RecentDocuments(ModalScreen[RecentChoice]):
@@ -59,13 +62,13 @@ class RecentDocuments(ModalScreen[RecentChoice]):
     DEFAULT_CSS = MODAL_CSS.format(name="RecentDocuments")
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="recent-close")]
 
-    def __init__(self, paths: list[Path], open_path: Path | None = None) -> None:
+    def __init__(self, contexts: list[Context], open_context: Context | None = None) -> None:
         super().__init__()
-        self.paths = paths
-        self.open_path = open_path
+        self.contexts = contexts
+        self.open_context = open_context
 
     def compose(self) -> ComposeResult:
-        options = [Option(_label(path, self.open_path)) for path in self.paths]
+        options = [Option(_label(context, self.open_context)) for context in self.contexts]
         with Vertical():
             yield Label("Open a document")
             yield OptionList(
@@ -74,7 +77,5 @@ class RecentDocuments(ModalScreen[RecentChoice]):
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        index = event.option_index
-        self.dismiss(
-            self.paths[index] if index < len(self.paths) else BROWSE if index == len(self.paths) else BROWSE_FOLDER
-        )
+        index, count = event.option_index, len(self.contexts)
+        self.dismiss(self.contexts[index] if index < count else BROWSE if index == count else BROWSE_FOLDER)

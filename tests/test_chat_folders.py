@@ -135,7 +135,8 @@ async def test_several_paths_chat_as_one_context_kept_apart_and_offered_again(ti
         assert shown[0].startswith("extra.md  (open)") and shown[1].startswith("extra.md + notes.md  ·")
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: len(alone.chat.indexed.document.parts) == 2)
-        await wait_until(pilot, lambda: [c.question for c in alone.chat.query(AnswerCard)] == ["where is the spare key?"])
+        asked = ["where is the spare key?"]
+        await wait_until(pilot, lambda: [c.question for c in alone.chat.query(AnswerCard)] == asked)
 
 
 async def test_a_span_saved_in_a_folder_keeps_to_its_own_file(tiny_model_dir, folder):

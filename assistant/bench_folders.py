@@ -94,16 +94,17 @@ def bench_folder(path: str, include: Sequence[str], exclude: Sequence[str]) -> d
     first: list[dict[str, Any]] = []
     again: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    for _ in range(RUNS):
-        with tempfile.TemporaryDirectory() as cache:
-            named = path
-            if Path(path).is_dir():
-                named = str(Path(cache) / "copy")
-                shutil.copytree(path, named, symlinks=True)
-                _wait_until_trusted()  # as a folder's files usually are
+    with tempfile.TemporaryDirectory() as work:
+        named, is_dir = path, Path(path).is_dir()
+        if is_dir:
+            named = str(Path(work) / "copy")
+            shutil.copytree(path, named, symlinks=True)
+            _wait_until_trusted()  # as a folder's files usually are
+        for run in range(RUNS):
+            cache = str(Path(work) / f"cache{run}")  # a first open each run: no saved index yet
             first.append(_in_fresh_process(_open, named, include, exclude, cache))
             again.append(_in_fresh_process(_open, named, include, exclude, cache))
-            if Path(path).is_dir():
+            if is_dir:
                 _change(Path(named), first[-1]["median_file"])
                 changed.append(_in_fresh_process(_open, named, include, exclude, cache))
             else:  # a single file changed is read whole again

@@ -102,8 +102,9 @@ class Context:
 
     @classmethod
     def of(cls, *paths: str | os.PathLike[str]) -> Context:
-        """The paths named, each once, in the order named."""
-        return cls(tuple(dict.fromkeys(Path(os.path.abspath(files.user_path(p))) for p in paths)))
+        """The paths named, each once, in order (the order they were named in does not make another context: the
+        files are read in path order whatever it was)."""
+        return cls(tuple(sorted({Path(os.path.abspath(files.user_path(p))) for p in paths}, key=str)))
 
     @property
     def first(self) -> Path:
@@ -115,8 +116,15 @@ class Context:
 
     @property
     def name(self) -> str:
-        """The document's or folder's name, or the first few paths' names joined with "+"."""
+        """The document's or folder's name, or the first few paths' names joined with "+" (by their path inside the
+        folder that holds them all where two share a name)."""
         names = [path.name or str(path) for path in self.paths]
+        if len(set(names)) < len(names):  # two files of one name: named by their paths inside the folder of all
+            common = os.path.commonpath([str(path) for path in self.paths])
+            names = [
+                os.path.relpath(path, common) if str(path) != common else name
+                for path, name in zip(self.paths, names, strict=True)
+            ]
         more = len(names) - CONTEXT_NAMES_SHOWN
         return " + ".join(names[:CONTEXT_NAMES_SHOWN]) + (f" + {more} more" if more > 0 else "")
 

@@ -42,6 +42,7 @@ async def test_a_folders_answers_name_their_file_and_show_in_the_document(tiny_m
     async with app.run_test(size=SIZE) as pilot:
         await _open(app, pilot)
         assert any("Not read: photo.bin" in n and "f6" in n for n in notifications(app))
+        assert "· 1 not read (f6)" in str(app.chat.query_one("#status").render())
         card = await ask(app, pilot, "where is the silver compass kept?")
         best = card.result.best
         assert best is not None and f"{best.path} · {best.where}" in card.plain_text
@@ -235,6 +236,31 @@ async def test_a_path_typed_in_the_file_dialog_keeps_its_first_slash(tiny_model_
         await wait_until(pilot, lambda: isinstance(app.screen, FileOpen))
         await pilot.press(*"/tmp")
         assert app.screen.query(Input).first().value == "/tmp"
+
+
+async def test_a_folder_path_typed_fast_over_the_folder_list_is_opened_whole(tiny_model_dir, folder):
+    from textual import events
+    from textual.keys import _character_to_key
+    from textual_fspicker.parts import DirectoryNavigation
+
+    from assistant.tui.file_dialogs import SelectDirectory
+    from assistant.tui.widgets.recent_documents import RecentDocuments
+
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments))
+        await pilot.press("end", "enter")  # Open a folder…
+        await wait_until(pilot, lambda: isinstance(app.screen, SelectDirectory))
+        nav = app.screen.query_one(DirectoryNavigation)
+        nav.focus()
+        await pilot.pause()
+        for character in str(folder):  # all on their way to the list before the first one moves the focus
+            nav.post_message(events.Key(_character_to_key(character), character))
+        nav.post_message(events.Key("enter", None))
+        await _open(app, pilot)
+        assert app.chat.document_path == folder and len(app.chat.indexed.document.parts) == 2
 
 
 async def test_a_folders_files_are_shown_one_at_a_time_numbered_as_answers_cite_them(tiny_model_dir, folder):

@@ -233,8 +233,9 @@ def test_several_paths_are_one_conversation_apart_from_each_paths_own(tmp_path):
     store = ConversationStore(tmp_path / "history.sqlite3")
     try:
         a, b = tmp_path / "a.txt", tmp_path / "docs"
-        both = Context.of(a, b, a)  # each path once, in the order named
-        assert both.paths == (a, b) and both.name == "a.txt + docs"
+        both = Context.of(b, a, a)  # each path once, in path order: the order named is not another context
+        assert both.paths == (a, b) and both.name == "a.txt + docs" and both == Context.of(a, b)
+        assert Context.of(tmp_path / "x" / "a.txt", a).name == "a.txt + x/a.txt"  # one name: their paths
         store.add_turn(a, "about a alone?", RESULT)
         store.add_turn(both, "about both?", RESULT)
         assert [t.question for t in store.turns(a)] == ["about a alone?"]

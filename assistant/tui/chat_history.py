@@ -85,7 +85,8 @@ class History:
         if store is None:
             screen.notify("Conversations are not kept this session, so there is nothing to export.", severity="warning")
             return
-        stem = re.sub(r"[^\w.-]+", "-", context.first.stem).strip("-.")[:60] or "conversation"  # any shell lists it
+        named = context.name if context.also else context.first.stem
+        stem = re.sub(r"[^\w.-]+", "-", named).strip("-.")[:60] or "conversation"  # a name any shell lists
         out = user_data_dir() / "exports" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
         try:
             files.write_text(out, conversation_markdown(context, store.turns(context)))

@@ -53,6 +53,8 @@ class _Navigation(DirectoryNavigation):
     JUMP_PAUSE_S = 1.0
 
     def on_key(self, event: events.Key) -> None:
+        if self._forward(event):
+            return
         super().on_key(event)
         if event.character in ("/", "~"):  # the start of a path: typed where paths go
             self._to_path_input(event.character)
@@ -74,6 +76,9 @@ class _Navigation(DirectoryNavigation):
                 break
         event.stop()
 
+    def on_focus(self) -> None:
+        self._typing_path = False  # back in the list: keys are the list's again
+
     def on_paste(self, event: events.Paste) -> None:
         """A path pasted over the list goes where paths are typed."""
         self._to_path_input(event.text.strip())
@@ -87,6 +92,26 @@ class _Navigation(DirectoryNavigation):
             path.value = text
             path.cursor_position = len(text)
             path.focus()
+            self._typing_path = True
+
+    def _forward(self, event: events.Key) -> bool:
+        """Keys that reach the list after a path began in the path input (typed fast, or sent at once over a slow
+        link: they were on their way before the focus moved) go on into the path input, in order."""
+        inputs = self.screen.query(Input)
+        if not getattr(self, "_typing_path", False) or not inputs:
+            return False
+        path = inputs.first()
+        if event.is_printable and event.character:
+            path.insert_text_at_cursor(event.character)
+        elif event.key == "enter":
+            self.call_next(path.action_submit)
+        elif event.key == "backspace":
+            path.action_delete_left()
+        else:
+            return False
+        event.stop()
+        event.prevent_default()
+        return True
 
 
 class _ErrorsAsText:

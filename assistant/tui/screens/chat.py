@@ -176,6 +176,8 @@ class ChatScreen(Screen[None]):
     def update_status(self) -> None:
         doc = self.context.name if self.context else "no document"
         words = f" · {self.indexed.words:,} words" if self.indexed is not None else ""
+        if self.indexed is not None and self.skipped:  # said for as long as it is open, not only in a passing toast
+            words += f" · {len(self.skipped):,} not read (f6)"
         self.query_one("#status", Static).update(safe_text(f" {doc}{words} │ {self.reader.label}", single_line=True))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -237,7 +239,8 @@ class ChatScreen(Screen[None]):
             if offset is not None and self.indexed is not None and self.indexed.document is document:
                 self.query_one(DocumentView).go_to_offset(offset)
 
-        self.app.push_screen(SourcesScreen(document, self.skipped), chosen)
+        name = self.context.name if self.context is not None else None
+        self.app.push_screen(SourcesScreen(document, self.skipped, name), chosen)
 
     def _start_folder(self) -> Path:
         first = self.document_path
@@ -368,7 +371,7 @@ class ChatScreen(Screen[None]):
             first = message.skipped[0]
             more = f" and {len(message.skipped) - 1:,} more" if len(message.skipped) > 1 else ""
             self.notify(
-                f"Not read: {first.path}: {first.why}{more}. f6 lists the sources.", severity="warning", timeout=20
+                f"Not read: {first.path}: {first.why}{more}. f6 lists the sources.", severity="warning", timeout=10
             )
 
     def restore_history(self) -> None:

@@ -28,10 +28,12 @@ class SourcesScreen(ModalScreen[int | None]):
     DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { height: auto; max-height: 18; }"
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="sources-close")]
 
-    def __init__(self, document: Document, skipped: list[Skipped]) -> None:
+    def __init__(self, document: Document, skipped: list[Skipped], name: str | None = None) -> None:
+        """``name``: what was opened, as the chat names it (several paths: theirs), else the document's name."""
         super().__init__()
         self.document = document
         self.skipped = skipped
+        self.name_opened = name or document.name
 
     def compose(self) -> ComposeResult:
         parts = self.document.parts
@@ -49,7 +51,7 @@ class SourcesScreen(ModalScreen[int | None]):
         ]
         head = f"{len(parts):,} file(s) read" + (f", {len(self.skipped):,} not read" if self.skipped else "")
         with Vertical():
-            yield Label(assemble((f"Sources of {self.document.name}", "bold"), f"  ·  {head}"))
+            yield Label(assemble((f"Sources of {one_line(self.name_opened)}", "bold"), f"  ·  {head}"))
             yield OptionList(*read, *not_read, id="sources")
 
     @on(OptionList.OptionSelected)

@@ -471,15 +471,35 @@ def _activate(name: str, console: Console) -> int:
     return 0
 
 
+def _check_some_document(paths: Sequence[str]) -> None:
+    """Refuse several paths none of whose files can be read, in the words of the first file's reason; reading
+    stops at the first file that reads."""
+    from assistant.core.documents import max_document_bytes, read_extracted
+    from assistant.core.errors import DocumentError, PasswordNeeded
+    from assistant.core.folders import selected
+
+    walk = selected(paths).walk
+    first_error: str | None = None
+    for _, path in walk.found:
+        try:
+            read_extracted(path, max_document_bytes())
+            return
+        except PasswordNeeded:
+            return  # protected: listed as not read, with why, once the chat opens the others
+        except DocumentError as exc:
+            first_error = first_error or str(exc).rstrip(".")
+    why = first_error or (f"{walk.skipped[0].path}: {walk.skipped[0].why}" if walk.skipped else "no file to read")
+    raise DocumentError(f"None of the paths named holds a document that can be read ({why}).")
+
+
 def _check_chat_paths(first: str, also: Sequence[str]) -> None:
     """Fail fast, before the screen opens, on what the chat could not open (each file is read once, by the app)."""
     from assistant.core.documents import load_document
-    from assistant.core.errors import DocumentError, PasswordNeeded
-    from assistant.core.folders import check_folder, selected
+    from assistant.core.errors import PasswordNeeded
+    from assistant.core.folders import check_folder
 
     if also:
-        if not selected([first, *also]).walk.found:
-            raise DocumentError(f"{first} and the other paths named hold no file to read.")
+        _check_some_document([first, *also])
         return
     path = files.named_path(first)
     if files.path_kind(path) == "dir":

@@ -142,7 +142,7 @@ class Context:
             return cls((Path(key),)) if Path(key).is_absolute() else None
         try:
             paths = json.loads(key)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what the parser can follow
             return None
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and os.path.isabs(p) for p in paths):
             return None
@@ -319,13 +319,13 @@ class ConversationStore:
         """The documents, folders and contexts opened or asked about, the latest use first (the open dialog offers
         them again; the app reopens the first at start)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT d.path FROM documents d LEFT JOIN turns t ON t.document_id = d.id "
+            rows = self._db.execute(  # as bytes: a row that is not UTF-8 is skipped, not the end of the list
+                "SELECT CAST(d.path AS BLOB) FROM documents d LEFT JOIN turns t ON t.document_id = d.id "
                 "GROUP BY d.id ORDER BY MAX(COALESCE(MAX(t.created_at), 0), d.opened_at) DESC, MAX(t.id) DESC, "
                 "d.id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [context for r in rows if (context := Context.from_key(r[0])) is not None]
+        return [context for r in rows if (context := Context.from_key(_text_or_none(r[0]))) is not None]
 
     def opened(self, about: About) -> None:
         """A document (or folder, or context) was opened: it goes first in :meth:`recent_documents`."""
@@ -359,6 +359,15 @@ class ConversationStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _text_or_none(raw: object) -> str | None:
+    if not isinstance(raw, bytes):
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _result(turn_id: int, payload: str) -> AskResult:

@@ -218,6 +218,7 @@ def test_changes_spliced_into_the_last_snapshot_index_as_the_folder_read_anew(fo
         EDITS[edit](folder)
         again = _open(folder, caches)
         _same(again, _fresh(folder))
+        assert set(again.retriever.passages.vocabulary) == set(_fresh(folder).retriever.passages.vocabulary)
         indexed = [r for r in reads if any(Path(part.name).name == r for part in again.document.parts)]
         assert len(splices) == 1 and splices.pop() == len(indexed)  # only the files read again are put in
         if "removed" in edit or "added" in edit:
@@ -463,6 +464,23 @@ def test_a_cache_folder_the_program_did_not_make_is_never_written(folder, caches
     _same(_open(folder, caches), _fresh(folder))
     assert sorted(p.name for p in theirs.iterdir()) == ["mine.txt"]
     assert not (theirs / MARKER).exists()
+
+
+def test_the_least_recently_opened_folders_indexes_go_and_no_snapshot_outlives_its_database(tmp_path, caches):
+    from assistant.core.folder_store import prune
+
+    roots = []
+    for n in range(3):
+        roots.append(tmp_path / f"notes{n}")
+        _write(roots[-1] / "a.md", _text(TOPICS[n]))
+        _open(roots[-1], caches)
+    cache = caches["folder_cache"]
+    orphan = cache / ("0" * 32 + ".sqlite.snapshot")  # its database removed by something else
+    orphan.write_bytes(b"old")
+    prune(cache, keep=2)
+    assert len(list(cache.glob("*.sqlite"))) == 2 and len(list(cache.glob("*.snapshot"))) == 2
+    assert not orphan.exists()
+    _same(_open(roots[0], caches), _fresh(roots[0]))  # the one pruned: indexed again
 
 
 def test_nothing_is_written_into_the_folder_read(folder, caches):

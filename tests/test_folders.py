@@ -252,6 +252,11 @@ def test_the_chat_opens_several_paths_named_on_the_command_line(library, tmp_pat
     assert assistant(capsys, str(extra), str(library)).code == 0  # `assistant A B` is the chat, as `assistant A` is
     assert started == [(extra, (library,))]
     assert_one_line_failure(assistant(capsys, "chat", str(extra), str(tmp_path / "missing")), "missing")
+    empty = [tmp_path / "e1.md", tmp_path / "e2.md"]
+    for path in empty:
+        path.write_bytes(b"")
+    assert_one_line_failure(assistant(capsys, "chat", *map(str, empty)), "None of the paths named")
+    assert len(started) == 1  # neither opened the app
 
 
 def test_bench_refuses_a_folder_with_no_document_before_timing(tmp_path, capsys):

@@ -247,13 +247,18 @@ def test_several_paths_are_one_conversation_apart_from_each_paths_own(tmp_path):
         store.close()
 
 
-@pytest.mark.parametrize("key", ["[", "[]", "[1, 2]", '["a", ""]', '{"a": 1}', ""])
+@pytest.mark.parametrize(
+    "key",
+    ["[", "[]", "[1, 2]", '["a", ""]', '["relative"]', '{"a": 1}', "", "relative", "[" * 5000, b"/a\xff"],
+    ids=["cut", "empty", "numbers", "a blank path", "relative", "object", "blank", "not absolute", "deep", "bytes"],
+)
 def test_a_recent_entry_that_names_no_paths_is_not_offered(tmp_path, key):
     store = ConversationStore(tmp_path / "history.sqlite3")
     try:
         store.add_turn(tmp_path / "a.txt", "where?", RESULT)
         with sqlite3.connect(tmp_path / "history.sqlite3") as db:
-            db.execute("INSERT INTO documents(path, opened_at) VALUES (?, ?)", (key, 1e12))
+            cast = "CAST(? AS TEXT)" if isinstance(key, bytes) else "?"
+            db.execute(f"INSERT INTO documents(path, opened_at) VALUES ({cast}, ?)", (key, 1e12))
         assert _paths(store.recent_documents()) == [Path(document_key(tmp_path / "a.txt"))]
     finally:
         store.close()

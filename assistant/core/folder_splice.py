@@ -189,10 +189,28 @@ class _Splice:
             own = self.own.made(self.vocabulary, self.passages)
             if own.rows.size:
                 para = self.para.made(own.vocabulary, self.paragraphs) if self.para is not None else None
+                own, para = _without_terms_gone(own, para)
                 retriever = ContextualRetriever(own, para, joined("owner"), self.retriever.paragraph_weight)
         sentences = SentenceIndex.of_arrays(joined("sentence_starts"), joined("sentence_ends"))
         indexed = IndexedDocument(document, passages, retriever, sentences, int(words.sum()), 0.0, words.tolist())
         return indexed, tuple(self.states)
+
+
+def _without_terms_gone(own: Bm25, para: Bm25 | None) -> tuple[Bm25, Bm25 | None]:
+    """The indexes without the terms no file holds any more (those of the files changed or gone), so that a folder
+    edited again and again keeps the vocabulary, and the snapshot the size, of the folder read anew. A term is in no
+    paragraph exactly when it is in no passage (a paragraph's counts are its passages'), so one mask serves both."""
+    held = np.diff(own.columns) > 0
+    if bool(held.all()):
+        return own, para
+    terms = [term for term, kept in zip(own.vocabulary, held.tolist(), strict=True) if kept]
+    vocabulary = {term: i for i, term in enumerate(terms)}
+
+    def kept(index: Bm25) -> Bm25:
+        columns = np.concatenate(([0], index.columns[1:][held]))  # a term gone held no rows: its column was empty
+        return Bm25.of_arrays(vocabulary, index.rows, index.tf, columns, index.lengths)
+
+    return kept(own), kept(para) if para is not None else None
 
 
 def _passage_list(indexed: IndexedDocument) -> PassageList:

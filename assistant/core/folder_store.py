@@ -220,3 +220,7 @@ def prune(cache_dir: Path, keep: int = MAX_FOLDERS) -> None:
     for old in stores[keep:]:
         for suffix in _SIDE_FILES:
             Path(f"{old}{suffix}").unlink(missing_ok=True)
+    kept = {str(store) for store in stores[:keep]}
+    for snapshot in cache_dir.glob(f"*.sqlite{_SNAPSHOT}"):  # one whose database went some other way
+        if str(snapshot)[: -len(_SNAPSHOT)] not in kept:
+            snapshot.unlink(missing_ok=True)

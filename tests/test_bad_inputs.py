@@ -554,12 +554,12 @@ def test_an_endless_question_on_stdin_is_refused_without_reading_it_all(doc, tin
 def test_a_file_or_a_chat_flag_first_opens_the_chat_and_a_misspelt_command_is_named(monkeypatch, tmp_path, capsys):
     import assistant.cli as cli
 
-    opened: list[tuple[str | None, str | None]] = []
-    monkeypatch.setattr(cli, "cmd_chat", lambda args: opened.append((args.path, args.model)) or 0)
+    opened: list[tuple[list[str], str | None]] = []
+    monkeypatch.setattr(cli, "cmd_chat", lambda args: opened.append((args.paths, args.model)) or 0)
     doc = tmp_path / "notes.txt"
     doc.write_text("The cat sat on the mat.\n", encoding="utf-8")
     assert cli.main([str(doc)]) == 0 and cli.main(["--model", "m", str(doc)]) == 0
-    assert opened == [(str(doc), None), (str(doc), "m")]
+    assert opened == [([str(doc)], None), ([str(doc)], "m")]
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["aks"])
     assert exit_info.value.code != 0 and "invalid choice: 'aks'" in capsys.readouterr().err

@@ -310,6 +310,14 @@ def test_an_empty_path_is_one_sentence_not_the_current_folder(folder, caches, wh
         open_indexed(paths[0], EngineSettings(), **caches, also=paths[1])
 
 
+@pytest.mark.parametrize("where", ["first", "also"])
+def test_a_file_named_with_a_closing_slash_is_one_sentence(folder, caches, where):
+    named = f"{folder / 'zebras.md'}/"  # what the system refuses (not a folder), never read as the file
+    paths = (named, []) if where == "first" else (folder / "deep", [named])
+    with pytest.raises(UserError, match="ends with a slash"):
+        open_indexed(paths[0], EngineSettings(), **caches, also=paths[1])
+
+
 def test_a_cancelled_first_open_keeps_the_files_it_indexed(folder, caches, reads):
     calls = iter(range(1000))
     with pytest.raises(DocumentError, match="stopped"):

@@ -92,9 +92,13 @@ def user_path(value: str | os.PathLike[str]) -> Path:
 def named_path(value: str | os.PathLike[str]) -> Path:
     """A path a user names to be read (a document, a folder): as :func:`user_path`, and an empty one (an unset shell
     variable) is one sentence, never the current folder."""
-    if not os.fspath(value):
+    text = os.fspath(value)
+    if not text:
         raise UserError("An empty path names no file or folder (is a shell variable unset?).")
-    return user_path(value)
+    path = user_path(value)
+    if text.endswith(("/", os.sep)) and path_kind(path) not in ("dir", None):  # as the system reads ``notes.md/``
+        raise UserError(f"{text} ends with a slash, but {path} is not a folder.")
+    return path
 
 
 def path_kind(path: Path) -> str | None:

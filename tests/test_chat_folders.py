@@ -88,17 +88,22 @@ async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one
         await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen))
 
 
-async def test_ctrl_o_opens_a_folder_and_its_conversation_comes_back(tiny_model_dir, folder):
+async def _folder_dialog(app, pilot) -> None:
+    """ctrl+o, then "Open a folder…": the folder dialog, up."""
     from assistant.tui.file_dialogs import SelectDirectory
     from assistant.tui.widgets.recent_documents import RecentDocuments
 
+    await settle(app, pilot)
+    await pilot.press("ctrl+o")
+    await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments))
+    await pilot.press("end", "enter")  # Open a folder…
+    await wait_until(pilot, lambda: isinstance(app.screen, SelectDirectory))
+
+
+async def test_ctrl_o_opens_a_folder_and_its_conversation_comes_back(tiny_model_dir, folder):
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments))
-        await pilot.press("end", "enter")  # Open a folder…
-        await wait_until(pilot, lambda: isinstance(app.screen, SelectDirectory))
+        await _folder_dialog(app, pilot)
         typed = app.screen.query_one("#folder-path")
         typed.value = str(folder)
         typed.focus()
@@ -243,16 +248,9 @@ async def test_a_folder_path_typed_fast_over_the_folder_list_is_opened_whole(tin
     from textual.keys import _character_to_key
     from textual_fspicker.parts import DirectoryNavigation
 
-    from assistant.tui.file_dialogs import SelectDirectory
-    from assistant.tui.widgets.recent_documents import RecentDocuments
-
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments))
-        await pilot.press("end", "enter")  # Open a folder…
-        await wait_until(pilot, lambda: isinstance(app.screen, SelectDirectory))
+        await _folder_dialog(app, pilot)
         nav = app.screen.query_one(DirectoryNavigation)
         nav.focus()
         await pilot.pause()

@@ -192,6 +192,11 @@ def grouped(counts: TermCounts, owner: np.ndarray, groups: int) -> TermCounts:
     return TermCounts(counts.vocabulary, indptr, terms, summed, lengths)
 
 
+def _average(lengths: np.ndarray) -> float:
+    """The mean row length BM25 normalises by (made once: every query uses it)."""
+    return max(float(lengths.mean()) if lengths.size else 1.0, 1e-9)
+
+
 class Bm25:
     """Lucene BM25 scores of every row for a query, from merged term counts: each term's rows and counts (one column
     per term, as bm25s keeps), weighed when a query asks for the term, so that rows can be taken out and put in (a
@@ -214,6 +219,7 @@ class Bm25:
         self.columns = np.zeros(len(counts.vocabulary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(counts.terms, minlength=len(counts.vocabulary)), out=self.columns[1:])
         self.lengths = counts.lengths.astype(np.int32)
+        self.average = _average(self.lengths)
 
     @classmethod
     def of_arrays(
@@ -236,12 +242,13 @@ class Bm25:
         index = cls.__new__(cls)
         index.counts, index.size, index.vocabulary = None, int(lengths.size), vocabulary
         index.rows, index.tf, index.columns, index.lengths = rows, tf, columns, lengths
+        index.average = _average(lengths)
         return index
 
     def scores(self, question: str) -> np.ndarray:
         """Every row's score (zeros when no query term occurs), a query term counted as often as it is asked."""
         scores = np.zeros(self.size, dtype=np.float32)
-        average = max(float(self.lengths.mean()) if self.size else 1.0, 1e-9)
+        average = self.average
         for term in query_terms(question):
             column = self.vocabulary.get(term)
             if column is None:

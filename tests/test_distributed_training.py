@@ -206,3 +206,108 @@ def test_a_process_count_out_of_range_is_one_sentence(value, capsys):
     from tests.bad_inputs import assert_one_line_failure, assistant
 
     assert_one_line_failure(assistant(capsys, "train", "--nproc", value, "--data", "nowhere.json"), "--nproc")
+
+
+@pytest.mark.slow
+@WITH_PROC
+def test_ctrl_c_leaves_a_launch_interrupted_with_how_to_resume(long_inputs, tmp_path):
+    import signal
+
+    base, data = long_inputs
+    run = tmp_path / "run"
+    argv = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer", "--base", str(base)]
+    argv += ["--data", str(data), "--output", str(run), "--batch-size", "8", *TINY, "--epochs", "30"]
+    argv += ["--save-steps", "20"]
+    launcher = _started_until_a_checkpoint(
+        argv, run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    os.killpg(launcher.pid, signal.SIGINT)  # what ctrl+c in its terminal sends: to the launcher and every rank
+    launcher.wait(timeout=120)
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert f"--resume --output {run}" in record["error"] and "ctrl+c" in record["error"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _by_hand(rank: int, port: int) -> dict[str, str]:
+    """The variables a cluster's scheduler (or a person) sets for one process of a launch, with no launcher."""
+    return _environment() | {"WORLD_SIZE": "2", "RANK": str(rank), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+
+
+@pytest.mark.slow
+def test_processes_started_by_hand_find_each_other_and_train_one_run(inputs, tmp_path):
+    base, data = inputs
+    run, port = tmp_path / "run", _free_port()
+    argv = [sys.executable, "-m", "trainer", "--base", str(base), "--data", str(data), "--output", str(run)]
+    argv += ["--batch-size", "8", *TINY]
+    rank_0 = subprocess.Popen(argv, env=_by_hand(0, port), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rank_1 = subprocess.run(argv, env=_by_hand(1, port), capture_output=True, text=True, timeout=600)
+    out, err = rank_0.communicate(timeout=600)
+    assert rank_0.returncode == 0 and rank_1.returncode == 0, err[-2000:] + rank_1.stderr[-2000:]
+    record = json.loads((run / "run.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["global_step"] == -(-record["train_data"]["windows"] // 16)  # 2 processes × 8 a step
+    assert "waiting for the 2 processes of the launch" in out
+
+
+@pytest.mark.slow
+def test_a_process_started_alone_says_what_it_waits_for_and_stops_on_ctrl_c(inputs, tmp_path):
+    import signal
+
+    base, data = inputs
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "trainer", "--base", str(base), "--data", str(data), "--output", str(run), *TINY]
+    alone = subprocess.Popen(argv, env=_by_hand(0, _free_port()), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert alone.stdout is not None
+    import threading
+
+    limit = threading.Timer(120, alone.kill)  # a process that never says it waits ends the loop below, not the suite
+    limit.start()
+    waiting = next((line for line in alone.stdout if b"waiting for the 2 processes" in line), b"")
+    assert b"127.0.0.1:" in waiting
+    alone.send_signal(signal.SIGINT)
+    _, err = alone.communicate(timeout=60)
+    limit.cancel()
+    assert alone.returncode != 0 and b"Traceback" not in err
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+
+
+def test_a_lone_process_of_a_launch_gives_up_waiting_in_one_sentence(monkeypatch):
+    from assistant.core.errors import UserError
+    from trainer import rendezvous
+    from trainer.callbacks import CancelToken
+
+    for name, value in _by_hand(1, _free_port()).items():  # rank 1, and no rank 0 serving the launch
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(rendezvous, "JOIN_LIMIT_S", 0.5)
+    monkeypatch.setattr(rendezvous, "joins_by_itself", lambda: True)
+    with pytest.raises(UserError, match=r"did not join at 127\.0\.0\.1:\d+ within 0 s: start all 2 .*RANK 0 to 1"):
+        rendezvous.join_launch("cpu", CancelToken(), lambda waiting: None)
+
+
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"RANK": "2"}, "RANK must be below WORLD_SIZE=2 (got 2)."),
+        ({"MASTER_PORT": "70000"}, "MASTER_PORT must be a port number, 1 to 65535 (got '70000')."),
+        ({"MASTER_PORT": "http"}, "MASTER_PORT must be a port number, 1 to 65535 (got 'http')."),
+    ],
+)
+def test_a_launch_set_by_hand_with_impossible_numbers_is_one_sentence(monkeypatch, variables, said):
+    from assistant.core.errors import UserError
+    from trainer import rendezvous
+    from trainer.callbacks import CancelToken
+
+    for name, value in (_by_hand(0, _free_port()) | variables).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(rendezvous, "joins_by_itself", lambda: True)
+    with pytest.raises(UserError) as raised:
+        rendezvous.join_launch("cpu", CancelToken(), lambda waiting: None)
+    assert str(raised.value) == said

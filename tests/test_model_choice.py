@@ -220,4 +220,6 @@ async def test_escape_while_a_settings_form_waits_on_its_model_keeps_none_of_the
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.reader_state.busy)
         assert app.settings.top_k == 3  # the form waited on its model: none of it holds
-    assert Settings.load().top_k == 3
+        slow_load.set()  # the abandoned load ends later, as a real export would: still none of the form holds
+        await app.workers.wait_for_complete()
+    assert Settings.load().top_k == 3 and app.settings.top_k == 3

@@ -54,6 +54,7 @@ from trainer.callbacks import (
 )
 from trainer.data import Examples, load_examples, training_dataset
 from trainer.export_onnx import export_after_training
+from trainer.rendezvous import join_launch
 from trainer.trainers import DistillationTrainer, QATrainer, QuestionSet, training_arguments
 
 __all__ = ["CancelToken", "RunResult", "TrainingCancelled", "freeze_layers", "run_training"]
@@ -87,6 +88,9 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
         return session.run_stages()
     except TrainingCancelled:
         heartbeat.stop()
+        if launch_processes() > 1 and session.cancel.reason == "SIGINT":  # ctrl+c stops every process of a launch
+            message = _record_interruption(session, "was stopped by ctrl+c")
+            return RunResult(run.path, RunStatus.INTERRUPTED, None, message)
         run.set_status(RunStatus.CANCELLED, error="cancelled by the user")
         session.emit(Phase.CANCELLED, message="training cancelled; the active reader is unchanged")
         return RunResult(run.path, RunStatus.CANCELLED, None, "cancelled")
@@ -97,7 +101,7 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
     except Exception as exc:
         heartbeat.stop()
         if _peer_lost(exc):
-            message = _record_interruption(session, exc)
+            message = _record_interruption(session, f"lost one of its processes ({type(exc).__name__})")
             return RunResult(run.path, RunStatus.INTERRUPTED, None, message)
         _record_failure(session, f"{type(exc).__name__}: {exc}", created)
         raise
@@ -150,14 +154,11 @@ def _peer_lost(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(sign in str(exc) for sign in _LOST_PEER)
 
 
-def _record_interruption(session: _Session, exc: BaseException) -> str:
-    """Mark the run interrupted, with how to continue it; the sentence said."""
+def _record_interruption(session: _Session, why: str) -> str:
+    """Mark the run of a launch interrupted, with how to continue it; the sentence said."""
     run = session.run_dir
     command = shlex.join(["--resume", "--output", str(run.path)])
-    message = (
-        f"Another process of the launch stopped ({type(exc).__name__}): the run is interrupted; continue it with the "
-        f"same launcher and {command}."
-    )
+    message = f"The launch {why}: the run is interrupted; continue it with the same launcher and {command}."
     run.set_status(RunStatus.INTERRUPTED, error=message)
     session.emit(Phase.FAILED, message=message)
     return message
@@ -301,6 +302,7 @@ class _Session:
 
     def prepare(self) -> _Prepared:
         """The base model (with frozen layers), validated examples and label-checked training windows."""
+        join_launch(self.device, self.cancel, lambda waiting: self.emit(Phase.LOAD, message=waiting))
         self.emit(Phase.LOAD, message=f"loading {self.config.base_model}")
         set_seed(self.config.seed)  # before the model, as run_qa.py: the new QA head is drawn from --seed too
         tokenizer, model = _load_base(self.config.base_model)

@@ -53,6 +53,19 @@ async def test_a_folders_answers_name_their_file_and_show_in_the_document(tiny_m
         await wait_until(pilot, lambda: str(view.border_subtitle or "").startswith(best.path))
 
 
+async def test_files_not_read_are_no_longer_announced_once_another_context_opens(tiny_model_dir, folder, tmp_path):
+    other = tmp_path / "other.md"
+    other.write_text("The lamp is on the desk.\n", encoding="utf-8")
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        assert any("Not read: photo.bin" in n for n in notifications(app))
+        app.chat.open_document(other)
+        await wait_until(pilot, lambda: app.chat.context is not None and app.chat.context.first == other.resolve())
+        assert not any("Not read" in n for n in notifications(app))  # about the folder left, not what is open
+        assert "not read" not in str(app.chat.query_one("#status").render())
+
+
 async def test_each_new_answer_shows_whole_when_the_conversation_is_longer_than_the_screen(tiny_model_dir, folder):
     allow_every_answer(top_k=3)
     app = AssistantApp(document_path=folder, model=str(tiny_model_dir))

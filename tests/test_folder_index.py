@@ -358,6 +358,19 @@ def test_a_saved_file_over_a_smaller_budget_is_skipped_as_reading_it_would(folde
     assert [(s.path, s.why) for s in opened.skipped] == [(s.path, s.why) for s in alone.skipped]
 
 
+def test_a_saved_gzip_over_a_smaller_budget_is_skipped_in_the_words_reading_it_says(folder, caches, monkeypatch):
+    import gzip
+
+    _write(folder / "zz.md.gz", gzip.compress(_text("walruses", 400).encode(), mtime=0))
+    _open(folder, caches)
+    monkeypatch.setenv("ASSISTANT_MAX_DOCUMENT_BYTES", str(len(_text("zebras")) * 4))
+    alone = open_path(folder)
+    for _ in range(2):  # from the entries, then from the snapshot
+        opened, _ = open_indexed(folder, EngineSettings(), **caches)
+        assert [(s.path, s.why) for s in opened.skipped] == [(s.path, s.why) for s in alone.skipped]
+    assert any(s.path == "zz.md.gz" and "inflates past" in s.why for s in alone.skipped)
+
+
 @pytest.fixture
 def on_every_core(monkeypatch):
     """Workers for any amount of text, on two cores even where there is one."""

@@ -142,6 +142,7 @@ def test_the_format_is_told_by_content_not_by_name(tmp_path):
         ("guide.html", HTML),
         ("notes.txt.gz", gz_bytes("Crème brûlée\r\nline two\n".encode())),
     ],
+    ids=["pdf", "epub", "docx", "html", "gz"],
 )
 def test_assistant_text_prints_exactly_the_text_answer_offsets_index(name, data, tmp_path, capsys):
     path = _write(tmp_path, name, data)

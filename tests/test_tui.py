@@ -412,7 +412,8 @@ async def test_every_registered_action_is_in_the_help_screen_and_the_palette():
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=30)
         help_text = app.screen.query_one("#help", Markdown).source
         for action in ACTIONS:
-            assert f"| {action.key or 'ctrl+p'} | {action.title}: {action.description} |" in help_text
+            assert f"| {action.help_key} | {action.title}: {action.description} |" in help_text
+        assert "| palette | Clear conversation:" in help_text  # no key of its own: ctrl+p's palette runs it
 
 
 async def test_a_model_loader_that_raises_leaves_the_app_running_with_a_failed_reader(monkeypatch, doc):

@@ -126,14 +126,14 @@ class _CachedReader:
         return Kept(part)
 
     def _within(self, found: FileIndex | Kept, path: Path, size: int, left: int) -> tuple[FileIndex | Kept, int]:
-        """The file's index when its text fits what the budget has left; else what reading it would say."""
+        """The file's index when its text fits what the budget has left; else the refusal that reading it gives (the
+        file is read again, up to what is left: each format words its own, a ``.gz`` as inflating past it)."""
         used = found.text_bytes if isinstance(found, FileIndex) else self._snapshot_files[found.part].text_bytes
         if used <= left:
             return found, used
-        kind = document_file_kind(left)
-        if size > kind.cap:
-            files.read_bytes(path, kind)  # refused at the cap, in the words reading it says
-        raise Request(path, left).over_cap()
+        raw = files.read_bytes(path, document_file_kind(left))
+        extracted_from(raw, path, left, password=self.password, stopped=self.stopped)
+        raise Request(path, left).over_cap()  # a format that reads it within what is left: the budget says it
 
     @property
     def _snapshot_files(self) -> tuple[FileState, ...]:

@@ -34,6 +34,11 @@ class Action:
     """The footer's short label; None keeps the key out of the footer."""
     scope: Scope = "app"
 
+    @property
+    def help_key(self) -> str:
+        """How the help screen says to run it: its key, or for an action with none, the command palette (ctrl+p)."""
+        return self.key or "palette"
+
 
 ACTIONS: tuple[Action, ...] = (
     # The chat screen's own keys: the footer shows them before the app's.
@@ -327,7 +332,7 @@ def help_markdown() -> str:
     for scope, title in SCOPE_TITLES.items():
         lines.append(f"| **{title}** | |")
         for a in actions_for(scope):
-            lines.append(f"| {a.key or 'ctrl+p'} | {a.title}: {a.description} |")
+            lines.append(f"| {a.help_key} | {a.title}: {a.description} |")
     lines.append("| **Document, when it has the focus (as in less)** | |")
     lines += [f"| {shown} | {what} |" for shown, _, _, what in PAGER_KEYS]
     lines.append("| **Keys** | |")

@@ -115,6 +115,8 @@ class ChatScreen(Screen[None]):
         self.context: Context | None = None
         """What is open: a document, a folder, or several paths read as one."""
         self.skipped: list[Skipped] = []
+        self.told_skipped = False
+        """Whether a toast about the open context's files not read may still be up."""
         """The files of the open folder that were not read, with why (the sources screen lists them)."""
         self.indexed: IndexedDocument | None = None
         self.reader = ReaderState()
@@ -266,6 +268,9 @@ class ChatScreen(Screen[None]):
     def open_document(self, what: Context | Path, password: str | None = None) -> None:
         """Open a document, a folder (a path), or several paths as one context, in a worker."""
         context = what if isinstance(what, Context) else Context.of(what)
+        if self.told_skipped:  # about the context being left: toasts cannot be taken back one by one
+            self.app.clear_notifications()
+            self.told_skipped = False
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
         bar.update(total=100, progress=0)
@@ -373,6 +378,7 @@ class ChatScreen(Screen[None]):
             self.notify(
                 f"Not read: {first.path}: {first.why}{more}. f6 lists the sources.", severity="warning", timeout=10
             )
+            self.told_skipped = True
 
     def restore_history(self) -> None:
         self.verdicts.correcting = self.answers.shown = None

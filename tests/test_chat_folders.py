@@ -60,6 +60,12 @@ async def test_files_not_read_are_no_longer_announced_once_another_context_opens
     async with app.run_test(size=SIZE) as pilot:
         await _open(app, pilot)
         assert any("Not read: photo.bin" in n for n in notifications(app))
+        await pilot.press("ctrl+o")  # the list of what to open comes up uncovered: the status line still says it
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "RecentDocuments")
+        assert not any("Not read" in n for n in notifications(app))
+        assert "· 1 not read (f6)" in str(app.chat.query_one("#status").render())
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.chat)
         app.chat.open_document(other)
         await wait_until(pilot, lambda: app.chat.context is not None and app.chat.context.first == other.resolve())
         assert not any("Not read" in n for n in notifications(app))  # about the folder left, not what is open
@@ -307,3 +313,26 @@ async def test_a_folder_read_by_worker_processes_opens_in_the_app(tiny_model_dir
         await _open(app, pilot)
         assert {p.name for p in app.chat.indexed.document.parts} == {"part0.txt", "part1.txt", "part2.txt"}
         assert not any("Cannot open" in n for n in notifications(app))
+
+
+@pytest.mark.parametrize(
+    ("key", "dialog"), [("f6", "SourcesScreen"), ("ctrl+o", "RecentDocuments"), ("f3", "ModelPicker")]
+)
+async def test_enter_then_escape_typed_fast_in_a_list_dialog_closes_only_the_dialog(
+    tiny_model_dir, folder, key, dialog
+):
+    """Both keys reach the dialog before either is handled: its choice and its close, one after the other."""
+    from textual import events
+
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        await pilot.press(key)
+        await wait_until(pilot, lambda: type(app.screen).__name__ == dialog)
+        app.post_message(events.Key("enter", "\r"))
+        app.post_message(events.Key("escape", "\x1b"))
+        await wait_until(pilot, lambda: type(app.screen).__name__ != dialog)
+        await pilot.pause()
+        assert app.screen is app.chat  # the chat, not a blank screen
+        await pilot.press("f1")  # and it still answers its keys
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")

@@ -414,6 +414,7 @@ async def test_every_registered_action_is_in_the_help_screen_and_the_palette():
         for action in ACTIONS:
             assert f"| {action.help_key} | {action.title}: {action.description} |" in help_text
         assert "| palette | Clear conversation:" in help_text  # no key of its own: ctrl+p's palette runs it
+        assert "| n (document) | Next match:" in help_text  # a key of the document's, as in less
 
 
 async def test_a_model_loader_that_raises_leaves_the_app_running_with_a_failed_reader(monkeypatch, doc):

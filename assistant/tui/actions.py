@@ -36,8 +36,9 @@ class Action:
 
     @property
     def help_key(self) -> str:
-        """How the help screen says to run it: its key, or for an action with none, the command palette (ctrl+p)."""
-        return self.key or "palette"
+        """How the help screen says to run it: its key, else the document's (as in less), else the palette (ctrl+p)."""
+        in_document = {action: shown for shown, _, action, _ in PAGER_KEYS}.get(f"screen.{self.name}")
+        return self.key or (f"{in_document} (document)" if in_document else "palette")
 
 
 ACTIONS: tuple[Action, ...] = (

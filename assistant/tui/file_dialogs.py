@@ -25,6 +25,7 @@ from textual_fspicker.parts import DirectoryNavigation, current_directory, direc
 from assistant.core import files
 from assistant.core.sanitize import one_line
 from assistant.rendering import safe_text
+from assistant.tui.closing import ClosesOnce
 from assistant.tui.widgets.text_input import TextInput
 
 __all__ = ["FileOpen", "Filters", "SelectDirectory"]
@@ -128,7 +129,7 @@ SMALL_SCREEN_CSS = """
 """At 80x24 the dialogs' own spacing left the list a row or two: less of it, and the list keeps its rows."""
 
 
-class FileOpen(_ErrorsAsText, _FileOpen):
+class FileOpen(_ErrorsAsText, ClosesOnce[Path], _FileOpen):
     """Pick a file to open."""
 
     DEFAULT_CSS = (
@@ -140,7 +141,7 @@ class FileOpen(_ErrorsAsText, _FileOpen):
     )
 
 
-class SelectDirectory(_ErrorsAsText, _SelectDirectory):
+class SelectDirectory(_ErrorsAsText, ClosesOnce[Path], _SelectDirectory):
     """Pick a checkpoint folder: from the list (Open takes the one highlighted), or by its path typed or pasted
     (enter takes a checkpoint, one with config.json, and goes into any other folder)."""
 

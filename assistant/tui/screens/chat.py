@@ -114,9 +114,9 @@ class ChatScreen(Screen[None]):
         self.settings = settings or Settings()
         self.context: Context | None = None
         """What is open: a document, a folder, or several paths read as one."""
-        self.skipped: list[Skipped] = []
         self.told_skipped = False
         """Whether a toast about the open context's files not read may still be up."""
+        self.skipped: list[Skipped] = []
         """The files of the open folder that were not read, with why (the sources screen lists them)."""
         self.indexed: IndexedDocument | None = None
         self.reader = ReaderState()
@@ -201,6 +201,7 @@ class ChatScreen(Screen[None]):
     def _pick_document(self) -> None:
         """The documents and folders asked about before that are still there, then "Browse…" (the file dialog) and
         "Open a folder…" (the folder dialog)."""
+        self._take_down_skipped_toast()  # it would cover the dialogs' buttons and errors: the status line says it
         self.app.push_screen(RecentDocuments(self._recent_documents(), self.context), self._recent_picked)
 
     @property
@@ -265,12 +266,16 @@ class ChatScreen(Screen[None]):
         if path is not None:
             self.open_document(Context.of(path))
 
+    def _take_down_skipped_toast(self) -> None:
+        """Take down the toast about files not read (Textual takes toasts back all at once, not one by one)."""
+        if self.told_skipped:
+            self.app.clear_notifications()
+            self.told_skipped = False
+
     def open_document(self, what: Context | Path, password: str | None = None) -> None:
         """Open a document, a folder (a path), or several paths as one context, in a worker."""
         context = what if isinstance(what, Context) else Context.of(what)
-        if self.told_skipped:  # about the context being left: toasts cannot be taken back one by one
-            self.app.clear_notifications()
-            self.told_skipped = False
+        self._take_down_skipped_toast()  # about the context being left
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
         bar.update(total=100, progress=0)

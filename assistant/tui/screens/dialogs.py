@@ -18,6 +18,7 @@ from assistant.paths import models_dir
 from assistant.rendering import safe_text
 from assistant.runs.registry import RunStatus, list_runs
 from assistant.tui.actions import help_markdown
+from assistant.tui.closing import ClosesOnce
 from assistant.tui.file_dialogs import SelectDirectory
 from assistant.tui.state import ReaderState
 
@@ -88,7 +89,7 @@ def _same(a: str, b: str) -> bool:
     return files.same_place(a, b)
 
 
-class ModelPicker(ModalScreen[str | None]):
+class ModelPicker(ClosesOnce[str | None], ModalScreen[str | None]):
     """Pick a reader: trained runs in models/, the hub default, or any local checkpoint folder."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="ModelPicker")
@@ -134,7 +135,7 @@ def help_text() -> str:
     return "\n".join([HELP_INTRO, help_markdown(), HELP_OUTRO])
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ClosesOnce[None], ModalScreen[None]):
     DEFAULT_CSS = MODAL_CSS.format(name="HelpScreen").replace("> Vertical", "> VerticalScroll")
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close", id="help-close")]
 
@@ -143,7 +144,7 @@ class HelpScreen(ModalScreen[None]):
             yield Markdown(help_text(), id="help")
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(ClosesOnce[bool], ModalScreen[bool]):
     """A yes/no question: y or n answer it from anywhere in it, escape is No, enter the button with the focus."""
 
     BINDINGS = [

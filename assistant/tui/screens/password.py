@@ -10,11 +10,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from assistant.rendering import safe_text
+from assistant.tui.closing import ClosesOnce
 from assistant.tui.screens.dialogs import MODAL_CSS
 from assistant.tui.widgets.text_input import TextInput
 
 
-class PasswordScreen(ModalScreen[str | None]):
+class PasswordScreen(ClosesOnce[str | None], ModalScreen[str | None]):
     """Dismissed with the password typed, or None."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="PasswordScreen")

@@ -10,13 +10,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.validation import Function
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
 from assistant.rendering import safe_text
 from assistant.settings import Settings, Spec, from_form, specs
+from assistant.tui.closing import ClosesOnce
 from assistant.tui.messages import SettingsSaved
 from assistant.tui.screens.dialogs import checkpoint_dialog
 from assistant.tui.widgets.text_input import TextInput
@@ -36,7 +36,7 @@ def device_choices(current: str) -> list[tuple[str, str]]:
     return choices
 
 
-class SettingsScreen(Screen[None]):
+class SettingsScreen(ClosesOnce[None]):
     """Every setting of ``Settings``, in its order; a value that cannot be saved is said as it is typed."""
 
     CSS_PATH = "settings.tcss"

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from assistant.core.sanitize import one_line
 from assistant.rendering import assemble
+from assistant.tui.closing import ClosesOnce
 from assistant.tui.screens.dialogs import MODAL_CSS
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from assistant.core.folders import Skipped
 
 
-class SourcesScreen(ModalScreen[int | None]):
+class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
     """Dismissed with the offset of the file chosen (its first character in the document), or None."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { height: auto; max-height: 18; }"

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from assistant.core import files
 from assistant.rendering import safe_text
 from assistant.store import Context
+from assistant.tui.closing import ClosesOnce
 from assistant.tui.file_dialogs import Filters
 from assistant.tui.screens.dialogs import MODAL_CSS
 
@@ -56,7 +57,7 @@ def _label(context: Context, open_context: Context | None) -> Text:
     return safe_text(f"{context.name}{slash}{is_open}  ·  {folder}", single_line=True)  # "[draft]" is a name here
 
 
-class RecentDocuments(ModalScreen[RecentChoice]):
+class RecentDocuments(ClosesOnce[RecentChoice], ModalScreen[RecentChoice]):
     """Enter opens the highlighted document (or folder) again; the last two entries browse for a file or a folder."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="RecentDocuments")

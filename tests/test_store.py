@@ -451,3 +451,14 @@ def test_annotations_hold_any_character_and_a_row_nested_past_any_row_is_skipped
     assert feedback.load_all(path) == [note]
     assert feedback.remove(path, note) and feedback.load_all(path) == []
     assert path.read_text(encoding="utf-8").startswith("[[[")  # the line that is not a row stays as it was
+
+
+async def test_exporting_a_conversation_with_no_question_says_so_and_writes_nothing(tiny_model_dir, doc, tmp_path):
+    from assistant.paths import user_data_dir
+
+    app = AssistantApp(document_path=doc, model=str(tiny_model_dir), store_path=tmp_path / "h" / "history.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.action_export_conversation()
+        await wait_until(pilot, lambda: any("Nothing to export" in n.message for n in app._notifications))
+    assert not list((user_data_dir() / "exports").glob("*.md"))

@@ -85,11 +85,19 @@ class History:
         if store is None:
             screen.notify("Conversations are not kept this session, so there is nothing to export.", severity="warning")
             return
+        try:
+            turns = store.turns(context)
+        except STORE_ERRORS as exc:
+            screen.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
+            return
+        if not turns:
+            screen.notify(f"Nothing to export: no question has been asked about {context.name} yet.", timeout=6)
+            return
         named = context.name if context.also else context.first.stem
         stem = re.sub(r"[^\w.-]+", "-", named).strip("-.")[:60] or "conversation"  # a name any shell lists
         out = user_data_dir() / "exports" / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.md"
         try:
-            files.write_text(out, conversation_markdown(context, store.turns(context)))
+            files.write_text(out, conversation_markdown(context, turns))
         except (*STORE_ERRORS, *files.WRITE_ERRORS) as exc:
             screen.notify(f"Could not export the conversation: {type(exc).__name__}: {exc}", severity="warning")
             return

@@ -228,6 +228,26 @@ def test_ctrl_c_leaves_a_launch_interrupted_with_how_to_resume(long_inputs, tmp_
     assert f"--resume --output {run}" in record["error"] and "ctrl+c" in record["error"]
 
 
+@pytest.mark.slow
+@WITH_PROC
+def test_a_stop_that_reaches_one_process_of_a_launch_stops_them_all_after_the_same_step(long_inputs, tmp_path):
+    """ctrl+c in one rank's terminal (or a signal to one of them): the others learn it at the step's end, instead of
+    waiting in the next collective for a process that left."""
+    import signal
+
+    base, data = long_inputs
+    run = tmp_path / "run"
+    argv = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer", "--base", str(base)]
+    argv += ["--data", str(data), "--output", str(run), "--batch-size", "8", *TINY, "--epochs", "30"]
+    argv += ["--save-steps", "20"]
+    launcher = _started_until_a_checkpoint(argv, run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (rank_0,) = [p for p in _children(launcher.pid) if b"\0RANK=0\0" in b"\0" + Path(f"/proc/{p}/environ").read_bytes()]
+    os.kill(rank_0, signal.SIGINT)
+    launcher.wait(timeout=120)
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted" and f"--resume --output {run}" in record["error"]
+
+
 def _free_port() -> int:
     import socket
 
@@ -298,6 +318,15 @@ def test_a_lone_process_of_a_launch_gives_up_waiting_in_one_sentence(monkeypatch
         ({"RANK": "2"}, "RANK must be below WORLD_SIZE=2 (got 2)."),
         ({"MASTER_PORT": "70000"}, "MASTER_PORT must be a port number, 1 to 65535 (got '70000')."),
         ({"MASTER_PORT": "http"}, "MASTER_PORT must be a port number, 1 to 65535 (got 'http')."),
+        ({"MASTER_ADDR": " "}, "MASTER_ADDR=' ' names no machine this one can find."),
+        (
+            {"MASTER_ADDR": "no-such-host.invalid"},
+            "MASTER_ADDR='no-such-host.invalid' names no machine this one can find.",
+        ),
+        (
+            {"MASTER_ADDR": "192.0.2.1"},  # a documentation address: never this machine's
+            "MASTER_ADDR='192.0.2.1' is not an address of this machine, so rank 0 cannot serve the launch there.",
+        ),
     ],
 )
 def test_a_launch_set_by_hand_with_impossible_numbers_is_one_sentence(monkeypatch, variables, said):

@@ -38,6 +38,9 @@ class CancelToken:
         self._event = threading.Event()
         self.reason = ""
         self.in_loop = False
+        self.signalled = False
+        """Whether this process had a signal of its own (a second one stops it at once; a launch's agreed stop,
+        learnt from another process, does not count)."""
 
     @property
     def requested(self) -> bool:
@@ -53,6 +56,34 @@ class CancelToken:
             raise TrainingCancelled(self.reason)
 
 
+_STOP_REASONS = ("", "SIGTERM", "SIGINT")
+"""What a launch's processes agree on at each step: the strongest request any of them had (ctrl+c over a cancel)."""
+
+
+def _in_launch() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def stop_agreed(token: CancelToken) -> bool:
+    """Whether to stop after this step: the token's request, and in a launch any process's, shared with all of them
+    (one small all-reduce a step), so that every process stops after the same step and learns why."""
+    if not _in_launch():
+        return token.requested
+    import torch
+    import torch.distributed as dist
+
+    wanted = (_STOP_REASONS.index(token.reason) if token.reason in _STOP_REASONS else 1) if token.requested else 0
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    agreed = torch.tensor([wanted], dtype=torch.int32, device=device)
+    dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
+    strongest = int(agreed.item())
+    if strongest and not token.requested:
+        token.request(_STOP_REASONS[strongest])
+    return strongest > 0
+
+
 class StopOnCancel(TrainerCallback):
     """Ends the training loop at the next step boundary once the token is set: no checkpoint, no evaluation."""
 
@@ -61,17 +92,22 @@ class StopOnCancel(TrainerCallback):
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         self.token.in_loop = True
+        self.stopping = False
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
-        if self.token.requested:
+        self.stopping = self.stopping or stop_agreed(self.token)
+        self.on_log(args, state, control)
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        """A request made while the step's loss was reported stops before its checkpoint (in a launch, only what
+        every process agreed at the step's end counts: a process that stopped alone would leave the others waiting)."""
+        if self.stopping or (self.token.requested and not _in_launch()):
             control.should_training_stop = True
             control.should_save = False
             control.should_evaluate = False
 
-    on_log = on_step_end  # a request made while the step's loss was reported stops before its checkpoint
-
     def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
-        if self.token.requested:  # the loop ends with this epoch; its evaluation would only delay the exit
+        if self.stopping or (self.token.requested and not _in_launch()):  # its evaluation would only delay the exit
             control.should_save = False
             control.should_evaluate = False
 

@@ -229,7 +229,8 @@ def cancel_on_signals(token: CancelToken) -> Iterator[None]:
 
     def handle(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        at_next_step = token.in_loop and not token.requested
+        at_next_step = token.in_loop and not token.signalled
+        token.signalled = True
         token.request(name)
         if not at_next_step:
             raise TrainingCancelled(name)

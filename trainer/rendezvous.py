@@ -11,7 +11,9 @@ gathered its processes, and its store holds the port.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -81,6 +83,7 @@ def _go_on_waiting(cancel: CancelToken, deadline: float, world: int, address: st
 
 def _store(address: str, port: int, world: int, rank: int, cancel: CancelToken, deadline: float) -> TCPStore:
     """The launch's store: rank 0 serves it, the others connect, retrying in short tries so that ctrl+c is heard."""
+    _check_address(address, port, serving=rank == 0)
     if rank == 0:
         try:
             return TCPStore(address, port, world, True, timedelta(seconds=JOIN_LIMIT_S), wait_for_workers=False)
@@ -89,9 +92,28 @@ def _store(address: str, port: int, world: int, rank: int, cancel: CancelToken, 
                 f"Rank 0 cannot serve the launch at {address}:{port}: the port is in use, or the address is not one "
                 "of this machine's."
             ) from None
-    while True:
+    while True:  # knocked at in Python first: torch's own tries block deaf to signals and log each failure at length
         try:
-            try_s = min(2.0, max(0.1, deadline - time.monotonic()))
-            return TCPStore(address, port, world, False, timedelta(seconds=try_s))
+            socket.create_connection((address, port), timeout=1).close()
+            return TCPStore(address, port, world, False, timedelta(seconds=10))
         except (RuntimeError, OSError):
             _go_on_waiting(cancel, deadline, world, address, port)
+            time.sleep(POLL_S)
+
+
+def _check_address(address: str, port: int, serving: bool) -> None:
+    """MASTER_ADDR must name a machine, and rank 0's must be its own (torch's store would retry either for the whole
+    wait, deaf to ctrl+c)."""
+    try:
+        found = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise UserError(f"MASTER_ADDR={address!r} names no machine this one can find.") from None
+    if not serving:
+        return
+    for family, kind, proto, _, place in found:
+        with contextlib.suppress(OSError), socket.socket(family, kind, proto) as probe:
+            probe.bind((place[0], 0))
+            return
+    raise UserError(
+        f"MASTER_ADDR={address!r} is not an address of this machine, so rank 0 cannot serve the launch there."
+    )

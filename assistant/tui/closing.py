@@ -2,24 +2,28 @@
 
 Textual's ``dismiss`` pops whatever screen is on top. A selection queued behind escape (enter then escape typed fast
 in a list) closed a dialog twice, and the second close took the chat screen with it, leaving a blank app. Every
-dialog of the app derives from :class:`ClosesOnce`, so only its first close counts, and a dialog that another covers
-cannot close what covers it.
+dialog of the app takes :class:`ClosesOnce` first among its bases, so only its first close counts, and a dialog that
+another covers cannot close what covers it. (A mixin, not a Screen: a Screen base would bring Screen's own styles
+ahead of ModalScreen's, and a dialog would hide the screen below it.)
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from textual.await_complete import AwaitComplete
-from textual.screen import Screen
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 ResultType = TypeVar("ResultType")
 
 
-class ClosesOnce(Screen[ResultType]):
-    """A screen whose close, and callback, happen only while it is the screen on top."""
+class ClosesOnce(Generic[ResultType]):
+    """For a screen: its close, and callback, happen only while it is the screen on top."""
 
     def dismiss(self, result: ResultType | None = None) -> AwaitComplete:
-        if not self.is_attached or self.app.screen is not self:  # closed already, or covered: nothing of its to pop
+        screen = cast("Screen[ResultType]", self)
+        if not screen.is_attached or screen.app.screen is not screen:  # closed already, or covered
             return AwaitComplete()
-        return super().dismiss(result)
+        return cast(AwaitComplete, super().dismiss(result))  # type: ignore[misc]

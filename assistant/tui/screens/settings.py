@@ -10,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
 from textual.validation import Function
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
@@ -36,7 +37,7 @@ def device_choices(current: str) -> list[tuple[str, str]]:
     return choices
 
 
-class SettingsScreen(ClosesOnce[None]):
+class SettingsScreen(ClosesOnce[None], Screen[None]):
     """Every setting of ``Settings``, in its order; a value that cannot be saved is said as it is typed."""
 
     CSS_PATH = "settings.tcss"

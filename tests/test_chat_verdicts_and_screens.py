@@ -100,13 +100,11 @@ async def test_ctrl_s_after_ctrl_b_saves_the_selection_for_the_question_marked_w
 
 # --- the footer at 80x24 --------------------------------------------------------------------------------------
 async def test_the_footer_ends_with_the_palette_key_at_80_columns():
-    from textual.widgets._footer import FooterKey
+    from textual.screen import Screen
 
     app = AssistantApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await wait_until(pilot, lambda: bool(app.screen.query(FooterKey).filter(".-command-palette")), timeout=30)
-        palette = app.screen.query(FooterKey).filter(".-command-palette").first()
+        palette = await wait_for_widget(pilot, Screen, "FooterKey.-command-palette", timeout=30)
         assert palette.region.right == 80  # nothing of the keys that do not fit shows after it
         assert screen_text(app).splitlines()[-1].rstrip().endswith("palette")
 

@@ -173,7 +173,7 @@ class _CachedReader:
             seen += max(file_size, 0)
             if not self.unchanged(rel, file_size, stamp):
                 known = self.store.known.get(rel)
-                jobs.append((rel, path, known.source_sha256 if known else ""))
+                jobs.append(Job(rel, path, max(file_size, 0), known.source_sha256 if known else ""))
                 size += max(file_size, 0)
         if size >= PARALLEL_BYTES and len(jobs) > 1 and processes() > 1:
             self.made = index_in_parallel(root, jobs, cap, self.passage_words, self.password, progress, self.stopped)

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assistant.core import files
 from assistant.core.documents import document_file_kind, extracted_from
@@ -46,8 +47,17 @@ class Done:
             raise DocumentError(self.error)
 
 
-def index_one(rel: str, path: str, cap: int, passage_words: int, password: str | None, known_sha256: str) -> Done:
-    """In a worker: read, hash, extract, split and count one file."""
+def index_one(
+    rel: str,
+    path: str,
+    cap: int,
+    passage_words: int,
+    password: str | None,
+    known_sha256: str,
+    stopped: Callable[[], bool] | None = None,
+) -> Done:
+    """In a worker (or the opening process, which passes ``stopped``): read, hash, extract, split and count one
+    file."""
     from assistant.core.folder_entries import entry_bytes, index_file
 
     try:
@@ -55,8 +65,10 @@ def index_one(rel: str, path: str, cap: int, passage_words: int, password: str |
         source = hashlib.sha256(raw).hexdigest()
         if source == known_sha256:
             return Done(len(raw), source)
-        extracted = extracted_from(raw, Path(path), cap, password=password)
+        extracted = extracted_from(raw, Path(path), cap, password=password, stopped=stopped)
         return Done(len(raw), source, entry_bytes(index_file(extracted, passage_words), f"{rel}\0{source}"))
+    except Cancelled:
+        raise
     except PasswordNeeded as exc:
         return Done(-1, "", error=str(exc), password="wrong" if exc.wrong else "missing")
     except DocumentError as exc:
@@ -97,8 +109,37 @@ def _start_resource_tracker() -> None:
             sys.stderr = captured
 
 
-Job = tuple[str, Path, str]
-"""A file to index: its path in the folder, its path, the SHA-256 its saved entry was made from ("" if none)."""
+@dataclass(frozen=True)
+class Job:
+    """A file to index: its path in the folder, its path, its size, the SHA-256 its saved entry was made from ("" if
+    none)."""
+
+    rel: str
+    path: Path
+    size: int
+    known_sha256: str
+
+
+@dataclass
+class _Jobs:
+    """Files to index, largest first: workers take them from the front, so that no large file starts last and keeps
+    one core busy alone at the end; this process takes the smallest from the back while it would only wait."""
+
+    pending: list[Job]
+    cap: int
+    passage_words: int
+    password: str | None
+    stopped: Callable[[], bool] | None
+
+    def run_smallest(self) -> tuple[str, Done]:
+        job = self.pending.pop()
+        args = (job.rel, str(job.path), self.cap, self.passage_words, self.password, job.known_sha256)
+        return job.rel, index_one(*args, stopped=self.stopped)
+
+    def send_largest(self, pool: Any) -> tuple[str, Any]:
+        job = self.pending.pop(0)
+        args = (job.rel, str(job.path), self.cap, self.passage_words, self.password, job.known_sha256)
+        return job.rel, pool.apply_async(index_one, args)
 
 
 def index_in_parallel(
@@ -110,26 +151,33 @@ def index_in_parallel(
     progress: ProgressCallback | None,
     stopped: Callable[[], bool] | None,
 ) -> dict[str, Done]:
-    """Each file's :class:`Done`, made by one worker per core; a stop ends the workers and raises Cancelled."""
+    """Each file's :class:`Done`, made by one worker per core but one and by this process; a stop ends the workers
+    and raises Cancelled (this process stops between files)."""
     context = multiprocessing.get_context("spawn")
     _start_resource_tracker()
-    pool = context.Pool(min(processes(), len(jobs)))
+    workers = max(1, min(processes(), len(jobs)) - 1)
+    queue = _Jobs(sorted(jobs, key=lambda job: -job.size), cap, passage_words, password, stopped)
+    pool = context.Pool(workers)
     try:
-        pending = {
-            rel: pool.apply_async(index_one, (rel, str(path), cap, passage_words, password, known))
-            for rel, path, known in jobs
-        }
+        sent: dict[str, Any] = {}
         done: dict[str, Done] = {}
-        while pending:
+        while queue.pending or sent:
             if stopped and stopped():
                 raise Cancelled(f"Reading {root} was stopped.")
-            rel, result = next(iter(pending.items()))
-            result.wait(0.1)
-            if result.ready():
-                done[rel] = result.get()
-                del pending[rel]
-                if progress:
-                    progress(f"file {len(done):,} of {len(jobs):,}", len(done) / len(jobs) * 0.9)
+            while queue.pending and len(sent) < 2 * workers:  # one waiting behind each busy worker
+                rel, result = queue.send_largest(pool)
+                sent[rel] = result
+            finished = [rel for rel, result in sent.items() if result.ready()]
+            for rel in finished:
+                done[rel] = sent.pop(rel).get()
+            if not finished:
+                if queue.pending:
+                    rel, made = queue.run_smallest()
+                    done[rel] = made
+                else:
+                    next(iter(sent.values())).wait(0.1)
+            if progress:
+                progress(f"file {len(done):,} of {len(jobs):,}", len(done) / len(jobs) * 0.9)
         pool.close()
         return done
     finally:

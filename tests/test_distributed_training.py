@@ -208,6 +208,20 @@ def test_a_process_count_out_of_range_is_one_sentence(value, capsys):
     assert_one_line_failure(assistant(capsys, "train", "--nproc", value, "--data", "nowhere.json"), "--nproc")
 
 
+def test_nproc_inside_a_launch_is_one_sentence(inputs, tmp_path, monkeypatch, capsys):
+    """``--nproc`` given to a process that is already one of a launch (WORLD_SIZE set by a scheduler or a launcher)
+    is refused, rather than becoming a process of that launch waiting for the others."""
+    from tests.bad_inputs import assert_one_line_failure, assistant
+
+    base, data = inputs
+    for name, value in _by_hand(0, _free_port()).items():
+        monkeypatch.setenv(name, value)
+    outcome = assistant(capsys, "train", "--nproc", "2", "--base", str(base), "--data", str(data), "--output",
+                        str(tmp_path / "run"), *TINY)  # fmt: skip
+    assert_one_line_failure(outcome, "--nproc starts a launch of its own", "launch of 2", "unset WORLD_SIZE")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 @WITH_PROC
 def test_ctrl_c_leaves_a_launch_interrupted_with_how_to_resume(long_inputs, tmp_path):
@@ -295,7 +309,7 @@ def test_a_process_started_alone_says_what_it_waits_for_and_stops_on_ctrl_c(inpu
     alone.send_signal(signal.SIGINT)
     _, err = alone.communicate(timeout=60)
     limit.cancel()
-    assert alone.returncode != 0 and b"Traceback" not in err
+    assert alone.returncode == 130 and b"Traceback" not in err  # as ctrl+c ends every other path
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
 
 
@@ -309,7 +323,63 @@ def test_a_lone_process_of_a_launch_gives_up_waiting_in_one_sentence(monkeypatch
     monkeypatch.setattr(rendezvous, "JOIN_LIMIT_S", 0.5)
     monkeypatch.setattr(rendezvous, "joins_by_itself", lambda: True)
     with pytest.raises(UserError, match=r"did not join at 127\.0\.0\.1:\d+ within 0 s: start all 2 .*RANK 0 to 1"):
-        rendezvous.join_launch("cpu", CancelToken(), lambda waiting: None)
+        rendezvous.join_launch("cpu", {}, CancelToken(), lambda waiting: None)
+
+
+@pytest.fixture
+def another_programs_port():
+    """A port where a program that is no launch's store listens (and, as a web server does, says nothing first)."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_a_process_pointed_at_another_programs_port_says_so_in_one_sentence(monkeypatch, another_programs_port):
+    from assistant.core.errors import UserError
+    from trainer import rendezvous
+    from trainer.callbacks import CancelToken
+
+    for name, value in _by_hand(1, another_programs_port).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(rendezvous, "GREETING_LIMIT_S", 1.0)
+    monkeypatch.setattr(rendezvous, "joins_by_itself", lambda: True)
+    with pytest.raises(UserError, match=rf"What listens at 127\.0\.0\.1:{another_programs_port} is not rank 0"):
+        rendezvous.join_launch("cpu", {}, CancelToken(), lambda waiting: None)
+
+
+def test_ctrl_c_stops_a_process_waiting_on_another_programs_port(monkeypatch, another_programs_port):
+    import threading
+
+    from trainer import rendezvous
+    from trainer.callbacks import CancelToken, TrainingCancelled
+
+    for name, value in _by_hand(1, another_programs_port).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(rendezvous, "joins_by_itself", lambda: True)
+    cancel = CancelToken()
+    said: list[str] = []
+    ended: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            rendezvous.join_launch("cpu", {}, cancel, said.append)
+        except BaseException as exc:
+            ended.append(exc)
+
+    waiting = threading.Thread(target=wait, daemon=True)  # a wait deaf to the stop fails the test, not hangs it
+    waiting.start()
+    deadline = time.monotonic() + 30
+    while not any(t.name == "launch-store" for t in threading.enumerate()):  # waiting for the greeting
+        assert waiting.is_alive() and time.monotonic() < deadline, ended
+        time.sleep(0.05)
+    cancel.request("SIGINT")  # ctrl+c, as the trainer's handler passes it on
+    waiting.join(30)
+    assert not waiting.is_alive() and isinstance(ended[0], TrainingCancelled)
+    assert "ctrl+c stops" in said[0]
 
 
 @pytest.mark.parametrize(
@@ -338,5 +408,98 @@ def test_a_launch_set_by_hand_with_impossible_numbers_is_one_sentence(monkeypatc
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(rendezvous, "joins_by_itself", lambda: True)
     with pytest.raises(UserError) as raised:
-        rendezvous.join_launch("cpu", CancelToken(), lambda waiting: None)
+        rendezvous.join_launch("cpu", {}, CancelToken(), lambda waiting: None)
     assert str(raised.value) == said
+
+
+_JOINER = """
+import json, os, sys
+from assistant.core.errors import UserError
+from trainer import rendezvous
+from trainer.callbacks import CancelToken
+
+rendezvous.ROLL_CALL_S = 1.0
+try:
+    rendezvous.join_launch("cpu", json.loads(sys.argv[1]), CancelToken(), lambda said: print(said, flush=True))
+except UserError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
+print("joined", flush=True)
+"""
+
+
+def _joiner(rank: int, port: int, world: int, settings: dict) -> subprocess.Popen[str]:
+    """One process of a launch started by hand, that only joins it (the trainer's first step) and says so."""
+    environment = _by_hand(rank, port) | {"WORLD_SIZE": str(world)}
+    argv = [sys.executable, "-c", _JOINER, json.dumps(settings)]
+    return subprocess.Popen(argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _joined(port: int, rank: int, world: int) -> bool:
+    from datetime import timedelta
+
+    from torch._C._distributed_c10d import TCPStore
+
+    store = TCPStore("127.0.0.1", port, world, False, timedelta(seconds=10))
+    return store.check([f"assistant-joined/{rank}"])
+
+
+@pytest.mark.slow
+def test_processes_started_with_different_settings_each_say_so_in_one_sentence():
+    port = _free_port()
+    ranks = [_joiner(0, port, 2, {"batch_size": 8, "device": "cpu"}), _joiner(1, port, 2, {"batch_size": 16})]
+    for rank in ranks:
+        _, err = rank.communicate(timeout=120)
+        assert rank.returncode == 2 and err.count("\n") == 1, err
+        assert "started with different settings" in err and "batch_size" in err and "device" not in err
+
+
+@pytest.mark.slow
+def test_a_process_that_joined_and_went_away_is_waited_for_until_it_is_started_again():
+    port = _free_port()
+    rank_0, rank_1 = _joiner(0, port, 3, {}), _joiner(1, port, 3, {})
+    deadline = time.monotonic() + 120
+    while not _joined(port, 1, 3):
+        assert time.monotonic() < deadline and rank_1.poll() is None, "rank 1 never joined"
+        time.sleep(0.1)
+    rank_1.kill()
+    rank_1.wait()
+    rank_2 = _joiner(2, port, 3, {})
+    assert rank_0.stdout is not None
+    told = next((line for line in rank_0.stdout if "went away" in line), "")
+    assert told.startswith("rank 1 joined the launch and went away: start it again")
+    again = _joiner(1, port, 3, {})
+    for rank in (rank_0, rank_2, again):
+        out, err = rank.communicate(timeout=120)
+        assert rank.returncode == 0 and "joined" in out.splitlines()[-1:], err[-2000:]
+
+
+@pytest.mark.slow
+def test_a_process_whose_rank_0_went_away_says_so_in_one_sentence():
+    port = _free_port()
+    rank_0, rank_1 = _joiner(0, port, 3, {}), _joiner(1, port, 3, {})  # rank 2 never comes: both wait
+    deadline = time.monotonic() + 120
+    while not _joined(port, 1, 3):
+        assert time.monotonic() < deadline and rank_1.poll() is None, "rank 1 never joined"
+        time.sleep(0.1)
+    rank_0.kill()
+    rank_0.wait()
+    _, err = rank_1.communicate(timeout=60)
+    assert rank_1.returncode == 2 and err.count("\n") == 1, err[-2000:]  # torch's own warnings not among them
+    assert "Rank 0 of the launch at 127.0.0.1" in err and "went away" in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
+def test_a_loss_that_does_not_move_stops_every_process_of_a_launch(inputs, tmp_path):
+    """The loss the check reads is the launch's (gathered from every process), so every process stops after the same
+    step: none is left waiting for the others."""
+    base, data = inputs
+    assert TORCHRUN is not None
+    launcher = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer"]
+    flat = ["--learning-rate", "1e-12", "--sanity-steps", "8", "--logging-steps", "2", "--epochs", "3"]
+    argv = [*launcher, "--base", str(base), "--data", str(data), "--output", str(tmp_path / "run"), "--batch-size", "4"]
+    ended = subprocess.run([*argv, *TINY, *flat], capture_output=True, text=True, timeout=300, env=_environment())
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert ended.returncode != 0 and record["status"] == "failed", ended.stderr[-2000:]
+    assert "loss has not moved" in record["error"]

@@ -25,7 +25,7 @@ from rich.text import Text
 from assistant.core import files
 from assistant.core.errors import UserError
 from assistant.core.sanitize import json_for_terminal
-from assistant.guard import EXIT_INTERRUPTED, OneLineArgumentParser
+from assistant.guard import EXIT_INTERRUPTED, OneLineArgumentParser, print_error
 from assistant.rendering import safe_text
 from assistant.runs.config import (
     OptionSpec,
@@ -282,6 +282,9 @@ def _report(result: RunResult, config: TrainConfig, console: Console) -> int:
     if result.status is RunStatus.CANCELLED:
         console.print("cancelled; the active reader is unchanged")
         return EXIT_INTERRUPTED
+    if result.status is RunStatus.INTERRUPTED:  # stopped, not broken: the status of a stop, with how to resume
+        print_error(result.message)
+        return EXIT_INTERRUPTED
     raise UserError(result.message)
 
 
@@ -290,6 +293,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> 
     config = config_from_args(args)
     config.validate()  # one sentence for an impossible flag, before any folder, model or data
     preflight(config)
+    if getattr(args, "nproc", 1) > 1 and launch_processes() > 1:  # given on the command line, not the launch's
+        raise UserError(
+            f"--nproc starts a launch of its own, but this process is already one of a launch of {launch_processes()} "
+            "(WORLD_SIZE is set): drop --nproc, or unset WORLD_SIZE."
+        )
     if config.nproc > 1 and launch_processes() == 1:
         return _launch(config.nproc, sys.argv[1:] if argv is None else argv)
     if launch_processes() > 1:

@@ -12,11 +12,15 @@ gathered its processes, and its store holds the port.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -31,6 +35,13 @@ JOIN_LIMIT_S = 600.0
 DEFAULT_PORT = 29500
 """The port torchrun uses when none is given."""
 POLL_S = 0.25
+ROLL_CALL_S = 5.0
+"""How long after everyone joined the processes that have not answered the roll call are said to be gone."""
+OWN_SETTINGS = frozenset({"device", "workers", "logging_steps", "activate", "keep_checkpoints"})
+"""Settings each process may have its own of: where and how it shows or loads, not what is trained."""
+GREETING_LIMIT_S = 30.0
+"""How long a process waits for an answer from what accepted its connection at the launch's port (rank 0's store
+answers at once)."""
 
 
 def joins_by_itself() -> bool:
@@ -39,8 +50,9 @@ def joins_by_itself() -> bool:
     return launch_processes() > 1 and not elastic and not dist.is_initialized()
 
 
-def join_launch(device: str, cancel: CancelToken, say: Callable[[str], None]) -> None:
-    """Wait, stoppably, until every process of the launch has joined its store, then make the process group."""
+def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say: Callable[[str], None]) -> None:
+    """Wait, stoppably, until every process of the launch has joined its store and answered the roll call with the
+    same ``settings`` (those of the run, :data:`OWN_SETTINGS` left out), then make the process group."""
     if not joins_by_itself():
         return
     from transformers import TrainingArguments
@@ -53,13 +65,71 @@ def join_launch(device: str, cancel: CancelToken, say: Callable[[str], None]) ->
     say(f"waiting for the {world} processes of the launch at {address}:{port} (this is rank {rank}; ctrl+c stops)")
     store = _store(address, port, world, rank, cancel, deadline)
     store.set(f"assistant-joined/{rank}", "1")
-    everyone = [f"assistant-joined/{r}" for r in range(world)]
-    while not store.check(everyone):
-        _go_on_waiting(cancel, deadline, world, address, port)
-        time.sleep(POLL_S)
+    _wait_for(store, [f"assistant-joined/{r}" for r in range(world)], lambda: None, cancel, deadline)
+    shared = json.dumps({k: v for k, v in settings.items() if k not in OWN_SETTINGS}, sort_keys=True, default=str)
+    store.set(f"assistant-ready/{rank}", shared)
+    roll_call = [f"assistant-ready/{r}" for r in range(world)]
+    _wait_for(store, roll_call, _Absentees(store, roll_call, say), cancel, deadline)
+    try:
+        _same_settings(json.loads(shared), [json.loads(store.get(key)) for key in roll_call])
+    finally:
+        store.set(f"assistant-checked/{rank}", "1")
+        if rank == 0:  # serve the store until every process has read the roll call, even to say it differs
+            with contextlib.suppress(UserError):
+                checked = [f"assistant-checked/{r}" for r in range(world)]
+                _wait_for(store, checked, lambda: None, cancel, time.monotonic() + ROLL_CALL_S)
     timeout = timedelta(seconds=TrainingArguments.ddp_timeout)  # what the Trainer would have used
     backend = "nccl" if device.startswith("cuda") and torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timeout)
+
+
+def _wait_for(
+    store: TCPStore, keys: list[str], meanwhile: Callable[[], None], cancel: CancelToken, deadline: float
+) -> None:
+    world, address, port = len(keys), os.environ["MASTER_ADDR"], _port()
+    while not _checked(store, keys, address, port):
+        _go_on_waiting(cancel, deadline, world, address, port)
+        meanwhile()
+        time.sleep(POLL_S)
+
+
+def _checked(store: TCPStore, keys: list[str], address: str, port: int) -> bool:
+    try:
+        return store.check(keys)
+    except RuntimeError:  # torch's DistNetworkError: rank 0, which serves the store, is gone
+        raise UserError(
+            f"Rank 0 of the launch at {address}:{port} went away while this process waited: start the launch again."
+        ) from None
+
+
+@dataclass
+class _Absentees:
+    """Says, once, which processes joined but do not answer the roll call that follows at once: gone (killed, or
+    stopped) since they joined; the launch waits for them to be started again."""
+
+    store: TCPStore
+    keys: list[str]
+    say: Callable[[str], None]
+    since: float = field(default_factory=time.monotonic)
+    told: bool = False
+
+    def __call__(self) -> None:
+        if self.told or time.monotonic() - self.since < ROLL_CALL_S:
+            return
+        missing = [str(rank) for rank, key in enumerate(self.keys) if not self.store.check([key])]
+        self.say(f"rank {', '.join(missing)} joined the launch and went away: start it again (ctrl+c stops)")
+        self.told = True
+
+
+def _same_settings(own: dict[str, Any], everyone: list[dict[str, Any]]) -> None:
+    """One sentence, in every process, when the processes of the launch were given different settings."""
+    for rank, theirs in enumerate(everyone):
+        differ = sorted(name for name in own.keys() | theirs.keys() if own.get(name) != theirs.get(name))
+        if differ:
+            raise UserError(
+                f"The processes of the launch were started with different settings (rank {rank} differs in "
+                f"{', '.join(differ)}): start every process with the same flags."
+            )
 
 
 def _port() -> int:
@@ -95,10 +165,39 @@ def _store(address: str, port: int, world: int, rank: int, cancel: CancelToken, 
     while True:  # knocked at in Python first: torch's own tries block deaf to signals and log each failure at length
         try:
             socket.create_connection((address, port), timeout=1).close()
-            return TCPStore(address, port, world, False, timedelta(seconds=10))
-        except (RuntimeError, OSError):
+        except OSError:
             _go_on_waiting(cancel, deadline, world, address, port)
             time.sleep(POLL_S)
+            continue
+        store = _greeted(address, port, world, cancel, deadline)
+        if store is not None:
+            return store
+        time.sleep(POLL_S)  # rank 0 went between the knock and the greeting: knock again
+
+
+def _greeted(address: str, port: int, world: int, cancel: CancelToken, deadline: float) -> TCPStore | None:
+    """A client of the store that answers at the port, made in a thread so that this one hears ctrl+c: torch's
+    greeting waits, deaf to signals, for as long as whatever listens there says nothing (another program's port)."""
+    made: list[TCPStore | BaseException] = []
+
+    def greet() -> None:
+        try:
+            made.append(TCPStore(address, port, world, False, timedelta(seconds=10)))
+        except (RuntimeError, OSError) as exc:
+            made.append(exc)
+
+    greeting = threading.Thread(target=greet, name="launch-store", daemon=True)
+    greeting.start()
+    silent_until = time.monotonic() + GREETING_LIMIT_S
+    while greeting.is_alive():
+        _go_on_waiting(cancel, deadline, world, address, port)
+        if time.monotonic() > silent_until:
+            raise UserError(
+                f"What listens at {address}:{port} is not rank 0 of the launch (another program's port?): give every "
+                "process the MASTER_PORT that rank 0 serves, one that no other program uses."
+            )
+        greeting.join(POLL_S)
+    return made[0] if made and isinstance(made[0], TCPStore) else None
 
 
 def _check_address(address: str, port: int, serving: bool) -> None:

@@ -302,7 +302,9 @@ class _Session:
 
     def prepare(self) -> _Prepared:
         """The base model (with frozen layers), validated examples and label-checked training windows."""
-        join_launch(self.device, self.cancel, lambda waiting: self.emit(Phase.LOAD, message=waiting))
+        join_launch(
+            self.device, asdict(self.config), self.cancel, lambda waiting: self.emit(Phase.LOAD, message=waiting)
+        )
         self.emit(Phase.LOAD, message=f"loading {self.config.base_model}")
         set_seed(self.config.seed)  # before the model, as run_qa.py: the new QA head is drawn from --seed too
         tokenizer, model = _load_base(self.config.base_model)

@@ -6,6 +6,7 @@ import string
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertTokenizer
 
@@ -54,3 +55,8 @@ def save_tiny_model(directory: Path, words: Iterable[str] = (), seed: int = 0, *
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+TRAINED_RUN_GROUP = pytest.mark.xdist_group("tiny_trained_run")
+"""The tests that read conftest's ``tiny_trained_run`` run in one worker process (``--dist loadgroup``), so that it
+is trained once."""

@@ -13,14 +13,11 @@ import pytest
 from assistant.cli import main as assistant_main
 from assistant.core import onnx_export
 from assistant.core.model_loading import load_reader
-from assistant.runs.config import TrainConfig
-from assistant.runs.events import RunEvent
-from tests.helpers import save_tiny_model
-from tests.synthetic import VOCAB, make_examples, write_jsonl
+from tests.helpers import TRAINED_RUN_GROUP
+from tests.synthetic import make_examples, write_jsonl
 from trainer import export_onnx
-from trainer.train import run_training
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TRAINED_RUN_GROUP]
 
 
 class Notices:
@@ -40,28 +37,9 @@ def data_files(tmp_path_factory) -> tuple[Path, Path]:
     )
 
 
-@pytest.fixture(scope="module")
-def int8_run(data_files, tmp_path_factory):
-    base = save_tiny_model(
-        tmp_path_factory.mktemp("base") / "base", VOCAB, dim=64, layers=2, heads=4, max_positions=128
-    )
-    train, test = data_files
-    config = TrainConfig(
-        base_model=str(base),
-        data=str(train),
-        eval_data=str(test),
-        output=str(tmp_path_factory.mktemp("runs") / "int8-run"),
-        epochs=12,
-        learning_rate=1e-3,
-        batch_size=16,
-        max_length=64,
-        stride=16,
-        warmup_ratio=0.05,
-        sanity_steps=40,
-        export_int8=True,
-    )
-    events: list[RunEvent] = []
-    result = run_training(config, events.append)
+@pytest.fixture
+def int8_run(tiny_trained_run):
+    result, events = tiny_trained_run
     assert result.status.value == "completed", result.message
     return result.path, events
 

@@ -16,11 +16,11 @@ import pytest
 from assistant.cli import main as assistant_main
 from assistant.runs.config import TrainConfig
 from assistant.runs.registry import active_run_name, list_runs
-from tests.helpers import save_tiny_model
+from tests.helpers import TRAINED_RUN_GROUP, save_tiny_model
 from tests.synthetic import VOCAB, make_examples, write_jsonl
 from trainer.train import freeze_layers, run_training
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TRAINED_RUN_GROUP]
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +53,10 @@ def _config(base: Path, train: Path, test: Path, out: Path, **kw) -> TrainConfig
     return TrainConfig(base_model=str(base), data=str(train), eval_data=str(test), output=str(out), **settings)
 
 
-@pytest.fixture(scope="module")
-def trained_run(tiny_base, synthetic_files, tmp_path_factory):
-    train, test = synthetic_files
-    out = tmp_path_factory.mktemp("runs") / "tiny-run"
-    events = []
-    result = run_training(_config(tiny_base, train, test, out), events.append)
-    return result, events
+@pytest.fixture
+def trained_run(tiny_trained_run):
+    """The run :func:`_config`'s settings train (with its int8 file), trained once for the suite."""
+    return tiny_trained_run
 
 
 def test_tiny_model_learns_the_task(trained_run):

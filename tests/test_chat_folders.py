@@ -14,7 +14,7 @@ from assistant.tui.app import AssistantApp
 from assistant.tui.screens.sources import SourcesScreen
 from assistant.tui.widgets.conversation import AnswerCard, Conversation
 from tests.document_files import pdf_bytes
-from tests.pilot import allow_every_answer, ask, document_view, notifications, settle, wait_until
+from tests.pilot import allow_every_answer, ask, document_view, notifications, screen_text, settle, wait_until
 
 SIZE = (120, 36)
 
@@ -105,6 +105,24 @@ async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one
         view.focus()
         await pilot.press("f6")  # the document's own f6 ("select line") gives way to the sources
         await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen))
+
+
+async def test_every_file_not_read_can_be_reached_in_the_sources_and_says_why_in_full(tiny_model_dir, folder):
+    for n in range(30):  # more files read than the list shows at 80x24: the rows not read come after them
+        (folder / f"extra-{n:02}.md").write_text(f"Extra note {n} about otters and badgers.\n", encoding="utf-8")
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen))
+        await pilot.press("end")
+        sources = app.screen.query_one("#sources")
+        await wait_until(pilot, lambda: "✗ photo.bin" in screen_text(app))  # scrolled to, as the user sees it
+        assert sources.highlighted == sources.option_count - 1
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any(n.title == "Not read: photo.bin" for n in app._notifications))
+        [told] = [n.message for n in app._notifications if n.title == "Not read: photo.bin"]
+        assert "binary" in told and isinstance(app.screen, SourcesScreen)  # the list stays up
 
 
 async def _folder_dialog(app, pilot) -> None:
@@ -336,3 +354,22 @@ async def test_enter_then_escape_typed_fast_in_a_list_dialog_closes_only_the_dia
         assert app.screen is app.chat  # the chat, not a blank screen
         await pilot.press("f1")  # and it still answers its keys
         await wait_until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+
+
+@pytest.mark.parametrize(
+    ("key", "dialog"), [("f6", "SourcesScreen"), ("ctrl+o", "RecentDocuments"), ("f3", "ModelPicker")]
+)
+async def test_a_list_dialog_key_typed_twice_fast_opens_one_dialog(tiny_model_dir, folder, key, dialog):
+    """Both presses reach the app before the first is handled: one dialog comes up, and one escape closes it."""
+    from textual import events
+
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        app.post_message(events.Key(key, None))
+        app.post_message(events.Key(key, None))
+        await wait_until(pilot, lambda: type(app.screen).__name__ == dialog)
+        await pilot.pause()
+        assert [type(s).__name__ for s in app.screen_stack].count(dialog) == 1
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.chat)

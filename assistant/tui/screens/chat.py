@@ -201,6 +201,8 @@ class ChatScreen(Screen[None]):
     def _pick_document(self) -> None:
         """The documents and folders asked about before that are still there, then "Browse…" (the file dialog) and
         "Open a folder…" (the folder dialog)."""
+        if self.app.screen is not self:  # a dialog is up (ctrl+o twice, fast): one list, not two stacked
+            return
         self._take_down_skipped_toast()  # it would cover the dialogs' buttons and errors: the status line says it
         self.app.push_screen(RecentDocuments(self._recent_documents(), self.context), self._recent_picked)
 
@@ -233,6 +235,8 @@ class ChatScreen(Screen[None]):
     def action_sources(self) -> None:
         from assistant.tui.screens.sources import SourcesScreen
 
+        if self.app.screen is not self:  # already up (f6 twice, fast)
+            return
         if self.indexed is None:
             self.notify("Open a document first (ctrl+o).", severity="warning")
             return

@@ -1,5 +1,5 @@
 """The sources of what is open: each file read (its format, where it starts) and each file of a folder that was
-not read, with why. Enter on a file read shows its start in the document."""
+not read, with why. Enter on a file read shows its start in the document; on a file not read, the whole reason."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
     """Dismissed with the offset of the file chosen (its first character in the document), or None."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { height: auto; max-height: 18; }"
+    DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { height: auto; max-height: 55vh; }"
+    """The list fits the dialog (80% of the screen, less its border, padding and title) from 20 rows up: a list
+    taller than the dialog had its last rows, the files not read, cut off out of reach."""
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="sources-close")]
 
     def __init__(self, document: Document, skipped: list[Skipped], name: str | None = None) -> None:
@@ -45,8 +47,7 @@ class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
         not_read = [
             Option(
                 assemble(("✗ ", "red"), one_line(entry.path), (f"  {one_line(entry.why)}", "dim")),
-                id=f"skip-{n}",
-                disabled=True,
+                id=f"skip-{n}",  # not disabled: the keys reach it (a disabled last row was never scrolled to)
             )
             for n, entry in enumerate(self.skipped)
         ]
@@ -60,3 +61,6 @@ class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
         option_id = event.option.id or ""
         if option_id.startswith("read-"):
             self.dismiss(self.document.parts[int(option_id.removeprefix("read-"))].start)
+        elif option_id.startswith("skip-"):  # the whole reason, which the row may cut at the screen's edge
+            entry = self.skipped[int(option_id.removeprefix("skip-"))]
+            self.app.notify(entry.why, title=f"Not read: {entry.path}", timeout=15)  # the app's notify shows text

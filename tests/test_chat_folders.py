@@ -373,3 +373,35 @@ async def test_a_list_dialog_key_typed_twice_fast_opens_one_dialog(tiny_model_di
         assert [type(s).__name__ for s in app.screen_stack].count(dialog) == 1
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is app.chat)
+
+
+async def test_escape_stops_an_open_and_the_document_open_before_stays(tiny_model_dir, folder, tmp_path, monkeypatch):
+    """An open that takes long (a large folder read for the first time) says how far it is and stops on escape."""
+    import threading
+
+    from assistant.core import folder_index
+    from assistant.core.formats.base import Cancelled
+
+    app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        shown_before = document_view(app).text
+        asked_to_stop = threading.Event()
+
+        def slow_open(path, settings, *, progress=None, stopped=None, **kw):
+            while not stopped():  # a large folder, file after file, until the user stops it
+                progress("file 3 of 900", 0.01)
+                asked_to_stop.wait(0.05)
+            asked_to_stop.set()
+            raise Cancelled(f"Reading {path} was stopped.")
+
+        monkeypatch.setattr(folder_index, "open_indexed", slow_open)
+        big = tmp_path / "big"
+        big.mkdir()
+        app.chat.open_document(big)
+        await wait_until(pilot, lambda: "file 3 of 900 (escape stops)" in screen_text(app))
+        await pilot.press("escape")
+        await wait_until(pilot, asked_to_stop.is_set)
+        await wait_until(pilot, lambda: any("Stopped opening big" in n for n in notifications(app)))
+        assert app.chat.opening is None and app.chat.context.first == folder
+        assert document_view(app).text == shown_before and "opening" not in screen_text(app)

@@ -178,8 +178,8 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "app-stop-loading",
         "stop_loading",
-        "Stop loading the reader",
-        "Stop loading the reader being loaded; the one answering goes on and nothing is saved",
+        "Stop loading",
+        "Stop opening a document, and loading a reader; the document open before and the reader answering go on",
         "escape",
     ),
     # The Train screen's.

@@ -474,6 +474,7 @@ class AssistantApp(App[None]):
         self._go_to(SettingsScreen, lambda: SettingsScreen(self.settings))
 
     def action_stop_loading(self) -> None:
+        self.chat.stop_opening()
         self.stop_loading()
 
     def action_help(self) -> None:

@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
@@ -325,6 +326,18 @@ class ChatScreen(Screen[None]):
     @on(IndexProgress)
     def _index_progress(self, message: IndexProgress) -> None:
         self.query_one("#index-progress", ProgressBar).update(progress=message.fraction * 100)
+        if self.opening is not None:
+            title = f"opening {self.opening.name}… {message.stage} (escape stops)"
+            self.query_one(DocumentView).border_title = safe_text(title, single_line=True)
+
+    def stop_opening(self) -> bool:
+        """Stop the open under way, if any (escape): the document open before stays, and the questions asked about
+        the one stopped are not asked."""
+        if self.opening is None:
+            return False
+        self.workers.cancel_group(self, workers.INDEX)
+        self._index_failed(f"Stopped opening {self.opening.name}.", title="Not opened", severity="information")
+        return True
 
     @on(DocumentFailed)
     def _document_failed(self, message: DocumentFailed) -> None:
@@ -345,11 +358,11 @@ class ChatScreen(Screen[None]):
 
         self.app.push_screen(PasswordScreen(message.context.name, message.password == "wrong"), typed)
 
-    def _index_failed(self, error: str) -> None:
+    def _index_failed(self, error: str, title: str = "Cannot open document", severity: SeverityLevel = "error") -> None:
         self.query_one("#index-progress").display = False
         view = self.query_one(DocumentView)
         view.border_title = safe_text(self.context.name, single_line=True) if self.context else NO_DOCUMENT
-        self.notify(error, title="Cannot open document", severity="error", timeout=8)
+        self.notify(error, title=title, severity=severity, timeout=8)
         failed = self.opening
         self.opening = None
         for _, card, about in self.pending:

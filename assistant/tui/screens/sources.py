@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
     """Dismissed with the offset of the file chosen (its first character in the document), or None."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { height: auto; max-height: 55vh; }"
+    DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { max-height: 55vh; }"
     """The list fits the dialog (80% of the screen, less its border, padding and title) from 20 rows up: a list
     taller than the dialog had its last rows, the files not read, cut off out of reach."""
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="sources-close")]

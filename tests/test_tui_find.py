@@ -359,6 +359,24 @@ async def test_on_long_unwrapped_lines_each_answer_is_shown_from_its_line_start(
         await wait_until(pilot, lambda: view.scroll_x == 0, timeout=10)
 
 
+async def test_an_answer_over_two_unwrapped_lines_is_shown_from_its_start(tiny_model_dir, tmp_path, monkeypatch):
+    """An answer that starts near one line's start and ends far along the next is shown from its start: its first
+    words, not the end of its last line."""
+    monkeypatch.setattr(DocumentView, "WRAP_LIMIT", 100)
+    text = "Intro line.\n" * 3 + "The BEGINNING of the answer\n" + "word " * 30 + "and its END.\n" + "tail\n" * 50
+    long = tmp_path / "long-lines.txt"
+    long.write_text(text, encoding="utf-8")
+    app = AssistantApp(document_path=long, model=str(tiny_model_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        view = document_view(app)
+        start, end = text.index("BEGINNING"), text.index("END.") + 3
+        view.highlight(start, end)
+        await wait_until(pilot, lambda: "The BEGINNING" in screen_text(app), timeout=10)
+        await pilot.pause()
+        assert view.scroll_x == 0 and "The BEGINNING" in screen_text(app)
+
+
 async def test_the_answer_highlight_stands_out_in_every_theme_on_a_256_colour_terminal():
     """Rounded to the 256-colour palette, the highlight and the text's background stay far apart in every theme
     (the ANSI themes highlight in reverse video)."""

@@ -101,7 +101,7 @@ class _CachedReader:
                 return self._within(found, path, size, left)
         done = self.made.pop(rel, None)
         if done is None:
-            raw = files.read_bytes(path, document_file_kind(left))
+            raw = files.read_bytes(path, document_file_kind(left), nofollow=True)
             done = Done(len(raw), hashlib.sha256(raw).hexdigest())
         else:
             done.raise_error()
@@ -131,7 +131,7 @@ class _CachedReader:
         used = found.text_bytes if isinstance(found, FileIndex) else self._snapshot_files[found.part].text_bytes
         if used <= left:
             return found, used
-        raw = files.read_bytes(path, document_file_kind(left))
+        raw = files.read_bytes(path, document_file_kind(left), nofollow=True)
         extracted_from(raw, path, left, password=self.password, stopped=self.stopped)
         raise Request(path, left).over_cap()  # a format that reads it within what is left: the budget says it
 
@@ -146,7 +146,7 @@ class _CachedReader:
                 return entry_from_bytes(done.entry, _source(rel, done.source_sha256)), done.entry
             except BadEntry:
                 pass
-        raw = raw if raw is not None else files.read_bytes(path, document_file_kind(left))
+        raw = raw if raw is not None else files.read_bytes(path, document_file_kind(left), nofollow=True)
         extracted = extracted_from(raw, path, left, password=self.password, stopped=self.stopped)
         index = index_file(extracted, self.passage_words)
         return index, entry_bytes(index, _source(rel, done.source_sha256))

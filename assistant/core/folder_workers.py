@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -61,7 +62,7 @@ def index_one(
     from assistant.core.folder_entries import entry_bytes, index_file
 
     try:
-        raw = files.read_bytes(Path(path), document_file_kind(cap))
+        raw = files.read_bytes(Path(path), document_file_kind(cap), nofollow=True)  # a link put there since the walk
         source = hashlib.sha256(raw).hexdigest()
         if source == known_sha256:
             return Done(len(raw), source)
@@ -80,6 +81,12 @@ def processes() -> int:
     if multiprocessing.current_process().daemon:
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _deaf_to_ctrl_c() -> None:
+    """In a worker: ctrl+c in the terminal reaches the whole process group, and a worker it stopped halfway through
+    sending a result left the pool waiting for the rest forever; the opening process stops the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _STDERR_SWAP = threading.Lock()
@@ -157,7 +164,7 @@ def index_in_parallel(
     _start_resource_tracker()
     workers = max(1, min(processes(), len(jobs)) - 1)
     queue = _Jobs(sorted(jobs, key=lambda job: -job.size), cap, passage_words, password, stopped)
-    pool = context.Pool(workers)
+    pool = context.Pool(workers, initializer=_deaf_to_ctrl_c)
     try:
         sent: dict[str, Any] = {}
         done: dict[str, Done] = {}

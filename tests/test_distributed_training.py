@@ -503,3 +503,32 @@ def test_a_loss_that_does_not_move_stops_every_process_of_a_launch(inputs, tmp_p
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert ended.returncode != 0 and record["status"] == "failed", ended.stderr[-2000:]
     assert "loss has not moved" in record["error"]
+
+
+@pytest.mark.slow
+def test_processes_given_the_same_data_under_other_names_agree_and_other_data_is_refused(tmp_path):
+    """The data is compared by its contents: the same file named two ways (or copied to another machine) joins;
+    another file of the same name in another folder is refused on every process."""
+    same, other = tmp_path / "a" / "data.jsonl", tmp_path / "b" / "data.jsonl"
+    for path, count in ((same, 20), (other, 10)):
+        path.parent.mkdir()
+        write_jsonl(path, make_examples(count))
+    port = _free_port()
+    ranks = [_joiner(0, port, 2, {"data": str(same)}), _joiner(1, port, 2, {"data": f"{tmp_path}/b/../a/data.jsonl"})]
+    for rank in ranks:
+        out, err = rank.communicate(timeout=120)
+        assert rank.returncode == 0 and out.splitlines()[-1] == "joined", err[-2000:]
+    port = _free_port()
+    ranks = [_joiner(0, port, 2, {"data": str(same)}), _joiner(1, port, 2, {"data": str(other)})]
+    for rank in ranks:
+        _, err = rank.communicate(timeout=120)
+        assert rank.returncode == 2 and "differs in data" in err and err.count("\n") == 1, err[-2000:]
+
+
+@pytest.mark.slow
+def test_processes_given_different_world_sizes_say_so_in_one_sentence():
+    port = _free_port()
+    ranks = [_joiner(0, port, 3, {}), _joiner(1, port, 2, {})]
+    said = [rank.communicate(timeout=120)[1] for rank in ranks]
+    assert [rank.returncode for rank in ranks] == [2, 2], said
+    assert all(err.count("\n") == 1 and "start every process with the same WORLD_SIZE" in err for err in said), said

@@ -12,6 +12,7 @@ gathered its processes, and its store holds the port.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -20,14 +21,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch._C._distributed_c10d import TCPStore  # what torch.distributed re-exports, typed
 
+from assistant.core import files
 from assistant.core.errors import UserError
 from assistant.runs.config import launch_processes
+from assistant.squad.formats import DATA_FILE
 from trainer.callbacks import CancelToken
 
 JOIN_LIMIT_S = 600.0
@@ -37,6 +41,8 @@ DEFAULT_PORT = 29500
 POLL_S = 0.25
 ROLL_CALL_S = 5.0
 """How long after everyone joined the processes that have not answered the roll call are said to be gone."""
+DATA_SETTINGS = ("data", "eval_data", "extra_data", "replay_data")
+"""Settings that name data files: compared by the files' contents."""
 OWN_SETTINGS = frozenset({"device", "workers", "logging_steps", "activate", "keep_checkpoints"})
 """Settings each process may have its own of: where and how it shows or loads, not what is trained."""
 GREETING_LIMIT_S = 30.0
@@ -64,9 +70,11 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
     deadline = time.monotonic() + JOIN_LIMIT_S
     say(f"waiting for the {world} processes of the launch at {address}:{port} (this is rank {rank}; ctrl+c stops)")
     store = _store(address, port, world, rank, cancel, deadline)
-    store.set(f"assistant-joined/{rank}", "1")
-    _wait_for(store, [f"assistant-joined/{r}" for r in range(world)], lambda: None, cancel, deadline)
-    shared = json.dumps({k: v for k, v in settings.items() if k not in OWN_SETTINGS}, sort_keys=True, default=str)
+    store.set(f"assistant-joined/{rank}", str(world))
+    joined = [f"assistant-joined/{r}" for r in range(world)]
+    _wait_for(store, joined, lambda: _same_world(store, joined, world), cancel, deadline)
+    _same_world(store, joined, world)
+    shared = json.dumps(_compared(settings), sort_keys=True, default=str)
     store.set(f"assistant-ready/{rank}", shared)
     roll_call = [f"assistant-ready/{r}" for r in range(world)]
     _wait_for(store, roll_call, _Absentees(store, roll_call, say), cancel, deadline)
@@ -119,6 +127,40 @@ class _Absentees:
         missing = [str(rank) for rank, key in enumerate(self.keys) if not self.store.check([key])]
         self.say(f"rank {', '.join(missing)} joined the launch and went away: start it again (ctrl+c stops)")
         self.told = True
+
+
+def _same_world(store: TCPStore, joined: list[str], world: int) -> None:
+    """One sentence when a process that joined was given another WORLD_SIZE (it would wait for processes that never
+    come, or be said to have gone)."""
+    for rank, key in enumerate(joined):
+        if store.check([key]) and (theirs := store.get(key).decode()) != str(world):
+            raise UserError(
+                f"Rank {rank} of the launch was started with WORLD_SIZE={theirs} and this process with {world}: start "
+                "every process with the same WORLD_SIZE."
+            )
+
+
+def _compared(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings the processes must share: local data files by their contents (a path may be spelt differently,
+    or lead to another file on another machine), the rest as given."""
+    compared = {name: value for name, value in settings.items() if name not in OWN_SETTINGS}
+    for name in DATA_SETTINGS:
+        value = compared.get(name)
+        paths = value if isinstance(value, list) else [value]
+        if paths and all(isinstance(p, str) and files.path_kind(files.user_path(p)) == "file" for p in paths):
+            compared[name] = [_contents(files.user_path(str(p))) for p in paths]
+    return compared
+
+
+def _contents(path: Path) -> str:
+    digest = hashlib.sha256()
+    fd = files.open_regular(path, DATA_FILE)
+    try:
+        while chunk := os.read(fd, 8 * files.MiB):
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def _same_settings(own: dict[str, Any], everyone: list[dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ import pickle
 import platform
 import shlex
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from transformers.trainer_utils import TrainOutput, get_last_checkpoint
 from assistant.core import files
 from assistant.core.errors import UserError
 from assistant.core.reader import Reader
+from assistant.guard import one_line
 from assistant.paths import models_dir
 from assistant.runs import opening
 from assistant.runs.config import TrainConfig, launch_processes, writes_the_run
@@ -276,6 +278,14 @@ class _Session:
         if self.sink:
             self.sink(record)
 
+    def _say_waiting(self, waiting: str) -> None:
+        """What the launch waits for, from every process: rank 0's as its events, the others' (which show nothing
+        else) on their standard error, so that a process started by hand says why it sits there."""
+        if writes_the_run():
+            self.emit(Phase.LOAD, message=waiting)
+        else:
+            print(one_line(waiting), file=sys.stderr, flush=True)
+
     def claim(self) -> None:
         """Record the settings and this process as the run's owner (a resumed run keeps its start time)."""
         config, run = self.config, self.run_dir
@@ -302,9 +312,7 @@ class _Session:
 
     def prepare(self) -> _Prepared:
         """The base model (with frozen layers), validated examples and label-checked training windows."""
-        join_launch(
-            self.device, asdict(self.config), self.cancel, lambda waiting: self.emit(Phase.LOAD, message=waiting)
-        )
+        join_launch(self.device, asdict(self.config), self.cancel, self._say_waiting)
         self.emit(Phase.LOAD, message=f"loading {self.config.base_model}")
         set_seed(self.config.seed)  # before the model, as run_qa.py: the new QA head is drawn from --seed too
         tokenizer, model = _load_base(self.config.base_model)

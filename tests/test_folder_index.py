@@ -352,7 +352,7 @@ def test_a_saved_file_over_a_smaller_budget_is_skipped_as_reading_it_would(folde
     monkeypatch.setenv("ASSISTANT_MAX_DOCUMENT_BYTES", str(len(_text("zebras")) * 2 + 10))
     opened, _ = open_indexed(folder, EngineSettings(), **caches)
     assert len(opened.read) == 2
-    assert any("limit" in s.why for s in opened.skipped)
+    assert any("past the folder's text budget" in s.why for s in opened.skipped)
     alone = open_path(folder)
     assert opened.read == alone.read
     assert [(s.path, s.why) for s in opened.skipped] == [(s.path, s.why) for s in alone.skipped]

@@ -108,11 +108,17 @@ class Walk:
             self.found.append((rel, Path(entry.path)))
 
 
-def _reason(exc: DocumentError, path: Path) -> str:
-    """Why a file was not read, without its path (the listing names it)."""
+def _reason(exc: DocumentError, path: Path, left: int, budget: int) -> str:
+    """Why a file was not read, without its path (the listing names it); a file refused for what is left of the
+    folder's text budget says so, not that it is over a limit for one document of that size."""
     text = str(exc)
     if text.startswith("No such file"):
         return "it was removed while the folder was read"
+    if left < budget and f"over the {files.format_bytes(max(left, 1))} limit" in text:
+        return (
+            f"past the folder's text budget of {files.format_bytes(budget)} ({files.format_bytes(max(left, 0))} "
+            "left after the files before it; raise it with ASSISTANT_MAX_DOCUMENT_BYTES)"
+        )
     text = text.replace(f"{path}: ", "").replace(str(path), "it").rstrip(".")
     return text[:1].lower() + text[1:]
 
@@ -256,7 +262,7 @@ def read_folder(
         except Cancelled:
             raise
         except DocumentError as exc:
-            skipped.append(Skipped(rel, _reason(exc, path)))
+            skipped.append(Skipped(rel, _reason(exc, path, left, max_bytes)))
             continue
         left -= size
         done.append((rel, made))

@@ -435,6 +435,14 @@ def _joiner(rank: int, port: int, world: int, settings: dict) -> subprocess.Pope
     return subprocess.Popen(argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _wait_until_joined(process: subprocess.Popen[str], port: int, rank: int, world: int) -> None:
+    """Until rank ``rank`` has left its mark in rank 0's store (it is then one of the launch, waiting)."""
+    deadline = time.monotonic() + 120
+    while not _joined(port, rank, world):
+        assert time.monotonic() < deadline and process.poll() is None, f"rank {rank} never joined"
+        time.sleep(0.1)
+
+
 def _joined(port: int, rank: int, world: int) -> bool:
     from datetime import timedelta
 
@@ -458,10 +466,7 @@ def test_processes_started_with_different_settings_each_say_so_in_one_sentence()
 def test_a_process_that_joined_and_went_away_is_waited_for_until_it_is_started_again():
     port = _free_port()
     rank_0, rank_1 = _joiner(0, port, 3, {}), _joiner(1, port, 3, {})
-    deadline = time.monotonic() + 120
-    while not _joined(port, 1, 3):
-        assert time.monotonic() < deadline and rank_1.poll() is None, "rank 1 never joined"
-        time.sleep(0.1)
+    _wait_until_joined(rank_1, port, 1, 3)
     rank_1.kill()
     rank_1.wait()
     rank_2 = _joiner(2, port, 3, {})
@@ -478,10 +483,7 @@ def test_a_process_that_joined_and_went_away_is_waited_for_until_it_is_started_a
 def test_a_process_whose_rank_0_went_away_says_so_in_one_sentence():
     port = _free_port()
     rank_0, rank_1 = _joiner(0, port, 3, {}), _joiner(1, port, 3, {})  # rank 2 never comes: both wait
-    deadline = time.monotonic() + 120
-    while not _joined(port, 1, 3):
-        assert time.monotonic() < deadline and rank_1.poll() is None, "rank 1 never joined"
-        time.sleep(0.1)
+    _wait_until_joined(rank_1, port, 1, 3)
     rank_0.kill()
     rank_0.wait()
     _, err = rank_1.communicate(timeout=60)

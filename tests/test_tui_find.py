@@ -335,14 +335,19 @@ async def test_the_footer_shows_the_main_keys_at_80x24(tiny_model_dir, doc):
             assert label in footer, footer
 
 
+def _app_on_unwrapped_lines(text: str, tiny_model_dir, tmp_path, monkeypatch) -> AssistantApp:
+    """The app on ``text``, shown without wrapping (as a text too long to wrap is)."""
+    monkeypatch.setattr(DocumentView, "WRAP_LIMIT", 100)
+    long = tmp_path / "long-lines.txt"
+    long.write_text(text, encoding="utf-8")
+    return AssistantApp(document_path=long, model=str(tiny_model_dir))
+
+
 async def test_on_long_unwrapped_lines_each_answer_is_shown_from_its_line_start(tiny_model_dir, tmp_path, monkeypatch):
     """A text too long to wrap scrolls sideways for an answer far along a line; the next answer near a line's start
     (and the same answer after a resize) is shown from that start, never with it cut off."""
-    monkeypatch.setattr(DocumentView, "WRAP_LIMIT", 100)
     text = "Start of the first line. " + "filler " * 200 + "\n" + "word " * 300 + "FARAWAY answer here.\n"
-    long = tmp_path / "long-lines.txt"
-    long.write_text(text, encoding="utf-8")
-    app = AssistantApp(document_path=long, model=str(tiny_model_dir))
+    app = _app_on_unwrapped_lines(text, tiny_model_dir, tmp_path, monkeypatch)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         view = document_view(app)
@@ -362,11 +367,8 @@ async def test_on_long_unwrapped_lines_each_answer_is_shown_from_its_line_start(
 async def test_an_answer_over_two_unwrapped_lines_is_shown_from_its_start(tiny_model_dir, tmp_path, monkeypatch):
     """An answer that starts near one line's start and ends far along the next is shown from its start: its first
     words, not the end of its last line."""
-    monkeypatch.setattr(DocumentView, "WRAP_LIMIT", 100)
     text = "Intro line.\n" * 3 + "The BEGINNING of the answer\n" + "word " * 30 + "and its END.\n" + "tail\n" * 50
-    long = tmp_path / "long-lines.txt"
-    long.write_text(text, encoding="utf-8")
-    app = AssistantApp(document_path=long, model=str(tiny_model_dir))
+    app = _app_on_unwrapped_lines(text, tiny_model_dir, tmp_path, monkeypatch)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         view = document_view(app)

@@ -316,7 +316,7 @@ def test_a_process_started_alone_says_what_it_waits_for_and_stops_on_ctrl_c(inpu
 def test_a_lone_process_of_a_launch_gives_up_waiting_in_one_sentence(monkeypatch):
     from assistant.core.errors import UserError
     from trainer import rendezvous
-    from trainer.callbacks import CancelToken
+    from trainer.cancel import CancelToken
 
     for name, value in _by_hand(1, _free_port()).items():  # rank 1, and no rank 0 serving the launch
         monkeypatch.setenv(name, value)
@@ -341,7 +341,7 @@ def another_programs_port():
 def test_a_process_pointed_at_another_programs_port_says_so_in_one_sentence(monkeypatch, another_programs_port):
     from assistant.core.errors import UserError
     from trainer import rendezvous
-    from trainer.callbacks import CancelToken
+    from trainer.cancel import CancelToken
 
     for name, value in _by_hand(1, another_programs_port).items():
         monkeypatch.setenv(name, value)
@@ -355,7 +355,7 @@ def test_ctrl_c_stops_a_process_waiting_on_another_programs_port(monkeypatch, an
     import threading
 
     from trainer import rendezvous
-    from trainer.callbacks import CancelToken, TrainingCancelled
+    from trainer.cancel import CancelToken, TrainingCancelled
 
     for name, value in _by_hand(1, another_programs_port).items():
         monkeypatch.setenv(name, value)
@@ -402,7 +402,7 @@ def test_ctrl_c_stops_a_process_waiting_on_another_programs_port(monkeypatch, an
 def test_a_launch_set_by_hand_with_impossible_numbers_is_one_sentence(monkeypatch, variables, said):
     from assistant.core.errors import UserError
     from trainer import rendezvous
-    from trainer.callbacks import CancelToken
+    from trainer.cancel import CancelToken
 
     for name, value in (_by_hand(0, _free_port()) | variables).items():
         monkeypatch.setenv(name, value)
@@ -413,10 +413,10 @@ def test_a_launch_set_by_hand_with_impossible_numbers_is_one_sentence(monkeypatc
 
 
 _JOINER = """
-import json, os, sys
+import json, os, sys, time
 from assistant.core.errors import UserError
 from trainer import rendezvous
-from trainer.callbacks import CancelToken
+from trainer.cancel import CancelToken
 
 rendezvous.ROLL_CALL_S = 1.0
 try:
@@ -425,13 +425,15 @@ except UserError as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(2)
 print("joined", flush=True)
+time.sleep(float(sys.argv[2]))  # a launch that goes on: rank 0 keeps serving its store
 """
 
 
-def _joiner(rank: int, port: int, world: int, settings: dict) -> subprocess.Popen[str]:
-    """One process of a launch started by hand, that only joins it (the trainer's first step) and says so."""
+def _joiner(rank: int, port: int, world: int, settings: dict, linger: float = 0) -> subprocess.Popen[str]:
+    """One process of a launch started by hand, that only joins it (the trainer's first step), says so, and stays
+    ``linger`` seconds."""
     environment = _by_hand(rank, port) | {"WORLD_SIZE": str(world)}
-    argv = [sys.executable, "-c", _JOINER, json.dumps(settings)]
+    argv = [sys.executable, "-c", _JOINER, json.dumps(settings), str(linger)]
     return subprocess.Popen(argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -534,3 +536,23 @@ def test_processes_given_different_world_sizes_say_so_in_one_sentence():
     said = [rank.communicate(timeout=120)[1] for rank in ranks]
     assert [rank.returncode for rank in ranks] == [2, 2], said
     assert all(err.count("\n") == 1 and "start every process with the same WORLD_SIZE" in err for err in said), said
+
+
+@pytest.mark.slow
+def test_a_process_that_comes_to_a_launch_already_training_is_told_it_is_not_one_of_it():
+    """A second launch started on the port of one that is training (the same MASTER_PORT by mistake): its process
+    would pass the first launch's roll call and wait in the process group forever."""
+    port = _free_port()
+    running = [_joiner(rank, port, 2, {}, linger=120) for rank in (0, 1)]
+    try:
+        for rank in running:
+            assert rank.stdout is not None
+            assert next(line for line in rank.stdout if not line.startswith("waiting")).strip() == "joined"
+        late = _joiner(1, port, 2, {})
+        _, err = late.communicate(timeout=120)
+        assert late.returncode == 2 and err.count("\n") == 1, err[-2000:]
+        assert f"The launch at 127.0.0.1:{port} already has its 2 processes" in err and "MASTER_PORT" in err
+    finally:
+        for rank in running:
+            rank.kill()
+            rank.communicate()

@@ -18,33 +18,22 @@ from assistant.runs.config import TrainConfig
 from assistant.runs.schema import RunStatus
 from assistant.squad.evaluation import evaluate_reader
 from assistant.squad.formats import load_data
-from tests.helpers import save_tiny_model
-from tests.synthetic import DOCUMENT_VOCAB, make_document_examples, make_examples, write_jsonl
+from tests.helpers import TRAINED_RUN_GROUP
+from tests.synthetic import make_document_examples, make_examples, write_jsonl
 from trainer.train import run_training
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TRAINED_RUN_GROUP]
 
 WINDOWS = {"max_length": 64, "stride": 16, "warmup_ratio": 0.05}
 
 
-@pytest.fixture(scope="module")
-def reader(tmp_path_factory) -> Path:
-    """A tiny reader trained on the known facts; its run records that data, so it can be replayed."""
-    root = tmp_path_factory.mktemp("reader")
-    base = save_tiny_model(root / "base", DOCUMENT_VOCAB, dim=64, layers=2, heads=4, max_positions=128)
-    config = TrainConfig(
-        base_model=str(base),
-        data=str(write_jsonl(root / "original.jsonl", make_examples(600, seed=0))),
-        eval_data=str(write_jsonl(root / "held-out.jsonl", make_examples(200, seed=1))),
-        output=str(root / "reader"),
-        epochs=12,
-        learning_rate=1e-3,
-        batch_size=16,
-        sanity_steps=40,
-        **WINDOWS,
-    )
-    run_training(config)
-    return root / "reader"
+@pytest.fixture
+def reader(tiny_trained_run) -> Path:
+    """A tiny reader trained on the known facts (the suite's shared run); its run records that data, so it can be
+    replayed."""
+    result, _ = tiny_trained_run
+    assert result.status is RunStatus.COMPLETED, result.message
+    return result.path
 
 
 def f1_scores(model: Path, files: dict[str, Path]) -> dict[str, float]:

@@ -321,6 +321,17 @@ def _checkpoint(root: Path, step: int, state: str = '{"global_step": 1}', weight
     return path
 
 
+def test_an_interrupted_launch_says_whether_resume_continues_or_starts_over(tmp_path):
+    from trainer.train import how_to_resume
+
+    run = tmp_path / "run"
+    (run / "checkpoints" / "checkpoint-7").mkdir(parents=True)  # begun, never written whole
+    assert "before its first checkpoint" in how_to_resume(run, run / "checkpoints")
+    assert f"--resume --output {run}" in how_to_resume(run, run / "checkpoints")
+    _checkpoint(run / "checkpoints", 10)
+    assert how_to_resume(run, run / "checkpoints") == f"continue it with the same launcher and --resume --output {run}"
+
+
 def test_resume_picks_the_newest_whole_checkpoint(tmp_path):
     good = _checkpoint(tmp_path, 10)
     _checkpoint(tmp_path, 20, weights=b"\x10\x00\x00\x00\x00\x00\x00\x00{")

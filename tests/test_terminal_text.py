@@ -126,6 +126,7 @@ def test_error_lines_quote_paths_and_names_as_text(argv, tmp_path, tiny_model_di
     assert not unsafe(outcome.out + outcome.err), outcome.err
 
 
+@pytest.mark.cold_onnx_cache  # the export's notice names the paths too
 def test_notices_and_warnings_quote_paths_as_text(tmp_path, tiny_model_dir, capsys):
     import shutil
 

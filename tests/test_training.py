@@ -17,7 +17,7 @@ from assistant.cli import main as assistant_main
 from assistant.runs.config import TrainConfig
 from assistant.runs.registry import active_run_name, list_runs
 from tests.helpers import TRAINED_RUN_GROUP, save_tiny_model
-from tests.synthetic import VOCAB, make_examples, write_jsonl
+from tests.synthetic import DOCUMENT_VOCAB, make_examples, write_jsonl
 from trainer.train import freeze_layers, run_training
 
 pytestmark = [pytest.mark.slow, TRAINED_RUN_GROUP]
@@ -25,8 +25,9 @@ pytestmark = [pytest.mark.slow, TRAINED_RUN_GROUP]
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory) -> Path:
+    """The shared run's base (its vocabulary): a student that run teaches must share its tokenizer."""
     return save_tiny_model(
-        tmp_path_factory.mktemp("base") / "base", VOCAB, dim=64, layers=2, heads=4, max_positions=128
+        tmp_path_factory.mktemp("base") / "base", DOCUMENT_VOCAB, dim=64, layers=2, heads=4, max_positions=128
     )
 
 

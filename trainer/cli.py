@@ -41,7 +41,8 @@ from assistant.runs.schema import EvalScores, RunMetrics
 
 if TYPE_CHECKING:  # torch and transformers come with them: `assistant eval` and --help start without them
     from assistant.squad.evaluation import Predictions
-    from trainer.callbacks import CancelToken, EventSink
+    from trainer.callbacks import EventSink
+    from trainer.cancel import CancelToken
     from trainer.train import RunResult
 
 DESCRIPTION = """Fine-tune an extractive QA reader (DistilBERT by default) on SQuAD-format data.
@@ -225,7 +226,7 @@ def cancel_on_signals(token: CancelToken) -> Iterator[None]:
     ``TrainingCancelled`` at once; ``run_training`` records the run as cancelled either way.
     """
 
-    from trainer.callbacks import TrainingCancelled
+    from trainer.cancel import TrainingCancelled
 
     def handle(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -251,7 +252,7 @@ def _print_event(event: RunEvent) -> None:
 
 
 def _train(config: TrainConfig, sink: EventSink) -> RunResult:
-    from trainer.callbacks import CancelToken, TrainingCancelled
+    from trainer.cancel import CancelToken, TrainingCancelled
     from trainer.train import RunResult, run_training
 
     token = CancelToken()

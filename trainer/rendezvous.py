@@ -32,7 +32,7 @@ from assistant.core import files
 from assistant.core.errors import UserError
 from assistant.runs.config import launch_processes
 from assistant.squad.formats import DATA_FILE
-from trainer.callbacks import CancelToken
+from trainer.cancel import CancelToken
 
 JOIN_LIMIT_S = 600.0
 """How long a process waits for the others of its launch (torchrun's own rendezvous waits as long)."""
@@ -45,6 +45,8 @@ DATA_SETTINGS = ("data", "eval_data", "extra_data", "replay_data")
 """Settings that name data files: compared by the files' contents."""
 OWN_SETTINGS = frozenset({"device", "workers", "logging_steps", "activate", "keep_checkpoints"})
 """Settings each process may have its own of: where and how it shows or loads, not what is trained."""
+FORMED = "assistant-formed"
+"""Set by rank 0 once every process has answered the roll call: the launch is whole, and takes no one else."""
 GREETING_LIMIT_S = 30.0
 """How long a process waits for an answer from what accepted its connection at the launch's port (rank 0's store
 answers at once)."""
@@ -61,8 +63,6 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
     same ``settings`` (those of the run, :data:`OWN_SETTINGS` left out), then make the process group."""
     if not joins_by_itself():
         return
-    from transformers import TrainingArguments
-
     world, rank = launch_processes(), int(os.environ.get("RANK") or 0)
     address, port = os.environ["MASTER_ADDR"], _port()
     if rank >= world:
@@ -70,6 +70,11 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
     deadline = time.monotonic() + JOIN_LIMIT_S
     say(f"waiting for the {world} processes of the launch at {address}:{port} (this is rank {rank}; ctrl+c stops)")
     store = _store(address, port, world, rank, cancel, deadline)
+    if store.check([FORMED]):
+        raise UserError(
+            f"The launch at {address}:{port} already has its {world} processes and is training: this process is not "
+            "one of it (give it another MASTER_PORT, or wait until that launch ends)."
+        )
     store.set(f"assistant-joined/{rank}", str(world))
     joined = [f"assistant-joined/{r}" for r in range(world)]
     _wait_for(store, joined, lambda: _same_world(store, joined, world), cancel, deadline)
@@ -86,6 +91,10 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
             with contextlib.suppress(UserError):
                 checked = [f"assistant-checked/{r}" for r in range(world)]
                 _wait_for(store, checked, lambda: None, cancel, time.monotonic() + ROLL_CALL_S)
+    if rank == 0:  # from now on a process that comes to this port is another launch's, and is told so
+        store.set(FORMED, "1")
+    from transformers import TrainingArguments  # here, not above: a process refused at the roll call never needs it
+
     timeout = timedelta(seconds=TrainingArguments.ddp_timeout)  # what the Trainer would have used
     backend = "nccl" if device.startswith("cuda") and torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timeout)

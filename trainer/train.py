@@ -45,15 +45,8 @@ from assistant.runs.events import Phase, history_from_events
 from assistant.runs.registry import RunStatus, activate
 from assistant.runs.schema import EpochEval, EvalScores, RunMetrics
 from assistant.squad.evaluation import evaluate_reader
-from trainer.callbacks import (
-    CancelToken,
-    EventSink,
-    LossSanity,
-    ProgressEvents,
-    StopOnCancel,
-    TrainingCancelled,
-    TrainingStopped,
-)
+from trainer.callbacks import EventSink, LossSanity, ProgressEvents, StopOnCancel, TrainingStopped
+from trainer.cancel import CancelToken, TrainingCancelled
 from trainer.data import Examples, load_examples, training_dataset
 from trainer.export_onnx import export_after_training
 from trainer.rendezvous import join_launch
@@ -156,11 +149,19 @@ def _peer_lost(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(sign in str(exc) for sign in _LOST_PEER)
 
 
+def how_to_resume(run: Path, checkpoints: Path) -> str:
+    """How to go on with an interrupted launch: from its last whole checkpoint, or over from the start when it had
+    none yet (``--resume`` then starts it over, in the same folder)."""
+    command = shlex.join(["--resume", "--output", str(run)])
+    if resumable_checkpoint(checkpoints)[0] is None:
+        return f"it stopped before its first checkpoint, so the same launcher and {command} start it over"
+    return f"continue it with the same launcher and {command}"
+
+
 def _record_interruption(session: _Session, why: str) -> str:
     """Mark the run of a launch interrupted, with how to continue it; the sentence said."""
     run = session.run_dir
-    command = shlex.join(["--resume", "--output", str(run.path)])
-    message = f"The launch {why}: the run is interrupted; continue it with the same launcher and {command}."
+    message = f"The launch {why}: the run is interrupted; {how_to_resume(run.path, run.checkpoints)}."
     run.set_status(RunStatus.INTERRUPTED, error=message)
     session.emit(Phase.FAILED, message=message)
     return message

@@ -80,7 +80,7 @@ class QuestionInput(TextInput):
     ]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(placeholder="Ask a question about the document…", **kwargs)
+        super().__init__(placeholder="Ask about the document…", **kwargs)
         self.history: list[str] = []
         self._cursor = 0
         self._draft = ""

@@ -176,11 +176,11 @@ class TrainForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         config = _config_fields()
-        yield Label("Base model")
+        with Horizontal(id="base-label-row"):  # Browse… beside the label: the id or path below gets the full width
+            yield Label("Base model")
+            yield Button("Browse…", id="browse-base", compact=True)
         yield Select(base_choices(self.active), value=BASE_DEFAULT, allow_blank=False, id="base-choice")
-        with Horizontal(id="base-row"):
-            yield self._input(FORM_BEFORE_DATA[0], *config["base_model"])
-            yield Button("Browse…", id="browse-base")
+        yield self._input(FORM_BEFORE_DATA[0], *config["base_model"])
         yield Static("", id="base-note", classes="note")
         yield Label("Data")
         yield Select(DATA_CHOICES, value="squad", allow_blank=False, id="data-choice")

@@ -201,6 +201,47 @@ def test_ranks_die_with_a_killed_launcher_and_the_run_is_interrupted(long_inputs
     assert load_run(run).status is RunStatus.INTERRUPTED
 
 
+@pytest.mark.parametrize(
+    ("processes", "signal_name", "cancelled_in_the_app", "said"),
+    [
+        (2, "SIGINT", False, "was stopped by ctrl+c"),
+        (2, "SIGTERM", False, "was stopped by a SIGTERM (from its launcher"),
+        (2, "SIGTERM", True, None),
+        (1, "SIGTERM", False, None),
+        (1, "SIGINT", False, None),
+    ],
+)
+def test_a_signal_interrupts_a_launch_unless_the_app_cancelled_it(
+    tmp_path, monkeypatch, processes, signal_name, cancelled_in_the_app, said
+):
+    """torchrun stops the other processes with SIGTERM once one has died (so does a scheduler): their run is
+    interrupted, to be resumed. The app's cancel says first, in the run's folder, that it is the user's."""
+    from assistant.runs.directory import CANCEL_REQUEST, request_cancel
+    from assistant.runs.opening import open_new
+    from trainer.train import launch_stop
+
+    monkeypatch.setenv("WORLD_SIZE", str(processes))
+    monkeypatch.setenv("RANK", "0")
+    run = open_new(tmp_path / "run")
+    if cancelled_in_the_app:
+        request_cancel(run.path)
+    stop = launch_stop(signal_name, run)
+    assert (stop is None) if said is None else (stop is not None and stop.startswith(said)), stop
+    if processes > 1 and signal_name == "SIGTERM":
+        assert not (run.path / CANCEL_REQUEST).exists(), "a request is used once: a later SIGTERM is a stop again"
+    run.close()
+
+
+def test_the_app_says_it_cancels_only_into_a_run_folder(tmp_path):
+    from assistant.runs.directory import request_cancel, take_cancel_request
+
+    (tmp_path / "not-a-run").mkdir()
+    request_cancel(tmp_path / "not-a-run")
+    request_cancel(tmp_path / "nowhere")
+    assert list((tmp_path / "not-a-run").iterdir()) == [] and not (tmp_path / "nowhere").exists()
+    assert not take_cancel_request(tmp_path / "not-a-run")
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "100000"])
 def test_a_process_count_out_of_range_is_one_sentence(value, capsys):
     from tests.bad_inputs import assert_one_line_failure, assistant
@@ -548,10 +589,10 @@ def test_a_process_that_comes_to_a_launch_already_training_is_told_it_is_not_one
         for rank in running:
             assert rank.stdout is not None
             assert next(line for line in rank.stdout if not line.startswith("waiting")).strip() == "joined"
-        late = _joiner(1, port, 2, {})
-        _, err = late.communicate(timeout=120)
-        assert late.returncode == 2 and err.count("\n") == 1, err[-2000:]
-        assert f"The launch at 127.0.0.1:{port} already has its 2 processes" in err and "MASTER_PORT" in err
+        for late in (_joiner(1, port, 2, {}), _joiner(2, port, 3, {})):  # the launch's size, whatever it was given
+            _, err = late.communicate(timeout=120)
+            assert late.returncode == 2 and err.count("\n") == 1, err[-2000:]
+            assert f"The launch at 127.0.0.1:{port} already has its 2 processes" in err and "MASTER_PORT" in err
     finally:
         for rank in running:
             rank.kill()

@@ -172,3 +172,17 @@ def test_from_json_fills_missing_optional_keys():
     assert (empty.answers, empty.passages, empty.timings, empty.no_answer_reason) == ([], [], {}, None)
     full = AskResult.from_json({"passages": [{"start": 0, "end": 5}], "no_answer_reason": "below the threshold"})
     assert full.passages == [ReadSpan(0, 5, 0.0)] and full.no_answer_reason == "below the threshold"
+
+
+@pytest.mark.parametrize(
+    ("text", "page", "cited"),
+    [
+        ("on the mat", None, "notes.txt · line 3"),
+        ("8080.\nBob maintains", None, "notes.txt · lines 3–4"),
+        ("a\n\nb", None, "notes.txt · lines 3–5"),
+        ("8080.\nBob", 2, "notes.txt · page 2"),
+    ],
+)
+def test_an_answer_cites_every_line_it_spans(text, page, cited):
+    answer = Answer(text, 10, 10 + len(text), 0.9, 1.0, 3, text, 10, path="notes.txt", page=page)
+    assert answer.source == cited

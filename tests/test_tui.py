@@ -287,8 +287,8 @@ async def test_a_run_recorded_as_failed_shows_the_reason_from_run_json(fake_trai
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: "Failed" in str(screen.query_one("#run-status").content), timeout=60)
         assert "the data has no answers" in str(screen.query_one("#run-status").content)
-        assert any(n.message == "the data has no answers" for n in app._notifications)
-        assert not any("stdout" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any(n.message == "the data has no answers" for n in app._notifications))
+        assert not any("stdout" in n.message for n in app._notifications)  # a notice is posted, then shown
         assert not screen.query_one("#start").disabled and screen.query_one("#cancel").disabled
 
 
@@ -516,6 +516,27 @@ async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir
         app.screen.dismiss(doc)
         await settle(app, pilot)
         assert app.chat.document_path == doc and app.chat.indexed is not None
+
+
+async def test_the_open_dialog_takes_a_folder_typed_then_a_file_name_typed(tiny_model_dir, doc):
+    """Typed as a user would: a folder's path, enter, then the file's name, enter, and the document is open."""
+    from textual.widgets import Input
+    from textual_fspicker import FileOpen
+
+    from assistant.tui.widgets.recent_documents import RecentDocuments
+
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments), timeout=30)
+        await pilot.press("enter")  # Browse…
+        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen), timeout=30)
+        app.screen.query_one(Input).focus()
+        await pilot.press(*str(doc.parent), "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen) and app.screen.query_one(Input).value == "")
+        await pilot.press(*doc.name, "enter")
+        await wait_until(pilot, lambda: app.chat.document_path == doc, timeout=30)
 
 
 async def _training(app, pilot, base: Path, data: Path) -> TrainScreen:

@@ -45,12 +45,13 @@ def story_at_80(tmp_path, isolated_dirs):
     return write_story(tmp_path)
 
 
-async def test_a_notice_leaves_the_status_line_readable(story_at_80):
+async def test_a_notice_leaves_the_question_and_the_status_line_readable(story_at_80):
     app = AssistantApp(document_path=story_at_80)
     async with app.run_test(size=SMALL, notifications=True) as pilot:
         await settle(app, pilot)
         app.notify("A notice long enough to take three rows of the toast at eighty columns, as they do.")
         await wait_until(pilot, lambda: any(t.region.area for t in app.screen.query("Toast")), timeout=30)
-        status = app.screen.query_one("#status-row").region
-        for toast in app.screen.query("Toast"):
-            assert not toast.region.overlaps(status), (toast.region, status)
+        for kept in ("#status-row", "#question"):
+            region = app.screen.query_one(kept).region
+            for toast in app.screen.query("Toast"):
+                assert not toast.region.overlaps(region), (kept, toast.region, region)

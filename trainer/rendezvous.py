@@ -46,7 +46,8 @@ DATA_SETTINGS = ("data", "eval_data", "extra_data", "replay_data")
 OWN_SETTINGS = frozenset({"device", "workers", "logging_steps", "activate", "keep_checkpoints"})
 """Settings each process may have its own of: where and how it shows or loads, not what is trained."""
 FORMED = "assistant-formed"
-"""Set by rank 0 once every process has answered the roll call: the launch is whole, and takes no one else."""
+"""Set by rank 0, to the launch's size, once every process has answered the roll call: the launch is whole, and
+takes no one else."""
 GREETING_LIMIT_S = 30.0
 """How long a process waits for an answer from what accepted its connection at the launch's port (rank 0's store
 answers at once)."""
@@ -72,8 +73,8 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
     store = _store(address, port, world, rank, cancel, deadline)
     if store.check([FORMED]):
         raise UserError(
-            f"The launch at {address}:{port} already has its {world} processes and is training: this process is not "
-            "one of it (give it another MASTER_PORT, or wait until that launch ends)."
+            f"The launch at {address}:{port} already has its {store.get(FORMED).decode()} processes and is training: "
+            "this process is not one of it (give it another MASTER_PORT, or wait until that launch ends)."
         )
     store.set(f"assistant-joined/{rank}", str(world))
     joined = [f"assistant-joined/{r}" for r in range(world)]
@@ -83,6 +84,8 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
     store.set(f"assistant-ready/{rank}", shared)
     roll_call = [f"assistant-ready/{r}" for r in range(world)]
     _wait_for(store, roll_call, _Absentees(store, roll_call, say), cancel, deadline)
+    if rank == 0:  # everyone answered: from now on a process that comes to this port is another launch's, told so
+        store.set(FORMED, str(world))
     try:
         _same_settings(json.loads(shared), [json.loads(store.get(key)) for key in roll_call])
     finally:
@@ -91,8 +94,6 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
             with contextlib.suppress(UserError):
                 checked = [f"assistant-checked/{r}" for r in range(world)]
                 _wait_for(store, checked, lambda: None, cancel, time.monotonic() + ROLL_CALL_S)
-    if rank == 0:  # from now on a process that comes to this port is another launch's, and is told so
-        store.set(FORMED, "1")
     from transformers import TrainingArguments  # here, not above: a process refused at the roll call never needs it
 
     timeout = timedelta(seconds=TrainingArguments.ddp_timeout)  # what the Trainer would have used

@@ -40,6 +40,7 @@ from assistant.runs.directory import (
     git_commit,
     model_card,
     resumable_checkpoint,
+    take_cancel_request,
 )
 from assistant.runs.events import Phase, history_from_events
 from assistant.runs.registry import RunStatus, activate
@@ -75,6 +76,8 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
     device = _device(config)
     _quiet_transformers()
     run, created = _open_run(config)
+    if run.writer:
+        take_cancel_request(run.path)  # one left by a cancel that came after the run had ended
     session = _Session(config, run, device, sink, cancel or CancelToken())
     heartbeat = Heartbeat(run)
     try:
@@ -83,8 +86,8 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
         return session.run_stages()
     except TrainingCancelled:
         heartbeat.stop()
-        if launch_processes() > 1 and session.cancel.reason == "SIGINT":  # ctrl+c stops every process of a launch
-            message = _record_interruption(session, "was stopped by ctrl+c")
+        if stop := launch_stop(session.cancel.reason, run):
+            message = _record_interruption(session, stop)
             return RunResult(run.path, RunStatus.INTERRUPTED, None, message)
         run.set_status(RunStatus.CANCELLED, error="cancelled by the user")
         session.emit(Phase.CANCELLED, message="training cancelled; the active reader is unchanged")
@@ -149,6 +152,19 @@ def _peer_lost(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(sign in str(exc) for sign in _LOST_PEER)
 
 
+def launch_stop(signal_name: str, run: RunDirectory) -> str | None:
+    """How a launch was stopped, when a signal stopped it rather than the user's cancel (the run is then
+    interrupted, to be resumed): ctrl+c, or a SIGTERM the app did not ask for (torchrun's, once another of its
+    processes has died, or a scheduler's)."""
+    if launch_processes() == 1:
+        return None
+    if signal_name == "SIGINT":
+        return "was stopped by ctrl+c"
+    if signal_name == "SIGTERM" and not take_cancel_request(run.path, use_up=run.writer):
+        return "was stopped by a SIGTERM (from its launcher, once another of its processes ended, or a scheduler)"
+    return None
+
+
 def how_to_resume(run: Path, checkpoints: Path) -> str:
     """How to go on with an interrupted launch: from its last whole checkpoint, or over from the start when it had
     none yet (``--resume`` then starts it over, in the same folder)."""
@@ -161,7 +177,10 @@ def how_to_resume(run: Path, checkpoints: Path) -> str:
 def _record_interruption(session: _Session, why: str) -> str:
     """Mark the run of a launch interrupted, with how to continue it; the sentence said."""
     run = session.run_dir
-    message = f"The launch {why}: the run is interrupted; {how_to_resume(run.path, run.checkpoints)}."
+    if not run.writer:  # rank 0 keeps the run (and may not have made its folder yet): it says how to go on
+        message = f"The launch {why}: rank 0 says how to continue its run."
+    else:
+        message = f"The launch {why}: the run is interrupted; {how_to_resume(run.path, run.checkpoints)}."
     run.set_status(RunStatus.INTERRUPTED, error=message)
     session.emit(Phase.FAILED, message=message)
     return message

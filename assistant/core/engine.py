@@ -79,8 +79,12 @@ class Answer:
 
     @property
     def where(self) -> str:
-        """Its place in its file: ``page 3`` for a PDF, ``line 12`` elsewhere."""
-        return f"page {self.page}" if self.page is not None else f"line {self.line}"
+        """Its place in its file: ``page 3`` for a PDF, ``line 12`` elsewhere (``lines 12–13`` for an answer that goes
+        on to the next line: its text is the file's own, newlines included)."""
+        if self.page is not None:
+            return f"page {self.page}"
+        more = self.text.count("\n")
+        return f"lines {self.line}–{self.line + more}" if more else f"line {self.line}"
 
     @property
     def source(self) -> str:

@@ -6,6 +6,7 @@ that was killed; the history in events.jsonl outlives the process, so a resumed 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core import files, ownership
+from assistant.core.errors import UserError
 from assistant.runs.events import EVENTS_FILE, Phase, RunEvent, read_events
-from assistant.runs.registry import HEARTBEAT_INTERVAL_S
+from assistant.runs.registry import HEARTBEAT_INTERVAL_S, RUN_KIND
 from assistant.runs.schema import (
     EvalScores,
     RunMetrics,
@@ -178,6 +180,30 @@ class Heartbeat:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+CANCEL_REQUEST = ".cancel-requested"
+"""Left by the app in a run it is about to cancel, before its SIGTERM: a launch's process then knows the signal is
+the user's cancel, where a SIGTERM alone is its launcher's or a scheduler's stop (the run is then interrupted)."""
+
+
+def request_cancel(run: Path) -> None:
+    """Say, in the run's own folder, that the user cancels it (nothing is written into a folder not a run's)."""
+    if ownership.is_ours(run, RUN_KIND):
+        with contextlib.suppress(OSError, UserError):
+            files.write_text(run / CANCEL_REQUEST, "", follow=False)
+
+
+def take_cancel_request(run: Path, use_up: bool = True) -> bool:
+    """Whether the user asked to cancel the run since it last started; ``use_up``: by the process that writes the
+    run (the others only look)."""
+    if not use_up:
+        return os.path.lexists(run / CANCEL_REQUEST)
+    try:
+        os.unlink(run / CANCEL_REQUEST)
+    except OSError:
+        return False
+    return True
 
 
 def _checkpoint_step(path: Path) -> int | None:

@@ -140,6 +140,31 @@ class FileOpen(_ErrorsAsText, ClosesOnce[Path], _FileOpen):
     """
     )
 
+    @on(Input.Submitted)
+    def _typed_folder(self, event: Input.Submitted) -> None:
+        """A folder's path typed and entered is gone into with the focus left where it was typed, so that a file's
+        name can be typed next (fspicker's own moved it to the list, where the name typed went nowhere)."""
+        typed = event.value.strip()
+        if not typed:
+            return
+        navigation = self.query_one(DirectoryNavigation)
+        folder = files.local_dir(typed if typed.startswith("~") else navigation.location / typed)
+        if folder is None:  # a file's name: the dialog's own handler opens it
+            return
+        event.stop()
+        event.prevent_default()
+        navigation.location = folder
+        event.input.value = ""
+
+    @on(DirectoryNavigation.Selected)
+    async def _open_selected(self, event: DirectoryNavigation.Selected) -> None:
+        """Enter on a file in the list opens it (fspicker's own only put its name in the input, for a second enter)."""
+        event.stop()
+        event.prevent_default()
+        name = self.query_one(Input)
+        name.value = str(event.path.name)
+        await name.action_submit()
+
 
 class SelectDirectory(_ErrorsAsText, ClosesOnce[Path], _SelectDirectory):
     """Pick a checkpoint folder: from the list (Open takes the one highlighted), or by its path typed or pasted

@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING
 from textual.message import Message
 
 from assistant.core import files
+from assistant.runs.directory import request_cancel
 from assistant.runs.events import EVENTS_FILE, EventTail
 from assistant.runs.registry import RunStatus, load_run
 from assistant.tui.messages import TrainingEvent, TrainingFinished, TrainingOutcome
@@ -137,9 +138,11 @@ class TrainingProcess:
         return True
 
     def cancel(self) -> None:
-        """SIGTERM to the trainer's process group: it marks the run cancelled and exits."""
+        """SIGTERM to the trainer's process group, said first to be the user's: it marks the run cancelled and exits
+        (a launch's processes take a SIGTERM alone for their launcher's stop)."""
         self._cancelled.set()
         if self.proc and self.proc.poll() is None:
+            request_cancel(self.run_path)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
 

@@ -406,7 +406,7 @@ def test_a_multi_line_answer_stays_on_the_card_title_line():
     )
     card = AnswerCard(QUESTION, AskResult(QUESTION, [answer], [], {}), 1)
     first = card.plain_text.splitlines()[0]
-    assert first.startswith("on the mat  50% · line 1"), first
+    assert first.startswith("on the mat  50% · lines 1–2"), first
 
 
 async def test_the_metrics_table_shows_whole_statuses_at_160_columns():

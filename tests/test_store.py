@@ -319,7 +319,7 @@ def test_the_markdown_export_keeps_an_answer_across_lines_in_its_list_item_and_s
     answer = Answer("on\nthe mat", 12, 22, 0.5, 1.0, 1, context, 0)
     turns = [Turn(1, "where?", AskResult("where?", [answer], [], {}), 1.0, "wrong", correction="the\nmat")]
     text = conversation_markdown(tmp_path / "notes.txt", turns)
-    assert "- **Answer**: on the mat (50%, line 1)\n  > The cat sat on\n  > the mat.\n" in text
+    assert "- **Answer**: on the mat (50%, lines 1–2)\n  > The cat sat on\n  > the mat.\n" in text
     assert "- Feedback: wrong\n- **Corrected answer**: the mat\n" in text
 
 

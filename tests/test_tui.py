@@ -501,19 +501,25 @@ async def test_settings_are_read_and_a_new_theme_is_remembered():
     assert Settings.load().theme == "gruvbox"
 
 
-async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir, doc):
+async def _open_dialog(app, pilot):
+    """ctrl+o, then Browse… (the first choice when nothing was opened before): the file dialog."""
     from textual_fspicker import FileOpen
 
     from assistant.tui.widgets.recent_documents import RecentDocuments
 
+    await settle(app, pilot)
+    await pilot.press("ctrl+o")
+    await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments), timeout=30)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, FileOpen), timeout=30)
+    return app.screen
+
+
+async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir, doc):
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments), timeout=30)
-        await pilot.press("enter")  # Browse…: the first choice when nothing was opened before
-        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen), timeout=30)
-        app.screen.dismiss(doc)
+        dialog = await _open_dialog(app, pilot)
+        dialog.dismiss(doc)
         await settle(app, pilot)
         assert app.chat.document_path == doc and app.chat.indexed is not None
 
@@ -521,20 +527,14 @@ async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir
 async def test_the_open_dialog_takes_a_folder_typed_then_a_file_name_typed(tiny_model_dir, doc):
     """Typed as a user would: a folder's path, enter, then the file's name, enter, and the document is open."""
     from textual.widgets import Input
-    from textual_fspicker import FileOpen
-
-    from assistant.tui.widgets.recent_documents import RecentDocuments
 
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, RecentDocuments), timeout=30)
-        await pilot.press("enter")  # Browse…
-        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen), timeout=30)
-        app.screen.query_one(Input).focus()
+        dialog = await _open_dialog(app, pilot)
+        path = dialog.query_one(Input)
+        path.focus()
         await pilot.press(*str(doc.parent), "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen) and app.screen.query_one(Input).value == "")
+        await wait_until(pilot, lambda: app.screen is dialog and path.value == "" and path.has_focus)
         await pilot.press(*doc.name, "enter")
         await wait_until(pilot, lambda: app.chat.document_path == doc, timeout=30)
 
@@ -712,3 +712,13 @@ def test_a_resumed_run_that_the_trainer_refused_is_not_taken_for_its_last_outcom
     (run / "run.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
     os.utime(run / "run.json", ns=(before + 10**9, before + 10**9))
     assert outcome(run, 0, [], before).outcome is TrainingOutcome.COMPLETED
+
+
+async def test_a_notice_asked_for_twice_fast_shows_once(tiny_model_dir, doc):
+    app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+s", "ctrl+s")  # nothing asked yet: the same notice twice
+        await wait_until(pilot, lambda: len(app.screen.query("Toast")) >= 1)
+        await pilot.pause()
+        assert notifications(app) == ["Ask a question first."] and len(app.screen.query("Toast")) == 1

@@ -89,14 +89,14 @@ async def test_find_starts_at_the_reading_position_and_says_when_nothing_matches
         assert document_view(app).selected_span() == (the[first + 1], the[first + 1] + 3)
 
 
-async def test_find_and_go_to_line_need_a_document(tiny_model_dir):
+@pytest.mark.parametrize("key", ["ctrl+f", "ctrl+n"])
+async def test_find_and_go_to_line_need_a_document(tiny_model_dir, key):
     app = AssistantApp(model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+f")
-        await pilot.press("ctrl+n")
+        await pilot.press(key)
         await pilot.pause()
-        assert notifications(app).count("Open a document first (ctrl+o).") == 2
+        assert notifications(app) == ["Open a document first (ctrl+o)."]
         assert not app.chat.query_one(FindBar).display and not app.chat.query_one(LineBar).display
 
 
@@ -231,13 +231,14 @@ async def test_candidate_keys_step_through_the_candidates_and_ctrl_y_copies_the_
         assert document_view(app).selected_span() == (last.start, last.end)  # wraps round to the last candidate
 
 
-async def test_copy_and_candidates_without_an_answer_say_why(tiny_model_dir, doc):
+@pytest.mark.parametrize("key", ["ctrl+y", "ctrl+down"])
+async def test_copy_and_candidates_without_an_answer_say_why(tiny_model_dir, doc, key):
     app = AssistantApp(document_path=doc, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+y", "ctrl+down")
+        await pilot.press(key)
         await pilot.pause()
-        assert notifications(app).count("Ask a question first.") == 2 and app.clipboard == ""
+        assert notifications(app) == ["Ask a question first."] and app.clipboard == ""
 
 
 # --- clearing the conversation --------------------------------------------------------------------------------------

@@ -111,6 +111,8 @@ class AssistantApp(App[None]):
         """The reader asked for last, and which rule chose it."""
         self.keep: Keep | None = None
         """What the user chose, to remember once the reader being loaded has loaded."""
+        self._last_notice: tuple[tuple[str, str, str], float] = (("", "", ""), 0.0)
+        """The last notice shown, and until when it shows."""
 
     def notify(
         self,
@@ -122,8 +124,13 @@ class AssistantApp(App[None]):
         markup: bool = False,
     ) -> None:
         """Every notification, from any screen or worker, is text: paths, run names and errors are shown as they
-        are (never parsed as markup, control characters visible, never obeyed)."""
-        super().notify(visible(message), title=one_line(title), severity=severity, timeout=timeout, markup=False)
+        are (never parsed as markup, control characters visible, never obeyed). The same notice again while it is
+        still shown is not stacked under itself (a key pressed twice)."""
+        notice, now = (visible(message), one_line(title), severity), time.monotonic()
+        if notice == self._last_notice[0] and now < self._last_notice[1]:
+            return
+        self._last_notice = (notice, now + (self.NOTIFICATION_TIMEOUT if timeout is None else timeout))
+        super().notify(notice[0], title=notice[1], severity=severity, timeout=timeout, markup=False)
 
     @property
     def engine(self) -> QAEngine | None:

@@ -53,7 +53,7 @@ def test_json_contract(tiny_model_dir, doc, capsys):
     assert len(lines) == 2
     text = doc.read_text(encoding="utf-8")
     answer_keys = {"text", "start", "end", "score", "raw_score", "line", "context", "context_start", "path", "page"}
-    answer_keys.add("section")
+    answer_keys |= {"section", "end_line"}
     several = 0
     for line, question in zip(lines, ["where did the cat sit?", "what did the dog do?"], strict=True):
         obj = json.loads(line)
@@ -65,6 +65,7 @@ def test_json_contract(tiny_model_dir, doc, capsys):
         for a in obj["answers"]:
             assert set(a) == answer_keys
             assert text[a["start"] : a["end"]] == a["text"]
+            assert a["end_line"] == a["line"] + a["text"].count("\n")
             assert a["text"] in a["context"]
             assert text[a["context_start"] : a["context_start"] + len(a["context"])] == a["context"]
             assert (a["path"], a["page"], a["section"]) == (doc.name, None, None)

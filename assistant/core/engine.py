@@ -70,6 +70,7 @@ class Answer:
             "score": round(self.score, 4),
             "raw_score": round(self.raw_score, 4),
             "line": self.line,
+            "end_line": self.end_line,
             "context": self.context,
             "context_start": self.context_start,
             "path": self.path,
@@ -78,13 +79,17 @@ class Answer:
         }
 
     @property
+    def end_line(self) -> int:
+        """The line it ends on: its text is the file's own, newlines included."""
+        return self.line + self.text.count("\n")
+
+    @property
     def where(self) -> str:
         """Its place in its file: ``page 3`` for a PDF, ``line 12`` elsewhere (``lines 12–13`` for an answer that goes
-        on to the next line: its text is the file's own, newlines included)."""
+        on to the next line)."""
         if self.page is not None:
             return f"page {self.page}"
-        more = self.text.count("\n")
-        return f"lines {self.line}–{self.line + more}" if more else f"line {self.line}"
+        return f"lines {self.line}–{self.end_line}" if self.end_line > self.line else f"line {self.line}"
 
     @property
     def source(self) -> str:

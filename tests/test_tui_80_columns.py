@@ -55,3 +55,18 @@ async def test_a_notice_leaves_the_question_and_the_status_line_readable(story_a
             region = app.screen.query_one(kept).region
             for toast in app.screen.query("Toast"):
                 assert not toast.region.overlaps(region), (kept, toast.region, region)
+
+
+async def test_the_status_line_keeps_the_readers_scores_with_a_folder_open(story_at_80):
+    folder = story_at_80.parent / "docs"
+    folder.mkdir()
+    (folder / "plan.txt").write_text("The budget is ten thousand dollars.\n", encoding="utf-8")
+    (folder / "readme.md").write_text("# Readme\n\nThe server listens on port 8080.\n", encoding="utf-8")
+    (folder / "blob.bin").write_bytes(bytes(range(256)))
+    app = AssistantApp(document_path=folder)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        status = app.chat.query_one("#status")
+        await wait_until(pilot, lambda: "not read (f6)" in str(status.content) and "F1" in str(status.content))
+        shown = str(status.content)
+        assert shown.rstrip().endswith("EM 77.9 / F1 86.1") and len(shown) <= status.size.width, shown

@@ -60,12 +60,17 @@ class ReaderState:
     @property
     def label(self) -> str:
         """The status line's words for the reader."""
+        return self.describe(with_source=True)
+
+    def describe(self, with_source: bool) -> str:
+        """The reader in the status line's words; without where it came from ("active run") where room is short,
+        so that its scores still show."""
         doing = f": {self.note} (escape stops)" if self.note else "…"
         if self.status is ReaderStatus.LOADING:
             return f"loading model{doing}"
         if self.status is ReaderStatus.READY:
             switching = f" · loading {self.switching_to}{doing}" if self.switching_to else ""
-            source = f" ({self.source})" if self.source else ""
+            source = f" ({self.source})" if self.source and with_source else ""
             if self.f1 is None:
                 return f"model {self.name}{source}{switching}"
             em = "—" if self.exact_match is None else f"{self.exact_match:.1f}"

@@ -181,7 +181,14 @@ class ChatScreen(Screen[None]):
         words = f" · {self.indexed.words:,} words" if self.indexed is not None else ""
         if self.indexed is not None and self.skipped:  # said for as long as it is open, not only in a passing toast
             words += f" · {len(self.skipped):,} not read (f6)"
-        self.query_one("#status", Static).update(safe_text(f" {doc}{words} │ {self.reader.label}", single_line=True))
+        status = self.query_one("#status", Static)
+        said = f" {doc}{words} │ {self.reader.label}"
+        if 0 < status.size.width < len(said):  # at 80 columns with a folder open, the scores went past the edge
+            said = f" {doc}{words} │ {self.reader.describe(with_source=False)}"
+        status.update(safe_text(said, single_line=True))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.update_status)  # the room the status line has changed
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The screen's workers end here: a worker that raised is a notification, never the end of the app."""

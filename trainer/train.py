@@ -35,6 +35,7 @@ from assistant.runs.config import TrainConfig, launch_processes, writes_the_run
 from assistant.runs.directory import (
     Heartbeat,
     RunDirectory,
+    cancel_requested,
     checkpoint_problem,
     default_run_name,
     git_commit,
@@ -160,9 +161,11 @@ def launch_stop(signal_name: str, run: RunDirectory) -> str | None:
         return None
     if signal_name == "SIGINT":
         return "was stopped by ctrl+c"
-    if signal_name == "SIGTERM" and not take_cancel_request(run.path, use_up=run.writer):
-        return "was stopped by a SIGTERM (from its launcher, once another of its processes ended, or a scheduler)"
-    return None
+    if signal_name != "SIGTERM":
+        return None
+    if take_cancel_request(run.path) if run.writer else cancel_requested(run.path):
+        return None  # the app's cancel: the run is cancelled
+    return "was stopped by a SIGTERM (from its launcher, once another of its processes ended, or a scheduler)"
 
 
 def how_to_resume(run: Path, checkpoints: Path) -> str:

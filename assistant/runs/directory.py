@@ -194,11 +194,14 @@ def request_cancel(run: Path) -> None:
             files.write_text(run / CANCEL_REQUEST, "", follow=False)
 
 
-def take_cancel_request(run: Path, use_up: bool = True) -> bool:
-    """Whether the user asked to cancel the run since it last started; ``use_up``: by the process that writes the
-    run (the others only look)."""
-    if not use_up:
-        return os.path.lexists(run / CANCEL_REQUEST)
+def cancel_requested(run: Path) -> bool:
+    """Whether the user asked to cancel the run (for the processes of a launch that do not write it: they look)."""
+    return os.path.lexists(run / CANCEL_REQUEST)
+
+
+def take_cancel_request(run: Path) -> bool:
+    """Whether the user asked to cancel the run since it last started, using the request up (the process that
+    writes the run)."""
     try:
         os.unlink(run / CANCEL_REQUEST)
     except OSError:

@@ -590,8 +590,8 @@ def test_a_process_that_comes_to_a_launch_already_training_is_told_it_is_not_one
             assert rank.stdout is not None
             assert next(line for line in rank.stdout if not line.startswith("waiting")).strip() == "joined"
         for late in (_joiner(1, port, 2, {}), _joiner(2, port, 3, {})):  # the launch's size, whatever it was given
-            _, err = late.communicate(timeout=120)
-            assert late.returncode == 2 and err.count("\n") == 1, err[-2000:]
+            out, err = late.communicate(timeout=120)
+            assert late.returncode == 2 and err.count("\n") == 1 and out == "", (out, err[-2000:])
             assert f"The launch at 127.0.0.1:{port} already has its 2 processes" in err and "MASTER_PORT" in err
     finally:
         for rank in running:

@@ -69,13 +69,16 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
     if rank >= world:
         raise UserError(f"RANK must be below WORLD_SIZE={world} (got {rank}).")
     deadline = time.monotonic() + JOIN_LIMIT_S
-    say(f"waiting for the {world} processes of the launch at {address}:{port} (this is rank {rank}; ctrl+c stops)")
-    store = _store(address, port, world, rank, cancel, deadline)
+    waiting = _SaidOnce(
+        f"waiting for the {world} processes of the launch at {address}:{port} (this is rank {rank}; ctrl+c stops)", say
+    )
+    store = _store(address, port, world, rank, cancel, deadline, waiting)
     if store.check([FORMED]):
         raise UserError(
             f"The launch at {address}:{port} already has its {store.get(FORMED).decode()} processes and is training: "
             "this process is not one of it (give it another MASTER_PORT, or wait until that launch ends)."
         )
+    waiting()
     store.set(f"assistant-joined/{rank}", str(world))
     joined = [f"assistant-joined/{r}" for r in range(world)]
     _wait_for(store, joined, lambda: _same_world(store, joined, world), cancel, deadline)
@@ -203,7 +206,22 @@ def _go_on_waiting(cancel: CancelToken, deadline: float, world: int, address: st
         )
 
 
-def _store(address: str, port: int, world: int, rank: int, cancel: CancelToken, deadline: float) -> TCPStore:
+class _SaidOnce:
+    """A line said the first time it is called for: a process says it waits only once it does (one refused at once
+    says only why)."""
+
+    def __init__(self, line: str, say: Callable[[str], None]) -> None:
+        self.line, self.say, self.said = line, say, False
+
+    def __call__(self) -> None:
+        if not self.said:
+            self.said = True
+            self.say(self.line)
+
+
+def _store(
+    address: str, port: int, world: int, rank: int, cancel: CancelToken, deadline: float, waiting: Callable[[], None]
+) -> TCPStore:
     """The launch's store: rank 0 serves it, the others connect, retrying in short tries so that ctrl+c is heard."""
     _check_address(address, port, serving=rank == 0)
     if rank == 0:
@@ -218,6 +236,7 @@ def _store(address: str, port: int, world: int, rank: int, cancel: CancelToken, 
         try:
             socket.create_connection((address, port), timeout=1).close()
         except OSError:
+            waiting()
             _go_on_waiting(cancel, deadline, world, address, port)
             time.sleep(POLL_S)
             continue

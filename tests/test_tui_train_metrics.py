@@ -563,14 +563,15 @@ async def test_two_marked_runs_compare_side_by_side(models):
 # --- 80x24 -------------------------------------------------------------------------------------------------------
 
 
-async def test_at_80_columns_em_and_f1_follow_the_run_name(models):
+async def test_at_80_columns_em_and_f1_follow_the_run_name_and_its_date_and_duration_show_whole(models):
     write_run(
         models,
         "a-run-with-a-rather-long-name-indeed",
         status="completed",
+        started_at="2026-11-25T09:30:00",
         base_model="distilbert/distilbert-base-uncased",
         train_data={"source": "rajpurkar/squad"},
-        metrics={"eval": {"exact_match": 77.9, "f1": 86.1}},
+        metrics={"eval": {"exact_match": 77.9, "f1": 86.1}, "wall_time_s": 102.0},
     )
     app = AssistantApp()
     async with app.run_test(size=(160, 45)) as pilot:
@@ -585,6 +586,7 @@ async def test_at_80_columns_em_and_f1_follow_the_run_name(models):
         header = next(line for line in lines if " run " in line)
         row = next(line for line in lines if "a-run-with" in line)
         assert " EM " in header and " F1 " in header and "77.9" in row and "86.1" in row
+        assert " date " in header and " duration " in header and "11-25 09:30" in row and "1.7 min" in row
 
 
 async def test_at_80_by_24_the_train_form_scrolls_to_start_and_the_footer_shows_it(offline_hub):

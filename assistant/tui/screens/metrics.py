@@ -84,7 +84,7 @@ def run_cells(run: RunInfo, name_width: int) -> dict[str, str]:
         "f1": _fmt(run.f1),
         "speed": _fmt(results.train_windows_per_second),
         "duration": f"{wall / 60:.1f} min" if wall else "—",
-        "date": (record.started_at or "—")[:16],
+        "date": (record.started_at or "—")[:16].replace("T", " "),
         "status": str(run.status),
     }
 
@@ -244,6 +244,8 @@ class MetricsScreen(Screen[None]):
             table.clear()
         name_width = NAME_WIDTH if self.columns is FULL else COMPACT_NAME_WIDTH
         for key, cells in self._rows(name_width):
+            if self.columns is COMPACT:  # the month and day: the year's five columns let the duration show whole
+                cells["date"] = cells["date"][5:] if cells["date"] != "—" else "—"
             table.add_row(*(safe_text(cells[column], single_line=True) for column in self.columns), key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))

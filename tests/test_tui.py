@@ -539,6 +539,23 @@ async def test_the_open_dialog_takes_a_folder_typed_then_a_file_name_typed(tiny_
         await wait_until(pilot, lambda: app.chat.document_path == doc, timeout=30)
 
 
+async def test_enter_in_the_open_dialog_takes_the_completion_it_shows(tiny_model_dir, doc):
+    """The first letters of a file's name, its completion shown, then enter: the completed name is opened."""
+    from textual.widgets import Input
+
+    app = AssistantApp(model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await _open_dialog(app, pilot)
+        path = dialog.query_one(Input)
+        path.focus()
+        await pilot.press(*str(doc.parent), "enter")
+        await wait_until(pilot, lambda: app.screen is dialog and path.value == "" and path.has_focus)
+        await pilot.press(*doc.name[:3])
+        await wait_until(pilot, lambda: path._suggestion == doc.name)  # what the input shows after the letters
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.document_path == doc, timeout=30)
+
+
 async def _training(app, pilot, base: Path, data: Path) -> TrainScreen:
     """The Train screen with a run started from the form, once its first step has shown."""
     screen = await fill_train_form(app, pilot, base, data, "1")

@@ -23,6 +23,7 @@ from textual_fspicker.base_dialog import Dialog
 from textual_fspicker.parts import DirectoryNavigation, current_directory, directory_navigation
 
 from assistant.core import files
+from assistant.core.errors import UserError
 from assistant.core.sanitize import one_line
 from assistant.rendering import safe_text
 from assistant.tui.closing import ClosesOnce
@@ -148,6 +149,11 @@ class FileOpen(_ErrorsAsText, ClosesOnce[Path], _FileOpen):
         if not typed:
             return
         navigation = self.query_one(DirectoryNavigation)
+        if _took_completion(event.input, typed, navigation.location):
+            event.stop()
+            event.prevent_default()
+            self.call_next(event.input.action_submit)
+            return
         folder = files.local_dir(typed if typed.startswith("~") else navigation.location / typed)
         if folder is None:  # a file's name: the dialog's own handler opens it
             return
@@ -164,6 +170,20 @@ class FileOpen(_ErrorsAsText, ClosesOnce[Path], _FileOpen):
         name = self.query_one(Input)
         name.value = str(event.path.name)
         await name.action_submit()
+
+
+def _took_completion(field: Input, typed: str, location: Path) -> bool:
+    """Enter on a name that names nothing while a completion of it shows: the completion is what was meant, so it is
+    taken, as the right arrow takes it (an enter that said "no such file" beside the shown name read as a bug)."""
+    try:
+        named = files.user_path(typed) if typed.startswith("~") else location / typed
+    except UserError:
+        return False
+    if files.path_kind(named) is not None:
+        return False
+    before = field.value
+    field.action_cursor_right()
+    return field.value != before
 
 
 class SelectDirectory(_ErrorsAsText, ClosesOnce[Path], _SelectDirectory):

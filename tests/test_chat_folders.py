@@ -86,6 +86,7 @@ async def test_each_new_answer_shows_whole_when_the_conversation_is_longer_than_
 
 
 async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one(tiny_model_dir, folder):
+    (folder / ".draft.md").write_text("A hidden draft.\n", encoding="utf-8")
     app = AssistantApp(document_path=folder, model=str(tiny_model_dir))
     async with app.run_test(size=SIZE) as pilot:
         await _open(app, pilot)
@@ -94,6 +95,7 @@ async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one
         shown = [str(o.prompt) for o in app.screen.query_one("#sources").options]
         assert [line.split("  ")[0] for line in shown] == ["✓ notes.md", "✓ reports/museum.pdf", "✗ photo.bin"]
         assert "binary" in shown[2]
+        assert "hidden files" in screen_text(app) and ".gitignore" in screen_text(app)  # why .draft.md is not there
         await pilot.press("down", "enter")  # reports/museum.pdf
         await wait_until(pilot, lambda: not isinstance(app.screen, SourcesScreen))
         document = app.chat.indexed.document
@@ -105,6 +107,16 @@ async def test_the_sources_screen_lists_files_read_and_not_read_and_jumps_to_one
         view.focus()
         await pilot.press("f6")  # the document's own f6 ("select line") gives way to the sources
         await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen))
+
+
+async def test_the_sources_of_one_file_say_nothing_of_files_left_out(tiny_model_dir, folder):
+    app = AssistantApp(document_path=folder / "notes.md", model=str(tiny_model_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot)
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen))
+        assert [str(o.prompt).split("  ")[0] for o in app.screen.query_one("#sources").options] == ["✓ notes.md"]
+        assert "hidden files" not in screen_text(app)
 
 
 async def test_every_file_not_read_can_be_reached_in_the_sources_and_says_why_in_full(tiny_model_dir, folder):

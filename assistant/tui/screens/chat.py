@@ -254,8 +254,10 @@ class ChatScreen(Screen[None]):
             if offset is not None and self.indexed is not None and self.indexed.document is document:
                 self.query_one(DocumentView).go_to_offset(offset)
 
-        name = self.context.name if self.context is not None else None
-        self.app.push_screen(SourcesScreen(document, self.skipped, name), chosen)
+        context = self.context
+        name = context.name if context is not None else None
+        walked = context is not None and (bool(context.also) or files.path_kind(context.first) == "dir")
+        self.app.push_screen(SourcesScreen(document, self.skipped, name, walked), chosen)
 
     def _start_folder(self) -> Path:
         first = self.document_path

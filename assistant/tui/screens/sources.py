@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from assistant.core.folders import Skipped
 
 
+LEFT_OUT_UNLISTED = (
+    "Not listed: hidden files and what a .gitignore names, left out as ripgrep does (name one to read it)."
+)
+"""Why a file the user knows is in the folder may be missing from the list (the walk leaves these out unnamed)."""
+
+
 class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
     """Dismissed with the offset of the file chosen (its first character in the document), or None."""
 
@@ -31,9 +37,13 @@ class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
     taller than the dialog had its last rows, the files not read, cut off out of reach."""
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="sources-close")]
 
-    def __init__(self, document: Document, skipped: list[Skipped], name: str | None = None) -> None:
-        """``name``: what was opened, as the chat names it (several paths: theirs), else the document's name."""
+    def __init__(
+        self, document: Document, skipped: list[Skipped], name: str | None = None, walked: bool = False
+    ) -> None:
+        """``name``: what was opened, as the chat names it (several paths: theirs), else the document's name;
+        ``walked``: whether a folder was walked to find the files (then some were left out unnamed)."""
         super().__init__()
+        self.walked = walked
         self.document = document
         self.skipped = skipped
         self.name_opened = name or document.name
@@ -55,6 +65,8 @@ class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
         with Vertical():
             yield Label(assemble((f"Sources of {one_line(self.name_opened)}", "bold"), f"  ·  {head}"))
             yield OptionList(*read, *not_read, id="sources")
+            if self.walked:
+                yield Label(LEFT_OUT_UNLISTED, id="left-out", classes="dim")
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -45,11 +45,15 @@ def _environment() -> dict[str, str]:
     return os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
+FIRST_CHECKPOINT = ["--save-steps", "8"]
+"""A checkpoint early in the run: the tests that stop a launch stop it once it has one."""
+
+
 def _started_until_a_checkpoint(argv: list[str], run: Path, **pipes) -> subprocess.Popen:
-    """A training launched in the background, once it has saved its first checkpoint (step 20)."""
+    """A training launched in the background, once it has saved its first checkpoint (``FIRST_CHECKPOINT``)."""
     launcher = subprocess.Popen(argv, env=_environment(), **pipes)
     deadline = time.time() + 300
-    while not (run / "checkpoints" / "checkpoint-20").exists():
+    while not (run / "checkpoints" / f"checkpoint-{FIRST_CHECKPOINT[1]}").exists():
         assert launcher.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
         time.sleep(0.2)
     return launcher
@@ -121,7 +125,7 @@ def test_a_rank_killed_leaves_the_run_interrupted_and_resume_under_the_launcher_
     run = tmp_path / "run"
     launch = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer"]
     argv = [*launch, "--base", str(base), "--data", str(data), "--output", str(run), "--batch-size", "8"]
-    argv += [*TINY, "--epochs", "3", "--save-steps", "20"]
+    argv += [*TINY, *FIRST_CHECKPOINT]
     launcher = _started_until_a_checkpoint(argv, run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     (rank_1,) = [p for p in _children(launcher.pid) if b"\0RANK=1\0" in b"\0" + Path(f"/proc/{p}/environ").read_bytes()]
     os.kill(rank_1, signal.SIGKILL)  # the process that does not write the run
@@ -141,7 +145,7 @@ def test_a_rank_killed_leaves_the_run_interrupted_and_resume_under_the_launcher_
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming from checkpoint-" in resumed.stdout
     assert json.loads((run / "run.json").read_text())["status"] == "completed"
-    assert json.loads((run / "metrics.json").read_text())["global_step"] == 3 * 68  # 1,080 windows, 16 a step
+    assert json.loads((run / "metrics.json").read_text())["global_step"] == 68  # 1,080 windows, 16 a step
 
 
 @pytest.mark.parametrize(
@@ -188,7 +192,7 @@ def test_ranks_die_with_a_killed_launcher_and_the_run_is_interrupted(long_inputs
     base, data = long_inputs
     run = tmp_path / "run"
     argv = [sys.executable, "-m", "assistant", "train", "--nproc", "2", "--base", str(base), "--data", str(data)]
-    argv += ["--output", str(run), "--batch-size", "8", *TINY, "--epochs", "30", "--save-steps", "20"]
+    argv += ["--output", str(run), "--batch-size", "8", *TINY, "--epochs", "30", *FIRST_CHECKPOINT]
     launcher = _started_until_a_checkpoint(argv, run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     ranks = _children(launcher.pid)
@@ -272,7 +276,7 @@ def test_ctrl_c_leaves_a_launch_interrupted_with_how_to_resume(long_inputs, tmp_
     run = tmp_path / "run"
     argv = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer", "--base", str(base)]
     argv += ["--data", str(data), "--output", str(run), "--batch-size", "8", *TINY, "--epochs", "30"]
-    argv += ["--save-steps", "20"]
+    argv += FIRST_CHECKPOINT
     launcher = _started_until_a_checkpoint(
         argv, run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -294,7 +298,7 @@ def test_a_stop_that_reaches_one_process_of_a_launch_stops_them_all_after_the_sa
     run = tmp_path / "run"
     argv = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "trainer", "--base", str(base)]
     argv += ["--data", str(data), "--output", str(run), "--batch-size", "8", *TINY, "--epochs", "30"]
-    argv += ["--save-steps", "20"]
+    argv += FIRST_CHECKPOINT
     launcher = _started_until_a_checkpoint(argv, run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     (rank_0,) = [p for p in _children(launcher.pid) if b"\0RANK=0\0" in b"\0" + Path(f"/proc/{p}/environ").read_bytes()]
     os.kill(rank_0, signal.SIGINT)

@@ -524,8 +524,10 @@ async def test_ctrl_o_opens_a_file_dialog_that_opens_the_document(tiny_model_dir
         assert app.chat.document_path == doc and app.chat.indexed is not None
 
 
-async def test_the_open_dialog_takes_a_folder_typed_then_a_file_name_typed(tiny_model_dir, doc):
-    """Typed as a user would: a folder's path, enter, then the file's name, enter, and the document is open."""
+@pytest.mark.parametrize("letters", [None, 3], ids=["the whole name", "its first letters, then its completion"])
+async def test_the_open_dialog_takes_a_folder_typed_then_a_file_name_typed(tiny_model_dir, doc, letters):
+    """Typed as a user would: a folder's path, enter, then the file's name (or its first letters, its completion
+    shown), enter, and the document is open."""
     from textual.widgets import Input
 
     app = AssistantApp(model=str(tiny_model_dir))
@@ -535,23 +537,9 @@ async def test_the_open_dialog_takes_a_folder_typed_then_a_file_name_typed(tiny_
         path.focus()
         await pilot.press(*str(doc.parent), "enter")
         await wait_until(pilot, lambda: app.screen is dialog and path.value == "" and path.has_focus)
-        await pilot.press(*doc.name, "enter")
-        await wait_until(pilot, lambda: app.chat.document_path == doc, timeout=30)
-
-
-async def test_enter_in_the_open_dialog_takes_the_completion_it_shows(tiny_model_dir, doc):
-    """The first letters of a file's name, its completion shown, then enter: the completed name is opened."""
-    from textual.widgets import Input
-
-    app = AssistantApp(model=str(tiny_model_dir))
-    async with app.run_test(size=SIZE) as pilot:
-        dialog = await _open_dialog(app, pilot)
-        path = dialog.query_one(Input)
-        path.focus()
-        await pilot.press(*str(doc.parent), "enter")
-        await wait_until(pilot, lambda: app.screen is dialog and path.value == "" and path.has_focus)
-        await pilot.press(*doc.name[:3])
-        await wait_until(pilot, lambda: path._suggestion == doc.name)  # what the input shows after the letters
+        await pilot.press(*doc.name[:letters])
+        if letters is not None:
+            await wait_until(pilot, lambda: path._suggestion == doc.name)  # what the input shows after the letters
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.chat.document_path == doc, timeout=30)
 

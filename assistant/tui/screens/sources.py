@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from assistant.core.sanitize import one_line
@@ -66,7 +66,7 @@ class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
             yield Label(assemble((f"Sources of {one_line(self.name_opened)}", "bold"), f"  ·  {head}"))
             yield OptionList(*read, *not_read, id="sources")
             if self.walked:
-                yield Label(LEFT_OUT_UNLISTED, id="left-out", classes="dim")
+                yield Static(LEFT_OUT_UNLISTED, id="left-out", classes="dim")  # wraps: a Label is cut at the edge
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

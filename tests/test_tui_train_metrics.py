@@ -658,6 +658,20 @@ async def test_a_runs_details_read_as_a_table_of_named_settings(models, tiny_mod
         assert "{" not in text.split("squad-run")[-1]  # not JSON
 
 
+async def test_the_details_follow_the_cursor_onto_a_published_reference(models, tiny_model_dir):
+    write_squad_run(models, tiny_model_dir, learning_rate=3e-5)
+    app = AssistantApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await wait_for_widget(pilot, MetricsScreen, "#runs")
+        await wait_until(pilot, lambda: "learning rate 3e-05" in " ".join(screen_text(app).split()), timeout=10)
+        await pilot.press("down")  # the first published reference, under the one run
+        shown = lambda: " ".join(screen_text(app).split())  # noqa: E731
+        await wait_until(pilot, lambda: "status published reference" in shown(), timeout=10)
+        await wait_until(pilot, lambda: "a published figure: no curves" in shown(), timeout=10)
+        assert "learning rate" not in shown()
+
+
 async def test_a_local_base_model_can_be_browsed_to(offline_hub, tiny_model_dir):
     from assistant.tui.file_dialogs import SelectDirectory
 

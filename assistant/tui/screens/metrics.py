@@ -29,7 +29,7 @@ from assistant.tui.actions import Scope, bindings
 from assistant.tui.messages import ActivateRun, ResumeRun, RunDeleted
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.state import ReaderState
-from assistant.tui.widgets.loss_plot import CurvePlot, RunHistory, loss_series
+from assistant.tui.widgets.loss_plot import CurvePlot, RunHistory, Series, loss_series
 from assistant.tui.widgets.run_compare import RunCompareScreen
 
 REFERENCES = [
@@ -64,6 +64,8 @@ NARROW = 100
 POLL_S = 1.0
 """How often a training run's events.jsonl is read for new lines."""
 DELETE = "metrics-delete"
+NO_CURVES_RECORDED = "no {what} recorded"
+NO_CURVES_OF_A_REFERENCE = "a published figure: no curves"
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -117,11 +119,17 @@ DETAILS: tuple[tuple[str, str], ...] = (
 """The settings the details show, with their names for people."""
 
 
-def run_details(run: RunInfo) -> Table:
-    """A run's status and settings as a two-column table, every value as text (paths and errors as they are)."""
-    table = Table(title=safe_text(run.name, "b", single_line=True), show_header=False, box=None, padding=(0, 1, 0, 0))
+def _details_table(title: str) -> Table:
+    """Two columns, a name (dim) and its value (folded where long), under ``title``."""
+    table = Table(title=safe_text(title, "b", single_line=True), show_header=False, box=None, padding=(0, 1, 0, 0))
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
+    return table
+
+
+def run_details(run: RunInfo) -> Table:
+    """A run's status and settings as a two-column table, every value as text (paths and errors as they are)."""
+    table = _details_table(run.name)
     rows: list[tuple[str, object]] = [("status", run.status)]
     rows += [(label, run.record.settings.get(key)) for key, label in DETAILS]
     rows += [("device", run.record.device), ("error", run.record.error)]
@@ -129,6 +137,16 @@ def run_details(run: RunInfo) -> Table:
         if value is not None:
             shown = f"{value:g}" if isinstance(value, float) else str(value)
             table.add_row(label, safe_text(shown, single_line=True))
+    return table
+
+
+def reference_details(reference: tuple[str, str, str, float, float]) -> Table:
+    """A published reference's row, in the shape of a run's details: what it is and what it was trained from."""
+    name, base, data, em, f1 = reference
+    table = _details_table(name)
+    rows = [("status", "published reference"), ("base model", base), ("data", data)]
+    for label, value in [*rows, ("EM", _fmt(em)), ("F1", _fmt(f1))]:
+        table.add_row(label, value)
     return table
 
 
@@ -276,16 +294,23 @@ class MetricsScreen(Screen[None]):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key else None
         run = next((r for r in self.runs if r.name == key), None)
+        reference = next((ref for ref in REFERENCES if f"ref:{ref[0]}" == key), None)
         if run:
             self.show_run(run)
+        elif reference:
+            self._draw([], [], NO_CURVES_OF_A_REFERENCE)
+            self.query_one("#settings", Static).update(reference_details(reference))
 
     def show_run(self, run: RunInfo) -> None:
         history = self._history(run)
-        self.query_one("#loss-plot", CurvePlot).draw("training loss", [loss_series("", history)])
         epochs, em, f1 = history.eval_points()
-        series = [("EM", epochs, em), ("F1", epochs, f1)]
-        self.query_one("#eval-plot", CurvePlot).draw("eval per epoch (EM, F1)", series)
+        self._draw([loss_series("", history)], [("EM", epochs, em), ("F1", epochs, f1)], NO_CURVES_RECORDED)
         self.query_one("#settings", Static).update(run_details(run))
+
+    def _draw(self, loss: list[Series], evals: list[Series], none: str) -> None:
+        """The two plots, each saying why it is empty when it is (``none``, of what is missing)."""
+        self.query_one("#loss-plot", CurvePlot).draw("training loss", loss, none.format(what="training loss"))
+        self.query_one("#eval-plot", CurvePlot).draw("eval per epoch (EM, F1)", evals, none.format(what="evaluation"))
 
     def _history(self, run: RunInfo) -> RunHistory:
         live = self.live.get(run.name)

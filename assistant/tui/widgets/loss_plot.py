@@ -52,11 +52,13 @@ class CurvePlot(PlotextPlot):
         self.series: list[Series] = []
         """What the plot shows now."""
 
-    def draw(self, title: str, series: list[Series]) -> None:
-        """Replace the plot with ``series``, each (label, x, y); an empty label draws without a legend entry."""
+    def draw(self, title: str, series: list[Series], when_empty: str = "") -> None:
+        """Replace the plot with ``series``, each (label, x, y); an empty label draws without a legend entry. A plot
+        with no point is titled ``when_empty`` when given (why it is empty), not left as a blank frame."""
         self.series = series
         self.plt.clear_data()
-        self.plt.title(one_line(title))
+        empty = not any(xs for _, xs, _ in series)
+        self.plt.title(one_line(when_empty if empty and when_empty else title))
         for label, xs, ys in series:
             if xs:
                 self.plt.plot(xs, ys, label=one_line(label) or None)  # labels are run names: text, as named

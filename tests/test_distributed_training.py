@@ -527,6 +527,23 @@ def test_a_process_that_joined_and_went_away_is_waited_for_until_it_is_started_a
 
 
 @pytest.mark.slow
+def test_a_second_process_given_a_rank_already_held_is_told_so_and_the_launch_goes_on():
+    """Two processes given RANK=1: the second is refused in one sentence (both used to pass the roll call, and the
+    one torch's process group left out waited for ever, deaf to ctrl+c)."""
+    port = _free_port()
+    rank_0, rank_1 = _joiner(0, port, 3, {}), _joiner(1, port, 3, {})
+    _wait_until_joined(rank_1, port, 1, 3)
+    second = _joiner(1, port, 3, {})
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 2 and err.count("\n") == 1 and out == "", (out, err[-2000:])
+    assert "Rank 1 of the launch at 127.0.0.1" in err and "already held by a running process" in err
+    rank_2 = _joiner(2, port, 3, {})
+    for rank in (rank_0, rank_1, rank_2):
+        out, err = rank.communicate(timeout=120)
+        assert rank.returncode == 0 and "joined" in out.splitlines()[-1:], err[-2000:]
+
+
+@pytest.mark.slow
 def test_a_process_whose_rank_0_went_away_says_so_in_one_sentence():
     port = _free_port()
     rank_0, rank_1 = _joiner(0, port, 3, {}), _joiner(1, port, 3, {})  # rank 2 never comes: both wait

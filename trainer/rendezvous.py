@@ -33,6 +33,7 @@ from assistant.core.errors import UserError
 from assistant.runs.config import launch_processes
 from assistant.squad.formats import DATA_FILE
 from trainer.cancel import CancelToken
+from trainer.rank_hold import RankHold
 
 JOIN_LIMIT_S = 600.0
 """How long a process waits for the others of its launch (torchrun's own rendezvous waits as long)."""
@@ -65,28 +66,17 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
     if not joins_by_itself():
         return
     world, rank = launch_processes(), int(os.environ.get("RANK") or 0)
-    address, port = os.environ["MASTER_ADDR"], _port()
     if rank >= world:
         raise UserError(f"RANK must be below WORLD_SIZE={world} (got {rank}).")
     deadline = time.monotonic() + JOIN_LIMIT_S
-    waiting = _SaidOnce(
-        f"waiting for the {world} processes of the launch at {address}:{port} (this is rank {rank}; ctrl+c stops)", say
-    )
-    store = _store(address, port, world, rank, cancel, deadline, waiting)
-    if store.check([FORMED]):
-        raise UserError(
-            f"The launch at {address}:{port} already has its {store.get(FORMED).decode()} processes and is training: "
-            "this process is not one of it (give it another MASTER_PORT, or wait until that launch ends)."
-        )
-    waiting()
-    store.set(f"assistant-joined/{rank}", str(world))
+    store, hold = _joined(world, rank, say, cancel, deadline)
     joined = [f"assistant-joined/{r}" for r in range(world)]
-    _wait_for(store, joined, lambda: _same_world(store, joined, world), cancel, deadline)
+    _wait_for(store, joined, lambda: _same_world(store, joined, world), cancel, deadline, hold)
     _same_world(store, joined, world)
     shared = json.dumps(_compared(settings), sort_keys=True, default=str)
     store.set(f"assistant-ready/{rank}", shared)
     roll_call = [f"assistant-ready/{r}" for r in range(world)]
-    _wait_for(store, roll_call, _Absentees(store, roll_call, say), cancel, deadline)
+    _wait_for(store, roll_call, _Absentees(store, roll_call, say), cancel, deadline, hold)
     if rank == 0:  # everyone answered: from now on a process that comes to this port is another launch's, told so
         store.set(FORMED, str(world))
     try:
@@ -96,7 +86,7 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
         if rank == 0:  # serve the store until every process has read the roll call, even to say it differs
             with contextlib.suppress(UserError):
                 checked = [f"assistant-checked/{r}" for r in range(world)]
-                _wait_for(store, checked, lambda: None, cancel, time.monotonic() + ROLL_CALL_S)
+                _wait_for(store, checked, lambda: None, cancel, time.monotonic() + ROLL_CALL_S, hold)
     from transformers import TrainingArguments  # here, not above: a process refused at the roll call never needs it
 
     timeout = timedelta(seconds=TrainingArguments.ddp_timeout)  # what the Trainer would have used
@@ -104,12 +94,44 @@ def join_launch(device: str, settings: dict[str, Any], cancel: CancelToken, say:
     dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timeout)
 
 
+def _joined(
+    world: int, rank: int, say: Callable[[str], None], cancel: CancelToken, deadline: float
+) -> tuple[TCPStore, RankHold]:
+    """The launch's store, with this process's rank held in it and its mark left: once it is one of the launch."""
+    address, port = os.environ["MASTER_ADDR"], _port()
+    waiting = _SaidOnce(
+        f"waiting for the {world} processes of the launch at {address}:{port} (this is rank {rank}; ctrl+c stops)", say
+    )
+    store = _store(address, port, world, rank, cancel, deadline, waiting)
+    hold = RankHold(store, rank, world, f"{address}:{port}")
+    _refuse_if_formed(store, address, port)
+    hold.claim(lambda: _go_on_waiting(cancel, deadline, world, address, port))
+    _refuse_if_formed(store, address, port)  # again: the launch may have formed while the rank was claimed
+    waiting()
+    store.set(f"assistant-joined/{rank}", str(world))
+    return store, hold
+
+
+def _refuse_if_formed(store: TCPStore, address: str, port: int) -> None:
+    if store.check([FORMED]):
+        raise UserError(
+            f"The launch at {address}:{port} already has its {store.get(FORMED).decode()} processes and is training: "
+            "this process is not one of it (give it another MASTER_PORT, or wait until that launch ends)."
+        )
+
+
 def _wait_for(
-    store: TCPStore, keys: list[str], meanwhile: Callable[[], None], cancel: CancelToken, deadline: float
+    store: TCPStore,
+    keys: list[str],
+    meanwhile: Callable[[], None],
+    cancel: CancelToken,
+    deadline: float,
+    hold: RankHold,
 ) -> None:
     world, address, port = len(keys), os.environ["MASTER_ADDR"], _port()
     while not _checked(store, keys, address, port):
         _go_on_waiting(cancel, deadline, world, address, port)
+        hold.beat()
         meanwhile()
         time.sleep(POLL_S)
 

@@ -99,6 +99,16 @@ def test_thread_counts_past_the_cpus_are_lowered_with_a_note(value, tmp_path, ti
     assert os.environ["OMP_NUM_THREADS"] == str(cpu_count())
 
 
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_thread_count_set_to_nothing_is_taken_as_unset(value, tmp_path, tiny_model_dir, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    doc = tmp_path / "d.txt"
+    doc.write_text("The cat sat on the mat.", encoding="utf-8")
+    outcome = assistant(capsys, "ask", str(doc), QUESTION, "--model", str(tiny_model_dir), "--json")
+    assert outcome.code == 0 and outcome.err == "", outcome.err
+    assert "OMP_NUM_THREADS" not in os.environ
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "9" * 30, "1e9", "2000000000"])
 def test_the_document_size_limit_is_a_number_in_its_range(value, tmp_path, tiny_model_dir, capsys, monkeypatch):
     monkeypatch.setenv("ASSISTANT_MAX_DOCUMENT_BYTES", value)

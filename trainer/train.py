@@ -88,7 +88,7 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
     except TrainingCancelled:
         heartbeat.stop()
         if stop := launch_stop(session.cancel.reason, run):
-            message = _record_interruption(session, stop)
+            message = _record_interruption(session, stop, created)
             return RunResult(run.path, RunStatus.INTERRUPTED, None, message)
         run.set_status(RunStatus.CANCELLED, error="cancelled by the user")
         session.emit(Phase.CANCELLED, message="training cancelled; the active reader is unchanged")
@@ -100,7 +100,7 @@ def run_training(config: TrainConfig, sink: EventSink | None = None, cancel: Can
     except Exception as exc:
         heartbeat.stop()
         if _peer_lost(exc):
-            message = _record_interruption(session, f"lost one of its processes ({type(exc).__name__})")
+            message = _record_interruption(session, f"lost one of its processes ({type(exc).__name__})", False)
             return RunResult(run.path, RunStatus.INTERRUPTED, None, message)
         _record_failure(session, f"{type(exc).__name__}: {exc}", created)
         raise
@@ -118,10 +118,15 @@ def _device(config: TrainConfig) -> str:
 
 
 def _quiet_transformers() -> None:
+    import warnings
+
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    # accelerate's note, on every rank of a CPU launch started by hand, that it chose the threads a process uses: a
+    # choice, not a fault, and two lines of stderr before (or instead of) the one sentence a failure ends in
+    warnings.filterwarnings("ignore", message="OMP_NUM_THREADS/MKL_NUM_THREADS unset", category=UserWarning)
 
 
 def _open_run(config: TrainConfig) -> tuple[RunDirectory, bool]:
@@ -177,9 +182,13 @@ def how_to_resume(run: Path, checkpoints: Path) -> str:
     return f"continue it with the same launcher and {command}"
 
 
-def _record_interruption(session: _Session, why: str) -> str:
-    """Mark the run of a launch interrupted, with how to continue it; the sentence said."""
+def _record_interruption(session: _Session, why: str, created: bool) -> str:
+    """Mark the run of a launch interrupted, with how to continue it; the sentence said. A new run stopped before
+    its processes had all joined trained nothing: its folder goes, as a failed new run's does."""
     run = session.run_dir
+    if created and not torch.distributed.is_initialized():
+        opening.discard_new(run)
+        return f"The launch {why} before all its processes had joined: nothing was trained; the same command starts it."
     if not run.writer:  # rank 0 keeps the run (and may not have made its folder yet): it says how to go on
         message = f"The launch {why}: rank 0 says how to continue its run."
     else:

@@ -43,7 +43,10 @@ def clamp_thread_variables() -> list[str]:
     cpus = cpu_count()
     for name in THREAD_VARIABLES:
         value = os.environ.get(name)
-        if value is None or not value.strip():
+        if value is None:
+            continue
+        if not value.strip():  # set to nothing (`export OMP_NUM_THREADS=`): unset, as meant; libgomp and
+            del os.environ[name]  # accelerate would each read it as a number and fail
             continue
         try:
             threads = int(value)

@@ -256,6 +256,15 @@ def test_bad_training_flags_fail_in_one_sentence_and_leave_no_folder(flags, frag
     assert a_file.read_text() == "x"
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "data"])
+def test_a_data_file_of_no_data_format_is_refused_before_any_progress(name, tiny_model_dir, models, tmp_path, capsys):
+    data = tmp_path / name
+    data.write_text("just some text\n")
+    argv = ["--data", str(data), "--base", str(tiny_model_dir), "--device", "cpu"]
+    assert_one_line_failure(assistant(capsys, "train", *argv), "unknown data format")
+    assert sorted(models.iterdir()) == []
+
+
 def test_validate_accepts_the_defaults():
     TrainConfig().validate()
     TrainConfig(max_steps=10, stride=0, workers=0, test_size=0.5, output=None).validate()

@@ -77,6 +77,9 @@ class Rows:
             self.first_problem = f"{where} {why}"
 
 
+DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv")
+"""The names a local data file may end in (SQuAD JSON, JSON lines, CSV), which say how it is read."""
+
 def json_kind(value: Any) -> str:
     """What a JSON value is, in words: messages say "is a string", not "is <class 'str'>"."""
     if value is None:
@@ -357,11 +360,16 @@ def _require_rows(rows: Rows, path: Path) -> None:
         raise DataError(f"{path}: none of its {len(rows.examples)} questions has an 'answers' field.")
 
 
-def load_local(path: Path) -> LoadedData:
-    raw = read_bytes(path)
+def check_data_suffix(path: Path) -> None:
+    """A data file is read by its name's suffix: one sentence for any other, before it is read (or a run started)."""
     suffix = path.suffix.lower()
-    if suffix not in (".json", ".jsonl", ".ndjson", ".csv"):
+    if suffix not in DATA_SUFFIXES:
         raise DataError(f"{path}: unknown data format {suffix or '(none)'}; use .json, .jsonl or .csv.")
+
+
+def load_local(path: Path) -> LoadedData:
+    check_data_suffix(path)
+    raw = read_bytes(path)
     rows = _rows_from(path, decode_text(raw, path))
     _require_rows(rows, path)
     version_2 = rows.marks_unanswerable or any(e.is_impossible for e in rows.examples)
@@ -396,7 +404,7 @@ def is_local_source(source: str) -> bool:
     path = files.user_path(source)
     return (
         os.path.lexists(path)
-        or path.suffix.lower() in (".json", ".jsonl", ".csv", ".ndjson")
+        or path.suffix.lower() in DATA_SUFFIXES
         or source.startswith((".", "/", "~"))
     )
 

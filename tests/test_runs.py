@@ -265,6 +265,15 @@ def test_a_data_file_of_no_data_format_is_refused_before_any_progress(name, tiny
     assert sorted(models.iterdir()) == []
 
 
+def test_a_base_model_not_cached_while_offline_says_how_to_get_one_but_not_to_train_one(models, tmp_path, capsys):
+    from tests.synthetic import make_examples, write_jsonl
+
+    data = write_jsonl(tmp_path / "train.jsonl", make_examples(8))
+    argv = ["--data", str(data), "--base", "nobody/not-a-cached-model", "--device", "cpu"]
+    said = assert_one_line_failure(assistant(capsys, "train", *argv), "not in the local cache", "local model directory")
+    assert "assistant train" not in said and sorted(models.iterdir()) == []
+
+
 def test_validate_accepts_the_defaults():
     TrainConfig().validate()
     TrainConfig(max_steps=10, stride=0, workers=0, test_size=0.5, output=None).validate()

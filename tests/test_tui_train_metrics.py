@@ -64,9 +64,10 @@ def fake_trainer(tmp_path, tiny_model_dir):
 @pytest.fixture
 def offline_hub(monkeypatch):
     """Nothing is in the hub cache, whatever this machine has downloaded."""
+    import assistant.core.model_loading as loading
     import assistant.tui.train_check as check
 
-    monkeypatch.setattr(check, "hub_model_cached", lambda ref: False)
+    monkeypatch.setattr(loading, "hub_model_cached", lambda ref: False)
     monkeypatch.setattr(check, "hub_dataset_cached", lambda name: False)
 
 
@@ -388,9 +389,9 @@ async def test_offline_without_an_active_reader_the_newest_usable_run_is_the_bas
 
 @pytest.mark.parametrize("cached", [True, False])
 async def test_offline_with_no_run_the_cached_hub_base_or_a_sentence(cached, monkeypatch):
-    import assistant.tui.train_check as check
+    import assistant.core.model_loading as loading
 
-    monkeypatch.setattr(check, "hub_model_cached", lambda ref: cached and ref == DEFAULT_BASE)
+    monkeypatch.setattr(loading, "hub_model_cached", lambda ref: cached and ref == DEFAULT_BASE)
     app = AssistantApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_train(app, pilot)

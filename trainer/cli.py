@@ -201,16 +201,16 @@ class ProgressView:
 
 def preflight(config: TrainConfig) -> None:
     """Refuse, before any progress is shown, what can be known wrong without loading anything: an unusable or
-    unsafe local --base/--teacher folder, a local data file that cannot be read or is of no data format, a --resume of a folder that is not
-    a run this program may continue."""
+    unsafe local --base/--teacher folder, a local data file that cannot be read or is of no data format, a --resume
+    of a folder that is not a run this program may continue."""
     from assistant.core import files
-    from assistant.core.model_loading import check_model_directory
+    from assistant.core.model_loading import BASE_HOW_TO_GET, check_obtainable
     from assistant.runs.opening import check_resume
     from assistant.squad.formats import DATA_FILE, check_data_suffix, is_local_source
 
     for ref in (config.base_model, config.teacher):
-        if ref and files.user_path(ref).is_dir():
-            check_model_directory(files.user_path(ref))
+        if ref:
+            check_obtainable(ref, BASE_HOW_TO_GET)
     for source in (config.data, config.eval_data, config.replay_data, *config.extra_data):
         if source and is_local_source(source):
             files.check_regular(files.user_path(source), DATA_FILE)

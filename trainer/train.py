@@ -220,9 +220,9 @@ def _versions() -> dict[str, str]:
 
 
 def _load_base(ref: str) -> tuple[Any, PreTrainedModel]:
-    from assistant.core.model_loading import load_pretrained
+    from assistant.core.model_loading import BASE_HOW_TO_GET, load_pretrained
 
-    tokenizer, model = load_pretrained(ref, attn_implementation="sdpa")
+    tokenizer, model = load_pretrained(ref, BASE_HOW_TO_GET, attn_implementation="sdpa")
     if not isinstance(model, PreTrainedModel):
         raise UserError(f"{ref} is not a transformers model that can be fine-tuned and saved.")
     return tokenizer, model

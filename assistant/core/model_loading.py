@@ -32,10 +32,13 @@ NoticeKind = Literal["progress", "fallback"]
 Notify = Callable[[NoticeKind, str], None]
 """Where load_reader says, in one line, that it is exporting (``progress``) or fell back to torch (``fallback``)."""
 
-_HOW_TO_GET_ONE = (
+READER_HOW_TO_GET = (
     "train one with `assistant train`, pass --model with a local checkpoint directory, "
-    "or run once with network access to download {default}"
+    f"or run once with network access to download {DEFAULT_READER}"
 )
+"""What a user who asks without the reader cached can do."""
+BASE_HOW_TO_GET = "pass a local model directory instead, or run once with network access to download it"
+"""What a user who trains without the base (or teacher) cached can do: not "train one", which they are doing."""
 
 
 def _gpu_possible() -> bool:
@@ -106,6 +109,29 @@ def hub_reachable() -> bool:
     except OSError:
         return False
     return True
+
+
+def hub_model_cached(ref: str) -> bool:
+    """Whether the hub model ``ref`` has a config in the local Hugging Face cache (so it can load offline)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(ref, "config.json"), str)
+    except ValueError:  # not a valid repo id
+        return False
+
+
+def _not_obtainable(ref: str, how_to_get: str) -> ModelUnavailableError:
+    return ModelUnavailableError(
+        f"Model {ref!r} is not in the local cache and the hub cannot be reached; {how_to_get}."
+    )
+
+
+def check_obtainable(ref: str, how_to_get: str) -> None:
+    """One sentence now, before any progress is shown, for a model that cannot be loaded: a bad local folder or a
+    path to none, or a hub model neither cached nor reachable (saying ``how_to_get`` one)."""
+    if _local_directory(ref) is None and not hub_model_cached(ref) and not hub_reachable():
+        raise _not_obtainable(ref, how_to_get)
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
@@ -212,16 +238,12 @@ def _quiet_hub_logging() -> None:
     disable_progress_bar()
 
 
-def _load_from_hub(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
+def _load_from_hub(ref: str, how_to_get: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
     try:  # the local cache first: no network, no retries
         return _from_pretrained(ref, True, **model_kwargs)
     except (OSError, ValueError):
         if not hub_reachable():
-            raise ModelUnavailableError(
-                f"Model {ref!r} is not in the local cache and the hub cannot be reached; "
-                + _HOW_TO_GET_ONE.format(default=DEFAULT_READER)
-                + "."
-            ) from None
+            raise _not_obtainable(ref, how_to_get) from None
     return _from_pretrained(ref, False, **model_kwargs)
 
 
@@ -232,14 +254,15 @@ def _local_directory(ref: str, allow_onnx: bool = False) -> Path | None:
         check_model_directory(path, allow_onnx)
         return path
     if path.exists():
-        raise ModelUnavailableError(f"{path} is a file; --model takes a model directory or a hub id.")
+        raise ModelUnavailableError(f"{path} is a file, not a model folder or a hub id.")
     if _looks_like_path(ref):
         raise ModelUnavailableError(f"Model directory {ref} does not exist.")
     return None
 
 
-def load_pretrained(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
-    """A fast tokenizer and a QA model from a local directory or a hub id; any failure is one sentence.
+def load_pretrained(ref: str, how_to_get: str = READER_HOW_TO_GET, **model_kwargs: Any) -> tuple[Any, torch.nn.Module]:
+    """A fast tokenizer and a QA model from a local directory or a hub id; any failure is one sentence, and one not
+    cached while the hub is out of reach says ``how_to_get`` one.
 
     Shared by the reader and the trainer (``--base``, ``--teacher``), so every load refuses remote code
     and pickled weights the same way.
@@ -248,7 +271,9 @@ def load_pretrained(ref: str, **model_kwargs: Any) -> tuple[Any, torch.nn.Module
     path = _local_directory(ref)
     try:
         tokenizer, model = (
-            _from_pretrained(str(path), True, **model_kwargs) if path else _load_from_hub(ref, **model_kwargs)
+            _from_pretrained(str(path), True, **model_kwargs)
+            if path
+            else _load_from_hub(ref, how_to_get, **model_kwargs)
         )
     except ModelUnavailableError:
         raise

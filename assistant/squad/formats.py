@@ -80,6 +80,7 @@ class Rows:
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv")
 """The names a local data file may end in (SQuAD JSON, JSON lines, CSV), which say how it is read."""
 
+
 def json_kind(value: Any) -> str:
     """What a JSON value is, in words: messages say "is a string", not "is <class 'str'>"."""
     if value is None:
@@ -402,11 +403,7 @@ def load_hub(name: str, split: str) -> LoadedData:
 def is_local_source(source: str) -> bool:
     """Whether a data source names a local file (it exists, looks like a path or has a data suffix), not a hub id."""
     path = files.user_path(source)
-    return (
-        os.path.lexists(path)
-        or path.suffix.lower() in DATA_SUFFIXES
-        or source.startswith((".", "/", "~"))
-    )
+    return os.path.lexists(path) or path.suffix.lower() in DATA_SUFFIXES or source.startswith((".", "/", "~"))
 
 
 def load_data(source: str, split: str = "train") -> LoadedData:

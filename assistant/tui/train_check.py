@@ -72,20 +72,11 @@ def few_questions_warning(eval_questions: int | None) -> str | None:
 
 def check_base(ref: str) -> None:
     """A local base must be a whole safetensors model folder; a hub id must be reachable or cached."""
-    from assistant.core.model_loading import check_model_directory, hub_reachable
+    from assistant.core.model_loading import check_obtainable
 
-    path = files.user_path(ref)
-    if path.is_dir():
-        check_model_directory(path)
-    elif path.exists():
-        raise ModelUnavailableError(f"{path} is a file; the base model is a model folder or a hub id.")
-    elif ref.startswith((".", "/", "~")):
+    if ref.startswith((".", "/", "~")) and not files.user_path(ref).exists():
         raise ModelUnavailableError(f"The base model folder {ref} does not exist.")
-    elif not hub_reachable() and not hub_model_cached(ref):
-        raise ModelUnavailableError(
-            f"The hub cannot be reached and {ref} is not in the local cache; start from a local model "
-            "(the active reader, or a model folder)."
-        )
+    check_obtainable(ref, "start from a local model (the active reader, or a model folder)")
 
 
 def offline_base() -> tuple[str | None, str]:
@@ -95,6 +86,7 @@ def offline_base() -> tuple[str | None, str]:
     A model with random weights (assistant.core.random_model) is never offered: fine-tuned on a few
     annotations it would answer no better than chance.
     """
+    from assistant.core import model_loading
     from assistant.core.defaults import DEFAULT_BASE, DEFAULT_READER
     from assistant.runs.registry import activation_problem, active_run_path, list_runs
 
@@ -104,23 +96,13 @@ def offline_base() -> tuple[str | None, str]:
     run = next((r for r in list_runs() if activation_problem(r) is None), None)
     if run is not None:
         return str(run.path), f"your run {run.name}"
-    cached = next((ref for ref in (DEFAULT_BASE, DEFAULT_READER) if hub_model_cached(ref)), None)
+    cached = next((ref for ref in (DEFAULT_BASE, DEFAULT_READER) if model_loading.hub_model_cached(ref)), None)
     if cached is not None:
         return cached, f"{cached} (in the local cache)"
     return None, (
         "No base model can be loaded offline (no trained run, nothing in the hub cache): type the path of a "
         "model folder, or connect once to download one."
     )
-
-
-def hub_model_cached(ref: str) -> bool:
-    """Whether the hub model ``ref`` has a config in the local Hugging Face cache (so it can load offline)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        return isinstance(try_to_load_from_cache(ref, "config.json"), str)
-    except ValueError:  # not a valid repo id
-        return False
 
 
 def hub_dataset_cached(name: str) -> bool:

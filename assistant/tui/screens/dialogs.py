@@ -51,8 +51,7 @@ def checkpoint_dialog(near: str = "") -> SelectDirectory:
 def hub_default_offered() -> bool:
     """The hub default is offered unless it cannot load: offline (HF_HUB_OFFLINE) and not in the local cache. (No
     network lookup here: the picker opens at once.)"""
-    from assistant.core.model_loading import hub_offline
-    from assistant.tui.train_check import hub_model_cached
+    from assistant.core.model_loading import hub_model_cached, hub_offline
 
     return not hub_offline() or hub_model_cached(DEFAULT_READER)
 

@@ -205,6 +205,8 @@ def test_a_warmup_ratio_of_one_warms_up_over_every_step(tmp_path):
         ({"WORLD_SIZE": "abc", "RANK": "xyz"}, ("WORLD_SIZE", "whole number")),
         ({"WORLD_SIZE": "2", "RANK": "1"}, ("MASTER_ADDR", "torchrun")),
         ({"WORLD_SIZE": "2", "RANK": "-1", "MASTER_ADDR": "localhost"}, ("RANK", "whole number")),
+        ({"WORLD_SIZE": "0", "RANK": "0"}, ("WORLD_SIZE", "at least 1")),
+        ({"WORLD_SIZE": "2", "MASTER_ADDR": "localhost"}, ("RANK is not", "0 to 1")),
     ],
 )
 def test_launch_variables_no_launcher_set_are_one_line_before_anything_is_read(environment, fragments, capsys):

@@ -379,6 +379,15 @@ def _launch_problems() -> Iterator[str]:
         if value is not None and _launch_number(name) is None and (name == "WORLD_SIZE" or launch_processes() > 1):
             yield f"{name} must be a whole number, as torchrun and accelerate set it (got {value!r}); unset it."
             return
+    if _launch_number("WORLD_SIZE") == 0:
+        yield "WORLD_SIZE must be at least 1, as torchrun and accelerate set it (got 0); unset it."
+        return
+    if launch_processes() > 1 and os.environ.get("RANK") is None:
+        yield (
+            f"WORLD_SIZE={launch_processes()} is set but RANK is not: give each process its own RANK, 0 to "
+            f"{launch_processes() - 1} (torchrun and accelerate set both), or unset WORLD_SIZE."
+        )
+        return
     if launch_processes() > 1 and not os.environ.get("MASTER_ADDR"):
         yield (
             f"WORLD_SIZE={launch_processes()} is set but MASTER_ADDR is not: start several processes with "

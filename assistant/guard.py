@@ -11,7 +11,7 @@ import contextlib
 import errno
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from assistant.core import sanitize
@@ -39,6 +39,25 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print_error(f"{self.prog}: {message} (see `{self.prog} --help`).")
         raise SystemExit(EXIT_USER_ERROR)
+
+    def parse_args(  # type: ignore[override]  # the one signature this program calls
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but words left over are refused by the command they were given to (argparse's own pointed
+        to the top-level help, where that command's flags are not listed)."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self._chosen(parsed).error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+    def _chosen(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The innermost command ``parsed`` went to (this parser when it has none)."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(parsed, action.dest, None) or "")
+                if isinstance(chosen, OneLineArgumentParser):
+                    return chosen._chosen(parsed)
+        return self
 
 
 ENVIRONMENT_ERRNOS = frozenset(

@@ -103,7 +103,8 @@ BAD_ASK_FLAGS: dict[str, tuple[list[str], str]] = {
     "read-windows 0": (["--read-windows", "0"], "--read-windows"),
     "unknown device": (["--device", "tpu"], "device"),
     "cuda without a GPU": (["--device", "cuda"], "cuda"),
-    "unknown flag": (["--colour"], "--colour"),
+    "unknown flag": (["--colour"], "see `assistant ask --help`"),
+    "a word too many": (["again"], "see `assistant ask --help`"),
 }
 
 

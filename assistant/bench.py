@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 from rich.console import Console
 from rich.table import Table
 
+from assistant.core import files
 from assistant.core.documents import Document, load_document
 from assistant.core.errors import UserError
 from assistant.core.random_model import random_distilbert
@@ -327,6 +328,8 @@ def run_bench(args: argparse.Namespace) -> int:
         from assistant.bench_folders import bench_folder, folder_table
         from assistant.core.folders import open_path
 
+        if files.path_kind(files.user_path(args.folder)) is None:  # not "the document is missing": it names either
+            raise UserError(f"--folder {args.folder}: there is no folder or document there.")
         open_path(args.folder, include=args.include, exclude=args.exclude)  # a bad folder fails before any timing
         row = bench_folder(args.folder, args.include, args.exclude)
         console.print(folder_table(sanitize_one_line(args.folder), row))

@@ -461,6 +461,10 @@ HOSTILE_ARGV: dict[str, tuple[Callable[[Path, Path, Path], list[str]], str]] = {
         lambda t, m, d: ["ask", str(d), QUESTION, "--model", str(m), "--also", "~nosuchuser0xf/x.txt"],
         "home folder of a user",
     ),
+    "bench --folder naming nothing": (
+        lambda t, m, d: ["bench", "--folder", str(t / "nowhere")],
+        "no folder or document",
+    ),
     "bench on a document of short sentences": (
         lambda t, m, d: ["bench", "--model", str(m), "--document", str(d), "--questions", "2", "--backend", "onnx"],
         "6 words",

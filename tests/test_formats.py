@@ -216,7 +216,7 @@ HOSTILE_FILES = {
         lambda t: b"PK\x03\x04" + b"\0" * 64 + b"word/[Content_Types].xml",
         "damaged",
     ),
-    "a PDF that is really HTML": ("renamed.pdf", lambda t: HTML, "named like a PDF"),
+    "a PDF that is really HTML": ("renamed.pdf", lambda t: HTML, "its name says PDF, but"),
     "an EPUB with no chapters": ("empty.epub", lambda t: epub_bytes([]), "no chapters"),
     "an EPUB chapter of hidden script past the budget": (
         "hidden.epub",

@@ -27,7 +27,7 @@ def loader_for(raw: bytes, path: Path) -> Loader:
     suffix = path.suffix.lower()
     if suffix in BINARY_SUFFIXES and suffix not in loader.suffixes:
         promised = next(other.name for other in LOADERS if suffix in other.suffixes)
-        raise DocumentError(f"{path} is named like a {promised} file but its content is not one (damaged or renamed?).")
+        raise DocumentError(f"{path}: its name says {promised}, but its content is not (damaged or renamed?).")
     return loader
 
 

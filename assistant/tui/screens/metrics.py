@@ -199,7 +199,8 @@ class MetricsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical():
-            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+            # the mark and the run's name stay while the other columns scroll under them (at 80 columns they do)
+            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True, fixed_columns=2)
             with Horizontal(id="details"):
                 yield CurvePlot(id="loss-plot")
                 yield CurvePlot(id="eval-plot")

@@ -18,6 +18,12 @@ from torch._C._distributed_c10d import TCPStore  # what torch.distributed re-exp
 
 from assistant.core.errors import UserError
 
+
+def rank_0_went_away(where: str) -> UserError:
+    """What a process says when the store it waits on (rank 0's) stops answering."""
+    return UserError(f"Rank 0 of the launch at {where} went away while this process waited: start the launch again.")
+
+
 ALIVE_S = 2.0
 """How long a newcomer watches a holder's count: a holder that waits raises it every poll (a quarter second)."""
 WATCH_S = 0.25
@@ -45,6 +51,12 @@ class RankHold:
     def claim(self, waiting: Callable[[], None]) -> None:
         """Hold the rank, or say in one sentence that a live process holds it; ``waiting`` is called between looks
         (it raises when the wait is stopped)."""
+        try:
+            self._claim(waiting)
+        except RuntimeError:  # torch's DistNetworkError: rank 0, which serves the store, is gone
+            raise rank_0_went_away(self.where) from None
+
+    def _claim(self, waiting: Callable[[], None]) -> None:
         held = self.store.compare_set(self._holder, "", self.token).decode()
         while held != self.token:
             before = self.store.add(self._count, 0)
@@ -61,9 +73,13 @@ class RankHold:
 
     def beat(self) -> None:
         """Say this process is alive; one sentence when another took the rank (this one stopped answering)."""
-        if self.store.get(self._holder).decode() != self.token:
+        try:
+            holder = self.store.get(self._holder).decode()
+            self.store.add(self._count, 1)
+        except RuntimeError:
+            raise rank_0_went_away(self.where) from None
+        if holder != self.token:
             raise UserError(
                 f"Another process took rank {self.rank} of the launch at {self.where} while this one did not answer: "
                 "it is no longer one of the launch."
             )
-        self.store.add(self._count, 1)

@@ -33,7 +33,7 @@ from assistant.core.errors import UserError
 from assistant.runs.config import launch_processes
 from assistant.squad.formats import DATA_FILE
 from trainer.cancel import CancelToken
-from trainer.rank_hold import RankHold
+from trainer.rank_hold import RankHold, rank_0_went_away
 
 JOIN_LIMIT_S = 600.0
 """How long a process waits for the others of its launch (torchrun's own rendezvous waits as long)."""
@@ -140,9 +140,7 @@ def _checked(store: TCPStore, keys: list[str], address: str, port: int) -> bool:
     try:
         return store.check(keys)
     except RuntimeError:  # torch's DistNetworkError: rank 0, which serves the store, is gone
-        raise UserError(
-            f"Rank 0 of the launch at {address}:{port} went away while this process waited: start the launch again."
-        ) from None
+        raise rank_0_went_away(f"{address}:{port}") from None
 
 
 @dataclass

@@ -132,6 +132,7 @@ async def test_every_file_not_read_can_be_reached_in_the_sources_and_says_why_in
         sources = app.screen.query_one("#sources")
         await wait_until(pilot, lambda: "✗ photo.bin" in screen_text(app))  # scrolled to, as the user sees it
         assert sources.highlighted == sources.option_count - 1
+        assert all(word in screen_text(app) for word in LEFT_OUT_UNLISTED.split())  # and the note under the list
         await pilot.press("enter")
         await wait_until(pilot, lambda: any(n.title == "Not read: photo.bin" for n in app._notifications))
         [told] = [n.message for n in app._notifications if n.title == "Not read: photo.bin"]

@@ -544,6 +544,22 @@ async def test_the_open_dialog_takes_a_folder_typed_then_a_file_name_typed(tiny_
         await wait_until(pilot, lambda: app.chat.document_path == doc, timeout=30)
 
 
+async def test_the_open_dialogs_completion_is_the_first_name_in_name_order(tmp_path, monkeypatch):
+    """Whatever order the folder lists its files in; a hidden name only for a typed dot; ``~`` is the home folder."""
+    from assistant.tui.file_dialogs import FileOpen
+
+    for name in ("extra16.md", "extra01.md", "extra02.md", ".extra.md"):
+        (tmp_path / name).write_text("x")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    completion = FileOpen()._suggest_path
+    completion.root = tmp_path
+    assert await completion.get_suggestion("ex") == "extra01.md"
+    assert await completion.get_suggestion(".ex") == ".extra.md"
+    assert await completion.get_suggestion(f"{tmp_path}/extra1") == f"{tmp_path}/extra16.md"
+    assert await completion.get_suggestion("~/extra0") == "~/extra01.md"
+    assert await completion.get_suggestion("zz") is None
+
+
 async def _training(app, pilot, base: Path, data: Path) -> TrainScreen:
     """The Train screen with a run started from the form, once its first step has shown."""
     screen = await fill_train_form(app, pilot, base, data, "1")

@@ -8,6 +8,7 @@ takes a typed or pasted path, and Open takes the folder highlighted in the list.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from textual_fspicker import Filters, base_dialog, file_dialog, select_directory
 from textual_fspicker import SelectDirectory as _SelectDirectory
 from textual_fspicker.base_dialog import Dialog
 from textual_fspicker.parts import DirectoryNavigation, current_directory, directory_navigation
+from textual_fspicker.suggest_path import SuggestPath
 
 from assistant.core import files
 from assistant.core.errors import UserError
@@ -130,8 +132,32 @@ SMALL_SCREEN_CSS = """
 """At 80x24 the dialogs' own spacing left the list a row or two: less of it, and the list keeps its rows."""
 
 
+class _FirstByName(SuggestPath):
+    """fspicker's path completion, completing to the first name in name order (its own took the folder's listing
+    order, so "ex" completed to extra16.md before extra01.md, and enter opened it), and reading ``~`` as home."""
+
+    async def get_suggestion(self, value: str) -> str | None:
+        head, sep, start = value.rpartition("/")
+        typed_folder = head + sep
+        if value.startswith("~") and not sep:
+            return None
+        try:
+            folder = files.user_path(typed_folder) if typed_folder.startswith("~") else self.root / typed_folder
+            with os.scandir(folder) as entries:
+                names = sorted(e.name for e in entries if e.name.startswith(start))
+        except (UserError, OSError, ValueError):
+            return None
+        shown = [name for name in names if start.startswith(".") or not name.startswith(".")]
+        return typed_folder + shown[0] if shown else None
+
+
 class FileOpen(_ErrorsAsText, ClosesOnce[Path], _FileOpen):
     """Pick a file to open."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self._suggest_path is not None:
+            self._suggest_path = _FirstByName()
 
     DEFAULT_CSS = (
         SMALL_SCREEN_CSS.format(name="FileOpen")

@@ -32,9 +32,10 @@ LEFT_OUT_UNLISTED = (
 class SourcesScreen(ClosesOnce[int | None], ModalScreen[int | None]):
     """Dismissed with the offset of the file chosen (its first character in the document), or None."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { max-height: 55vh; }"
-    """The list fits the dialog (80% of the screen, less its border, padding and title) from 20 rows up: a list
-    taller than the dialog had its last rows, the files not read, cut off out of reach."""
+    DEFAULT_CSS = MODAL_CSS.format(name="SourcesScreen") + "SourcesScreen OptionList { max-height: 50vh; }"
+    """The list fits the dialog (80% of the screen, less its border, padding, title and the note under a folder's
+    list, two rows at 80 columns) from 24 rows up: a list taller than the dialog had its last rows, the files not
+    read, cut off out of reach, and then the note's second row."""
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="sources-close")]
 
     def __init__(

@@ -424,13 +424,13 @@ def test_ctrl_c_stops_a_process_waiting_on_another_programs_port(monkeypatch, an
     waiting = threading.Thread(target=wait, daemon=True)  # a wait deaf to the stop fails the test, not hangs it
     waiting.start()
     deadline = time.monotonic() + 30
-    while not any(t.name == "launch-store" for t in threading.enumerate()):  # waiting for the greeting
+    while not said:  # waiting for the greeting, and saying so (ctrl+c stops)
         assert waiting.is_alive() and time.monotonic() < deadline, ended
         time.sleep(0.05)
+    assert any(t.name == "launch-store" for t in threading.enumerate()) and "ctrl+c stops" in said[0]
     cancel.request("SIGINT")  # ctrl+c, as the trainer's handler passes it on
     waiting.join(30)
     assert not waiting.is_alive() and isinstance(ended[0], TrainingCancelled)
-    assert "ctrl+c stops" in said[0]
 
 
 @pytest.mark.parametrize(

@@ -260,15 +260,18 @@ def _store(
             _go_on_waiting(cancel, deadline, world, address, port)
             time.sleep(POLL_S)
             continue
-        store = _greeted(address, port, world, cancel, deadline)
+        store = _greeted(address, port, world, cancel, deadline, waiting)
         if store is not None:
             return store
         time.sleep(POLL_S)  # rank 0 went between the knock and the greeting: knock again
 
 
-def _greeted(address: str, port: int, world: int, cancel: CancelToken, deadline: float) -> TCPStore | None:
+def _greeted(
+    address: str, port: int, world: int, cancel: CancelToken, deadline: float, waiting: Callable[[], None]
+) -> TCPStore | None:
     """A client of the store that answers at the port, made in a thread so that this one hears ctrl+c: torch's
-    greeting waits, deaf to signals, for as long as whatever listens there says nothing (another program's port)."""
+    greeting waits, deaf to signals, for as long as whatever listens there says nothing (another program's port).
+    Past a second of silence (rank 0's store answers at once) the process says it waits."""
     made: list[TCPStore | BaseException] = []
 
     def greet() -> None:
@@ -279,9 +282,12 @@ def _greeted(address: str, port: int, world: int, cancel: CancelToken, deadline:
 
     greeting = threading.Thread(target=greet, name="launch-store", daemon=True)
     greeting.start()
-    silent_until = time.monotonic() + GREETING_LIMIT_S
+    started = time.monotonic()
+    silent_until = started + GREETING_LIMIT_S
     while greeting.is_alive():
         _go_on_waiting(cancel, deadline, world, address, port)
+        if time.monotonic() > started + 1.0:
+            waiting()
         if time.monotonic() > silent_until:
             raise UserError(
                 f"What listens at {address}:{port} is not rank 0 of the launch (another program's port?): give every "

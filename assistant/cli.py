@@ -412,6 +412,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.run is None:
             raise UserError("Name the run to activate: `assistant models activate RUN`.")
         return _activate(args.run, console)
+    if args.run is not None:  # `models list NAME`: a name that would be silently ignored
+        raise UserError(f"`assistant models list` takes no run name (got {args.run!r}); see `assistant models --help`.")
     runs = list_runs()
     problem = active_problem()
     if args.json:

@@ -461,6 +461,7 @@ HOSTILE_ARGV: dict[str, tuple[Callable[[Path, Path, Path], list[str]], str]] = {
         lambda t, m, d: ["ask", str(d), QUESTION, "--model", str(m), "--also", "~nosuchuser0xf/x.txt"],
         "home folder of a user",
     ),
+    "models list with a run name": (lambda t, m, d: ["models", "list", "extra"], "takes no run name"),
     "bench --folder naming nothing": (
         lambda t, m, d: ["bench", "--folder", str(t / "nowhere")],
         "no folder or document",

@@ -114,6 +114,15 @@ def test_resume_refuses_other_settings_and_takes_the_runs_own(tmp_path, tiny_mod
     assert_one_line_failure(outcome, "--learning-rate", "keeps its settings")
 
 
+def test_resume_under_a_launch_of_another_size_says_how_many_processes_trained_it(tmp_path, capsys, monkeypatch):
+    """The size may come from a launcher's WORLD_SIZE, not a flag: the sentence names both ways to give it."""
+    folder = _run_folder(tmp_path, "interrupted", settings={"base_model": "base-a", "nproc": 1})
+    for name, value in {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1"}.items():
+        monkeypatch.setenv(name, value)
+    outcome = assistant(capsys, "train", "--resume", "--output", str(folder))
+    assert_one_line_failure(outcome, "trained by 1 process(es), not 2", "WORLD_SIZE")
+
+
 def test_of_several_trainers_started_on_one_folder_exactly_one_gets_it(tmp_path):
     ctx = multiprocessing.get_context("fork")
     target = tmp_path / "run"

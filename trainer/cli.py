@@ -208,6 +208,8 @@ def preflight(config: TrainConfig) -> None:
     from assistant.runs.opening import check_resume
     from assistant.squad.formats import DATA_FILE, check_data_suffix, is_local_source
 
+    if config.resume and config.output:  # first: a run that cannot be resumed is the whole answer
+        check_resume(files.user_path(config.output), asdict(config))
     for ref in (config.base_model, config.teacher):
         if ref:
             check_obtainable(ref, BASE_HOW_TO_GET)
@@ -215,8 +217,6 @@ def preflight(config: TrainConfig) -> None:
         if source and is_local_source(source):
             files.check_regular(files.user_path(source), DATA_FILE)
             check_data_suffix(files.user_path(source))
-    if config.resume and config.output:
-        check_resume(files.user_path(config.output), asdict(config))
 
 
 @contextlib.contextmanager

@@ -141,6 +141,12 @@ def _check_resumable(path: Path, settings: Mapping[str, Any]) -> None:
     if status not in RESUMABLE:
         raise UserError(f"--resume: {path} records no run status that can be resumed ({status}).")
     changed = settings_changed(info.record.settings, settings)
+    if changed and changed[0] == "nproc":  # the launch's size: from --nproc, or from the WORLD_SIZE a launcher set
+        was, now = info.record.settings["nproc"], settings["nproc"]
+        raise UserError(
+            f"--resume: {path} was trained by {was} process(es), not {now}; resume it with as many (--nproc {was}, "
+            "or a launcher of that WORLD_SIZE)."
+        )
     if changed:
         name = changed[0]
         raise UserError(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from assistant.core import files
-from assistant.core.errors import ModelUnavailableError, UserError
+from assistant.core.errors import UserError
 from assistant.squad.formats import LoadedData, QAExample, load_data, plural
 from assistant.squad.validate import require_evaluable, validate
 
@@ -74,8 +74,6 @@ def check_base(ref: str) -> None:
     """A local base must be a whole safetensors model folder; a hub id must be reachable or cached."""
     from assistant.core.model_loading import check_obtainable
 
-    if ref.startswith((".", "/", "~")) and not files.user_path(ref).exists():
-        raise ModelUnavailableError(f"The base model folder {ref} does not exist.")
     check_obtainable(ref, "start from a local model (the active reader, or a model folder)")
 
 

@@ -140,6 +140,11 @@ def run_details(run: RunInfo) -> Table:
     return table
 
 
+def _reference_key(reference: tuple[str, str, str, float, float]) -> str:
+    """A published reference's row key in the runs table (a run's is its name)."""
+    return f"ref:{reference[0]}"
+
+
 def reference_details(reference: tuple[str, str, str, float, float]) -> Table:
     """A published reference's row, in the shape of a run's details: what it is and what it was trained from."""
     name, base, data, em, f1 = reference
@@ -242,7 +247,7 @@ class MetricsScreen(Screen[None]):
                 em, f1 = live.scores()
                 cells |= {"em": _fmt(em), "f1": _fmt(f1), "status": live.status()}
             rows.append((run.name, cells))
-        rows += [(f"ref:{ref[0]}", reference_cells(ref, name_width)) for ref in REFERENCES]
+        rows += [(_reference_key(ref), reference_cells(ref, name_width)) for ref in REFERENCES]
         return rows
 
     def _layout(self) -> tuple[str, ...]:
@@ -295,7 +300,7 @@ class MetricsScreen(Screen[None]):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key else None
         run = next((r for r in self.runs if r.name == key), None)
-        reference = next((ref for ref in REFERENCES if f"ref:{ref[0]}" == key), None)
+        reference = next((ref for ref in REFERENCES if _reference_key(ref) == key), None)
         if run:
             self.show_run(run)
         elif reference:
